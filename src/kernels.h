@@ -1,0 +1,46 @@
+/* kernels.h -- internal: the math the layers call, behind one GEMM seam.
+ *
+ * Dimension letters used across the library: N rows of a batch, I inputs,
+ * O units (outputs). Matrices are row-major. Only three products occur in a
+ * dense net (Keras kernel layout W is I x O):
+ *   forward           Y  = X . W      NN: (N x I)(I x O)
+ *   weight gradient   dW = X^T . dY   TN: (I x N)(N x O)
+ *   input gradient    dX = dY . W^T   NT: (N x O)(O x I)
+ */
+#ifndef DN_KERNELS_H
+#define DN_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* C = alpha * op(A) . op(B) + beta * C, row-major, CBLAS semantics:
+ * op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides of
+ * the stored matrices. beta == 0 overwrites C without reading it. */
+typedef void (*dn_gemm_fn)(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+                           const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                           float *C, size_t ldc);
+
+/* The active GEMM (the fastest backend available on this CPU). */
+void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
+             size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* The always-built reference every backend is tested against. */
+void dn_gemm_reference(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+                       const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                       size_t ldc);
+/* Name of the active backend ("reference", ...). */
+const char *dn_kernels_backend(void);
+
+/* Y[n][o] += b[o] for an N x O matrix. */
+void dn_bias_add(float *Y, const float *b, size_t N, size_t O);
+/* out[o] = sum over n of X[n][o] (overwrites out). */
+void dn_col_sum(float *out, const float *X, size_t N, size_t O);
+/* y[i] = a[i] * b[i]; y may alias a or b. */
+void dn_vec_mul(float *y, const float *a, const float *b, size_t n);
+/* y[i] = alpha * x[i] + y[i]. */
+void dn_vec_axpy(float *y, float alpha, const float *x, size_t n);
+/* y[i] = alpha * y[i]. */
+void dn_vec_scale(float *y, float alpha, size_t n);
+/* sum of squares in double. */
+double dn_vec_sumsq(const float *x, size_t n);
+
+#endif

@@ -1,0 +1,88 @@
+/* layer.h -- internal: the interface every layer implements.
+ *
+ * A layer is built once its input width is known (ops->build sets
+ * output_dim, n_params and the variables). Its parameters live in the
+ * model's one contiguous block: until the layer joins a model it holds them
+ * in storage of its own (so Normalization can be adapted before being
+ * added); dn_layer_bind moves them into the model's block.
+ */
+#ifndef DN_LAYER_H
+#define DN_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "densenet.h"
+#include "rng.h"
+
+/* One Keras variable of a layer, in get_weights order. */
+typedef struct dn_var {
+  const char *name; /* Keras variable name: "kernel", "bias", "gamma", "moving_mean", ... */
+  size_t offset;    /* in floats, from the start of the layer's (or model's) params */
+  size_t size;
+  size_t rows, cols; /* shape: kernel I x O; a vector is 1 x n (Keras shape (n,)) */
+  bool trainable;
+} dn_var;
+
+#define DN_MAX_LAYER_VARS 4
+#define DN_LAYER_NAME_CAP 64
+
+typedef struct dn_layer_ops {
+  const char *type;      /* Keras class name: "Dense" */
+  const char *base_name; /* auto-name stem: "dense" -> dense, dense_1, ... */
+  /* Given input_dim (> 0), sets layer->output_dim, layer->vars/n_vars and
+   * layer->n_params (declaring only: dn_layer_build then allocates the
+   * storage and calls init_fixed). DN_ERR_SHAPE if the width does not fit. */
+  dn_status (*build)(dn_layer *layer, size_t input_dim);
+  /* Writes the non-random initial values (may be NULL). */
+  void (*init_fixed)(dn_layer *layer);
+  /* Draws the random initial values from rng (may be NULL). Called when the
+   * layer joins a model and again by dn_model_set_seed. */
+  dn_status (*init_random)(dn_layer *layer, dn_rng *rng);
+  /* Makes room for batches of up to `rows` rows in layer-private caches (may be NULL). */
+  dn_status (*reserve)(dn_layer *layer, size_t rows);
+  /* y = f(x) over rows rows (y is rows x output_dim, x rows x input_dim, y != x).
+   * training selects Dropout/BN behaviour; rng is the model's dropout stream. */
+  void (*forward)(dn_layer *layer, float *y, const float *x, size_t rows, bool training,
+                  dn_rng *rng);
+  /* From dy = dL/dy (rows x output_dim, may be overwritten as scratch):
+   * overwrites layer->grads with dL/dparams and, if dx != NULL, writes dL/dx.
+   * x and y are the forward pass's input and output. */
+  void (*backward)(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
+                   size_t rows);
+  /* Regularization penalty at the current weights; if add_gradient, adds its
+   * gradient into layer->grads (may be NULL = no penalty). */
+  double (*penalty)(dn_layer *layer, bool add_gradient);
+  /* Frees layer->impl's contents and impl itself (may be NULL). */
+  void (*free_impl)(dn_layer *layer);
+} dn_layer_ops;
+
+struct dn_layer {
+  const dn_layer_ops *ops;
+  char name[DN_LAYER_NAME_CAP]; /* "" until named */
+  size_t input_dim;             /* given or inferred; 0 until known */
+  size_t output_dim;            /* 0 until built */
+  bool built;
+  size_t n_params; /* floats, get_weights order */
+  dn_var vars[DN_MAX_LAYER_VARS];
+  size_t n_vars;
+  float *params; /* n_params floats: own storage, or a view into the model block */
+  float *grads;
+  bool bound; /* params/grads are views into a model's block */
+  bool in_model;
+  void *impl;
+};
+
+/* Allocates a layer with the given ops and impl (taking ownership of impl:
+ * on failure impl is freed through ops->free_impl). NULL on DN_ERR_NOMEM. */
+dn_layer *dn_layer_new(const dn_layer_ops *ops, void *impl, const char *name, size_t input_dim);
+/* Builds for input_dim (ops->build, then own zeroed param/grad storage, then
+ * ops->init_fixed). DN_ERR_SHAPE if the layer was built for another width. */
+dn_status dn_layer_build(dn_layer *layer, size_t input_dim);
+/* Points params/grads at the model's block (copying current values in and
+ * releasing own storage). */
+void dn_layer_bind(dn_layer *layer, float *params, float *grads);
+/* Count of trainable floats. */
+size_t dn_layer_trainable_params(const dn_layer *layer);
+
+#endif
