@@ -42,6 +42,8 @@ double dn_rng_uniform_double(dn_rng *rng) {
 }
 
 uint64_t dn_rng_below(dn_rng *rng, uint64_t n) {
+  if (n <= 1)
+    return 0;
   /* Rejection sampling on the top of the range keeps it unbiased. */
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t r;
