@@ -131,6 +131,21 @@ static double dense_penalty(dn_layer *layer, bool add_gradient) {
   return p;
 }
 
+static void dense_get_config(const dn_layer *layer, dn_layer_config *c) {
+  const dense *d = impl_of(layer);
+  c->units = d->units;
+  c->activation = d->act->name;
+  c->use_bias = d->use_bias;
+  c->kernel_initializer = d->kernel_init;
+  c->bias_initializer = d->bias_init;
+  c->kernel_init = d->kernel_args;
+  c->bias_init = d->bias_args;
+  c->kernel_l1 = d->kernel_l1;
+  c->kernel_l2 = d->kernel_l2;
+  c->bias_l1 = d->bias_l1;
+  c->bias_l2 = d->bias_l2;
+}
+
 static void dense_free_impl(dn_layer *layer) {
   dense *d = impl_of(layer);
   if (d != NULL)
@@ -148,6 +163,7 @@ static const dn_layer_ops dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .penalty = dense_penalty,
+    .get_config = dense_get_config,
     .free_impl = dense_free_impl,
 };
 

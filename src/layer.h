@@ -27,6 +27,26 @@ typedef struct dn_var {
 #define DN_MAX_LAYER_VARS 4
 #define DN_LAYER_NAME_CAP 64
 
+/* Everything that defines a layer's architecture, by Keras names: what
+ * persistence writes and reads back (dn_layer_from_config rebuilds the layer
+ * from it). Fields a layer kind does not have stay zero. Strings are static
+ * (canonical names) or point into the layer, valid while it lives. */
+typedef struct dn_layer_config {
+  const char *type; /* Keras class: Dense, Activation, Dropout, BatchNormalization, Normalization */
+  const char *name;
+  size_t input_dim; /* the layer's input width (0 while unknown) */
+  size_t units;
+  const char *activation; /* canonical Keras name ("linear" for none) */
+  bool use_bias;
+  const char *kernel_initializer, *bias_initializer;
+  dn_init_args kernel_init, bias_init;
+  double kernel_l1, kernel_l2, bias_l1, bias_l2;
+  double rate;              /* Dropout */
+  double momentum, epsilon; /* BatchNormalization */
+  bool center, scale;
+  bool invert; /* Normalization */
+} dn_layer_config;
+
 typedef struct dn_layer_ops {
   const char *type;      /* Keras class name: "Dense" */
   const char *base_name; /* auto-name stem: "dense" -> dense, dense_1, ... */
@@ -53,6 +73,8 @@ typedef struct dn_layer_ops {
   /* Regularization penalty at the current weights; if add_gradient, adds its
    * gradient into layer->grads (may be NULL = no penalty). */
   double (*penalty)(dn_layer *layer, bool add_gradient);
+  /* Fills *config (every field a layer kind has). */
+  void (*get_config)(const dn_layer *layer, dn_layer_config *config);
   /* Frees layer->impl's contents and impl itself (may be NULL). */
   void (*free_impl)(dn_layer *layer);
 } dn_layer_ops;
@@ -82,6 +104,11 @@ dn_status dn_layer_build(dn_layer *layer, size_t input_dim);
 /* Points params/grads at the model's block (copying current values in and
  * releasing own storage). */
 void dn_layer_bind(dn_layer *layer, float *params, float *grads);
+/* A new unbuilt layer from a config (input_dim as in the config), or NULL
+ * with DN_ERR_ARG/DN_ERR_UNSUPPORTED naming what is wrong. */
+dn_layer *dn_layer_from_config(const dn_layer_config *config);
+/* The config of a layer. */
+void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config);
 /* Count of trainable floats. */
 size_t dn_layer_trainable_params(const dn_layer *layer);
 
