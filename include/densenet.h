@@ -170,6 +170,7 @@ dn_layer *dn_dropout_with(dn_dropout_options options);
  * moving_variance (non-trainable). Training uses the biased batch variance;
  * inference uses the moving statistics. */
 typedef struct dn_batch_normalization_options {
+  int dn_unused; /* leave unset: lets the macro take an empty argument list */
   size_t input_dim;
   double momentum; /* 0 -> 0.99; DN_ZERO for 0 */
   double epsilon;  /* 0 -> 1e-3 */
@@ -179,13 +180,14 @@ typedef struct dn_batch_normalization_options {
 } dn_batch_normalization_options;
 dn_layer *dn_batch_normalization_with(dn_batch_normalization_options options);
 #define dn_batch_normalization(...)                                                                \
-  dn_batch_normalization_with((dn_batch_normalization_options){.input_dim = 0, __VA_ARGS__})
+  dn_batch_normalization_with((dn_batch_normalization_options){.dn_unused = 0, __VA_ARGS__})
 
 /* keras.layers.Normalization(mean=None, variance=None, invert=False):
  * y = (x - mean) / max(sqrt(variance), 1e-7). Weights (non-trainable):
  * mean, variance, count (Keras's order). Set them with dn_normalization_adapt
  * or by passing mean and variance (input_dim floats each, copied). */
 typedef struct dn_normalization_options {
+  int dn_unused; /* leave unset */
   size_t input_dim;
   const float *mean;
   const float *variance;
@@ -194,7 +196,7 @@ typedef struct dn_normalization_options {
 } dn_normalization_options;
 dn_layer *dn_normalization_with(dn_normalization_options options);
 #define dn_normalization(...)                                                                      \
-  dn_normalization_with((dn_normalization_options){.input_dim = 0, __VA_ARGS__})
+  dn_normalization_with((dn_normalization_options){.dn_unused = 0, __VA_ARGS__})
 
 /* Normalization.adapt(x): per-feature mean and population variance of x
  * (rows x input_dim, computed in double). The layer needs its input_dim
@@ -543,6 +545,7 @@ typedef enum dn_mode { DN_MODE_AUTO = 0, DN_MODE_MIN, DN_MODE_MAX } dn_mode;
 /* keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=0,
  *   mode="auto", baseline=None, restore_best_weights=False, start_from_epoch=0). */
 typedef struct dn_early_stopping_options {
+  int dn_unused; /* leave unset */
   const char *monitor;
   double min_delta;
   size_t patience;
@@ -555,11 +558,12 @@ typedef struct dn_early_stopping_options {
 } dn_early_stopping_options;
 dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
 #define dn_early_stopping(...)                                                                     \
-  dn_early_stopping_with((dn_early_stopping_options){.monitor = NULL, __VA_ARGS__})
+  dn_early_stopping_with((dn_early_stopping_options){.dn_unused = 0, __VA_ARGS__})
 
 /* keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1,
  *   patience=10, mode="auto", min_delta=1e-4, cooldown=0, min_lr=0). */
 typedef struct dn_reduce_lr_options {
+  int dn_unused; /* leave unset */
   const char *monitor;
   double factor; /* 0 -> 0.1 */
   int patience;  /* 0 -> 10; DN_ZERO_COUNT for 0 */
@@ -571,7 +575,7 @@ typedef struct dn_reduce_lr_options {
 } dn_reduce_lr_options;
 dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_options options);
 #define dn_reduce_lr_on_plateau(...)                                                               \
-  dn_reduce_lr_on_plateau_with((dn_reduce_lr_options){.monitor = NULL, __VA_ARGS__})
+  dn_reduce_lr_on_plateau_with((dn_reduce_lr_options){.dn_unused = 0, __VA_ARGS__})
 
 /* keras.callbacks.LearningRateScheduler(schedule): schedule(epoch, lr, user)
  * at each epoch begin returns the new rate. */
@@ -610,6 +614,7 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options options);
  * may be empty at begin hooks. Call dn_model_stop_training to stop. */
 typedef void (*dn_callback_fn)(dn_model *model, size_t index, const dn_logs *logs, void *user);
 typedef struct dn_lambda_options {
+  int dn_unused; /* leave unset */
   dn_callback_fn on_train_begin, on_train_end;
   dn_callback_fn on_epoch_begin, on_epoch_end;
   dn_callback_fn on_batch_begin, on_batch_end;
@@ -617,7 +622,7 @@ typedef struct dn_lambda_options {
 } dn_lambda_options;
 dn_callback *dn_lambda_callback_with(dn_lambda_options options);
 #define dn_lambda_callback(...)                                                                    \
-  dn_lambda_callback_with((dn_lambda_options){.on_train_begin = NULL, __VA_ARGS__})
+  dn_lambda_callback_with((dn_lambda_options){.dn_unused = 0, __VA_ARGS__})
 
 /* model.stop_training = True: fit stops after the current batch's callbacks. */
 void dn_model_stop_training(dn_model *model);

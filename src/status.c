@@ -37,7 +37,7 @@ dn_status dn_last_status(void) {
   return last_status;
 }
 
-static void set_message(dn_status status, const char *fmt, va_list ap) {
+DN_PRINTF(2, 0) static void set_message(dn_status status, const char *fmt, va_list ap) {
   char buf[DN_MESSAGE_CAP];
   vsnprintf(buf, sizeof buf, fmt, ap); /* into a copy: args may point at last_message */
   memcpy(last_message, buf, sizeof buf);
