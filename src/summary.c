@@ -60,7 +60,7 @@ static void total_line(FILE *out, const char *what, size_t count) {
  * schedule drives it), one slot per trainable weight per slot kind. */
 static size_t optimizer_params(const dn_model *model) {
   const dn_optimizer *opt = dn_model_optimizer(model);
-  if (opt == NULL || opt->slots == NULL)
+  if (opt == NULL || opt->n_params == 0) /* not built until the first step */
     return 0;
   size_t n = 1 + (opt->options.schedule.kind == DN_SCHEDULE_CONSTANT);
   if (opt->kind == DN_OPT_NADAM)
