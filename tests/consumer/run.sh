@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# run.sh -- install a libdensenet build into a temporary prefix, then build and run a consumer
+# against it: through find_package(densenet), through pkg-config, and (when a C++ compiler is
+# there) from C++ through pkg-config.
+#
+# usage: run.sh BUILD_DIR [CONFIG]
+# env:   CC                 compiler for the consumer (default cc); CXX likewise for C++
+#        DN_CONSUMER_FLAGS  extra compile+link flags (the sanitizer flags of a sanitizer build)
+set -euo pipefail
+
+build=${1:?usage: run.sh BUILD_DIR [CONFIG]}
+config=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+cc=${CC:-cc}
+flags=${DN_CONSUMER_FLAGS:-}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dn-consumer.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+echo "== install $build into $prefix"
+config_args=()
+[ -n "$config" ] && config_args=(--config "$config")
+cmake --install "$build" --prefix "$prefix" "${config_args[@]}"
+
+echo "== consumer through find_package(densenet)"
+cmake -S "$here" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags"
+cmake --build "$tmp/cmake-build"
+"$tmp/cmake-build/consumer"
+
+echo "== consumer through pkg-config"
+pcfile=$(find "$prefix" -name densenet.pc -print -quit)
+[ -n "$pcfile" ] || { echo "run.sh: no densenet.pc installed under $prefix" >&2; exit 1; }
+pcdir=$(dirname "$pcfile")
+pc_cflags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags densenet)
+pc_libs=$(PKG_CONFIG_PATH=$pcdir pkg-config --libs densenet)
+echo "pkg-config densenet: $pc_cflags $pc_libs"
+# shellcheck disable=SC2086 # word splitting of the flag lists is intended
+"$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror $flags $pc_cflags "$here/main.c" $pc_libs \
+  -o "$tmp/consumer-pc"
+"$tmp/consumer-pc"
+
+# The same header from C++ (extern "C" linkage), with the C++ compiler matching CC.
+cxx=${CXX:-}
+if [ -z "$cxx" ]; then
+  case "$cc" in
+    *clang) cxx=${cc}++ ;;
+    *gcc) cxx=${cc%gcc}g++ ;;
+    *cc) cxx=${cc%cc}c++ ;;
+  esac
+fi
+if [ -n "$cxx" ] && command -v "$cxx" >/dev/null 2>&1; then
+  echo "== C++ consumer through pkg-config ($cxx)"
+  # shellcheck disable=SC2086
+  "$cxx" -std=c++11 -Wall -Wextra -Wpedantic -Werror $flags $pc_cflags "$here/main_cxx.cpp" \
+    $pc_libs -o "$tmp/consumer-cxx"
+  "$tmp/consumer-cxx"
+else
+  echo "== C++ consumer skipped: no C++ compiler matching $cc"
+fi
+
+echo "consumer_install: all consumers passed"
