@@ -64,7 +64,7 @@ static void set_tensor(dn_tensor *t, float *data, int rank, const size_t *shape,
 
 dn_status dn_tensor_init(dn_tensor *t, int rank, const size_t *shape) {
   DN_CHECK_NOT_NULL(t, "dn_tensor_init");
-  size_t size;
+  size_t size = 0;
   dn_status s = check_shape("dn_tensor_init", rank, shape, &size);
   if (s != DN_OK)
     return s;
