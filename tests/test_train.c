@@ -1,0 +1,944 @@
+/* test_train.c -- compile, fit, evaluate, predict, the *_on_batch calls, apply_gradients,
+ * validation split, determinism, NaN safety, the progress display and bad input. */
+#include "dn_test.h"
+
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "optimizer.h"
+#include "progress.h"
+#include "sequential.h"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static uint64_t test_rng = 88172645463325252u;
+static double uniform(double lo, double hi) {
+  test_rng ^= test_rng << 13;
+  test_rng ^= test_rng >> 7;
+  test_rng ^= test_rng << 17;
+  return lo + (hi - lo) * (double)(test_rng >> 11) * 0x1p-53;
+}
+
+/* The Kaggle lesson network: 2 -> relu 4 -> relu 3 -> linear 1 (31 params). */
+static dn_model *lesson_model(void) {
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
+                              dn_dense(3, .activation = "relu"), dn_dense(1));
+  assert_non_null(m);
+  return m;
+}
+
+/* A learnable target: y = 0.6 x0 - 0.4 x1 + 0.5 |x0 x1| + 0.2 on [-1, 1]^2. */
+static void make_data(float *x, float *y, size_t rows) {
+  test_rng = 88172645463325252u;
+  for (size_t r = 0; r < rows; r++) {
+    double a = uniform(-1, 1), b = uniform(-1, 1);
+    x[2 * r] = (float)a;
+    x[2 * r + 1] = (float)b;
+    y[r] = (float)(0.6 * a - 0.4 * b + 0.5 * fabs(a * b) + 0.2);
+  }
+}
+
+/* MSE of the model's predictions on rows [from, from + n) computed here in double. */
+static double mse_of(dn_model *m, const float *x, const float *y, size_t from, size_t n) {
+  float *p = malloc(n * sizeof *p);
+  assert_ok(dn_predict(m, x + 2 * from, n, p, n));
+  double s = 0;
+  for (size_t i = 0; i < n; i++)
+    s += ((double)p[i] - y[from + i]) * ((double)p[i] - y[from + i]);
+  free(p);
+  return s / (double)n;
+}
+
+static float *weights_of(const dn_model *m) {
+  size_t n = dn_model_count_params(m);
+  float *w = malloc(n * sizeof *w);
+  assert_ok(dn_model_get_weights(m, w, n));
+  return w;
+}
+
+static void assert_weights_equal(const dn_model *m, const float *w) {
+  float *now = weights_of(m);
+  assert_memory_equal(now, w, dn_model_count_params(m) * sizeof *w);
+  free(now);
+}
+
+/* Reads a whole stream into a malloc'ed string. */
+static char *slurp(FILE *f) {
+  fflush(f);
+  long n = ftell(f);
+  char *s = calloc((size_t)n + 1, 1);
+  rewind(f);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+  return s;
+}
+
+/* ---- learning ------------------------------------------------------------------- */
+
+static void test_fit_learns_with_adam(void **state) {
+  (void)state;
+  enum { N = 256 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mse",
+                       .metrics = (const char *[]){"mae", NULL}));
+  float initial;
+  assert_ok(dn_evaluate(m, x, y, N, &initial));
+  dn_history *h = dn_fit(m, x, y, N, .epochs = 60, .batch_size = 32, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_int_equal(dn_history_length(h), 60);
+  const double *loss = dn_history_values(h, "loss");
+  assert_non_null(loss);
+  float final;
+  assert_ok(dn_evaluate(m, x, y, N, &final));
+  /* Stated goal: Adam at lr 0.01 cuts the MSE at least 20-fold within 60 epochs. */
+  assert_true(final < initial / 20.0f);
+  assert_true(loss[59] < loss[0] / 10.0);
+  assert_close(final, mse_of(m, x, y, 0, N), 1e-6, 1e-5);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+/* With SGD at lr 0 the weights never move, so every epoch loss is exactly the data loss at the
+ * initial weights: the sample-count-weighted mean over batches of 4, 4, 2 rows (the last partial
+ * batch kept), equal to the mean over all rows, whatever the shuffle. */
+static void test_epoch_loss_is_weighted_mean_and_split_takes_last_rows(void **state) {
+  (void)state;
+  enum { N = 13 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse"));
+  /* split 0.2 of 13: floor(13 * 0.8) = 10 training rows, the last 3 validate. */
+  dn_history *h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
+                         .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  double train = mse_of(m, x, y, 0, 10), val = mse_of(m, x, y, 10, 3);
+  assert_true(fabs(train - val) > 1e-3); /* the two sets differ, so the check can fail */
+  for (size_t e = 0; e < 2; e++) {
+    assert_close(dn_history_values(h, "loss")[e], train, 1e-7, 1e-5);
+    assert_close(dn_history_values(h, "val_loss")[e], val, 1e-7, 1e-5);
+    assert_int_equal(dn_history_epoch(h, e), e);
+  }
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static size_t batches_seen;
+static void count_batch(dn_model *m, size_t index, const dn_logs *logs, void *user) {
+  (void)m;
+  (void)index;
+  (void)logs;
+  (void)user;
+  batches_seen++;
+}
+
+static void test_split_row_counts(void **state) {
+  (void)state;
+  enum { N = 10 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .loss = "mae"));
+  /* batch 1: one batch per training row. 10 * (1 - 0.25) = 7.5 -> 7 rows train. */
+  batches_seen = 0;
+  dn_history *h =
+      dn_fit(m, x, y, N, .batch_size = 1, .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
+  assert_non_null(h);
+  assert_int_equal(batches_seen, 7);
+  dn_history_free(h);
+  /* Default batch 32 with 10 rows: one partial batch. */
+  batches_seen = 0;
+  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
+  assert_non_null(h);
+  assert_int_equal(batches_seen, 1);
+  assert_null(dn_history_values(h, "val_loss"));
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void test_validation_data_overrides_split(void **state) {
+  (void)state;
+  enum { N = 12 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse",
+                       .metrics = (const char *[]){"mae", NULL}));
+  batches_seen = 0;
+  dn_history *h =
+      dn_fit(m, x, y, 8, .batch_size = 1, .validation_split = 0.5, .validation_x = x + 8 * 2,
+             .validation_y = y + 8, .validation_rows = 4, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
+  assert_non_null(h);
+  assert_int_equal(batches_seen, 8); /* all 8 rows trained: the split was ignored */
+  assert_close(dn_history_values(h, "val_loss")[0], mse_of(m, x, y, 8, 4), 1e-7, 1e-5);
+  const char *expect[] = {"loss", "mae", "val_loss", "val_mae"};
+  assert_int_equal(dn_history_key_count(h), 4);
+  for (size_t i = 0; i < 4; i++)
+    assert_string_equal(dn_history_key(h, i), expect[i]);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void test_same_seed_is_bit_identical(void **state) {
+  (void)state;
+  enum { N = 64 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  float *w[3];
+  dn_history *h[3];
+  uint64_t fit_seed[3] = {42, 42, 43};
+  for (int k = 0; k < 3; k++) {
+    dn_model *m = dn_sequential(dn_dense(8, .activation = "relu", .input_dim = 2), dn_dropout(0.3),
+                                dn_dense(1));
+    assert_non_null(m);
+    assert_ok(dn_model_set_seed(m, 7));
+    assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+    h[k] = dn_fit(m, x, y, N, .epochs = 3, .batch_size = 8, .validation_split = 0.25,
+                  .seed = fit_seed[k], .verbose = DN_VERBOSE_SILENT);
+    assert_non_null(h[k]);
+    w[k] = weights_of(m);
+    if (k == 0)
+      assert_int_equal(dn_model_count_params(m), 8 * 2 + 8 + 8 + 1);
+    dn_model_free(m);
+  }
+  size_t n = 8 * 2 + 8 + 8 + 1;
+  assert_memory_equal(w[0], w[1], n * sizeof(float));
+  assert_memory_equal(dn_history_values(h[0], "loss"), dn_history_values(h[1], "loss"),
+                      3 * sizeof(double));
+  assert_memory_equal(dn_history_values(h[0], "val_loss"), dn_history_values(h[1], "val_loss"),
+                      3 * sizeof(double));
+  assert_memory_not_equal(w[0], w[2], n * sizeof(float)); /* another shuffle/dropout seed */
+  for (int k = 0; k < 3; k++) {
+    free(w[k]);
+    dn_history_free(h[k]);
+  }
+}
+
+/* Batch size 1 at learning rate 0: each batch's loss is one row's loss, recovered from the
+ * running mean the batch logs carry. Every epoch must visit every training row once; shuffled
+ * epochs in a new order, unshuffled ones in row order. */
+static double running[3][12];
+static size_t run_epoch;
+static void record_running(dn_model *m, size_t batch, const dn_logs *logs, void *user) {
+  (void)m;
+  (void)user;
+  running[run_epoch][batch] = dn_logs_get(logs, "loss");
+}
+static void next_epoch(dn_model *m, size_t epoch, const dn_logs *logs, void *user) {
+  (void)m;
+  (void)logs;
+  (void)user;
+  run_epoch = epoch + 1;
+}
+
+static void visit_order(dn_model *m, const float *x, const float *y, bool shuffle,
+                        size_t order[3][12]) {
+  run_epoch = 0;
+  dn_history *h = dn_fit(
+      m, x, y, 12, .epochs = 3, .batch_size = 1, .no_shuffle = !shuffle,
+      .verbose = DN_VERBOSE_SILENT,
+      .callbacks = (dn_callback *[]){
+          dn_lambda_callback(.on_batch_end = record_running, .on_epoch_end = next_epoch), NULL});
+  assert_non_null(h);
+  dn_history_free(h);
+  float p[12];
+  assert_ok(dn_predict(m, x, 12, p, 12));
+  for (size_t e = 0; e < 3; e++) {
+    bool used[12] = {false};
+    for (size_t b = 0; b < 12; b++) {
+      double row_loss = (double)(b + 1) * running[e][b] - (double)b * (b ? running[e][b - 1] : 0);
+      size_t hit = 12;
+      for (size_t r = 0; r < 12; r++) {
+        double err = (double)p[r] - y[r];
+        if (!used[r] && fabs(err * err - row_loss) <= 1e-9 + 1e-6 * err * err)
+          hit = r;
+      }
+      assert_true(hit < 12); /* every batch is one unvisited row */
+      used[hit] = true;
+      order[e][b] = hit;
+    }
+  }
+}
+
+static void test_shuffle_visits_every_row_once_per_epoch(void **state) {
+  (void)state;
+  float x[24], y[12];
+  for (size_t r = 0; r < 12; r++) { /* distinct per-row losses */
+    x[2 * r] = (float)r / 12.0f;
+    x[2 * r + 1] = 0.5f;
+    y[r] = (float)(r * r) / 10.0f - 3.0f;
+  }
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse"));
+  size_t order[3][12];
+  visit_order(m, x, y, false, order);
+  for (size_t e = 0; e < 3; e++)
+    for (size_t b = 0; b < 12; b++)
+      assert_int_equal(order[e][b], b);
+  visit_order(m, x, y, true, order);
+  size_t in_place = 0;
+  for (size_t b = 0; b < 12; b++)
+    in_place += order[0][b] == b;
+  assert_true(in_place < 12);
+  assert_memory_not_equal(order[0], order[1], sizeof order[0]); /* reshuffled every epoch */
+  dn_model_free(m);
+}
+
+/* No allocation in the steady state: everything a training epoch (batches and validation)
+ * needs is sized before the first step. */
+static size_t allocs_at_begin, allocs_in_epoch = 999;
+static void note_allocs_begin(dn_model *m, size_t epoch, const dn_logs *logs, void *user) {
+  (void)m;
+  (void)logs;
+  (void)user;
+  if (epoch == 1)
+    allocs_at_begin = dn_alloc_count();
+}
+static void note_allocs_end(dn_model *m, size_t epoch, const dn_logs *logs, void *user) {
+  (void)m;
+  (void)logs;
+  (void)user;
+  if (epoch == 1)
+    allocs_in_epoch = dn_alloc_count() - allocs_at_begin;
+}
+
+static void test_no_allocation_in_steady_state(void **state) {
+  (void)state;
+  enum { N = 50 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = dn_sequential(dn_dense(6, .activation = "relu", .input_dim = 2), dn_dropout(0.2),
+                              dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse",
+                       .metrics = (const char *[]){"mae", "r2_score", NULL}));
+  size_t before = dn_alloc_count();
+  dn_history *h =
+      dn_fit(m, x, y, N, .epochs = 3, .batch_size = 8, .validation_split = 0.2,
+             .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_epoch_begin = note_allocs_begin,
+                                                               .on_epoch_end = note_allocs_end),
+                                            NULL});
+  assert_non_null(h);
+  assert_true(dn_alloc_count() > before); /* the counter does count this thread's allocations */
+  assert_int_equal(allocs_in_epoch, 0);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+/* ---- NaN safety ------------------------------------------------------------------ */
+
+static float *saved_weights;
+static void save_weights_at_batch_2(dn_model *m, size_t batch, const dn_logs *logs, void *user) {
+  (void)logs;
+  (void)user;
+  if (batch == 2) {
+    free(saved_weights);
+    saved_weights = weights_of(m);
+  }
+}
+
+static void test_nan_loss_fails_and_keeps_last_good_weights(void **state) {
+  (void)state;
+  enum { N = 8 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  x[2 * 3] = NAN; /* row 3: batch 3 with batch_size 1 and no shuffle */
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  float *before = weights_of(m);
+  dn_history *h =
+      dn_fit(m, x, y, N, .batch_size = 1, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){
+                 dn_lambda_callback(.on_batch_end = save_weights_at_batch_2), NULL});
+  assert_null(h);
+  assert_int_equal(dn_last_status(), DN_ERR_NUMERIC);
+  assert_non_null(strstr(dn_last_error(), "dn_fit: the loss is NaN or Inf at epoch 1, batch 3"));
+  assert_non_null(saved_weights);
+  assert_memory_not_equal(saved_weights, before, 31 * sizeof(float)); /* steps 0-2 applied */
+  assert_weights_equal(m, saved_weights);                             /* step 3 was not */
+  float *all = weights_of(m);
+  for (size_t i = 0; i < 31; i++)
+    assert_true(isfinite(all[i]));
+  free(all);
+  free(before);
+  free(saved_weights);
+  saved_weights = NULL;
+  dn_model_free(m);
+}
+
+static void test_terminate_on_nan_returns_history(void **state) {
+  (void)state;
+  enum { N = 8 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  x[2 * 3] = NAN;
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  FILE *out = tmpfile();
+  dn_history *h = dn_fit(
+      m, x, y, N, .epochs = 5, .batch_size = 1, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+      .out = out,
+      .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = save_weights_at_batch_2),
+                                     dn_terminate_on_nan(), NULL});
+  assert_non_null(h);
+  assert_int_equal(dn_history_length(h), 1); /* stopped in the first epoch */
+  assert_true(isnan(dn_history_values(h, "loss")[0]));
+  assert_weights_equal(m, saved_weights);
+  char *text = slurp(out);
+  assert_string_equal(text, "Batch 3: Invalid loss, terminating training\n");
+  free(text);
+  fclose(out);
+  free(saved_weights);
+  saved_weights = NULL;
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void test_apply_gradients_refuses_nan(void **state) {
+  (void)state;
+  dn_model *m = lesson_model();
+  assert_status_msg(dn_model_apply_gradients(m), DN_ERR_STATE, "not compiled");
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 0.5), .loss = "mse"));
+  float x[4] = {0.5f, -0.25f, 1.0f, 0.75f}, y[2], dy[2] = {1.0f, -2.0f};
+  assert_ok(dn_model_forward(m, x, 2, true, y, 2));
+  assert_ok(dn_model_backward(m, dy, 2));
+  float *w = weights_of(m), g[31];
+  assert_ok(dn_model_get_gradients(m, g, 31));
+  double gsum = 0;
+  for (size_t i = 0; i < 31; i++)
+    gsum += fabs(g[i]);
+  assert_true(gsum > 0); /* a non-trivial step */
+  assert_ok(dn_model_apply_gradients(m));
+  float *w2 = weights_of(m);
+  for (size_t i = 0; i < 31; i++)
+    assert_close(w2[i], (double)w[i] - 0.5 * (double)g[i], 1e-6, 1e-6);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 1);
+  /* A NaN gradient: nothing applied. */
+  m->grads[0] = NAN;
+  assert_status_msg(dn_model_apply_gradients(m), DN_ERR_NUMERIC, "NaN or Inf");
+  assert_weights_equal(m, w2);
+  free(w);
+  free(w2);
+  dn_model_free(m);
+}
+
+/* ---- on_batch, evaluate, predict ------------------------------------------------------ */
+
+static void test_train_on_batch_is_one_sgd_step_with_regularization(void **state) {
+  (void)state;
+  enum { N = 5 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = dn_sequential(dn_dense(3, .activation = "tanh", .input_dim = 2, .kernel_l2 = 0.05),
+                              dn_dense(1, .kernel_regularizer = "l1"));
+  assert_non_null(m);
+  const double lr = 0.1;
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = lr), .loss = "mse"));
+  size_t n = dn_model_count_params(m);
+  float *w = weights_of(m), p[N], dy[N], *g = malloc(n * sizeof *g);
+  /* Expected loss and gradient computed by hand from the hand-driven passes. */
+  assert_ok(dn_model_forward(m, x, N, true, p, N));
+  double data = 0;
+  for (size_t i = 0; i < N; i++) {
+    double e = (double)p[i] - y[i];
+    data += e * e / N;
+    dy[i] = (float)(2.0 * e / N);
+  }
+  double penalty = dn_model_regularization_loss(m);
+  assert_true(penalty > 0);
+  assert_ok(dn_model_backward(m, dy, N));
+  assert_ok(dn_model_get_gradients(m, g, n));
+  float loss;
+  assert_ok(dn_train_on_batch(m, x, y, N, &loss));
+  assert_close(loss, data + penalty, 1e-6, 1e-5);
+  float *w2 = weights_of(m);
+  for (size_t i = 0; i < n; i++)
+    assert_close(w2[i], (double)w[i] - lr * (double)g[i], 1e-6, 1e-5);
+  /* test_on_batch: the loss at the new weights, nothing changes. */
+  float tl;
+  assert_ok(dn_test_on_batch(m, x, y, N, &tl));
+  assert_close(tl, mse_of(m, x, y, 0, N) + dn_model_regularization_loss(m), 1e-6, 1e-5);
+  assert_weights_equal(m, w2);
+  free(w);
+  free(w2);
+  free(g);
+  dn_model_free(m);
+}
+
+static void test_evaluate_and_predict_in_batches(void **state) {
+  (void)state;
+  enum { N = 70 }; /* batches of 32, 32, 6 */
+  float x[2 * N], y[N], p[N], q[N];
+  make_data(x, y, N);
+  dn_model *m = dn_sequential(dn_dense(5, .activation = "relu", .input_dim = 2, .kernel_l2 = 0.01),
+                              dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", "mse", NULL}));
+  assert_int_equal(dn_model_metrics_count(m), 3);
+  assert_string_equal(dn_model_metric_name(m, 0), "loss");
+  assert_string_equal(dn_model_metric_name(m, 1), "mae");
+  assert_string_equal(dn_model_metric_name(m, 2), "mse");
+  assert_null(dn_model_metric_name(m, 3));
+  assert_ok(dn_predict(m, x, N, p, N));
+  assert_ok(dn_model_forward(m, x, N, false, q, N));
+  assert_close_array(p, q, N, 1e-6, 1e-6);
+  assert_ok(dn_predict_on_batch(m, x, N, q, N));
+  assert_close_array(p, q, N, 1e-6, 1e-6);
+  double mae = 0, mse = 0;
+  for (size_t i = 0; i < N; i++) {
+    double e = (double)p[i] - y[i];
+    mae += fabs(e) / N;
+    mse += e * e / N;
+  }
+  double v[3];
+  assert_ok(dn_evaluate_ex(m, x, y, N, .values = v, .values_capacity = 3));
+  double penalty = dn_model_regularization_loss(m);
+  assert_true(penalty > 0);
+  assert_close(v[0], mse + penalty, 1e-6, 1e-5); /* Keras: evaluate's loss includes it */
+  assert_close(v[1], mae, 1e-6, 1e-5);
+  assert_close(v[2], mse, 1e-6, 1e-5);
+  /* Sample weights weight the loss (sum over batch size), not the metrics. */
+  float sw[N];
+  double wsum = 0;
+  for (size_t i = 0; i < N; i++) {
+    sw[i] = (float)(i % 3);
+    double e = (double)p[i] - y[i];
+    wsum += sw[i] * e * e;
+  }
+  assert_ok(dn_evaluate_ex(m, x, y, N, .batch_size = 7, .sample_weight = sw, .values = v,
+                           .values_capacity = 3));
+  assert_close(v[0], wsum / N + penalty, 1e-6, 1e-5);
+  assert_close(v[1], mae, 1e-6, 1e-5);
+  dn_model_free(m);
+}
+
+static void test_compile_again_replaces_optimizer(void **state) {
+  (void)state;
+  dn_model *m = lesson_model();
+  assert_null(dn_model_optimizer(m));
+  assert_int_equal(dn_model_metrics_count(m), 0);
+  assert_ok(dn_compile(m, .loss = "mae"));
+  assert_string_equal(dn_model_optimizer(m)->name, "rmsprop"); /* Keras's default */
+  assert_close(dn_optimizer_learning_rate(dn_model_optimizer(m)), 0.001, 0, 1e-12);
+  dn_optimizer *adam = dn_adam(.learning_rate = 0.02);
+  assert_ok(dn_compile(m, .optimizer = "sgd", .optimizer_object = adam, .loss = "mse"));
+  assert_ptr_equal(dn_model_optimizer(m), adam); /* the object wins over the name */
+  /* Recompiling with the model's own optimizer keeps it (and resets its state). */
+  float x[2] = {1, 2}, y[1] = {0.5f};
+  assert_ok(dn_train_on_batch(m, x, y, 1, NULL));
+  assert_int_equal(dn_optimizer_iterations(adam), 1);
+  assert_ok(dn_compile(m, .optimizer_object = adam, .loss = "mse"));
+  assert_ptr_equal(dn_model_optimizer(m), adam);
+  assert_int_equal(dn_optimizer_iterations(adam), 0);
+  /* A failing compile frees the object it was given and leaves the model as it was. */
+  assert_status_msg(dn_compile(m, .optimizer_object = dn_sgd(), .loss = "nope"), DN_ERR_ARG,
+                    "dn_compile: unknown loss 'nope'");
+  assert_ptr_equal(dn_model_optimizer(m), adam);
+  assert_status_msg(dn_compile(NULL, .optimizer_object = dn_sgd(), .loss = "mse"), DN_ERR_ARG,
+                    "model is NULL");
+  /* Metrics that do not fit the built model fail at compile, freeing what it made. */
+  dn_model *c3 = dn_sequential(dn_dense(3, .activation = "softmax", .input_dim = 2));
+  assert_status_msg(dn_compile(c3, .loss = "sparse_categorical_crossentropy",
+                               .metrics = (const char *[]){"mse", NULL}),
+                    DN_ERR_SHAPE, "metric 'mse'");
+  assert_null(dn_model_optimizer(c3)); /* still uncompiled; the rmsprop it made is freed */
+  assert_ok(dn_compile(c3, .optimizer = "sgd", .loss = "categorical_crossentropy"));
+  dn_optimizer *kept = dn_model_optimizer(c3);
+  assert_status_msg(dn_compile(c3, .loss = "sparse_categorical_crossentropy",
+                               .metrics = (const char *[]){"mae", NULL}),
+                    DN_ERR_SHAPE, "dn_compile: dn_metric_init: metric 'mae'");
+  assert_status_msg(dn_compile(c3, .optimizer_object = dn_adam(),
+                               .loss = "sparse_categorical_crossentropy",
+                               .metrics = (const char *[]){"mae", NULL}),
+                    DN_ERR_SHAPE, "needs targets with as many columns");
+  assert_ptr_equal(dn_model_optimizer(c3), kept);
+  assert_ok(dn_compile(c3, .optimizer_object = kept, .loss = "sparse_categorical_crossentropy",
+                       .metrics = (const char *[]){"accuracy", NULL}));
+  assert_ptr_equal(dn_model_optimizer(c3), kept);
+  dn_model_free(c3);
+  dn_model_free(m);
+}
+
+/* Layers added after compile: the next fit re-sizes metrics, optimizer and batch buffers. */
+static void test_fit_after_model_grows(void **state) {
+  (void)state;
+  enum { N = 40 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = dn_sequential(dn_dense(2, .activation = "relu", .input_dim = 2));
+  assert_non_null(m);
+  assert_ok(
+      dn_compile(m, .optimizer = "adam", .loss = "mse", .metrics = (const char *[]){"mae", NULL}));
+  float y2[2 * N];
+  for (size_t i = 0; i < N; i++)
+    y2[2 * i] = y2[2 * i + 1] = y[i];
+  dn_history *h = dn_fit(m, x, y2, N, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  dn_history_free(h);
+  assert_ok(dn_model_add(m, dn_dense(16, .activation = "relu")));
+  assert_ok(dn_model_add(m, dn_dense(1)));
+  h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  double v[2];
+  assert_ok(dn_evaluate_ex(m, x, y, N, .values = v, .values_capacity = 2));
+  float p[N];
+  assert_ok(dn_predict(m, x, N, p, N));
+  double mae = 0;
+  for (size_t i = 0; i < N; i++)
+    mae += fabs((double)p[i] - y[i]) / N;
+  assert_close(v[1], mae, 1e-6, 1e-5);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+/* ---- progress display ------------------------------------------------------------------ */
+
+static double fake_now;
+static double fake_clock(void) {
+  return fake_now;
+}
+
+static void test_progress_lines_format(void **state) {
+  (void)state;
+  FILE *out = tmpfile();
+  dn_progress p;
+  assert_ok(dn_progress_init(&p, out, DN_VERBOSE_LINES, 3, 16, 8));
+  p.clock = fake_clock;
+  fake_now = 100.0;
+  dn_progress_epoch_begin(&p, 1);
+  fake_now = 100.064; /* 64 ms for 16 steps: 4ms/step */
+  const char *names[] = {"loss", "mae", "val_loss", "val_mae"};
+  double values[] = {0.123456, 0.0005, 2.5, -0.25};
+  dn_logs logs = {4, names, values};
+  dn_progress_epoch_end(&p, &logs);
+  char *text = slurp(out);
+  assert_string_equal(text, "Epoch 2/3\n16/16 - 0s - 4ms/step - loss: 0.1235 - mae: 5.0000e-04 - "
+                            "val_loss: 2.5000 - val_mae: -2.5000e-01\n");
+  free(text);
+  fclose(out);
+  dn_progress_free(&p);
+}
+
+static void test_progress_bar_format(void **state) {
+  (void)state;
+  FILE *out = tmpfile();
+  dn_progress p;
+  assert_ok(dn_progress_init(&p, out, DN_VERBOSE_BAR, 1, 4, 8));
+  p.clock = fake_clock;
+  fake_now = 10.0;
+  dn_progress_epoch_begin(&p, 0); /* one epoch: no "Epoch" line, as Keras */
+  const char *names[] = {"mae", "loss"};
+  double v1[] = {0.5, 0.25}, v2[] = {0.3, 0.75};
+  dn_logs l1 = {2, names, v1}, l2 = {2, names, v2};
+  fake_now = 10.010;
+  dn_progress_batch_end(&p, 0, &l1);
+  fake_now = 10.020; /* within 0.05 s: accumulated, not drawn */
+  dn_progress_batch_end(&p, 1, &l2);
+  fake_now = 10.090;
+  dn_progress_batch_end(&p, 2, &l2);
+  const char *fnames[] = {"loss", "mae", "val_loss"};
+  double fv[] = {0.5, 0.4, 0.0001};
+  dn_logs fl = {3, fnames, fv};
+  fake_now = 10.100;
+  dn_progress_epoch_end(&p, &fl);
+  char *text = slurp(out);
+#define BAR5 "\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81"
+  /* Draw 1 (step 1): 10 ms/step, eta 3 * 10 ms -> "0s"; keys sorted (loss before mae).
+   * Draw 2 (step 3): step time ignores the first step: (10.090 - 10.010) / 2 = 40 ms;
+   * values are the averages of the three logged running values (0.25+0.75+0.75)/3.
+   * Final: elapsed 0.1 s -> "0s", (10.100 - 10.010) / 3 = 30 ms, epoch values as logged. */
+  const char *expect =
+      "\r1/4 " BAR5 BAR5 BAR5 BAR5 " 0s 10ms/step - loss: 0.2500 - mae: 0.5000"
+      "\r3/4 " BAR5 BAR5 BAR5 BAR5 " 0s 40ms/step - loss: 0.5833 - mae: 0.3667"
+      "\r4/4 " BAR5 BAR5 BAR5 BAR5 " 0s 30ms/step - loss: 0.5000 - mae: 0.4000 - val_loss: "
+      "1.0000e-04\n";
+  assert_string_equal(text, expect);
+  free(text);
+  fclose(out);
+  dn_progress_free(&p);
+}
+
+static void test_progress_bar_fill_and_padding(void **state) {
+  (void)state;
+  FILE *out = tmpfile();
+  dn_progress p;
+  assert_ok(dn_progress_init(&p, out, DN_VERBOSE_BAR, 1, 10, 4));
+  p.clock = fake_clock;
+  fake_now = 0;
+  dn_progress_epoch_begin(&p, 0);
+  const char *names[] = {"loss"};
+  double v[] = {12345.5};
+  dn_logs l = {1, names, v};
+  fake_now = 100.0; /* 100 s/step, eta 9 * 100 s = 15:00 */
+  dn_progress_batch_end(&p, 0, &l);
+  double v2[] = {0.5};
+  dn_logs l2 = {1, names, v2};
+  fake_now = 100.5; /* step 3 of 10: 6 of 20 cells done */
+  dn_progress_batch_end(&p, 2, &l2);
+  char *text = slurp(out);
+  const char *second = strchr(text + 1, '\r');
+  assert_non_null(second);
+  const char *cell = "\xe2\x94\x81";
+  char expect[512], bar[128] = "";
+  for (int i = 0; i < 20; i++)
+    strcat(bar, cell);
+  snprintf(expect, sizeof expect, "\r 1/10 %s 15:00 100s/step - loss: 12345.5000", bar);
+  assert_int_equal(second - text, (long)strlen(expect));
+  assert_memory_equal(text, expect, strlen(expect));
+  /* (12345.5 + 2 * 0.5) / 3 = 4115.5 (the second value counts for the two steps since the last
+   * update); step time (100.5 - 100) / 2 = 0.25 s; eta 7 * 0.25 s -> "1s"; three characters
+   * shorter than the first draw -> padded with three spaces. */
+  snprintf(expect, sizeof expect, "\r 3/10 %s 1s 250ms/step - loss: 4115.5000   ", bar);
+  assert_string_equal(second, expect);
+  free(text);
+  fclose(out);
+  dn_progress_free(&p);
+}
+
+static void test_fit_progress_lines_and_silent(void **state) {
+  (void)state;
+  enum { N = 20 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", NULL}));
+  FILE *out = tmpfile();
+  dn_history *h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
+                         .verbose = DN_VERBOSE_LINES, .out = out);
+  assert_non_null(h);
+  char *text = slurp(out);
+  /* "Epoch 1/2\n4/4 - 0s - Nms/step - loss: a - mae: b - val_loss: c - val_mae: d\n" x 2 */
+  char *line = strtok(text, "\n");
+  for (int e = 0; e < 2; e++) {
+    char epoch[32];
+    snprintf(epoch, sizeof epoch, "Epoch %d/2", e + 1);
+    assert_non_null(line);
+    assert_string_equal(line, epoch);
+    line = strtok(NULL, "\n");
+    assert_non_null(line);
+    unsigned secs, t;
+    char unit[8];
+    double v[4];
+    int used = 0;
+    assert_int_equal(sscanf(line,
+                            "4/4 - %us - %u%2[mus]/step - loss: %lf - mae: %lf - val_loss: "
+                            "%lf - val_mae: %lf%n",
+                            &secs, &t, unit, &v[0], &v[1], &v[2], &v[3], &used),
+                     7);
+    assert_int_equal((size_t)used, strlen(line));
+    const char *keys[] = {"loss", "mae", "val_loss", "val_mae"};
+    for (int k = 0; k < 4; k++) {
+      char want[32], got[32];
+      snprintf(want, sizeof want, "%.4f", dn_history_values(h, keys[k])[e]);
+      snprintf(got, sizeof got, "%.4f", v[k]);
+      assert_string_equal(got, want);
+    }
+    line = strtok(NULL, "\n");
+  }
+  assert_null(line);
+  free(text);
+  fclose(out);
+  dn_history_free(h);
+  /* SILENT writes nothing; AUTO on a file (not a terminal) is LINES. */
+  out = tmpfile();
+  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT, .out = out);
+  assert_non_null(h);
+  assert_int_equal(ftell(out), 0);
+  dn_history_free(h);
+  h = dn_fit(m, x, y, N, .batch_size = 8, .out = out);
+  assert_non_null(h);
+  text = slurp(out);
+  assert_int_equal(strncmp(text, "3/3 - ", 6), 0);
+  assert_non_null(strstr(text, " - loss: "));
+  free(text);
+  fclose(out);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void test_fit_progress_bar_draws_final_line(void **state) {
+  (void)state;
+  enum { N = 12 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .loss = "mse"));
+  FILE *out = tmpfile();
+  dn_history *h =
+      dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .verbose = DN_VERBOSE_BAR, .out = out);
+  assert_non_null(h);
+  char *text = slurp(out);
+  assert_int_equal(strncmp(text, "Epoch 1/2\n\r1/3 ", 15), 0);
+  char *second = strstr(text, "Epoch 2/2\n");
+  assert_non_null(second);
+  /* The last draw of each epoch ends the line with the epoch's loss. */
+  char want[64];
+  snprintf(want, sizeof want, " - loss: %.4f\n", dn_history_values(h, "loss")[1]);
+  size_t tl = strlen(text), wl = strlen(want);
+  assert_true(tl > wl);
+  assert_string_equal(text + tl - wl, want);
+  char *last = strrchr(text, '\r');
+  assert_int_equal(strncmp(last, "\r3/3 ", 5), 0);
+  free(text);
+  fclose(out);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+/* ---- bad input ----------------------------------------------------------------------- */
+
+static void test_fit_bad_input_leaves_model_unchanged(void **state) {
+  (void)state;
+  enum { N = 10 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  dn_model *m = lesson_model();
+  float *w = weights_of(m);
+  assert_null(dn_fit(m, x, y, N));
+  assert_status_msg(dn_last_status(), DN_ERR_STATE, "dn_fit: the model is not compiled");
+  assert_null(dn_fit(NULL, x, y, N));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG, "dn_fit: model is NULL");
+  /* A callback handed to a failing fit is owned (freed) all the same: no leak under ASan. */
+  assert_null(dn_fit(NULL, x, y, N, .callbacks = (dn_callback *[]){dn_terminate_on_nan(), NULL}));
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+  struct {
+    dn_fit_options o;
+    dn_status st;
+    const char *msg;
+  } cases[] = {
+      {{.model = m, .x = NULL, .y = y, .rows = N}, DN_ERR_ARG, "dn_fit: x is NULL"},
+      {{.model = m, .x = x, .y = NULL, .rows = N}, DN_ERR_ARG, "dn_fit: y is NULL"},
+      {{.model = m, .x = x, .y = y, .rows = 0}, DN_ERR_ARG, "rows is 0"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = -0.1},
+       DN_ERR_ARG,
+       "validation_split must be in [0, 1), got -0.1"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = 1.0},
+       DN_ERR_ARG,
+       "validation_split must be in [0, 1), got 1"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = NAN},
+       DN_ERR_ARG,
+       "validation_split must be in [0, 1)"},
+      {{.model = m, .x = x, .y = y, .rows = 1, .validation_split = 0.5},
+       DN_ERR_ARG,
+       "leaves 0 training and 1 validation rows"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = 1e-17},
+       DN_ERR_ARG,
+       "leaves 10 training and 0 validation rows"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_x = x},
+       DN_ERR_ARG,
+       "validation_y is NULL but validation_x is not"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_x = x, .validation_y = y},
+       DN_ERR_ARG,
+       "validation_rows is 0"},
+      {{.model = m, .x = x, .y = y, .rows = N, .validation_rows = 3},
+       DN_ERR_ARG,
+       "validation_rows is 3 but validation_x/validation_y are NULL"},
+      {{.model = m, .x = x, .y = y, .rows = N, .verbose = (dn_verbose)9},
+       DN_ERR_ARG,
+       "verbose 9 is not a dn_verbose value"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_null(dn_fit_with(cases[i].o));
+    assert_status_msg(dn_last_status(), cases[i].st, cases[i].msg);
+    assert_weights_equal(m, w);
+    assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  }
+  /* A monitor whose direction cannot be told is refused before training. */
+  assert_null(dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+                     .callbacks = (dn_callback *[]){dn_early_stopping(.monitor = "foo"), NULL}));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG,
+                    "EarlyStopping cannot tell whether monitor 'foo'");
+  assert_weights_equal(m, w);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  free(w);
+  dn_model_free(m);
+}
+
+static void test_sparse_labels_checked_up_front(void **state) {
+  (void)state;
+  float x[6] = {0, 1, 1, 0, 0.5f, 0.5f}, y[3] = {0, 2, 1};
+  dn_model *m = dn_sequential(dn_dense(3, .activation = "softmax", .input_dim = 2));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "sparse_categorical_crossentropy",
+                       .metrics = (const char *[]){"accuracy", NULL}));
+  float *w = weights_of(m);
+  y[1] = 3; /* not a class of 3 */
+  assert_null(dn_fit(m, x, y, 3, .verbose = DN_VERBOSE_SILENT));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG, "dn_fit: y row 1 holds 3, not a class index");
+  assert_weights_equal(m, w);
+  y[1] = 2;
+  dn_history *h = dn_fit(m, x, y, 3, .epochs = 2, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_non_null(dn_history_values(h, "accuracy"));
+  dn_history_free(h);
+  free(w);
+  dn_model_free(m);
+}
+
+static void test_other_entry_points_bad_input(void **state) {
+  (void)state;
+  float x[4] = {1, 2, 3, 4}, y[2] = {1, 2}, out[2], loss;
+  dn_model *m = lesson_model();
+  float *w = weights_of(m);
+  assert_status_msg(dn_train_on_batch(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
+  assert_status_msg(dn_evaluate(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
+  assert_status_msg(dn_test_on_batch(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
+  assert_ok(dn_predict(m, x, 2, out, 2)); /* predict needs no compile, as Keras */
+  assert_status_msg(dn_predict(m, x, 2, out, 1), DN_ERR_SHAPE, "y holds 1 floats");
+  assert_status_msg(dn_predict(m, NULL, 2, out, 2), DN_ERR_ARG, "dn_predict: x is NULL");
+  assert_status_msg(dn_predict(m, x, 0, out, 2), DN_ERR_ARG, "rows is 0");
+  assert_status_msg(dn_predict(NULL, x, 2, out, 2), DN_ERR_ARG, "model is NULL");
+  assert_status_msg(dn_compile(m, .loss = NULL), DN_ERR_ARG, "loss is required");
+  assert_status_msg(dn_compile(m, .optimizer = "adamx", .loss = "mse"), DN_ERR_ARG, "adamx");
+  assert_status_msg(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", "f2", NULL}),
+                    DN_ERR_ARG, "dn_compile: unknown metric 'f2'");
+  assert_null(dn_model_optimizer(m)); /* all those compiles failed */
+  assert_ok(dn_compile(m, .loss = "mse"));
+  assert_status_msg(dn_train_on_batch(m, NULL, y, 2, &loss), DN_ERR_ARG, "x is NULL");
+  assert_status_msg(dn_train_on_batch(m, x, NULL, 2, &loss), DN_ERR_ARG, "y is NULL");
+  assert_status_msg(dn_train_on_batch(m, x, y, 0, &loss), DN_ERR_ARG, "rows is 0");
+  assert_status_msg(dn_evaluate(m, x, y, 2, NULL), DN_ERR_ARG, "loss is NULL");
+  assert_status_msg(dn_evaluate_ex(m, x, y, 2, .values = NULL), DN_ERR_ARG, "values is NULL");
+  assert_weights_equal(m, w);
+  /* No input shape: a clear state error. */
+  dn_model *u = dn_sequential(dn_dense(2));
+  assert_ok(dn_compile(u, .loss = "mse"));
+  assert_null(dn_fit(u, x, y, 2));
+  assert_status_msg(dn_last_status(), DN_ERR_STATE, "no input shape");
+  free(w);
+  dn_model_free(u);
+  dn_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fit_learns_with_adam),
+      cmocka_unit_test(test_epoch_loss_is_weighted_mean_and_split_takes_last_rows),
+      cmocka_unit_test(test_split_row_counts),
+      cmocka_unit_test(test_validation_data_overrides_split),
+      cmocka_unit_test(test_same_seed_is_bit_identical),
+      cmocka_unit_test(test_shuffle_visits_every_row_once_per_epoch),
+      cmocka_unit_test(test_no_allocation_in_steady_state),
+      cmocka_unit_test(test_nan_loss_fails_and_keeps_last_good_weights),
+      cmocka_unit_test(test_terminate_on_nan_returns_history),
+      cmocka_unit_test(test_apply_gradients_refuses_nan),
+      cmocka_unit_test(test_train_on_batch_is_one_sgd_step_with_regularization),
+      cmocka_unit_test(test_evaluate_and_predict_in_batches),
+      cmocka_unit_test(test_compile_again_replaces_optimizer),
+      cmocka_unit_test(test_fit_after_model_grows),
+      cmocka_unit_test(test_progress_lines_format),
+      cmocka_unit_test(test_progress_bar_format),
+      cmocka_unit_test(test_progress_bar_fill_and_padding),
+      cmocka_unit_test(test_fit_progress_lines_and_silent),
+      cmocka_unit_test(test_fit_progress_bar_draws_final_line),
+      cmocka_unit_test(test_fit_bad_input_leaves_model_unchanged),
+      cmocka_unit_test(test_sparse_labels_checked_up_front),
+      cmocka_unit_test(test_other_entry_points_bad_input),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
