@@ -3,6 +3,7 @@
  * project's -Wpedantic -Wextra, which includes -Woverride-init), and allocation failure
  * injected at every allocation of model building, passes and training: each failure is a
  * clean DN_ERR_NOMEM, never a crash or a leak, and leaves existing objects usable. */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include "dn_test.h"
 
 #include <stdlib.h>
