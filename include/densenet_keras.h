@@ -1,0 +1,59 @@
+/*
+ * densenet_keras.h -- Keras interchange for libdensenet (optional library libdensenet_keras,
+ * CMake target densenet::keras, pkg-config densenet-keras; needs HDF5, libzip and cJSON).
+ *
+ * Reads the files Keras 3 writes -- a .keras archive (zip of metadata.json, config.json and
+ * model.weights.h5), a .weights.h5 weights file, a legacy Keras 2 style .h5 full model -- for a
+ * Sequential stack of Dense, Activation, Dropout, BatchNormalization and Normalization layers,
+ * and writes a model as a .keras archive laid out as Keras 3.16 writes one, which
+ * keras.saving.load_model reads. Errors follow densenet.h: a status (or NULL) and a message
+ * from dn_last_error() naming the member, HDF5 path or config key that was wrong. Files are
+ * treated as untrusted: every size and shape is checked before use.
+ */
+#ifndef DENSENET_KERAS_H
+#define DENSENET_KERAS_H
+
+#include "densenet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* keras.saving.load_model(path) for a .keras archive or a legacy Keras 2 style .h5 full model
+ * (told apart by their contents): a new model owned by the caller (dn_model_free), with its
+ * architecture, weights (BatchNormalization moving statistics and Normalization mean/variance
+ * included), and -- when the file has a compile/training config -- compiled with its loss,
+ * metrics and optimizer, whose state (iterations, learning rate, slot variables) is restored
+ * when the file holds it. Layer names are kept.
+ * NULL on failure: DN_ERR_ARG (path NULL), DN_ERR_IO (cannot read), DN_ERR_FORMAT (not a Keras
+ * file, a missing member, malformed JSON, a dataset whose shape or type does not match the
+ * architecture, ...), DN_ERR_UNSUPPORTED (a layer class, option, dtype or optimizer state this
+ * library does not have, named in the message), DN_ERR_NOMEM. */
+dn_model *dn_keras_load(const char *path);
+
+/* model.load_weights(path): the weights of a Keras 3 .weights.h5 file (or of the
+ * model.weights.h5 inside a .keras archive) into a model with the same architecture, matched by
+ * position (layers/dense, layers/dense_1, ... as Keras names them). If the model is compiled
+ * and the file holds optimizer variables for a matching optimizer, its state is loaded too.
+ * A legacy Keras 2 style .h5 gives its layer weights (no optimizer state), its layers that have
+ * weights paired in order with the model's, as Keras's legacy loader does.
+ * Every dataset is checked before anything changes: on failure the model is unchanged.
+ * DN_ERR_ARG (NULL), DN_ERR_STATE (model not built), DN_ERR_IO, DN_ERR_FORMAT (shapes or
+ * variable counts that do not match, naming the layer and path), DN_ERR_UNSUPPORTED. */
+dn_status dn_keras_load_weights(dn_model *model, const char *path);
+
+/* model.save(path) to a .keras archive (path must end in ".keras"): metadata.json,
+ * config.json (the Sequential config with an InputLayer, each layer's Keras config and
+ * build_config, and compile_config when compiled) and model.weights.h5 (layers/<path>/vars/<i>,
+ * optimizer/vars/<i> with iteration, learning_rate and the slot variables), members stored
+ * uncompressed. The archive is written to a temporary file beside `path` and renamed over it,
+ * so a failed save leaves an existing file intact. DN_ERR_ARG (NULL, wrong extension),
+ * DN_ERR_STATE (model has no input shape), DN_ERR_UNSUPPORTED (e.g. a learning-rate schedule,
+ * or an optimizer whose state layout is not mapped), DN_ERR_IO, DN_ERR_NOMEM. */
+dn_status dn_keras_save(const dn_model *model, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DENSENET_KERAS_H */
