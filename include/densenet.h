@@ -1,28 +1,32 @@
 /*
  * densenet.h -- libdensenet, the Keras Sequential workflow for plain C.
  *
- * One header is the whole public API. Data crosses it as row-major float
- * arrays plus a row count: x is rows x input_dim, y is rows x output_dim
- * (for sparse_categorical_* losses y is rows x 1 holding class indices).
- * Outputs are written into caller buffers whose capacity (in floats) is
- * passed in. Handles (dn_model, dn_layer, dn_optimizer, dn_callback,
- * dn_history) are opaque.
+ * This header is the whole public API and its manual. Keras 3 is the reference for every name,
+ * default and formula; docs/keras-differences.md lists every deliberate difference.
  *
- * Options are structs with designated initializers standing in for Keras's
- * keyword arguments:  dn_dense(4, .activation = "relu", .input_dim = 2).
- * The zero value of every field is the Keras default. Booleans whose Keras
- * default is true are spelled negatively (.no_bias, .no_shuffle). A float
- * field whose Keras default is non-zero takes DN_ZERO to mean "exactly 0";
- * an integer count field likewise takes DN_ZERO_COUNT.
+ * Data crosses the API as row-major float arrays plus a row count: x is rows x input_dim, y is
+ * rows x output_dim (for the sparse_categorical_* losses and metrics, y is rows x 1 holding class
+ * indices as floats). The library cannot see an input array's length: the caller supplies that
+ * many floats. Outputs go into caller buffers whose capacity (in elements) is passed in and
+ * checked. Handles (dn_model, dn_layer, dn_optimizer, dn_callback, dn_history) are opaque.
  *
- * Errors: every function that can fail returns a dn_status (or NULL) and
- * sets a thread-local status and message, read with dn_last_status() and
- * dn_last_error(). A failed call leaves the caller's objects unchanged.
- * The library never exits, aborts or prints, except dn_model_summary and
- * fit's progress display, both to a stream the caller chooses.
+ * Options are structs with designated initializers standing in for Keras's keyword arguments:
+ * dn_dense(4, .activation = "relu", .input_dim = 2). The zero value of every field is the Keras
+ * default. Booleans whose Keras default is true are spelled negatively (.no_bias, .no_shuffle).
+ * A float field whose Keras default is non-zero takes DN_ZERO for "exactly 0"; an integer count
+ * field likewise takes DN_ZERO_COUNT. Every macro has a plain function twin taking the options
+ * struct (dn_dense_with, dn_compile_with, dn_fit_with, ...) for C++ and language bindings.
  *
- * Every macro has a plain function twin taking the options struct
- * (dn_dense_with, dn_compile_with, dn_fit_with, ...) for C++ and bindings.
+ * Reading the comments below: "Keras:" names the Keras 3 equivalent; "Errors:" lists every
+ * status the function can return besides DN_OK (a function returning a pointer returns NULL
+ * and sets dn_last_status()). Pointers are borrowed for the call unless the comment says the
+ * callee takes them; returned strings and arrays are "borrowed": owned by the object they came
+ * from, valid while it lives and is unchanged.
+ * Every failure sets the thread-local dn_last_status() and a dn_last_error() message naming the
+ * function and what was wrong ("dn_dense: unknown activation 'relux' ..."); a failed call leaves
+ * the caller's objects unchanged, except where a comment says otherwise (fit after its first
+ * step). The library never exits, aborts or prints, except dn_model_summary, fit's progress
+ * display and callback messages, to a stream the caller chooses.
  */
 #ifndef DENSENET_H
 #define DENSENET_H
@@ -45,7 +49,7 @@ extern "C" {
 #define DN_VERSION_PATCH 0
 #define DN_VERSION_STRING "0.1.0"
 
-/* The library's version string, e.g. "0.1.0". */
+/* The library's version string, DN_VERSION_STRING of the build linked in ("0.1.0"). */
 const char *dn_version(void);
 
 /* ======================================================================
@@ -54,31 +58,31 @@ const char *dn_version(void);
 
 typedef enum dn_status {
   DN_OK = 0,
-  DN_ERR_ARG,         /* a bad argument: NULL, zero size, unknown name, out of range */
-  DN_ERR_SHAPE,       /* sizes that do not fit together */
+  DN_ERR_ARG,         /* a bad argument: NULL, zero size, unknown name, value out of range */
+  DN_ERR_SHAPE,       /* sizes that do not fit together, or whose product overflows */
   DN_ERR_NOMEM,       /* an allocation failed */
-  DN_ERR_STATE,       /* the call needs a state the object is not in (e.g. fit before compile) */
+  DN_ERR_STATE,       /* the object is not in the state the call needs (fit before compile) */
   DN_ERR_IO,          /* a file could not be opened, read or written */
   DN_ERR_FORMAT,      /* a file's contents are malformed */
-  DN_ERR_NUMERIC,     /* a NaN or Inf loss or value */
+  DN_ERR_NUMERIC,     /* a NaN or Inf where a finite value is needed */
   DN_ERR_UNSUPPORTED, /* valid in Keras, not (yet) supported here */
 } dn_status;
 
-/* A constant English name for a status ("DN_ERR_SHAPE: shape mismatch"). */
+/* A constant English name for a status: "DN_ERR_SHAPE: shape mismatch"; an unknown value gives
+ * "DN_ERR_?: unknown status". Never NULL. */
 const char *dn_status_string(dn_status status);
 
-/* The message of the last failure on this thread ("" if none). The pointer
- * stays valid until the next failing call on this thread. */
+/* The message of the last failure on this thread ("" if none). Read it after a call reports
+ * failure: successful calls do not clear it. The pointer stays valid; its text changes. */
 const char *dn_last_error(void);
 
 /* The status of the last failure on this thread (DN_OK if none). */
 dn_status dn_last_status(void);
 
-/* Allocator hook: every allocation the library makes goes through it. The
- * alloc function must return storage aligned to `alignment` (a power of two,
- * at least 64) or NULL. Install it before any other call; NULL restores the
- * default (posix aligned allocation). Returns DN_ERR_ARG if a function is
- * missing. */
+/* Allocator hook (none in Keras): every allocation the library makes goes through it. alloc must
+ * return storage aligned to `alignment` (a power of two, at least 64) or NULL; ctx is passed
+ * back. Install it before any other call, as it is process-wide and not synchronized; NULL
+ * restores posix_memalign/free. The struct is copied. Errors: DN_ERR_ARG (a function missing). */
 typedef struct dn_allocator {
   void *(*alloc)(size_t size, size_t alignment, void *ctx);
   void (*free)(void *ptr, void *ctx);
@@ -86,22 +90,26 @@ typedef struct dn_allocator {
 } dn_allocator;
 dn_status dn_set_allocator(const dn_allocator *allocator);
 
-/* "Exactly zero" for a float option whose Keras default is non-zero
- * (negative zero, told apart by its sign bit). */
+/* "Exactly zero" for a float option whose Keras default is non-zero (negative zero, told apart
+ * by its sign bit). */
 #define DN_ZERO (-0.0)
 /* "Exactly zero" for a count option whose Keras default is non-zero. */
 #define DN_ZERO_COUNT (-1)
 
 /* ======================================================================
  * Layers and activations
+ *
+ * A layer is owned by the caller from its constructor until it is given to dn_sequential or
+ * dn_model_add (which take it, also on failure). Constructors return NULL on failure.
  * ====================================================================== */
 
 typedef struct dn_layer dn_layer;
 typedef struct dn_model dn_model;
 
-/* Arguments of a parametrised initializer (Keras RandomUniform, RandomNormal,
- * TruncatedNormal, Constant). Zero fields take Keras's defaults:
- * minval/maxval both 0 -> -0.05/0.05; stddev 0 -> 0.05; mean 0; value 0. */
+/* Arguments of the parametrised initializers. Zero fields take Keras's defaults:
+ * random_uniform minval/maxval both 0 -> -0.05/0.05 (DN_ZERO in either for an explicit 0);
+ * random_normal/truncated_normal mean 0, stddev 0 -> 0.05 (DN_ZERO for 0); constant value 0.
+ * Values must be finite, minval <= maxval, stddev >= 0. */
 typedef struct dn_init_args {
   double value;  /* constant */
   double minval; /* random_uniform */
@@ -110,21 +118,30 @@ typedef struct dn_init_args {
   double stddev;
 } dn_init_args;
 
-/* keras.layers.Dense(units, activation=None, use_bias=True,
- *   kernel_initializer="glorot_uniform", bias_initializer="zeros",
- *   kernel_regularizer=None, bias_regularizer=None).
- * activation: a Keras activation name ("relu", "sigmoid", ...; NULL = linear):
- *   linear relu leaky_relu elu selu celu gelu sigmoid hard_sigmoid
- *   log_sigmoid tanh hard_tanh softplus softsign silu swish hard_silu
- *   hard_swish relu6 mish exponential softmax log_softmax.
- * initializers: glorot_uniform glorot_normal he_uniform he_normal
- *   lecun_uniform lecun_normal random_uniform random_normal truncated_normal
- *   zeros ones constant (and Keras's aliases uniform normal zero one).
- * regularizers: "l1", "l2", "l1_l2" (Keras defaults 0.01 / 0.01 / 0,0), or
- *   the factors directly; a non-zero factor overrides the string's default.
- *   Penalties are l1*sum|w| + l2*sum w^2 (no 1/2), added to the batch loss.
- * input_dim: only on the first layer (Keras input_shape=[n]).
- * Deviation: Keras's use_bias=False is spelled .no_bias = true. */
+/* Keras: layers.Dense(units, activation=None, use_bias=True, kernel_initializer=
+ *   "glorot_uniform", bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None).
+ * y = activation(x . kernel + bias), kernel input_dim x units, bias units.
+ * activation (NULL = linear; case-sensitive Keras names): linear relu leaky_relu relu6 elu selu
+ *   celu gelu sigmoid hard_sigmoid log_sigmoid tanh hard_tanh softplus softsign silu (swish)
+ *   hard_silu (hard_swish) mish exponential softmax log_softmax tanh_shrink soft_shrink
+ *   hard_shrink squareplus sparse_sigmoid sparse_plus, with Keras's default parameters.
+ *   glu, crelu, sparsemax and threshold are DN_ERR_UNSUPPORTED.
+ * kernel_initializer / bias_initializer (NULL = glorot_uniform / zeros), with their arguments in
+ *   kernel_init / bias_init: glorot_uniform glorot_normal he_uniform he_normal lecun_uniform
+ *   lecun_normal random_uniform random_normal truncated_normal zeros ones constant; also the
+ *   class names (GlorotUniform, ...), uniform, normal, zero, one and variance_scaling (its
+ *   defaults = lecun_normal). orthogonal and identity are DN_ERR_UNSUPPORTED.
+ * kernel_regularizer / bias_regularizer: "l1" (0.01), "l2" (0.01), "l1_l2" (0, 0), or set the
+ *   factors (finite, >= 0) directly; a non-zero factor overrides the string's default. The
+ *   penalty l1*sum|w| + l2*sum w^2 (no 1/2) is added to the batch loss.
+ * input_dim: the first layer's input width (Keras input_shape=(n,)); 0 = from the model.
+ * name: at most 63 bytes, unique in the model; NULL = "dense", "dense_1", ... (counted per
+ *   model, not per process as in Keras).
+ * Deviation: Keras's use_bias=False is .no_bias = true; smooth activations are computed in
+ * double and rounded once to float.
+ * Strings are copied or resolved now.
+ * Errors: DN_ERR_ARG (units 0, unknown name, bad initializer args or regularizer factors, name
+ *   too long), DN_ERR_UNSUPPORTED, DN_ERR_NOMEM. */
 typedef struct dn_dense_options {
   size_t units;
   const char *activation;
@@ -140,12 +157,12 @@ typedef struct dn_dense_options {
   double bias_l1, bias_l2;
   const char *name; /* NULL = automatic ("dense", "dense_1", ...) */
 } dn_dense_options;
-/* Returns a new layer owned by the caller until added to a model, or NULL
- * (DN_ERR_ARG for units 0 or an unknown name, naming it). */
 dn_layer *dn_dense_with(dn_dense_options options);
 #define dn_dense(...) dn_dense_with((dn_dense_options){.units = __VA_ARGS__})
 
-/* keras.layers.Activation(activation): applies an activation by name. */
+/* Keras: layers.Activation(activation): applies an activation (the names of Dense) elementwise
+ * (softmax/log_softmax per row). Errors: DN_ERR_ARG (NULL or unknown name, name too long),
+ * DN_ERR_UNSUPPORTED, DN_ERR_NOMEM. */
 typedef struct dn_activation_options {
   const char *activation;
   size_t input_dim;
@@ -154,9 +171,10 @@ typedef struct dn_activation_options {
 dn_layer *dn_activation_with(dn_activation_options options);
 #define dn_activation(...) dn_activation_with((dn_activation_options){.activation = __VA_ARGS__})
 
-/* keras.layers.Dropout(rate): inverted dropout, active only in training
- * (kept values scaled by 1/(1-rate)); rate in [0, 1]. Masks are drawn from
- * the model's seeded dropout stream. */
+/* Keras: layers.Dropout(rate): inverted dropout, active only in training: each value is kept
+ * with probability 1 - rate and scaled by 1/(1 - rate) (rate 1 drops all). Masks come from the
+ * model's seeded dropout stream. Errors: DN_ERR_ARG (rate outside [0, 1] or NaN, name too long),
+ * DN_ERR_NOMEM. */
 typedef struct dn_dropout_options {
   double rate;
   size_t input_dim;
@@ -165,15 +183,17 @@ typedef struct dn_dropout_options {
 dn_layer *dn_dropout_with(dn_dropout_options options);
 #define dn_dropout(...) dn_dropout_with((dn_dropout_options){.rate = __VA_ARGS__})
 
-/* keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3, center=True,
- * scale=True). Weights: gamma, beta (trainable), moving_mean,
- * moving_variance (non-trainable). Training uses the biased batch variance;
- * inference uses the moving statistics. */
+/* Keras: layers.BatchNormalization(momentum=0.99, epsilon=1e-3, center=True, scale=True).
+ * Weights: gamma, beta (trainable; absent with no_scale / no_center), moving_mean,
+ * moving_variance (non-trainable). Training normalizes with the batch mean and biased variance
+ * and moves the moving statistics; inference uses the moving statistics.
+ * Errors: DN_ERR_ARG (momentum outside [0, 1], epsilon < 0 or not finite, name too long),
+ * DN_ERR_NOMEM. */
 typedef struct dn_batch_normalization_options {
   int dn_unused; /* leave unset: lets the macro take an empty argument list */
   size_t input_dim;
   double momentum; /* 0 -> 0.99; DN_ZERO for 0 */
-  double epsilon;  /* 0 -> 1e-3 */
+  double epsilon;  /* 0 -> 1e-3; DN_ZERO for 0 */
   bool no_center;  /* Keras center=False: no beta */
   bool no_scale;   /* Keras scale=False: no gamma */
   const char *name;
@@ -182,10 +202,12 @@ dn_layer *dn_batch_normalization_with(dn_batch_normalization_options options);
 #define dn_batch_normalization(...)                                                                \
   dn_batch_normalization_with((dn_batch_normalization_options){.dn_unused = 0, __VA_ARGS__})
 
-/* keras.layers.Normalization(mean=None, variance=None, invert=False):
- * y = (x - mean) / max(sqrt(variance), 1e-7). Weights (non-trainable):
- * mean, variance, count (Keras's order). Set them with dn_normalization_adapt
- * or by passing mean and variance (input_dim floats each, copied). */
+/* Keras: layers.Normalization(mean=None, variance=None, invert=False):
+ * y = (x - mean) / max(sqrt(variance), 1e-7) (invert: y = mean + x * that). Weights
+ * (non-trainable, Keras's order): mean, variance, count. Set them with dn_normalization_adapt
+ * or pass mean and variance (input_dim floats each, copied; input_dim required).
+ * Errors: DN_ERR_ARG (only one of mean/variance, no input_dim with them, a non-finite mean or a
+ * negative or non-finite variance, name too long), DN_ERR_NOMEM. */
 typedef struct dn_normalization_options {
   int dn_unused; /* leave unset */
   size_t input_dim;
@@ -198,109 +220,149 @@ dn_layer *dn_normalization_with(dn_normalization_options options);
 #define dn_normalization(...)                                                                      \
   dn_normalization_with((dn_normalization_options){.dn_unused = 0, __VA_ARGS__})
 
-/* Normalization.adapt(x): per-feature mean and population variance of x
- * (rows x input_dim, computed in double). The layer needs its input_dim
- * (given, or from the model it sits in). */
+/* Keras: Normalization.adapt(x): sets mean and population variance per feature from x
+ * (rows x input_dim, computed in double). The layer may be standalone or in a model (a
+ * borrowed dn_model_layer pointer). count stays 0, as Keras leaves it for in-memory data.
+ * Errors: DN_ERR_ARG (NULL, rows 0, not a Normalization layer), DN_ERR_STATE (input width not
+ * known yet), DN_ERR_NUMERIC (a NaN or Inf in x; nothing is changed). */
 dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows);
 
-/* Frees a layer that was never added to a model. NULL is a no-op. */
+/* Frees a layer that was never given to a model. NULL, or a layer a model owns, is ignored. */
 void dn_layer_free(dn_layer *layer);
 
-/* Read-only facts about a layer (borrowed strings, valid while the layer lives). */
-const char *dn_layer_name(const dn_layer *layer);    /* "dense_1" */
-const char *dn_layer_type(const dn_layer *layer);    /* Keras class: "Dense" */
-size_t dn_layer_output_dim(const dn_layer *layer);   /* 0 until built */
-size_t dn_layer_count_params(const dn_layer *layer); /* 0 until built */
+/* Facts about a layer: its name ("dense_1"; "" until named by a model), its Keras class
+ * ("Dense"), output width and parameter count (0 until built). Borrowed strings; NULL/0 for a
+ * NULL layer. */
+const char *dn_layer_name(const dn_layer *layer);
+const char *dn_layer_type(const dn_layer *layer);
+size_t dn_layer_output_dim(const dn_layer *layer);
+size_t dn_layer_count_params(const dn_layer *layer);
 
 /* ======================================================================
  * Model lifecycle
  * ====================================================================== */
 
-/* keras.Sequential([...]). Takes ownership of every layer, also on failure
- * (a NULL layer in the list, e.g. from a failed dn_dense, makes the whole
- * call fail with the message of that layer's failure, freeing the others).
- * Layer names and initial weights are assigned here, in order. */
+/* Keras: keras.Sequential([layers...]). Takes every layer, also on failure: a NULL entry (a
+ * failed constructor) makes the call fail with that constructor's status and message, prefixed
+ * "dn_sequential: ", and frees the other layers. Layers are named and their initial weights
+ * drawn here, in order, from the model's seed. The macro counts its arguments.
+ * Returns a new model owned by the caller (dn_model_free), or NULL.
+ * Errors: DN_ERR_ARG (no layers, a NULL layer, a duplicate name), DN_ERR_SHAPE (a layer's
+ * input_dim differs from the previous output), a failed constructor's status, DN_ERR_NOMEM. */
 dn_model *dn_sequential_with(size_t count, dn_layer *const *layers);
 #define dn_sequential(...)                                                                         \
   dn_sequential_with(sizeof((dn_layer *[]){__VA_ARGS__}) / sizeof(dn_layer *),                     \
                      (dn_layer *[]){__VA_ARGS__})
 
-/* An empty Sequential model, to fill with dn_model_add. */
+/* Keras: keras.Sequential(). An empty model to fill with dn_model_add; NULL on DN_ERR_NOMEM. */
 dn_model *dn_model_new(void);
 
-/* model.add(layer). Takes ownership of the layer, also on failure. */
+/* Keras: model.add(layer). Takes the layer, also on failure, except a layer that already
+ * belongs to a model (DN_ERR_ARG, left with its model). The layer is built and its weights
+ * drawn now if its input width is known. Adding weights to a compiled model resets its
+ * optimizer state.
+ * Errors: DN_ERR_ARG (NULL, owned layer, duplicate name), DN_ERR_SHAPE (input_dim differs from
+ * the previous output, or too large), DN_ERR_NOMEM. */
 dn_status dn_model_add(dn_model *model, dn_layer *layer);
 
-/* model.build((None, input_dim)): gives a model whose first layer had no
- * input_dim its input shape. DN_ERR_STATE if it already has one that differs. */
+/* Keras: model.build((None, input_dim)): gives the model its input width when its first layer
+ * had no input_dim; builds the layers and draws their weights. The same width again is a no-op.
+ * Errors: DN_ERR_ARG (NULL, input_dim 0), DN_ERR_STATE (a different width already, no layers),
+ * DN_ERR_SHAPE (too large), DN_ERR_NOMEM; on failure the layers stay unbuilt. */
 dn_status dn_model_build(dn_model *model, size_t input_dim);
 
-/* Frees the model, its layers, optimizer and callbacks. NULL is a no-op. */
+/* Frees the model with its layers, compiled optimizer and the callbacks fit took. NULL is a
+ * no-op. Borrowed pointers from it (layers, optimizer, names) become invalid. */
 void dn_model_free(dn_model *model);
 
-/* Input and output widths (0 until the model has an input shape). */
+/* Input and output widths (0 until the model has an input shape, or for NULL). */
 size_t dn_model_input_dim(const dn_model *model);
 size_t dn_model_output_dim(const dn_model *model);
 
-/* Layers, in order; dn_model_layer returns a borrowed pointer or NULL. */
+/* Keras: model.layers. The count (0 for NULL), and layer `index` as a borrowed pointer, or NULL
+ * with DN_ERR_ARG (NULL model, index out of range). */
 size_t dn_model_layer_count(const dn_model *model);
 dn_layer *dn_model_layer(const dn_model *model, size_t index);
 
-/* keras.utils.set_random_seed for one model: re-draws the initial weights
- * and resets the shuffle and dropout streams from `seed`. With no call a
- * model uses seed DN_DEFAULT_SEED, so runs are reproducible. */
+/* Keras: keras.utils.set_random_seed, for this model only: re-draws the Dense layers' initial
+ * weights (other layers keep theirs) and resets the shuffle and dropout streams from `seed`.
+ * Call it before training (trained weights are replaced). Without a call a model uses
+ * DN_DEFAULT_SEED, so runs are reproducible. Deviation: the streams are not numpy's.
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_NOMEM. */
 #define DN_DEFAULT_SEED 1337u
 dn_status dn_model_set_seed(dn_model *model, uint64_t seed);
 
-/* model.summary(): Keras's table (layer name and type, output shape, param
- * count; totals, trainable, non-trainable, optimizer params) to `out`. */
+/* Keras: model.summary(): the table (layer name and type, output shape, param count), then
+ * total, trainable, non-trainable and (once a training call built it) optimizer params, to
+ * `out`. Errors: DN_ERR_ARG (NULL), DN_ERR_IO (write error on out). */
 dn_status dn_model_summary(const dn_model *model, FILE *out);
 
 /* ======================================================================
- * Weights and gradients, in Keras get_weights() order flattened: layer by
- * layer, Dense kernel (in x out, row-major) then bias; BatchNormalization
- * gamma, beta, moving_mean, moving_variance; Normalization mean, variance,
- * count. Non-trainable entries are included; their gradients are 0.
+ * Weights and gradients, in Keras get_weights() order flattened: layer by layer, Dense kernel
+ * (input_dim x units, row-major) then bias; BatchNormalization gamma, beta, moving_mean,
+ * moving_variance; Normalization mean, variance, count. Non-trainable entries are included;
+ * their gradients are 0.
  * ====================================================================== */
 
+/* Keras: model.count_params() and the trainable part of it (0 for NULL or before the model has
+ * an input shape). */
 size_t dn_model_count_params(const dn_model *model);
 size_t dn_model_count_trainable_params(const dn_model *model);
-/* Copy out / in exactly n = dn_model_count_params floats (DN_ERR_SHAPE otherwise). */
+
+/* Keras: model.get_weights() / set_weights(). Copy exactly n = dn_model_count_params floats
+ * out of / into the model (`in` is copied). Errors: DN_ERR_ARG (NULL), DN_ERR_SHAPE (n differs;
+ * nothing copied). */
 dn_status dn_model_get_weights(const dn_model *model, float *out, size_t n);
 dn_status dn_model_set_weights(dn_model *model, const float *in, size_t n);
-/* The gradients of the last dn_model_backward (same layout as the weights). */
+
+/* The gradients of the last backward pass (same layout and n; none in Keras).
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_SHAPE (n differs). */
 dn_status dn_model_get_gradients(const dn_model *model, float *out, size_t n);
 
 /* ======================================================================
- * Hand-driven passes
+ * Hand-driven passes (for custom training loops)
  * ====================================================================== */
 
-/* model(x, training=...): y = forward pass over `rows` rows. y must hold
- * rows * output_dim floats (y_capacity). training=true makes Dropout drop and
- * BatchNormalization use (and update) batch statistics. */
+/* Keras: y = model(x, training=training). Forward pass over `rows` rows of x into y
+ * (y_capacity >= rows * output_dim). training=true makes Dropout drop (drawing from the dropout
+ * stream) and BatchNormalization use and update batch statistics. x is copied, so it may be
+ * reused before dn_model_backward.
+ * Errors: DN_ERR_ARG (NULL, rows 0), DN_ERR_STATE (no input shape), DN_ERR_SHAPE (y_capacity
+ * too small, sizes overflow), DN_ERR_NOMEM. */
 dn_status dn_model_forward(dn_model *model, const float *x, size_t rows, bool training, float *y,
                            size_t y_capacity);
 
-/* Backward pass from dL/dy (rows x output_dim) after a forward of the same
- * rows. Overwrites the parameter gradients (then adds the regularizer
- * gradients). DN_ERR_STATE without a preceding forward of `rows` rows. */
+/* Keras: tape.gradient. Backward pass from dL/dy (rows x output_dim) through the last
+ * dn_model_forward, which must have had the same rows, with no other pass (fit, evaluate,
+ * predict, *_on_batch, gradient check) and no add/build since. Overwrites the parameter
+ * gradients, then adds the regularizer gradients.
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (no input shape, no matching forward). */
 dn_status dn_model_backward(dn_model *model, const float *dy, size_t rows);
 
-/* As dn_model_backward, and also writes dL/dx (rows x input_dim) into dx. */
+/* As dn_model_backward, and also writes dL/dx (rows x input_dim, dx_capacity >= that) into dx
+ * (dx NULL: no input gradient). Errors: as dn_model_backward, and DN_ERR_SHAPE (dx_capacity). */
 dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
                                   size_t dx_capacity);
 
-/* One step of the compiled optimizer with the current gradients
- * (optimizer.apply(gradients)). DN_ERR_STATE before dn_compile. */
+/* Keras: optimizer.apply(gradients): one step of the compiled optimizer with the current
+ * gradients (clipping, if set, rewrites the stored gradients in place). The first step allocates
+ * the optimizer's slots. Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (not compiled, no input shape),
+ * DN_ERR_NUMERIC (a trainable gradient is NaN or Inf: nothing is applied, no step counted),
+ * DN_ERR_NOMEM. */
 dn_status dn_model_apply_gradients(dn_model *model);
 
-/* The sum of the kernel/bias regularizer penalties at the current weights. */
+/* Keras: sum(model.losses): the kernel/bias regularizer penalties at the current weights
+ * (0 for NULL). */
 double dn_model_regularization_loss(const dn_model *model);
 
-/* Gradient check (not in Keras): compares the backward pass for the scalar
- * L = sum(y * dy) with central finite differences over every trainable
- * parameter and every input, in the given mode (random draws are replayed so
- * Dropout masks are identical). The model's weights are left as they were. */
+/* Gradient check (none in Keras): compares the backward pass for the scalar
+ * L = sum(y * dy) + regularization with central finite differences over every trainable
+ * parameter and every input (x and dy: rows x input_dim and rows x output_dim), in the given
+ * mode (options NULL = inference, epsilon 1e-3); random draws are replayed so Dropout masks
+ * match. Weights and random streams are left as they were; the stored gradients become those
+ * of this pass, and a later dn_model_backward needs a new dn_model_forward.
+ * Errors: DN_ERR_ARG (NULL model/x/dy/report, rows 0, epsilon outside [0, 1]), DN_ERR_STATE
+ * (no input shape), DN_ERR_SHAPE, DN_ERR_NOMEM. */
 typedef struct dn_gradient_check_options {
   double epsilon; /* finite-difference step, 0 -> 1e-3 */
   bool training;
@@ -318,7 +380,7 @@ dn_status dn_model_gradient_check(dn_model *model, const float *x, const float *
                                   dn_gradient_check_report *report);
 
 /* ======================================================================
- * Optimizers and learning-rate schedules
+ * Training: optimizers and learning-rate schedules
  * ====================================================================== */
 
 typedef struct dn_optimizer dn_optimizer;
@@ -327,13 +389,14 @@ typedef enum dn_schedule_kind {
   DN_SCHEDULE_CONSTANT = 0,
   DN_SCHEDULE_EXPONENTIAL_DECAY,  /* lr0 * rate^(step/decay_steps) (floor if staircase) */
   DN_SCHEDULE_INVERSE_TIME_DECAY, /* lr0 / (1 + rate * step/decay_steps) (floor if staircase) */
-  DN_SCHEDULE_PIECEWISE_CONSTANT, /* values[i] while step <= boundaries[i] */
+  DN_SCHEDULE_PIECEWISE_CONSTANT, /* values[i] while step <= boundaries[i], then the last */
   DN_SCHEDULE_COSINE_DECAY,       /* Keras CosineDecay with optional linear warmup */
 } dn_schedule_kind;
 
-/* A learning-rate schedule evaluated at every optimizer step (Keras
- * keras.optimizers.schedules.*). boundaries/values are copied when the
- * optimizer is created (n_boundaries boundaries, n_boundaries + 1 values). */
+/* Keras: keras.optimizers.schedules.*, evaluated at every optimizer step (step = iterations).
+ * initial_learning_rate >= 0 and decay_steps > 0 (not for piecewise), decay_rate >= 0, alpha in
+ * [0, 1], all finite. Piecewise: n_boundaries >= 1 strictly increasing boundaries and
+ * n_boundaries + 1 values >= 0, copied when the optimizer is created. */
 typedef struct dn_schedule {
   dn_schedule_kind kind;
   double initial_learning_rate;
@@ -344,7 +407,7 @@ typedef struct dn_schedule {
   const double *values;
   size_t n_boundaries;
   double alpha;         /* CosineDecay floor fraction, default 0 */
-  double warmup_target; /* CosineDecay: 0 = no warmup */
+  double warmup_target; /* CosineDecay: 0 = no warmup; DN_ZERO = warm up to exactly 0 */
   double warmup_steps;
 } dn_schedule;
 #define dn_exponential_decay(...)                                                                  \
@@ -355,12 +418,19 @@ typedef struct dn_schedule {
   ((dn_schedule){.kind = DN_SCHEDULE_PIECEWISE_CONSTANT, __VA_ARGS__})
 #define dn_cosine_decay(...) ((dn_schedule){.kind = DN_SCHEDULE_COSINE_DECAY, __VA_ARGS__})
 
-/* Options of every Keras optimizer; fields an optimizer does not have are
- * ignored. Zero fields take that optimizer's Keras default (DN_ZERO for an
- * explicit 0): learning_rate (sgd 0.01, others 0.001), beta_1 0.9, beta_2
- * 0.999 (lion 0.99), epsilon 1e-7, rho (rmsprop 0.9, adadelta 0.95),
- * initial_accumulator_value 0.1, weight_decay (adamw 0.004, others none).
- * At most one of clipnorm, clipvalue, global_clipnorm may be set. */
+/* Keras: keras.optimizers.SGD(...), Adam(...), ... Options of every optimizer; fields an
+ * optimizer does not have are ignored. Zero fields take that optimizer's Keras default (DN_ZERO
+ * for an explicit 0): learning_rate sgd 0.01, others 0.001; beta_1 0.9; beta_2 0.999 (lion
+ * 0.99); epsilon 1e-7; rho rmsprop 0.9, adadelta 0.95; momentum 0 (sgd, rmsprop);
+ * initial_accumulator_value 0.1 (adagrad); weight_decay adamw 0.004, others none. amsgrad: adam,
+ * adamw; nesterov: sgd; centered: rmsprop. At most one of clipnorm, clipvalue, global_clipnorm.
+ * name (case-insensitive): sgd adam adamw rmsprop adagrad adadelta adamax nadam lion.
+ * Returns a new optimizer owned by the caller until given to dn_compile, or NULL.
+ * Deviation: negative clip values, weight decay or accumulator values, rho or momentum outside
+ * [0, 1] and non-finite values are rejected (Keras accepts some silently); scalar factors are
+ * computed in double.
+ * Errors: DN_ERR_ARG (NULL or unknown name, an option or schedule out of range, two clip
+ * options), DN_ERR_NOMEM. */
 typedef struct dn_optimizer_options {
   const char *name; /* sgd adam adamw rmsprop adagrad adadelta adamax nadam lion */
   double learning_rate;
@@ -375,8 +445,6 @@ typedef struct dn_optimizer_options {
   double weight_decay;
   double clipnorm, clipvalue, global_clipnorm;
 } dn_optimizer_options;
-/* Returns a new optimizer owned by the caller until given to dn_compile, or
- * NULL (DN_ERR_ARG: unknown name, negative rate, two clip options, ...). */
 dn_optimizer *dn_optimizer_with(dn_optimizer_options options);
 #define dn_sgd(...) dn_optimizer_with((dn_optimizer_options){.name = "sgd", __VA_ARGS__})
 #define dn_adam(...) dn_optimizer_with((dn_optimizer_options){.name = "adam", __VA_ARGS__})
@@ -388,32 +456,46 @@ dn_optimizer *dn_optimizer_with(dn_optimizer_options options);
 #define dn_nadam(...) dn_optimizer_with((dn_optimizer_options){.name = "nadam", __VA_ARGS__})
 #define dn_lion(...) dn_optimizer_with((dn_optimizer_options){.name = "lion", __VA_ARGS__})
 
+/* Frees an optimizer never given to dn_compile. NULL is a no-op. */
 void dn_optimizer_free(dn_optimizer *optimizer);
-/* The learning rate the next step will use (the schedule's value at the
- * current iteration), the number of steps taken, and a way to set a constant
- * rate (DN_ERR_STATE when a schedule drives it, as Keras). */
+
+/* Keras: optimizer.learning_rate: the rate the next step uses (a schedule's value at the
+ * current iteration). NaN with DN_ERR_ARG for NULL. */
 double dn_optimizer_learning_rate(const dn_optimizer *optimizer);
+/* Keras: optimizer.iterations: the steps taken (0 for NULL). */
 uint64_t dn_optimizer_iterations(const dn_optimizer *optimizer);
+/* Keras: optimizer.learning_rate = value. Errors: DN_ERR_ARG (NULL, negative or non-finite),
+ * DN_ERR_STATE (a schedule drives the rate, as in Keras). */
 dn_status dn_optimizer_set_learning_rate(dn_optimizer *optimizer, double learning_rate);
-/* The compiled optimizer of a model (borrowed), or NULL before compile. */
+/* Keras: model.optimizer: borrowed, or NULL before compile (or for NULL). */
 dn_optimizer *dn_model_optimizer(const dn_model *model);
 
 /* ======================================================================
  * Training: compile, fit, evaluate, predict
  * ====================================================================== */
 
-/* model.compile(optimizer="rmsprop", loss=..., metrics=[...]).
- * loss (required): mean_squared_error/mse/MSE, mean_absolute_error/mae/MAE,
- *   mean_absolute_percentage_error/mape, mean_squared_logarithmic_error/msle,
- *   huber, log_cosh, binary_crossentropy/bce, categorical_crossentropy,
- *   sparse_categorical_crossentropy, hinge, squared_hinge,
- *   kl_divergence/kld, poisson, cosine_similarity.
- * metrics (NULL-terminated): mae mse rmse mape r2_score binary_accuracy
- *   categorical_accuracy sparse_categorical_accuracy accuracy/acc, and the
- *   long Keras names of the first four.
- * optimizer_object, if given, is owned by the model from this call on (also
- * on failure) and replaces `optimizer`. Compiling again replaces the
- * optimizer and resets its state. */
+/* Keras: model.compile(optimizer="rmsprop", loss=..., metrics=[...]). Compiling again replaces
+ * the optimizer and resets its state; a failed compile keeps the previous one.
+ * loss (required; Keras names, their short aliases and class names): mean_squared_error (mse),
+ *   mean_absolute_error (mae), mean_absolute_percentage_error (mape),
+ *   mean_squared_logarithmic_error (msle), huber, log_cosh (logcosh), binary_crossentropy
+ *   (bce), categorical_crossentropy (cce), sparse_categorical_crossentropy (scce), hinge,
+ *   squared_hinge, kl_divergence (kld), poisson, cosine_similarity.
+ * loss options: huber_delta (huber; 0 -> 1.0, must be > 0); from_logits (the three
+ *   cross-entropies); label_smoothing (binary/categorical cross-entropy, in [0, 1]). Setting
+ *   one for a loss without it is DN_ERR_ARG. Hinge losses read {0, 1} targets as {-1, 1}.
+ * metrics (NULL-terminated, logged under the name given): mae mse rmse mape r2_score
+ *   binary_accuracy categorical_accuracy sparse_categorical_accuracy accuracy (acc; resolved
+ *   from the widths as Keras does), the long names of the first four
+ *   (mean_absolute_error, ..., root_mean_squared_error) and class names. Not sample-weighted.
+ * optimizer: a name for dn_optimizer_with with its defaults (NULL = "rmsprop"), or
+ *   optimizer_object, which the model takes from this call on (also on failure) and which must
+ *   not belong to another model.
+ * Deviation: cce, scce, logcosh and rmse are extra names; binary cross-entropy clips to
+ * [1e-7, 1 - 1e-7] (Keras's JAX/numpy backends); hinge gradients are 0 at the kink.
+ * Errors: DN_ERR_ARG (NULL model, missing or unknown loss/metric/optimizer name, a bad loss
+ * option), DN_ERR_SHAPE (a metric that does not fit the output and target widths),
+ * DN_ERR_NOMEM. */
 typedef struct dn_compile_options {
   dn_model *model;
   const char *optimizer;
@@ -427,7 +509,7 @@ typedef struct dn_compile_options {
 dn_status dn_compile_with(dn_compile_options options);
 #define dn_compile(...) dn_compile_with((dn_compile_options){.model = __VA_ARGS__})
 
-/* Keras verbose: AUTO = a bar on a terminal, a line per epoch otherwise. */
+/* Keras verbose: AUTO = a progress bar on a terminal, a line per epoch otherwise. */
 typedef enum dn_verbose {
   DN_VERBOSE_AUTO = 0,
   DN_VERBOSE_SILENT,
@@ -438,17 +520,23 @@ typedef enum dn_verbose {
 typedef struct dn_callback dn_callback;
 typedef struct dn_history dn_history;
 
-/* model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
+/* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
  *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
- *   initial_epoch=0).
- * validation_split takes the last fraction of the rows, before shuffling;
- * validation_x/y (validation_rows rows) override it. seed != 0 re-seeds the
- * shuffle and dropout streams first (weights are untouched). callbacks is a
- * NULL-terminated list; the model takes ownership of each callback.
- * Returns a history owned by the caller (dn_history_free), or NULL:
- * DN_ERR_STATE before compile, DN_ERR_ARG/DN_ERR_SHAPE for bad data, and
- * DN_ERR_NUMERIC when a batch loss is NaN or Inf (that step is not applied;
- * with TerminateOnNaN training stops and the history is returned instead). */
+ *   initial_epoch=0). x, y: rows rows; sample_weight: rows floats or NULL.
+ * validation_split in [0, 1) takes the last fraction of the rows (floor of the training part),
+ * before shuffling; both parts must be non-empty. validation_x/y (validation_rows rows)
+ * override it. Epochs run from initial_epoch to epochs. seed != 0 re-seeds the shuffle and
+ * dropout streams first (weights are untouched). callbacks: a NULL-terminated list; the model
+ * takes each callback, also on failure (never dn_callback_free one afterwards).
+ * Returns a history owned by the caller (dn_history_free), or NULL. A failure before the first
+ * step leaves the model unchanged; a later one keeps the steps already taken.
+ * Deviation: a NaN or Inf batch loss stops fit with DN_ERR_NUMERIC without applying that step
+ * (Keras trains on); with dn_terminate_on_nan() it stops and returns the history, as Keras,
+ * also without applying that step.
+ * Errors: DN_ERR_ARG (NULL model/x/y, rows 0, bad validation options, labels that are not class
+ * indices, a callback of another model or with an unknown monitor direction), DN_ERR_STATE (not
+ * compiled, no input shape), DN_ERR_SHAPE, DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
+ * ModelCheckpoint), DN_ERR_NOMEM, or the status of a failing callback. */
 typedef struct dn_fit_options {
   dn_model *model;
   const float *x;
@@ -464,30 +552,38 @@ typedef struct dn_fit_options {
   const float *sample_weight; /* rows floats, or NULL */
   size_t initial_epoch;
   dn_verbose verbose;
-  FILE *out; /* progress stream, NULL = stdout */
+  FILE *out; /* progress and verbose callbacks' stream, NULL = stdout */
   uint64_t seed;
   dn_callback *const *callbacks;
 } dn_fit_options;
 dn_history *dn_fit_with(dn_fit_options options);
 #define dn_fit(...) dn_fit_with((dn_fit_options){.model = __VA_ARGS__})
 
-/* model.train_on_batch(x, y): one optimizer step on these rows; *loss (may
- * be NULL) receives the batch loss including regularization. */
+/* Keras: model.train_on_batch(x, y): one optimizer step on these rows; *loss (may be NULL)
+ * receives the batch loss including regularization.
+ * Errors: DN_ERR_ARG (NULL model/x/y, rows 0, bad class indices), DN_ERR_STATE (not compiled,
+ * no input shape), DN_ERR_SHAPE, DN_ERR_NUMERIC (NaN/Inf loss or gradient: the step is not
+ * applied), DN_ERR_NOMEM. */
 dn_status dn_train_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
                             float *loss);
-/* model.test_on_batch(x, y): the loss in inference mode, no update. */
+/* Keras: model.test_on_batch(x, y): the loss in inference mode, no update; loss may be NULL.
+ * Errors: as dn_train_on_batch, without DN_ERR_NUMERIC (a NaN loss is returned). */
 dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
                            float *loss);
-/* model.predict_on_batch(x). */
+/* Keras: model.predict_on_batch(x): y_capacity >= rows * output_dim; no compile needed.
+ * Errors: DN_ERR_ARG (NULL, rows 0), DN_ERR_STATE (no input shape), DN_ERR_SHAPE, DN_ERR_NOMEM. */
 dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, float *y,
                               size_t y_capacity);
 
-/* model.evaluate(x, y) in batches of 32: the mean loss (regularization
- * included, as Keras reports it). */
+/* Keras: model.evaluate(x, y) in batches of 32: the mean loss over the rows (regularization
+ * included, as Keras reports it) into *loss. Errors: as dn_test_on_batch, and DN_ERR_ARG
+ * (loss NULL). */
 dn_status dn_evaluate(dn_model *model, const float *x, const float *y, size_t rows, float *loss);
 
-/* model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss
- * then each compiled metric, in compile order, into values[0..capacity). */
+/* Keras: model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss then each
+ * compiled metric, in compile order: writes min(values_capacity, dn_model_metrics_count) values.
+ * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0). The message names
+ * dn_evaluate. */
 typedef struct dn_evaluate_options {
   dn_model *model;
   const float *x;
@@ -501,49 +597,60 @@ typedef struct dn_evaluate_options {
 dn_status dn_evaluate_with(dn_evaluate_options options);
 #define dn_evaluate_ex(...) dn_evaluate_with((dn_evaluate_options){.model = __VA_ARGS__})
 
-/* Names of the values dn_evaluate_with writes: "loss", then the metrics'
- * Keras names; count is 1 + number of metrics. Borrowed strings. */
+/* Keras: model.metrics_names: "loss", then the metrics as named in compile. The count is
+ * 1 + number of metrics (0 before compile); a name is borrowed, NULL out of range. */
 size_t dn_model_metrics_count(const dn_model *model);
 const char *dn_model_metric_name(const dn_model *model, size_t index);
 
-/* model.predict(x) in batches of 32; y holds rows * output_dim floats. */
+/* Keras: model.predict(x) in batches of 32; y_capacity >= rows * output_dim; no compile needed.
+ * Errors: as dn_predict_on_batch. */
 dn_status dn_predict(dn_model *model, const float *x, size_t rows, float *y, size_t y_capacity);
 
 /* ======================================================================
- * History
+ * Training: history
  * ====================================================================== */
 
-/* history.history: per epoch, every logged value ("loss", metrics, their
- * "val_" twins, "learning_rate" when a callback logs it). */
-size_t dn_history_length(const dn_history *history); /* epochs run */
+/* Keras: history.history / history.epoch: per epoch, every logged value ("loss", metrics, their
+ * "val_" twins, "learning_rate" when a callback logs it; NaN where an epoch lacks a key).
+ * Length = epochs run; keys in first-logged order; values: dn_history_length doubles
+ * (borrowed) or NULL if `key` was not logged; epoch: the 0-based epoch index of entry i
+ * (counting initial_epoch). NULL history or index out of range: 0 / NULL. */
+size_t dn_history_length(const dn_history *history);
 size_t dn_history_key_count(const dn_history *history);
 const char *dn_history_key(const dn_history *history, size_t index);
-/* dn_history_length values for `key` (borrowed), or NULL if not logged. */
 const double *dn_history_values(const dn_history *history, const char *key);
-/* The epoch index (0-based, counting initial_epoch) of entry i. */
 size_t dn_history_epoch(const dn_history *history, size_t index);
-/* Writes "epoch,<keys...>" and one row per epoch. */
+/* Writes "epoch,<keys...>" and one row per epoch (values as Python's repr) to `path`.
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_IO. */
 dn_status dn_history_write_csv(const dn_history *history, const char *path);
+/* NULL is a no-op. */
 void dn_history_free(dn_history *history);
 
 /* ======================================================================
- * Callbacks
+ * Training: callbacks
+ *
+ * Constructors return a callback owned by the caller until handed to dn_fit (then the model's),
+ * or NULL (DN_ERR_ARG for a bad option, DN_ERR_NOMEM). Monitored values missing from the logs
+ * are skipped silently (Keras warns).
  * ====================================================================== */
 
-/* The logs a callback receives: parallel arrays of names and values. */
+/* The logs a callback receives: parallel arrays of names and values (borrowed for the call). */
 typedef struct dn_logs {
   size_t count;
   const char *const *names;
   const double *values;
 } dn_logs;
-/* The value logged under `name`, or NaN. */
+/* The value logged under `name`; NaN if absent or either argument is NULL. */
 double dn_logs_get(const dn_logs *logs, const char *name);
 
-/* Keras monitor modes. */
+/* Keras monitor modes. In AUTO mode EarlyStopping and ModelCheckpoint maximize accuracies and
+ * r2_score and minimize losses and errors; a monitor they cannot place fails fit (DN_ERR_ARG). */
 typedef enum dn_mode { DN_MODE_AUTO = 0, DN_MODE_MIN, DN_MODE_MAX } dn_mode;
 
-/* keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=0,
- *   mode="auto", baseline=None, restore_best_weights=False, start_from_epoch=0). */
+/* Keras: callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=0, mode="auto",
+ *   baseline=None, restore_best_weights=False, start_from_epoch=0, verbose=0).
+ * monitor: NULL = "val_loss", at most 63 bytes. Deviation: baseline=x is .use_baseline = true,
+ * .baseline = x. Errors: DN_ERR_ARG (empty monitor, bad mode, NaN min_delta or baseline). */
 typedef struct dn_early_stopping_options {
   int dn_unused; /* leave unset */
   const char *monitor;
@@ -560,12 +667,14 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
 #define dn_early_stopping(...)                                                                     \
   dn_early_stopping_with((dn_early_stopping_options){.dn_unused = 0, __VA_ARGS__})
 
-/* keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1,
- *   patience=10, mode="auto", min_delta=1e-4, cooldown=0, min_lr=0). */
+/* Keras: callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto",
+ *   min_delta=1e-4, cooldown=0, min_lr=0, verbose=0). In AUTO mode a monitor containing "acc"
+ * is maximized, as Keras. Errors: DN_ERR_ARG (factor outside [0, 1), patience < DN_ZERO_COUNT,
+ * non-finite min_delta, negative min_lr, bad monitor or mode). */
 typedef struct dn_reduce_lr_options {
   int dn_unused; /* leave unset */
   const char *monitor;
-  double factor; /* 0 -> 0.1 */
+  double factor; /* 0 -> 0.1; DN_ZERO for 0 */
   int patience;  /* 0 -> 10; DN_ZERO_COUNT for 0 */
   dn_mode mode;
   double min_delta; /* 0 -> 1e-4; DN_ZERO for 0 */
@@ -577,15 +686,20 @@ dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_options options);
 #define dn_reduce_lr_on_plateau(...)                                                               \
   dn_reduce_lr_on_plateau_with((dn_reduce_lr_options){.dn_unused = 0, __VA_ARGS__})
 
-/* keras.callbacks.LearningRateScheduler(schedule): schedule(epoch, lr, user)
- * at each epoch begin returns the new rate. */
+/* Keras: callbacks.LearningRateScheduler(schedule): at each epoch begin, schedule(epoch, lr,
+ * user) returns the new rate (logged as "learning_rate"). During fit, a NaN or negative rate is
+ * DN_ERR_NUMERIC and an optimizer driven by a dn_schedule is DN_ERR_STATE.
+ * Errors: DN_ERR_ARG (schedule NULL). */
 typedef double (*dn_lr_schedule_fn)(size_t epoch, double learning_rate, void *user);
 dn_callback *dn_learning_rate_scheduler(dn_lr_schedule_fn schedule, void *user);
 
-/* keras.callbacks.TerminateOnNaN(): stop when a batch loss is NaN or Inf. */
+/* Keras: callbacks.TerminateOnNaN(): stop (and return the history) when a batch loss is NaN or
+ * Inf. Errors: DN_ERR_NOMEM. */
 dn_callback *dn_terminate_on_nan(void);
 
-/* keras.callbacks.CSVLogger(filename, separator=",", append=False). */
+/* Keras: callbacks.CSVLogger(filename, separator=",", append=False): a row per epoch, as
+ * Keras's csv module writes it. The file is opened when fit begins (DN_ERR_IO then).
+ * Errors: DN_ERR_ARG (NULL or empty filename, a quote or line break as separator). */
 typedef struct dn_csv_logger_options {
   const char *filename;
   char separator; /* 0 -> ',' */
@@ -594,9 +708,13 @@ typedef struct dn_csv_logger_options {
 dn_callback *dn_csv_logger_with(dn_csv_logger_options options);
 #define dn_csv_logger(...) dn_csv_logger_with((dn_csv_logger_options){.filename = __VA_ARGS__})
 
-/* keras.callbacks.ModelCheckpoint(filepath, monitor="val_loss",
- *   save_best_only=False, save_weights_only=False, mode="auto"). filepath may
- * hold "{epoch}" (1-based, printf-style width allowed: "{epoch:02d}"). */
+/* Keras: callbacks.ModelCheckpoint(filepath, monitor="val_loss", save_best_only=False,
+ *   save_weights_only=False, mode="auto", verbose=0): dn_model_save (or dn_model_save_weights)
+ * at each epoch end, creating missing directories. filepath may hold "{epoch}" (1-based) and
+ * logged names with Python format specs ("{epoch:02d}", "{val_loss:.2f}").
+ * Deviation: any path (Keras wants ".keras" / ".weights.h5"); the native format is written.
+ * Errors: DN_ERR_ARG (NULL or empty filepath, bad template, bad monitor or mode); during fit,
+ * a failed save stops it with that status. */
 typedef struct dn_model_checkpoint_options {
   const char *filepath;
   const char *monitor;
@@ -609,9 +727,9 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options options);
 #define dn_model_checkpoint(...)                                                                   \
   dn_model_checkpoint_with((dn_model_checkpoint_options){.filepath = __VA_ARGS__})
 
-/* keras.callbacks.LambdaCallback: C functions at train/epoch/batch begin and
- * end. `index` is the epoch (epoch hooks) or batch (batch hooks) index; logs
- * may be empty at begin hooks. Call dn_model_stop_training to stop. */
+/* Keras: callbacks.LambdaCallback: C functions (each may be NULL) called at train, epoch and
+ * batch begin and end. `index` is the epoch (epoch hooks), the batch (batch hooks) or 0; logs
+ * are empty at begin hooks. A hook may call dn_model_stop_training. */
 typedef void (*dn_callback_fn)(dn_model *model, size_t index, const dn_logs *logs, void *user);
 typedef struct dn_lambda_options {
   int dn_unused; /* leave unset */
@@ -624,32 +742,43 @@ dn_callback *dn_lambda_callback_with(dn_lambda_options options);
 #define dn_lambda_callback(...)                                                                    \
   dn_lambda_callback_with((dn_lambda_options){.dn_unused = 0, __VA_ARGS__})
 
-/* model.stop_training = True: fit stops after the current batch's callbacks. */
+/* Keras: model.stop_training = True: fit stops after the current batch's callbacks. NULL is a
+ * no-op. */
 void dn_model_stop_training(dn_model *model);
 
-/* Frees a callback never handed to fit. NULL is a no-op. */
+/* Frees a callback never handed to dn_fit. NULL is a no-op. Never call it on a callback given
+ * to fit (even a failed fit): the model owns it and frees it. */
 void dn_callback_free(dn_callback *callback);
 
 /* ======================================================================
  * Persistence (native format, docs/model-format.md)
  * ====================================================================== */
 
-/* model.save(path): architecture, weights, layer state, compile settings and
- * optimizer state, written atomically (temporary file, fsync, rename). */
+/* Keras: model.save(path): architecture, weights, layer state, compile settings, optimizer
+ * state and random streams, so training resumes bit for bit; written atomically (temporary
+ * file, fsync, rename). Deviation: the native format, any path (.keras: densenet_keras.h).
+ * Errors: DN_ERR_ARG (NULL, empty path), DN_ERR_IO (with the path and the system's reason),
+ * DN_ERR_UNSUPPORTED (more layers, metrics or longer names than the format holds),
+ * DN_ERR_NOMEM. */
 dn_status dn_model_save(const dn_model *model, const char *path);
-/* keras.saving.load_model(path) for the native format: a new model owned by
- * the caller, or NULL (DN_ERR_IO, DN_ERR_FORMAT with what and where). */
+/* Keras: keras.saving.load_model(path) for the native format: a new model owned by the caller,
+ * or NULL. Sizes read from the file are checked before use.
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_IO, DN_ERR_FORMAT (what is wrong and its byte offset),
+ * DN_ERR_UNSUPPORTED, DN_ERR_NOMEM. */
 dn_model *dn_model_load(const char *path);
-/* model.save_weights / load_weights: weights only, into a matching model. */
+/* Keras: model.save_weights(path) / load_weights(path): weights only (every layer, in the
+ * weights layout), into a model of the same structure; loading changes nothing unless all of
+ * the file fits. Errors: as dn_model_save / dn_model_load, and DN_ERR_FORMAT for a file whose
+ * layers or sizes differ from the model's. */
 dn_status dn_model_save_weights(const dn_model *model, const char *path);
 dn_status dn_model_load_weights(dn_model *model, const char *path);
 
 /* ======================================================================
- * Data: CSV loading and splitting
+ * Data: CSV loading and splitting (none in Keras; pandas/sklearn stand-ins)
  * ====================================================================== */
 
-/* A loaded data set: x is rows x n_features, y rows x n_targets, row-major,
- * owned by the struct (free with dn_dataset_free). */
+/* A loaded data set: x is rows x n_features, y rows x n_targets (NULL when no targets),
+ * row-major, owned by the struct (dn_dataset_free). */
 typedef struct dn_dataset {
   size_t rows;
   size_t n_features;
@@ -659,9 +788,9 @@ typedef struct dn_dataset {
   size_t dropped_rows; /* rows skipped with drop_invalid_rows */
 } dn_dataset;
 
-/* Column choice: by header name (NULL-terminated lists) or by 0-based index
- * (arrays of n_* indices). Features default to every column that is not a
- * target. Numbers are parsed locale-independently. */
+/* Column choice: by header name (NULL-terminated lists) or by 0-based index (arrays of n_*
+ * indices), not both. Targets default to none; features to every column that is not a target.
+ * Numbers are parsed locale-independently ("nan", "inf" are errors); RFC 4180 quoting. */
 typedef struct dn_csv_options {
   const char *const *feature_names;
   const char *const *target_names;
@@ -673,22 +802,27 @@ typedef struct dn_csv_options {
   bool no_header;         /* the first row is data (columns by index only) */
   bool drop_invalid_rows; /* skip malformed/ragged/empty-cell rows, count them */
 } dn_csv_options;
-/* Reads `path` into *out (cleared first). Errors name the file, line and
- * column: DN_ERR_IO, DN_ERR_FORMAT, DN_ERR_ARG (unknown column), DN_ERR_NOMEM. */
+/* Reads `path` into *out, which is cleared first (free an earlier content before); options NULL
+ * = defaults. Errors name the file, line and column: DN_ERR_ARG (NULL, conflicting options,
+ * unknown column name or index, no feature left), DN_ERR_IO, DN_ERR_FORMAT (bad cell, ragged
+ * row, no data rows), DN_ERR_NOMEM. */
 dn_status dn_csv_load(const char *path, const dn_csv_options *options, dn_dataset *out);
-/* Seeded shuffle-split into train and test (test gets round(rows*fraction)
- * rows, at least one of each). Both outputs are new data sets. */
+/* Seeded shuffle-split into two new data sets (overwritten without freeing): test gets
+ * round(rows * test_fraction) rows, clamped so each side has at least one.
+ * Errors: DN_ERR_ARG (NULL, train == test, an output aliasing data, no features, test_fraction
+ * outside (0, 1), fewer than 2 rows), DN_ERR_SHAPE, DN_ERR_NOMEM. */
 dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint64_t seed,
                               dn_dataset *train, dn_dataset *test);
+/* Frees x and y and zeroes the struct (not the struct itself). NULL is a no-op. */
 void dn_dataset_free(dn_dataset *data);
 
 /* ======================================================================
- * Plots (SVG, no dependencies)
+ * Plots (SVG, no dependencies; matplotlib stand-ins)
  * ====================================================================== */
 
 typedef struct dn_plot_series {
-  const char *label;
-  const float *x; /* NULL -> 0, 1, 2, ... */
+  const char *label; /* legend text, or NULL */
+  const float *x;    /* NULL -> 0, 1, 2, ... */
   const float *y;
   size_t n;
   bool points; /* scatter markers instead of a line */
@@ -699,11 +833,15 @@ typedef struct dn_plot_options {
   const char *y_label;
   size_t width, height; /* 0 -> 720 x 440 */
 } dn_plot_options;
-/* An x/y chart of one or more series with axes, ticks, labels and a legend. */
+/* An x/y chart of n_series series with axes, ticks, labels and a legend, written to `path`
+ * (removed again if writing fails). Non-finite points are left out. options may be NULL.
+ * Errors: DN_ERR_ARG (NULL path/series, n_series 0, a series with n 0 or y NULL, a size out of
+ * range), DN_ERR_IO. */
 dn_status dn_plot_svg(const char *path, const dn_plot_series *series, size_t n_series,
                       const dn_plot_options *options);
-/* Learning curves: the given history keys per epoch (NULL-terminated; NULL
- * -> "loss" and, when logged, "val_loss"). */
+/* Learning curves: the given history keys per epoch (NULL-terminated; NULL -> "loss" and, when
+ * logged, "val_loss"), x labelled "epoch" from 1. Errors: as dn_plot_svg, and DN_ERR_ARG (NULL
+ * history, no epochs, empty key list, a key not logged), DN_ERR_SHAPE, DN_ERR_NOMEM. */
 dn_status dn_plot_history_svg(const dn_history *history, const char *path, const char *const *keys,
                               const dn_plot_options *options);
 

@@ -47,6 +47,9 @@ dn_status dn_model_gradient_check(dn_model *model, const float *x, const float *
     return dn_fail(DN_ERR_STATE, "%s: the model has no input shape yet", fn);
   if (rows == 0)
     return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
+  if (options != NULL && !(options->epsilon >= 0.0 && options->epsilon <= 1.0))
+    return dn_fail(DN_ERR_ARG, "%s: epsilon must be in [0, 1] (0 = 1e-3), got %g", fn,
+                   options->epsilon);
   double eps = options && options->epsilon > 0.0 ? options->epsilon : 1e-3;
   bool training = options && options->training;
   size_t in_dim = model->input_dim, n_x, n_p = model->n_params;

@@ -11,8 +11,8 @@ dn_layer *dn_layer_new(const dn_layer_ops *ops, void *impl, const char *name, si
     dn_layer tmp = {.ops = ops, .impl = impl};
     if (ops->free_impl)
       ops->free_impl(&tmp);
-    return dn_fail_null(DN_ERR_ARG, "%s: layer name '%.32s...' is longer than %d characters",
-                        ops->type, name, DN_LAYER_NAME_CAP - 1);
+    return dn_fail_null(DN_ERR_ARG, "dn_%s: layer name '%.32s...' is longer than %d characters",
+                        ops->base_name, name, DN_LAYER_NAME_CAP - 1);
   }
   dn_layer *layer = dn_calloc(1, sizeof *layer);
   if (layer == NULL) {

@@ -154,8 +154,10 @@ dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows) {
     return dn_fail(DN_ERR_STATE,
                    "%s: the layer's input width is unknown (give .input_dim or build the model)",
                    fn);
-  size_t D = layer->output_dim;
-  for (size_t k = 0; k < rows * D; k++)
+  size_t D = layer->output_dim, cells;
+  if (!dn_mul_size(rows, D, &cells, fn))
+    return DN_ERR_SHAPE;
+  for (size_t k = 0; k < cells; k++)
     if (!isfinite(x[k]))
       return dn_fail(DN_ERR_NUMERIC, "%s: x[%zu][%zu] is not finite", fn, k / D, k % D);
   /* Two passes in double: mean, then the population variance (numpy var, ddof 0). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fpenv.h"
 #include "status.h"
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -472,28 +473,43 @@ dn_status dn_model_forward(dn_model *model, const float *x, size_t rows, bool tr
   if (st != DN_OK)
     return st;
   memcpy(model->xbuf, x, rows * model->input_dim * sizeof(float));
+  dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
   const float *out = dn_seq_forward(model, model->xbuf, rows, training);
+  dn_fp_leave(fp);
   memcpy(y, out, rows * dn_model_output_dim(model) * sizeof(float));
   return DN_OK;
 }
 
-dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
-                                  size_t dx_capacity) {
-  dn_status st = need_built(model, "dn_model_backward");
+/* Shared by dn_model_backward and dn_model_backward_input; `fn` names the caller. */
+static dn_status backward_public(const char *fn, dn_model *model, const float *dy, size_t rows,
+                                 float *dx, size_t dx_capacity) {
+  dn_status st = need_built(model, fn);
   if (st == DN_OK && dy == NULL)
-    st = dn_fail(DN_ERR_ARG, "dn_model_backward: dy is NULL");
+    st = dn_fail(DN_ERR_ARG, "%s: dy is NULL", fn);
+  if (st == DN_OK && rows == 0)
+    st = dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
   if (st == DN_OK && dx != NULL)
-    st = check_io("dn_model_backward_input", dy, dx, rows, model->input_dim, dx_capacity, "dx");
+    st = check_io(fn, dy, dx, rows, model->input_dim, dx_capacity, "dx");
   if (st == DN_OK && (model->fwd_rows != rows || model->fwd_x != model->xbuf))
-    st = dn_fail(DN_ERR_STATE,
-                 "dn_model_backward: needs a dn_model_forward of the same %zu rows first", rows);
+    st = dn_fail(DN_ERR_STATE, "%s: needs a dn_model_forward of the same %zu rows first", fn,
+                 rows);
   if (st != DN_OK)
     return st;
-  return dn_seq_backward(model, dy, rows, dx);
+  dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
+  st = dn_seq_backward(model, dy, rows, dx);
+  dn_fp_leave(fp);
+  return st;
+}
+
+dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
+                                  size_t dx_capacity) {
+  if (dx == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_model_backward_input: dx is NULL");
+  return backward_public("dn_model_backward_input", model, dy, rows, dx, dx_capacity);
 }
 
 dn_status dn_model_backward(dn_model *model, const float *dy, size_t rows) {
-  return dn_model_backward_input(model, dy, rows, NULL, 0);
+  return backward_public("dn_model_backward", model, dy, rows, NULL, 0);
 }
 
 /* ---- weights ------------------------------------------------------------ */
