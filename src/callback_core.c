@@ -49,6 +49,20 @@ dn_status dn_logbook_set(dn_logbook *book, const char *name, double value) {
   return DN_OK;
 }
 
+void dn_logbook_sort(dn_logbook *book) {
+  for (size_t i = 1; i < book->count; i++) { /* insertion sort: a handful of keys */
+    const char *name = book->names[i];
+    double value = book->values[i];
+    size_t j = i;
+    for (; j > 0 && strcmp(book->names[j - 1], name) > 0; j--) {
+      book->names[j] = book->names[j - 1];
+      book->values[j] = book->values[j - 1];
+    }
+    book->names[j] = name;
+    book->values[j] = value;
+  }
+}
+
 dn_logs dn_logbook_view(const dn_logbook *book) {
   return (dn_logs){book->count, book->names, book->values};
 }

@@ -5,14 +5,9 @@
  * taken from the first epoch, one row per epoch, floats as Python's repr, "NA" for a key
  * missing from a later epoch, rows ended by "\r\n" (Python csv's excel dialect).
  *
- * ModelCheckpoint calls dn_model_save / dn_model_save_weights. Until the persistence
- * module is part of the library those are referenced weakly: when they are absent, fit
- * fails up front with DN_ERR_UNSUPPORTED "saving is not implemented yet".
- * NOTE for the persistence work: a weak undefined reference does not pull an archive member
- * out of libdensenet.a, so once src/model_file.c exists, delete the two `#pragma weak`
- * lines below (and the NULL checks) so the checkpoint always links the real functions.
+ * ModelCheckpoint calls dn_model_save / dn_model_save_weights (src/model_file.c).
  * Deviation: Keras requires the path to end in ".keras" / ".weights.h5"; the native format
- * takes any path.
+ * takes any path. Only save_freq="epoch" exists, and no initial_value_threshold.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,9 +21,6 @@
 #include "callbacks.h"
 #include "sequential.h"
 #include "status.h"
-
-#pragma weak dn_model_save
-#pragma weak dn_model_save_weights
 
 /* ---- CSVLogger ----------------------------------------------------------------- */
 
@@ -77,8 +69,9 @@ static dn_status csv_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
   if (c->append) {
     FILE *old = fopen(c->filename, "r");
     if (old != NULL) {
-      int ch = fgetc(old);
-      c->write_header = ch == EOF || ch == '\n'; /* Keras: header unless a first line exists */
+      /* Keras: append_header = not len(f.readline()), so only an empty file gets a header
+       * (a file starting with a blank line has a first line "\n" of length 1). */
+      c->write_header = fgetc(old) == EOF;
       fclose(old);
     }
   }
@@ -358,7 +351,11 @@ typedef struct checkpoint {
   char *filepath;
   dn_monitor monitor;
   bool save_best_only, weights_only, verbose;
-  bool has_best; /* Keras keeps best across fits (initial_value_threshold = None) */
+  /* Keras's MonitorCallback: best starts as initial_value_threshold (None) and becomes +inf
+   * (min) or -inf (max) when the monitor is set up, once per callback; it is kept across
+   * fits. So the first value must beat inf (a NaN never does) and the message says
+   * "improved from inf". */
+  bool has_best;
   double best;
 } checkpoint;
 
@@ -372,11 +369,12 @@ static void checkpoint_free_impl(void *impl) {
 static dn_status ck_prepare(dn_callback *cb, dn_cb_ctx *ctx) {
   (void)ctx;
   checkpoint *c = cb->impl;
-  if ((c->weights_only && dn_model_save_weights == NULL) ||
-      (!c->weights_only && dn_model_save == NULL))
-    return dn_fail(DN_ERR_UNSUPPORTED,
-                   "dn_fit: ModelCheckpoint: saving is not implemented yet in this build");
-  return dn_monitor_resolve(&c->monitor, "ModelCheckpoint");
+  dn_status st = dn_monitor_resolve(&c->monitor, "ModelCheckpoint");
+  if (st == DN_OK && !c->has_best) {
+    c->best = c->monitor.less ? INFINITY : -INFINITY;
+    c->has_best = true;
+  }
+  return st;
 }
 
 static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_logbook *book) {
@@ -390,10 +388,9 @@ static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
     long i = dn_logs_find(&logs, c->monitor.name);
     if (i >= 0) { /* Keras saves anyway (with a warning) when the value is missing */
       double current = logs.values[i];
-      char best[40] = "None";
-      if (c->has_best)
-        snprintf(best, sizeof best, "%.5f", c->best);
-      if (!dn_monitor_improves(&c->monitor, current, c->has_best, c->best)) {
+      char best[40];
+      snprintf(best, sizeof best, "%.5f", c->best); /* "inf" as Python's f"{inf:.5f}" */
+      if (!dn_monitor_improves(&c->monitor, current, true, c->best)) {
         if (c->verbose)
           fprintf(ctx->out, "\nEpoch %zu: %s did not improve from %s\n", epoch + 1, c->monitor.name,
                   best);

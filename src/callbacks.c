@@ -14,6 +14,13 @@
 #include "sequential.h"
 #include "status.h"
 
+/* The optimizer's learning rate as Keras's callbacks read it: optimizer.learning_rate is a
+ * float32 variable, so float(...) gives the float32 value widened to double (0.001 reads as
+ * 0.0010000000474974513). Schedules receive and logs record this value. */
+static double lr_as_keras_reads(const dn_optimizer *opt) {
+  return (double)(float)dn_optimizer_learning_rate(opt);
+}
+
 /* The monitored value, or false when it is not in the logs (Keras warns and skips). */
 static bool monitored(const dn_monitor *m, const dn_logs *logs, double *value) {
   long i = dn_logs_find(logs, m->name);
@@ -161,7 +168,7 @@ static dn_status rl_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
 static dn_status rl_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_logbook *book) {
   reduce_lr *r = cb->impl;
   dn_optimizer *opt = dn_model_optimizer(ctx->model);
-  double lr = dn_optimizer_learning_rate(opt);
+  double lr = lr_as_keras_reads(opt);
   dn_status st = dn_logbook_set(book, "learning_rate", lr);
   if (st != DN_OK)
     return st;
@@ -248,7 +255,7 @@ typedef struct lr_scheduler {
 static dn_status ls_epoch_begin(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch) {
   lr_scheduler *s = cb->impl;
   dn_optimizer *opt = dn_model_optimizer(ctx->model);
-  double lr = s->schedule(epoch, dn_optimizer_learning_rate(opt), s->user);
+  double lr = s->schedule(epoch, lr_as_keras_reads(opt), s->user);
   if (!isfinite(lr) || lr < 0)
     return dn_fail(DN_ERR_NUMERIC,
                    "dn_fit: LearningRateScheduler: the schedule returned %g at epoch %zu", lr,
@@ -262,8 +269,7 @@ static dn_status ls_epoch_begin(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch) {
 static dn_status ls_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_logbook *book) {
   (void)cb;
   (void)epoch;
-  return dn_logbook_set(book, "learning_rate",
-                        dn_optimizer_learning_rate(dn_model_optimizer(ctx->model)));
+  return dn_logbook_set(book, "learning_rate", lr_as_keras_reads(dn_model_optimizer(ctx->model)));
 }
 
 static const dn_callback_ops lr_scheduler_ops = {

@@ -29,6 +29,9 @@ void dn_logbook_free(dn_logbook *book);
 void dn_logbook_clear(dn_logbook *book);
 /* Replaces the value of `name` or appends it (no allocation; DN_ERR_STATE when full). */
 dn_status dn_logbook_set(dn_logbook *book, const char *name, double value);
+/* Sorts the entries by name (byte order), as Keras's CallbackList sorts the batch logs
+ * (_pythonify_logs iterates sorted(logs.items())). No allocation. */
+void dn_logbook_sort(dn_logbook *book);
 /* A read-only view of the current entries. */
 dn_logs dn_logbook_view(const dn_logbook *book);
 /* The index of `name` in logs, or -1. */

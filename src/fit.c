@@ -6,7 +6,9 @@
  * before shuffling; the last partial batch is trained on; the epoch loss is the
  * sample-count-weighted mean of the batch losses (regularization included); metrics given to
  * compile are not sample-weighted; val_ values come from an inference-mode pass in batches of
- * batch_size; callbacks run in list order, then the history, then the progress display;
+ * batch_size; batch logs hold the running means since the epoch began, keys sorted (as
+ * CallbackList._pythonify_logs hands them over), epoch logs loss, metrics, then the val_ ones;
+ * callbacks run in list order, then the history, then the progress display;
  * model->stop_training is reset at train begin and checked after every batch and epoch.
  * Numerical safety (not in Keras): a batch whose loss or gradient is NaN/Inf is not applied;
  * fit then fails with DN_ERR_NUMERIC, unless a TerminateOnNaN callback is present and the
@@ -184,6 +186,7 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     dn_logbook_clear(&r->batch_book);
     if ((st = log_values(&r->batch_book, t, sum / (double)seen, false)) != DN_OK)
       return st;
+    dn_logbook_sort(&r->batch_book); /* Keras hands batch logs over in sorted key order */
     dn_logs logs = dn_logbook_view(&r->batch_book);
     for (size_t i = 0; i < r->n_cb; i++)
       if ((st = dn_cb_batch_end(r->cbs[i], &r->ctx, step, &logs)) != DN_OK)

@@ -1,7 +1,8 @@
 /* progress.c -- fit's progress display, reproducing Keras 3's ProgbarLogger/Progbar output:
  *
  *   Epoch 2/10
- *   BAR:   " 3/16 ━━━━━━━━━━━━━━━━━━━━ 1s 4ms/step - loss: 0.4321"  (redrawn with '\r',
+ *   BAR:   " 3/16 ━━━━━━━━━━━━━━━━━━━━ 1s 4ms/step - loss: 0.4321"  (redrawn with as many
+ *          '\b' as the previous draw was wide, then '\r',
  *          at most every 0.05 s; the last draw of the epoch shows the elapsed time and the
  *          epoch's values, val_ ones included, and ends the line)
  *   LINES: "16/16 - 0s - 3ms/step - loss: 0.4321 - val_loss: 0.5000"
@@ -106,7 +107,7 @@ static double step_time(dn_progress *p, size_t current, double now) {
 
 /* Appends to a line buffer, counting visible characters. */
 typedef struct line {
-  char buf[2048];
+  char buf[4096];
   size_t len, width;
 } line;
 
@@ -167,6 +168,8 @@ static void put_values(dn_progress *p, line *l, bool use_abs) {
 static void draw_bar(dn_progress *p, size_t current, bool finalize, double now, double t) {
   line l = {.len = 0};
   const char *bold = p->tty ? "\x1b[1m" : "", *reset = p->tty ? "\x1b[0m" : "";
+  for (size_t i = 0; i < p->prev_width; i++) /* Keras: "\b" * prev_total_width, then "\r" */
+    fputc('\b', p->out);
   put(&l, "\r", 0);
   put(&l, bold, 0);
   putf(&l, "%*zu/%zu", digits(p->steps), current, p->steps);

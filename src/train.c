@@ -32,6 +32,7 @@ void dn_train_free(struct dn_train *train) {
   dn_free(train->bw);
   dn_free(train->grad);
   dn_free(train->perm);
+  dn_free(train->frozen);
   dn_free(train);
 }
 
@@ -206,6 +207,17 @@ dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows) {
     t->buf_in = in;
     t->buf_out = out;
   }
+  size_t frozen = 0;
+  for (size_t v = 0; v < model->n_vars; v++)
+    frozen += model->vars[v].trainable ? 0 : model->vars[v].size;
+  if (frozen > t->frozen_cap) {
+    float *p = dn_alloc(frozen * sizeof *p);
+    if (p == NULL)
+      return DN_ERR_NOMEM;
+    dn_free(t->frozen);
+    t->frozen = p;
+    t->frozen_cap = frozen;
+  }
   if (perm_rows > t->perm_cap) {
     size_t *p = dn_calloc(perm_rows, sizeof *p);
     if (p == NULL)
@@ -257,11 +269,29 @@ static void update_metrics(struct dn_train *t, const float *pred, const float *y
     dn_metric_update(&t->metrics[i], pred, y, n, NULL);
 }
 
+/* Copies the non-trainable weights into (save) or back from (!save) t->frozen. */
+static void copy_frozen(dn_model *model, bool save) {
+  float *buf = model->train->frozen;
+  size_t k = 0;
+  for (size_t v = 0; v < model->n_vars; v++) {
+    const dn_var *var = &model->vars[v];
+    if (var->trainable)
+      continue;
+    float *w = model->params + var->offset;
+    if (save)
+      memcpy(buf + k, w, var->size * sizeof *w);
+    else
+      memcpy(w, buf + k, var->size * sizeof *w);
+    k += var->size;
+  }
+}
+
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
                         bool update, double *loss, bool *bad_gradient) {
   struct dn_train *t = model->train;
   size_t out = dn_model_output_dim(model);
   *bad_gradient = false;
+  copy_frozen(model, true);
   const float *pred = dn_seq_forward(model, x, n, true);
   if (pred == NULL)
     return dn_last_status();
@@ -272,11 +302,14 @@ dn_status dn_train_step(dn_model *model, const float *x, const float *y, const f
   *loss = data_loss + dn_seq_penalty(model);
   if (update)
     update_metrics(t, pred, y, n);
-  if (!isfinite(*loss))
+  if (!isfinite(*loss)) {
+    copy_frozen(model, false); /* the refused step leaves the moving statistics alone too */
     return DN_ERR_NUMERIC;
+  }
   if ((st = dn_seq_backward(model, t->grad, n, NULL)) != DN_OK)
     return st;
   if (!dn_train_grads_finite(model)) {
+    copy_frozen(model, false);
     *bad_gradient = true;
     return DN_ERR_NUMERIC;
   }

@@ -32,6 +32,11 @@ struct dn_train {
   size_t buf_rows, buf_in, buf_out; /* sized for these rows and widths */
   size_t *perm;                     /* training row order for shuffling */
   size_t perm_cap;
+  /* The non-trainable weights (BatchNormalization's moving statistics, which a training
+   * forward pass updates) as they were before the current step, to put back when the step
+   * is refused for a NaN/Inf loss or gradient. */
+  float *frozen;
+  size_t frozen_cap;
 };
 
 void dn_train_free(struct dn_train *train);
@@ -53,8 +58,9 @@ dn_status dn_train_check_labels(const dn_model *model, const char *fn, const cha
 /* One training step on n rows (x, y, sw may be NULL; x must stay valid through the
  * step): forward in training mode, loss + regularization into *loss, metrics updated
  * (if update_metrics), backward, optimizer step. If the loss or a gradient is NaN/Inf
- * the step is not applied and DN_ERR_NUMERIC is returned without a message (*loss holds
- * the value; *bad_gradient tells which). */
+ * the step is not applied -- the non-trainable weights the forward pass moved are put
+ * back too -- and DN_ERR_NUMERIC is returned without a message (*loss holds the value;
+ * *bad_gradient tells which). Needs dn_train_reserve first. */
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
                         bool update_metrics, double *loss, bool *bad_gradient);
 

@@ -11,8 +11,6 @@
 #include "callbacks.h"
 #include "sequential.h"
 
-#pragma weak dn_model_save
-
 /* ---- helpers ------------------------------------------------------------------- */
 
 static dn_model *small_model(void) {
@@ -39,6 +37,15 @@ static char *read_file(const char *path) {
   char *s = calloc((size_t)n + 1, 1);
   assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
   fclose(f);
+  return s;
+}
+
+static char *slurp_stream(FILE *f) {
+  fflush(f);
+  long n = ftell(f);
+  char *s = calloc((size_t)n + 1, 1);
+  rewind(f);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
   return s;
 }
 
@@ -224,14 +231,16 @@ static void test_reduce_lr_scripted(void **state) {
    * at wait == patience lr = max(lr * factor, min_lr), cooldown starts, wait = 0; a cooldown
    * epoch resets wait and, once over, counts again in the same epoch): */
   double vals[10] = {1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9};
-  double logged[10] = {1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2};
+  /* The logged rate is Keras's float(optimizer.learning_rate), a float32 variable: 0.2 reads
+   * back as 0.20000000298023224 (the powers of two are exact). */
+  double logged[10] = {1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, (double)0.2f, (double)0.2f};
   double after[10] = {1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2};
   for (size_t e = 0; e < 10; e++) {
     dn_logbook_clear(&book);
     assert_ok(dn_logbook_set(&book, "val_loss", vals[e]));
     assert_ok(dn_cb_epoch_end(cb, &ctx, e, &book));
     dn_logs logs = dn_logbook_view(&book);
-    assert_close(dn_logs_get(&logs, "learning_rate"), logged[e], 0, 1e-12);
+    assert_true(dn_logs_get(&logs, "learning_rate") == logged[e]);
     assert_close(dn_optimizer_learning_rate(dn_model_optimizer(m)), after[e], 0, 1e-12);
   }
   dn_callback_free(cb);
@@ -251,6 +260,28 @@ static void test_reduce_lr_scripted(void **state) {
     assert_close(dn_logs_get(&logs, "learning_rate"), flat_logged[e], 0, 1e-12);
     assert_close(dn_optimizer_learning_rate(dn_model_optimizer(m)), flat_after[e], 0, 1e-12);
   }
+  dn_callback_free(cb);
+  dn_model_free(m);
+  /* The verbose message prints Python's repr of old_lr * factor, old_lr being the float32
+   * variable's value: Adam's 0.001 reads as 0.0010000000474974513. patience 0: the first
+   * epoch improves on inf, the second reduces. */
+  m = small_model();
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+  ctx.model = m;
+  ctx.out = tmpfile();
+  cb = dn_reduce_lr_on_plateau(.monitor = "loss", .patience = DN_ZERO_COUNT, .verbose = true);
+  assert_ok(dn_cb_prepare(cb, &ctx));
+  assert_ok(dn_cb_train_begin(cb, &ctx));
+  for (size_t e = 0; e < 2; e++) {
+    dn_logbook_clear(&book);
+    assert_ok(dn_logbook_set(&book, "loss", 1.0));
+    assert_ok(dn_cb_epoch_end(cb, &ctx, e, &book));
+  }
+  char *text = slurp_stream(ctx.out);
+  assert_string_equal(text, "\nEpoch 2: ReduceLROnPlateau reducing learning rate to "
+                            "0.00010000000474974513.\n");
+  free(text);
+  fclose(ctx.out);
   dn_logbook_free(&book);
   dn_callback_free(cb);
   dn_model_free(m);
@@ -291,6 +322,12 @@ static double halve_after_two(size_t epoch, double lr, void *user) {
   return epoch < 2 ? lr : lr * 0.5;
 }
 
+static double keep_rate(size_t epoch, double lr, void *user) {
+  (void)epoch;
+  (void)user;
+  return lr;
+}
+
 static void test_learning_rate_scheduler(void **state) {
   (void)state;
   enum { N = 8 };
@@ -304,13 +341,16 @@ static void test_learning_rate_scheduler(void **state) {
              .callbacks = (dn_callback *[]){dn_learning_rate_scheduler(halve_after_two, &s), NULL});
   assert_non_null(h);
   assert_int_equal(s.calls, 4);
-  double seen[4] = {0.1, 0.1, 0.1, 0.05}, logged[4] = {0.1, 0.1, 0.05, 0.025};
+  /* Keras hands the schedule float(optimizer.learning_rate), the float32 variable's value
+   * (0.1 -> 0.10000000149011612), and logs that value; halving it stays exact. */
+  const double f = (double)0.1f;
+  double seen[4] = {f, f, f, f / 2}, logged[4] = {f, f, f / 2, f / 4};
   for (size_t e = 0; e < 4; e++) {
     assert_int_equal(s.epochs[e], e);
-    assert_close(s.lrs[e], seen[e], 0, 1e-12);
-    assert_close(dn_history_values(h, "learning_rate")[e], logged[e], 0, 1e-12);
+    assert_true(s.lrs[e] == seen[e]);
+    assert_true(dn_history_values(h, "learning_rate")[e] == logged[e]);
   }
-  assert_close(dn_optimizer_learning_rate(dn_model_optimizer(m)), 0.025, 0, 1e-12);
+  assert_true(dn_optimizer_learning_rate(dn_model_optimizer(m)) == f / 4);
   dn_history_free(h);
   /* initial_epoch 2 of 4: epochs 2 and 3 run (their indices are passed and recorded). */
   s.calls = 0;
@@ -323,6 +363,23 @@ static void test_learning_rate_scheduler(void **state) {
   assert_int_equal(s.calls, 2);
   assert_int_equal(s.epochs[0], 2);
   dn_history_free(h);
+  /* Keras's progress line shows that float32 value: 0.0010000000474974513 > 1e-3, so Adam's
+   * default rate prints as "0.0010", not "1.0000e-03". */
+  dn_model *a = small_model();
+  assert_ok(dn_compile(a, .optimizer = "adam", .loss = "mse"));
+  FILE *out = tmpfile();
+  h = dn_fit(a, x, y, N, .verbose = DN_VERBOSE_LINES, .out = out,
+             .callbacks = (dn_callback *[]){dn_learning_rate_scheduler(keep_rate, NULL), NULL});
+  assert_non_null(h);
+  assert_true(dn_history_values(h, "learning_rate")[0] == (double)0.001f);
+  char *text = slurp_stream(out);
+  const char *tail = " - learning_rate: 0.0010\n";
+  assert_true(strlen(text) > strlen(tail));
+  assert_string_equal(text + strlen(text) - strlen(tail), tail);
+  free(text);
+  fclose(out);
+  dn_history_free(h);
+  dn_model_free(a);
   /* initial_epoch >= epochs: nothing runs, an empty history. */
   h = dn_fit(m, x, y, N, .epochs = 2, .initial_epoch = 2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
@@ -385,6 +442,29 @@ static void test_csv_logger(void **state) {
   assert_null(strstr(text + strlen(header), "epoch"));
   free(text);
   dn_history_free(h);
+  /* Keras writes the header in append mode only when f.readline() is empty: a file whose
+   * first line is blank ("\n", length 1) gets no header; an empty file gets one. */
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("\n", f);
+  fclose(f);
+  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_csv_logger(path, .append = true), NULL});
+  assert_non_null(h);
+  text = read_file(path);
+  assert_int_equal(strncmp(text, "\n0,", 3), 0);
+  free(text);
+  dn_history_free(h);
+  f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_csv_logger(path, .append = true), NULL});
+  assert_non_null(h);
+  text = read_file(path);
+  assert_int_equal(strncmp(text, "epoch,loss,mae\r\n0,", 18), 0);
+  free(text);
+  dn_history_free(h);
   remove(path);
   /* A file that cannot be opened: DN_ERR_IO before training, weights unchanged. */
   size_t np = dn_model_count_params(m);
@@ -428,6 +508,25 @@ static void test_checkpoint_templates(void **state) {
   }
 }
 
+/* Keeps a copy of the weights at the end of epoch 0 (the lambda runs before the checkpoint). */
+static float epoch0_weights[64];
+static void keep_epoch0(dn_model *m, size_t epoch, const dn_logs *l, void *u) {
+  (void)l;
+  (void)u;
+  if (epoch == 0)
+    assert_ok(dn_model_get_weights(m, epoch0_weights, dn_model_count_params(m)));
+}
+
+static void assert_model_file_weights(const char *path, const float *want, size_t n) {
+  dn_model *loaded = dn_model_load(path);
+  assert_non_null(loaded);
+  assert_int_equal(dn_model_count_params(loaded), n);
+  float got[64];
+  assert_ok(dn_model_get_weights(loaded, got, n));
+  assert_memory_equal(got, want, n * sizeof *got);
+  dn_model_free(loaded);
+}
+
 static void test_checkpoint_in_fit(void **state) {
   (void)state;
   enum { N = 10 };
@@ -435,29 +534,94 @@ static void test_checkpoint_in_fit(void **state) {
   make_data(x, y, N);
   dn_model *m = small_model();
   assert_ok(dn_compile(m, .loss = "mse"));
+  size_t np = dn_model_count_params(m);
+  assert_true(np <= 64);
   char dir[] = "/tmp/dn_ckpt_XXXXXX";
   assert_non_null(mkdtemp(dir));
   char tpl[128], p1[160], p2[160];
   snprintf(tpl, sizeof tpl, "%s/sub/m-{epoch:02d}.dnn", dir);
+  /* save_freq "epoch", not save_best_only: one full model per epoch, in a directory made on
+   * the way, each holding that epoch's weights. */
   dn_history *h =
       dn_fit(m, x, y, N, .epochs = 2, .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT,
-             .callbacks = (dn_callback *[]){dn_model_checkpoint(tpl), NULL});
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_epoch_end = keep_epoch0),
+                                            dn_model_checkpoint(tpl), NULL});
+  assert_non_null(h);
+  dn_history_free(h);
   snprintf(p1, sizeof p1, "%s/sub/m-01.dnn", dir);
   snprintf(p2, sizeof p2, "%s/sub/m-02.dnn", dir);
-  if (dn_model_save == NULL) { /* this build has no persistence module yet */
-    assert_null(h);
-    assert_status_msg(dn_last_status(), DN_ERR_UNSUPPORTED, "saving is not implemented yet");
-  } else {
-    assert_non_null(h);
-    assert_int_equal(access(p1, F_OK), 0);
-    assert_int_equal(access(p2, F_OK), 0);
-    dn_history_free(h);
-  }
+  float final_w[64];
+  assert_ok(dn_model_get_weights(m, final_w, np));
+  assert_true(memcmp(final_w, epoch0_weights, np * sizeof *final_w) != 0); /* it trained */
+  assert_model_file_weights(p1, epoch0_weights, np);
+  assert_model_file_weights(p2, final_w, np);
   remove(p1);
   remove(p2);
   snprintf(p1, sizeof p1, "%s/sub", dir);
-  rmdir(p1);
-  rmdir(dir);
+  assert_int_equal(rmdir(p1), 0);
+
+  /* save_best_only, weights only, verbose, driven with scripted val_loss values (drive sets
+   * every weight to e + 1 in epoch e). Keras's MonitorCallback sets best to +inf when the
+   * monitor is set up, so epoch 1 "improved from inf"; epoch 2 (0.7) does not improve. */
+  snprintf(p1, sizeof p1, "%s/best.w", dir);
+  FILE *out = tmpfile();
+  dn_callback *cb =
+      dn_model_checkpoint(p1, .save_best_only = true, .save_weights_only = true, .verbose = true);
+  double vals[] = {0.5, 0.7, 0.25};
+  float marker;
+  assert_int_equal(drive(cb, "val_loss", vals, 3, &marker, out), 3);
+  char *text = slurp_stream(out);
+  char expect[1024];
+  snprintf(expect, sizeof expect,
+           "\nEpoch 1: val_loss improved from inf to 0.50000, saving model to %s\n"
+           "\nEpoch 1: finished saving model to %s\n"
+           "\nEpoch 2: val_loss did not improve from 0.50000\n"
+           "\nEpoch 3: val_loss improved from 0.50000 to 0.25000, saving model to %s\n"
+           "\nEpoch 3: finished saving model to %s\n",
+           p1, p1, p1, p1);
+  assert_string_equal(text, expect);
+  free(text);
+  fclose(out);
+  dn_model *fresh = small_model();
+  assert_ok(dn_model_load_weights(fresh, p1));
+  float w[64];
+  assert_ok(dn_model_get_weights(fresh, w, np));
+  for (size_t i = 0; i < np; i++)
+    assert_true(w[i] == 3.0f); /* epoch 3's weights, the best */
+  dn_model_free(fresh);
+  /* best is kept across fits (Keras sets it once): 0.3 does not beat 0.25. */
+  out = tmpfile();
+  double later[] = {0.3};
+  drive(cb, "val_loss", later, 1, &marker, out);
+  text = slurp_stream(out);
+  assert_string_equal(text, "\nEpoch 1: val_loss did not improve from 0.25000\n");
+  free(text);
+  fclose(out);
+  dn_callback_free(cb);
+  remove(p1);
+
+  /* A NaN first value does not beat inf (no file); in max mode best starts at -inf. */
+  out = tmpfile();
+  cb = dn_model_checkpoint(p1, .save_best_only = true, .save_weights_only = true, .verbose = true);
+  double nan_first[] = {NAN};
+  drive(cb, "val_loss", nan_first, 1, &marker, out);
+  dn_callback_free(cb);
+  cb = dn_model_checkpoint(p1, .monitor = "val_accuracy", .save_best_only = true,
+                           .save_weights_only = true, .verbose = true);
+  double acc[] = {0.5};
+  drive(cb, "val_accuracy", acc, 1, &marker, out);
+  dn_callback_free(cb);
+  text = slurp_stream(out);
+  snprintf(expect, sizeof expect,
+           "\nEpoch 1: val_loss did not improve from inf\n"
+           "\nEpoch 1: val_accuracy improved from -inf to 0.50000, saving model to %s\n"
+           "\nEpoch 1: finished saving model to %s\n",
+           p1, p1);
+  assert_string_equal(text, expect);
+  free(text);
+  fclose(out);
+  assert_int_equal(remove(p1), 0);
+  assert_int_equal(rmdir(dir), 0);
   dn_model_free(m);
 }
 
@@ -527,6 +691,70 @@ static void test_lambda_hooks_and_stop(void **state) {
   assert_non_null(h);
   assert_string_equal(t.text, "tb0 eb0 bb0 be0 bb1 be1 ee0 eb1 bb0 be0 ee1 te0 ");
   assert_int_equal(dn_history_length(h), 2); /* the stopped epoch still ends and is recorded */
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+/* Batch-level logs as Keras's CallbackList hands them over: running averages since the epoch
+ * began (the loss weighted by batch size), keys sorted (_pythonify_logs iterates
+ * sorted(logs.items())); epoch logs keep the compile order. */
+typedef struct batch_trace {
+  size_t n;
+  char order[4][160];
+  double loss[4], mse[4], acc[4];
+} batch_trace;
+
+static void keys_of(char *out, size_t cap, const dn_logs *l) {
+  out[0] = '\0';
+  for (size_t i = 0; i < l->count; i++) {
+    size_t k = strlen(out);
+    snprintf(out + k, cap - k, "%s%s", i ? "," : "", l->names[i]);
+  }
+}
+static void record_batch(dn_model *m, size_t i, const dn_logs *l, void *u) {
+  (void)m;
+  (void)i;
+  batch_trace *t = u;
+  keys_of(t->order[t->n], sizeof t->order[0], l);
+  t->loss[t->n] = dn_logs_get(l, "loss");
+  t->mse[t->n] = dn_logs_get(l, "mse");
+  t->acc[t->n] = dn_logs_get(l, "binary_accuracy");
+  t->n++;
+}
+static void record_epoch(dn_model *m, size_t i, const dn_logs *l, void *u) {
+  (void)m;
+  (void)i;
+  batch_trace *t = u;
+  keys_of(t->order[3], sizeof t->order[0], l);
+}
+
+static void test_batch_logs_sorted_running_means(void **state) {
+  (void)state;
+  enum { N = 8 };
+  float x[2 * N], unused[N], y[N] = {0, 1, 0, 1, 1, 0, 0, 1};
+  make_data(x, unused, N); /* any x: the model predicts 0 */
+  dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2, .kernel_initializer = "zeros"));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse",
+                       .metrics = (const char *[]){"mse", "binary_accuracy", NULL}));
+  batch_trace t = {0};
+  dn_history *h = dn_fit(
+      m, x, y, N, .batch_size = 3, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+      .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = record_batch,
+                                                        .on_epoch_end = record_epoch, .user = &t),
+                                     NULL});
+  assert_non_null(h);
+  assert_int_equal(t.n, 3);
+  /* Prediction 0: squared error y^2 (0 or 1), correct iff y == 0. Batches {0,1,0}, {1,1,0},
+   * {0,1}: running loss 1/3, 3/6, 4/8; running accuracy 2/3, 3/6, 4/8. */
+  double loss[3] = {1.0 / 3, 0.5, 0.5}, acc[3] = {2.0 / 3, 0.5, 0.5};
+  for (size_t b = 0; b < 3; b++) {
+    assert_string_equal(t.order[b], "binary_accuracy,loss,mse");
+    assert_close(t.loss[b], loss[b], 1e-15, 0);
+    assert_close(t.mse[b], loss[b], 1e-15, 0);
+    assert_close(t.acc[b], acc[b], 1e-15, 0);
+  }
+  assert_string_equal(t.order[3], "loss,mse,binary_accuracy");
   dn_history_free(h);
   dn_model_free(m);
 }
@@ -638,6 +866,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoint_templates),
       cmocka_unit_test(test_checkpoint_in_fit),
       cmocka_unit_test(test_lambda_hooks_and_stop),
+      cmocka_unit_test(test_batch_logs_sorted_running_means),
       cmocka_unit_test(test_monitor_resolution),
       cmocka_unit_test(test_repr),
       cmocka_unit_test(test_constructor_errors),

@@ -148,6 +148,14 @@ static void test_split_row_counts(void **state) {
   assert_non_null(h);
   assert_int_equal(batches_seen, 7);
   dn_history_free(h);
+  /* Keras computes floor(n * (1.0 - split)) in double: 1.0 - 0.8 = 0.19999999999999996, so
+   * 10 rows keep floor(1.9999999999999996) = 1 training row (exact arithmetic would give 2). */
+  batches_seen = 0;
+  h = dn_fit(m, x, y, N, .batch_size = 1, .validation_split = 0.8, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
+  assert_non_null(h);
+  assert_int_equal(batches_seen, 1);
+  dn_history_free(h);
   /* Default batch 32 with 10 rows: one partial batch. */
   batches_seen = 0;
   h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
@@ -368,6 +376,58 @@ static void test_nan_loss_fails_and_keeps_last_good_weights(void **state) {
   free(before);
   free(saved_weights);
   saved_weights = NULL;
+  dn_model_free(m);
+}
+
+static float *weights_after_batch_0;
+static void save_weights_at_batch_0(dn_model *m, size_t batch, const dn_logs *logs, void *user) {
+  (void)logs;
+  (void)user;
+  if (batch == 0) {
+    free(weights_after_batch_0);
+    weights_after_batch_0 = weights_of(m);
+  }
+}
+
+/* A refused step leaves no trace: BatchNormalization's training forward pass moves the moving
+ * statistics before the loss is known, and they are put back with the rest. */
+static void test_refused_step_keeps_moving_statistics(void **state) {
+  (void)state;
+  enum { N = 8 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  x[2 * 3 + 1] = NAN; /* row 3: in batch 1 of size 2 */
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
+                              dn_batch_normalization(), dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  size_t np = dn_model_count_params(m);
+  assert_int_equal(np, 12 + 16 + 5); /* dense 12, BN 4 x 4 (moving stats 8), dense 5 */
+  dn_history *h =
+      dn_fit(m, x, y, N, .batch_size = 2, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){
+                 dn_lambda_callback(.on_batch_end = save_weights_at_batch_0), NULL});
+  assert_null(h);
+  assert_status_msg(dn_last_status(), DN_ERR_NUMERIC, "loss is NaN or Inf at epoch 1, batch 1");
+  assert_non_null(weights_after_batch_0);
+  float *now = weights_of(m);
+  for (size_t i = 0; i < np; i++)
+    assert_true(isfinite(now[i]));
+  /* moving_mean starts at 0; batch 0 moved it to 0.01 * its batch mean (not all zero). */
+  double moved = 0;
+  for (size_t j = 0; j < 4; j++)
+    moved += fabs(now[12 + 8 + j]);
+  assert_true(moved > 0);
+  assert_memory_equal(now, weights_after_batch_0, np * sizeof *now);
+  free(now);
+  free(weights_after_batch_0);
+  weights_after_batch_0 = NULL;
+  /* The same through dn_train_on_batch. */
+  float *before = weights_of(m);
+  assert_status_msg(dn_train_on_batch(m, x + 2 * 2, y + 2, 2, NULL), DN_ERR_NUMERIC,
+                    "the step was not applied");
+  assert_weights_equal(m, before);
+  free(before);
   dn_model_free(m);
 }
 
@@ -652,11 +712,18 @@ static void test_progress_bar_format(void **state) {
    * Draw 2 (step 3): step time ignores the first step: (10.090 - 10.010) / 2 = 40 ms;
    * values are the averages of the three logged running values (0.25+0.75+0.75)/3.
    * Final: elapsed 0.1 s -> "0s", (10.100 - 10.010) / 3 = 30 ms, epoch values as logged. */
-  const char *expect =
-      "\r1/4 " BAR5 BAR5 BAR5 BAR5 " 0s 10ms/step - loss: 0.2500 - mae: 0.5000"
-      "\r3/4 " BAR5 BAR5 BAR5 BAR5 " 0s 40ms/step - loss: 0.5833 - mae: 0.3667"
-      "\r4/4 " BAR5 BAR5 BAR5 BAR5 " 0s 30ms/step - loss: 0.5000 - mae: 0.4000 - val_loss: "
-      "1.0000e-04\n";
+  /* Each redraw first backs over the previous one, 66 cells wide ("1/4 " 4 + bar 20 + " 0s" 3
+   * + " 10ms/step" 10 + " - loss: 0.2500" 15 + " - mae: 0.5000" 14), as Keras writes
+   * "\b" * prev_total_width before "\r". */
+  char back[67];
+  memset(back, '\b', 66);
+  back[66] = '\0';
+  char expect[1024];
+  snprintf(expect, sizeof expect, "%s%s%s%s%s",
+           "\r1/4 " BAR5 BAR5 BAR5 BAR5 " 0s 10ms/step - loss: 0.2500 - mae: 0.5000", back,
+           "\r3/4 " BAR5 BAR5 BAR5 BAR5 " 0s 40ms/step - loss: 0.5833 - mae: 0.3667", back,
+           "\r4/4 " BAR5 BAR5 BAR5 BAR5 " 0s 30ms/step - loss: 0.5000 - mae: 0.4000 - val_loss: "
+           "1.0000e-04\n");
   assert_string_equal(text, expect);
   free(text);
   fclose(out);
@@ -687,7 +754,12 @@ static void test_progress_bar_fill_and_padding(void **state) {
   char expect[512], bar[128] = "";
   for (int i = 0; i < 20; i++)
     strcat(bar, cell);
-  snprintf(expect, sizeof expect, "\r 1/10 %s 15:00 100s/step - loss: 12345.5000", bar);
+  /* The first draw is 61 cells wide (" 1/10 " 6 + bar 20 + " 15:00" 6 + " 100s/step" 10 +
+   * " - loss: 12345.5000" 19); the second backs over it with 61 '\b'. */
+  char back[62];
+  memset(back, '\b', 61);
+  back[61] = '\0';
+  snprintf(expect, sizeof expect, "\r 1/10 %s 15:00 100s/step - loss: 12345.5000%s", bar, back);
   assert_int_equal(second - text, (long)strlen(expect));
   assert_memory_equal(text, expect, strlen(expect));
   /* (12345.5 + 2 * 0.5) / 3 = 4115.5 (the second value counts for the two steps since the last
@@ -741,6 +813,18 @@ static void test_fit_progress_lines_and_silent(void **state) {
     line = strtok(NULL, "\n");
   }
   assert_null(line);
+  free(text);
+  fclose(out);
+  dn_history_free(h);
+  /* initial_epoch 1 of 2: only "Epoch 2/2" (Keras prints epoch + 1 over fit's epochs). */
+  out = tmpfile();
+  h = dn_fit(m, x, y, N, .epochs = 2, .initial_epoch = 1, .batch_size = 4,
+             .verbose = DN_VERBOSE_LINES, .out = out);
+  assert_non_null(h);
+  text = slurp(out);
+  assert_int_equal(strncmp(text, "Epoch 2/2\n5/5 - ", 15), 0); /* 20 rows, batch 4 */
+  assert_null(strstr(text, "Epoch 1/2"));
+  assert_int_equal(dn_history_epoch(h, 0), 1);
   free(text);
   fclose(out);
   dn_history_free(h);
@@ -925,6 +1009,7 @@ int main(void) {
       cmocka_unit_test(test_shuffle_visits_every_row_once_per_epoch),
       cmocka_unit_test(test_no_allocation_in_steady_state),
       cmocka_unit_test(test_nan_loss_fails_and_keeps_last_good_weights),
+      cmocka_unit_test(test_refused_step_keeps_moving_statistics),
       cmocka_unit_test(test_terminate_on_nan_returns_history),
       cmocka_unit_test(test_apply_gradients_refuses_nan),
       cmocka_unit_test(test_train_on_batch_is_one_sgd_step_with_regularization),
