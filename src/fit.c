@@ -105,6 +105,8 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   if (has_vx && (st = dn_train_check_labels(o->model, fn, "validation_y", d->vy, d->vrows)))
     return st;
   d->batch = o->batch_size ? o->batch_size : DN_FIT_BATCH;
+  if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
+    d->batch = d->rows;
   d->epochs = o->epochs ? o->epochs : 1;
   d->steps = (d->rows + d->batch - 1) / d->batch;
   for (size_t i = 0; i < n_cb; i++)

@@ -90,7 +90,8 @@ static dn_status check_compile_args(const dn_compile_options *o, const dn_loss *
     const char *m = o->metrics[n];
     if (strlen(m) + 4 >= DN_TRAIN_NAME_CAP)
       return dn_fail(DN_ERR_ARG, "dn_compile: metric name '%s' is too long", m);
-    if (dn_metric_name_direction(m) == 0)
+    /* "loss" has a direction (for monitors) but is not a metric. */
+    if (strcmp(m, "loss") == 0 || dn_metric_name_direction(m) == 0)
       return dn_fail(DN_ERR_ARG, "dn_compile: unknown metric '%s'", m);
   }
   *n_metrics = n;

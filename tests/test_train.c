@@ -981,6 +981,9 @@ static void test_other_entry_points_bad_input(void **state) {
   assert_status_msg(dn_compile(m, .optimizer = "adamx", .loss = "mse"), DN_ERR_ARG, "adamx");
   assert_status_msg(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", "f2", NULL}),
                     DN_ERR_ARG, "dn_compile: unknown metric 'f2'");
+  /* "loss" is a monitor name, not a metric: rejected at compile, not at the first fit. */
+  assert_status_msg(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"loss", NULL}),
+                    DN_ERR_ARG, "dn_compile: unknown metric 'loss'");
   assert_null(dn_model_optimizer(m)); /* all those compiles failed */
   assert_ok(dn_compile(m, .loss = "mse"));
   assert_status_msg(dn_train_on_batch(m, NULL, y, 2, &loss), DN_ERR_ARG, "x is NULL");
@@ -996,6 +999,21 @@ static void test_other_entry_points_bad_input(void **state) {
   assert_status_msg(dn_last_status(), DN_ERR_STATE, "no input shape");
   free(w);
   dn_model_free(u);
+  dn_model_free(m);
+}
+
+/* A batch larger than the data is one batch of every row, as in Keras: one optimizer step
+ * per epoch, even for a batch_size whose step count would overflow. */
+static void test_batch_larger_than_data(void **state) {
+  (void)state;
+  dn_model *m = lesson_model();
+  const float x[6] = {0.1f, 0.2f, 0.3f, -0.4f, 0.5f, 0.6f}, y[3] = {1, 2, 3};
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  dn_history *h =
+      dn_fit(m, x, y, 3, .epochs = 2, .batch_size = SIZE_MAX, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 2);
+  dn_history_free(h);
   dn_model_free(m);
 }
 
@@ -1024,6 +1042,7 @@ int main(void) {
       cmocka_unit_test(test_fit_bad_input_leaves_model_unchanged),
       cmocka_unit_test(test_sparse_labels_checked_up_front),
       cmocka_unit_test(test_other_entry_points_bad_input),
+      cmocka_unit_test(test_batch_larger_than_data),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
