@@ -464,6 +464,17 @@ dn_status dn_predict(dn_model *model, const float *x, size_t rows, float *y, siz
   return predict_batches("dn_predict", model, x, rows, y, y_capacity, DN_EVAL_BATCH);
 }
 
+/* The checks every *_on_batch call with targets makes before touching the model. */
+static dn_status check_batch_call(const char *fn, dn_model *model, const float *x, const float *y,
+                                  size_t rows) {
+  dn_status st = dn_train_ready(model, fn);
+  if (st == DN_OK)
+    st = check_xy(fn, x, y, rows);
+  if (st == DN_OK)
+    st = dn_train_check_labels(model, fn, "y", y, rows);
+  return st;
+}
+
 dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, float *y,
                               size_t y_capacity) {
   return predict_batches("dn_predict_on_batch", model, x, rows, y, y_capacity, rows ? rows : 1);
@@ -472,11 +483,7 @@ dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, floa
 dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
                            float *loss) {
   const char *fn = "dn_test_on_batch";
-  dn_status st = dn_train_ready(model, fn);
-  if (st == DN_OK)
-    st = check_xy(fn, x, y, rows);
-  if (st == DN_OK)
-    st = dn_train_check_labels(model, fn, "y", y, rows);
+  dn_status st = check_batch_call(fn, model, x, y, rows);
   if (st == DN_OK)
     st = dn_seq_reserve(model, rows);
   if (st != DN_OK)
@@ -494,11 +501,7 @@ dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size
 dn_status dn_train_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
                             float *loss) {
   const char *fn = "dn_train_on_batch";
-  dn_status st = dn_train_ready(model, fn);
-  if (st == DN_OK)
-    st = check_xy(fn, x, y, rows);
-  if (st == DN_OK)
-    st = dn_train_check_labels(model, fn, "y", y, rows);
+  dn_status st = check_batch_call(fn, model, x, y, rows);
   if (st == DN_OK)
     st = dn_train_reserve(model, rows, 0);
   if (st != DN_OK)
