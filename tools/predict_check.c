@@ -1,0 +1,167 @@
+/* predict_check.c -- the ctest of densenet-predict: makes a small model and CSV files in a
+ * scratch folder, runs the tool on them, and compares its output with the predictions
+ * dn_predict gives in-process (text for text), plus its error exits.
+ *   predict_check TOOL WORKDIR
+ * Ends with "N passed, M failed"; the exit status is 0 only if every check passed.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "densenet.h"
+
+static int passed, failed;
+static const char *tool, *dir;
+
+static void check(int ok, const char *what) {
+  if (ok)
+    passed++;
+  else {
+    failed++;
+    fprintf(stderr, "FAILED: %s\n", what);
+  }
+}
+
+static char *path(const char *name) {
+  static char buf[4][512];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+  return buf[k];
+}
+
+static void write_text(const char *file, const char *text) {
+  FILE *f = fopen(file, "w");
+  if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+    fprintf(stderr, "cannot write %s\n", file);
+    exit(1);
+  }
+}
+
+static char *read_text(const char *file) {
+  FILE *f = fopen(file, "rb");
+  if (f == NULL)
+    return NULL;
+  char *buf = calloc(1, 1 << 16);
+  size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+  (void)n;
+  fclose(f);
+  return buf;
+}
+
+/* Runs the tool with `args` (a shell fragment); returns its exit status (-1 if it crashed). */
+static int run(const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", tool, args, path("stderr.txt"));
+  int st = system(cmd);
+  if (st == -1 || !WIFEXITED(st))
+    return -1;
+  return WEXITSTATUS(st);
+}
+
+/* The expected output text for x (rows x 3) with the given header. */
+static void expected(dn_model *m, const float *x, size_t rows, const char *header, char *out,
+                     size_t cap) {
+  float y[64];
+  if (dn_predict(m, x, rows, y, 64) != DN_OK) {
+    fprintf(stderr, "dn_predict: %s\n", dn_last_error());
+    exit(1);
+  }
+  size_t len = (size_t)snprintf(out, cap, "%s\n", header);
+  for (size_t i = 0; i < rows; i++)
+    len += (size_t)snprintf(out + len, cap - len, "%.9g,%.9g\n", (double)y[2 * i],
+                            (double)y[2 * i + 1]);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s TOOL WORKDIR\n", argv[0]);
+    return 2;
+  }
+  tool = argv[1];
+  dir = argv[2];
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+  if (system(cmd) != 0)
+    return 1;
+
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "tanh", .input_dim = 3), dn_dense(2));
+  if (m == NULL || dn_model_set_seed(m, 5) != DN_OK || dn_model_save(m, path("m.dnn")) != DN_OK) {
+    fprintf(stderr, "setup: %s\n", dn_last_error());
+    return 1;
+  }
+  const float x[] = {0.5f, -1.0f, 2.0f, 1.25f, 0.0f, -0.75f, 3.0f, 1e-3f, 7.5f};
+  write_text(path("in.csv"), "a,b,c\n0.5,-1,2\n1.25,0,-0.75\n3,0.001,7.5\n");
+  char want[4096], args[2048];
+
+  /* Every column a feature, to a file and to stdout. */
+  expected(m, x, 3, "pred_0,pred_1", want, sizeof want);
+  snprintf(args, sizeof args, "'%s' '%s' --out '%s'", path("m.dnn"), path("in.csv"),
+           path("out.csv"));
+  check(run(args) == 0, "plain run exits 0");
+  char *got = read_text(path("out.csv"));
+  check(got && strcmp(got, want) == 0, "plain run writes dn_predict's values");
+  if (got && strcmp(got, want) != 0)
+    fprintf(stderr, "got:\n%swant:\n%s", got, want);
+  free(got);
+  snprintf(args, sizeof args, "'%s' '%s' > '%s'", path("m.dnn"), path("in.csv"),
+           path("stdout.csv"));
+  check(run(args) == 0, "stdout run exits 0");
+  got = read_text(path("stdout.csv"));
+  check(got && strcmp(got, want) == 0, "stdout run writes the same");
+  free(got);
+
+  /* Targets among the columns: excluded from the features, naming the output. */
+  write_text(path("targets.csv"), "t1,a,b,t2,c\n9,0.5,-1,9,2\n9,1.25,0,9,-0.75\n9,3,0.001,9,7.5\n");
+  expected(m, x, 3, "t1,t2", want, sizeof want);
+  snprintf(args, sizeof args, "'%s' '%s' --target t1,t2 --out '%s'", path("m.dnn"),
+           path("targets.csv"), path("out2.csv"));
+  check(run(args) == 0, "--target run exits 0");
+  got = read_text(path("out2.csv"));
+  check(got && strcmp(got, want) == 0, "--target names the output columns");
+  free(got);
+
+  /* --features picks and orders columns. */
+  write_text(path("shuffled.csv"), "c;x;a;b\n2;x;0.5;-1\n-0.75;y;1.25;0\n7.5;z;3;0.001\n");
+  expected(m, x, 3, "pred_0,pred_1", want, sizeof want);
+  snprintf(args, sizeof args, "'%s' '%s' --delimiter ';' --features a,b,c --out '%s'",
+           path("m.dnn"), path("shuffled.csv"), path("out3.csv"));
+  check(run(args) == 0, "--features run exits 0");
+  got = read_text(path("out3.csv"));
+  check(got && strcmp(got, want) == 0, "--features orders the inputs");
+  free(got);
+
+  /* Errors: a message on stderr and a non-zero exit. */
+  snprintf(args, sizeof args, "'%s' '%s'", path("missing.dnn"), path("in.csv"));
+  check(run(args) == 1, "a missing model exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "cannot load the model") && strstr(got, "missing.dnn"),
+        "a missing model is named on stderr");
+  free(got);
+  write_text(path("two.csv"), "a,b\n1,2\n");
+  snprintf(args, sizeof args, "'%s' '%s'", path("m.dnn"), path("two.csv"));
+  check(run(args) == 1, "a feature count mismatch exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "takes 3 features"), "the mismatch is explained");
+  free(got);
+  snprintf(args, sizeof args, "'%s' '%s'", path("in.csv"), path("in.csv"));
+  check(run(args) == 1, "a CSV given as the model exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "magic"), "a non-model file is reported as such");
+  free(got);
+  snprintf(args, sizeof args, "'%s' '%s' --features a,b,zz", path("m.dnn"), path("in.csv"));
+  check(run(args) == 1, "an unknown column exits 1");
+  snprintf(args, sizeof args, "'%s' '%s' --target a", path("m.dnn"), path("in.csv"));
+  check(run(args) == 1, "a target count that does not match the outputs exits 1");
+  check(run("") == 2, "no arguments is a usage error");
+  snprintf(args, sizeof args, "'%s' '%s' --bogus", path("m.dnn"), path("in.csv"));
+  check(run(args) == 2, "an unknown option is a usage error");
+  check(run("--help >/dev/null") == 0, "--help exits 0");
+
+  dn_model_free(m);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
