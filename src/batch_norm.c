@@ -15,9 +15,9 @@
 typedef struct batch_norm {
   double momentum, epsilon;
   bool center, scale;
-  float *xhat;  /* N x D normalised input of the last forward */
-  float *inv;   /* D: 1/sqrt(var + eps) used by the last forward */
-  size_t rows;  /* capacity of xhat in rows */
+  float *xhat;   /* N x D normalised input of the last forward */
+  float *inv;    /* D: 1/sqrt(var + eps) used by the last forward */
+  size_t rows;   /* capacity of xhat in rows */
   bool training; /* the last forward used batch statistics */
 } batch_norm;
 
@@ -45,7 +45,10 @@ static bn_views views(const dn_layer *layer, float *base) {
 
 static dn_status bn_build(dn_layer *layer, size_t D) {
   batch_norm *b = layer->impl;
-  size_t n = 0, k = 0;
+  size_t n = 0, k = 0, total;
+  if (!dn_mul_size(D, 4, &total, "BatchNormalization") ||
+      !dn_mul_size(total, sizeof(float), &total, "BatchNormalization"))
+    return DN_ERR_SHAPE;
   layer->output_dim = D;
   if (b->scale) {
     layer->vars[k++] = (dn_var){"gamma", n, D, 1, D, true};
@@ -218,7 +221,7 @@ dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
   batch_norm *b = dn_calloc(1, sizeof *b);
   if (b == NULL)
     return NULL;
-  *b = (batch_norm){.momentum = momentum, .epsilon = epsilon, .center = !o.no_center,
-                    .scale = !o.no_scale};
+  *b = (batch_norm){
+      .momentum = momentum, .epsilon = epsilon, .center = !o.no_center, .scale = !o.no_scale};
   return dn_layer_new(&batch_norm_ops, b, o.name, o.input_dim);
 }

@@ -5,6 +5,7 @@
  * adapt() on an in-memory array leaves count at 0.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -19,6 +20,9 @@ typedef struct normalization {
 } normalization;
 
 static dn_status norm_build(dn_layer *layer, size_t D) {
+  size_t bytes;
+  if (!dn_mul_size(D, 2 * sizeof(float), &bytes, "Normalization") || bytes > SIZE_MAX / 2)
+    return DN_ERR_SHAPE;
   layer->output_dim = D;
   layer->vars[0] = (dn_var){"mean", 0, D, 1, D, false};
   layer->vars[1] = (dn_var){"variance", D, D, 1, D, false};
@@ -146,8 +150,8 @@ dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows) {
   if (layer == NULL || x == NULL)
     return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, layer ? "x" : "layer");
   if (layer->ops != &normalization_ops)
-    return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn,
-                   layer->name, layer->ops->type);
+    return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn, layer->name,
+                   layer->ops->type);
   if (rows == 0)
     return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
   if (!layer->built)
