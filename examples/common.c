@@ -1,5 +1,6 @@
 /* common.c -- the helpers every example program shares: command-line parsing, a seeded random
- * generator for synthetic data, output paths, accuracy numbers, and the accuracy protocol of
+ * generator for synthetic data, loading and splitting the data, the steps around
+ * model.compile, the plots, output paths, accuracy numbers, and the accuracy protocol of
  * ../shared/bench/ACCURACY.md run step by step (see common.h).
  */
 #define _POSIX_C_SOURCE 200809L /* getline, mkdir, clock_gettime */
@@ -50,10 +51,12 @@ static bool parse_count(const char *text, uint64_t *value) {
   return true;
 }
 
-int dn_ex_parse_args(int argc, char **argv, const char *about, size_t default_epochs,
-                     dn_ex_args *args) {
+/* Parses argv into *args. Returns -1 to continue, else the exit code (0 after --help, 2 after a
+ * usage error, both already printed). */
+static int parse_args(int argc, char **argv, const char *about, size_t default_epochs,
+                      dn_ex_args *args) {
   const char *program = argc > 0 ? argv[0] : "example";
-  *args = (dn_ex_args){.epochs = default_epochs, .out_dir = "."};
+  *args = (dn_ex_args){.epochs = default_epochs, .out_dir = ".", .invoked = program};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -105,6 +108,24 @@ int dn_ex_parse_args(int argc, char **argv, const char *about, size_t default_ep
       return 2;
     }
   }
+  return -1;
+}
+
+int dn_ex_start(const char *program, int argc, char **argv, const char *about,
+                size_t default_epochs, const char *protocol, dn_ex_args *args) {
+  int code = parse_args(argc, argv, about, default_epochs, args);
+  if (code >= 0)
+    return code;
+  bool wants_data = args->protocol || args->protocol_all || args->csv != NULL;
+  if (protocol == NULL && wants_data) {
+    fprintf(stderr,
+            "%s: this example makes its own data; the accuracy protocol runs in "
+            "concrete, red_wine and fuel_economy\n",
+            program);
+    return 2;
+  }
+  if (protocol != NULL && (args->protocol || args->protocol_all))
+    return dn_ex_run_protocol(program, protocol, args);
   return -1;
 }
 
@@ -204,7 +225,154 @@ double dn_ex_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* ---- the steps of the lesson's workflow ------------------------------------------------------ */
+
+/* Fills *all from args->csv, or with the synthetic stand-in in *synthetic (one block: the x
+ * rows, then y; the caller frees it), and prints where the rows came from. */
+static bool load_rows(const char *program, const dn_ex_data *d, const dn_ex_args *args,
+                      dn_dataset *all, float **synthetic) {
+  if (args->csv != NULL) {
+    dn_csv_options csv = {.feature_names = d->features, .target_names = d->target};
+    if (dn_csv_load(args->csv, &csv, all) != DN_OK) {
+      dn_ex_fail(program, "loading the data");
+      return false;
+    }
+    if (all->n_features != d->n_columns) { /* possible when features is NULL */
+      fprintf(stderr, "%s: %s has %zu input columns besides '%s'; the %s layout has %zu\n", program,
+              args->csv, all->n_features, d->target[0], d->layout, d->n_columns);
+      dn_dataset_free(all);
+      return false;
+    }
+    printf("Loaded %zu %s from %s\n", all->rows, d->noun, args->csv);
+    return true;
+  }
+  size_t rows = d->synthetic_rows;
+  *synthetic = malloc(rows * (d->n_columns + 1) * sizeof **synthetic);
+  if (*synthetic == NULL) {
+    fprintf(stderr, "%s: out of memory\n", program);
+    return false;
+  }
+  *all = (dn_dataset){.rows = rows,
+                      .n_features = d->n_columns,
+                      .n_targets = 1,
+                      .x = *synthetic,
+                      .y = *synthetic + rows * d->n_columns};
+  d->synthesize(args->seed, all->x, all->y, rows);
+  printf("No CSV given: using a SYNTHETIC %s data set of %zu %s (%s).\nFor the real data pass "
+         "the UCI file: %s %s\n",
+         d->synthetic, rows, d->synthetic_noun, d->synthetic_how, args->invoked, d->file);
+  return true;
+}
+
+bool dn_ex_load_and_split(const char *program, const dn_ex_data *d, const dn_ex_args *args,
+                          dn_dataset *train, dn_dataset *valid) {
+  dn_dataset all = {0};
+  float *synthetic = NULL;
+  if (!load_rows(program, d, args, &all, &synthetic))
+    return false;
+  /* The model's inputs: the columns as they are, or as encode turns them into n_inputs. */
+  dn_dataset inputs = all;
+  bool encoded = true;
+  if (d->encode != NULL) {
+    inputs = (dn_dataset){.rows = all.rows, .n_features = d->n_inputs, .n_targets = 1, .y = all.y};
+    inputs.x = malloc(all.rows * d->n_inputs * sizeof *inputs.x);
+    encoded = inputs.x != NULL && d->encode(all.x, all.rows, inputs.x);
+  }
+  dn_status st = encoded ? dn_train_test_split(&inputs, 0.2, args->seed, train, valid) : DN_OK;
+  if (d->encode != NULL)
+    free(inputs.x);
+  if (synthetic)
+    free(synthetic);
+  else
+    dn_dataset_free(&all);
+  if (!encoded)
+    return false;
+  if (st != DN_OK) {
+    dn_ex_fail(program, "splitting the data");
+    return false;
+  }
+  return true;
+}
+
+bool dn_ex_seed_and_adapt(const char *program, dn_model *model, uint64_t seed, dn_layer *norm,
+                          const dn_dataset *train) {
+  if (model == NULL) {
+    dn_ex_fail(program, "building the model");
+    return false;
+  }
+  if (dn_model_set_seed(model, seed) != DN_OK ||
+      (norm != NULL && dn_normalization_adapt(norm, train->x, train->rows) != DN_OK)) {
+    dn_ex_fail(program, "preparing the model");
+    return false;
+  }
+  return true;
+}
+
+/* After writing `path`: prints "<label>: <path>" when st is DN_OK, else "<program>: writing
+ * the <label>: <error>". Returns whether it was written. */
+static bool report_written(const char *program, dn_status st, const char *label, const char *path) {
+  if (st != DN_OK) {
+    fprintf(stderr, "%s: writing the %s: %s\n", program, label, dn_last_error());
+    return false;
+  }
+  printf("%s: %s\n", label, path);
+  return true;
+}
+
+bool dn_ex_write_learning_curves(const char *program, const dn_history *history,
+                                 const dn_ex_args *args, const char *file,
+                                 const dn_plot_options *plot) {
+  char path[4096];
+  return dn_ex_out_path(args->out_dir, file, path, sizeof path) != NULL &&
+         report_written(program, dn_plot_history_svg(history, path, NULL, plot), "learning curves",
+                        path);
+}
+
+bool dn_ex_write_plot(const char *program, const dn_ex_args *args, const char *file,
+                      const dn_plot_series *series, size_t n, const dn_plot_options *plot) {
+  char path[4096];
+  return dn_ex_out_path(args->out_dir, file, path, sizeof path) != NULL &&
+         report_written(program, dn_plot_svg(path, series, n, plot), "plot", path);
+}
+
 /* ---- the accuracy protocol --------------------------------------------------------------- */
+
+/* One data set's protocol settings. */
+typedef struct dn_ex_protocol {
+  const char *name;     /* split file stem: "concrete", "winequality-red", "auto-mpg" */
+  const char *file;     /* data file name in <shared>/data */
+  size_t target_column; /* 0-based CSV column of the target */
+  int onehot_column;    /* 0-based column one-hot encoded into onehot_levels columns, or -1 */
+  size_t onehot_levels; /* values 1..onehot_levels */
+  size_t epochs, batch_size;
+  const char *unit; /* target unit for the printout ("MPa") */
+} dn_ex_protocol;
+
+/* The three data sets of ACCURACY.md, one row each. */
+static const dn_ex_protocol PROTOCOLS[] = {
+    {.name = "concrete",
+     .file = "concrete.csv",
+     .target_column = 8,
+     .onehot_column = -1,
+     .epochs = 200,
+     .batch_size = 32,
+     .unit = "MPa"},
+    {.name = "winequality-red",
+     .file = "winequality-red.csv",
+     .target_column = 11,
+     .onehot_column = -1,
+     .epochs = 100,
+     .batch_size = 256,
+     .unit = "quality points"},
+    {.name = "auto-mpg",
+     .file = "auto-mpg.csv",
+     .target_column = 0,
+     .onehot_column = 7,
+     .onehot_levels = 3,
+     .epochs = 300,
+     .batch_size = 32,
+     .unit = "mpg"},
+};
 
 /* A numeric CSV read into doubles with strtod (ACCURACY.md section 1). */
 typedef struct table {
@@ -451,7 +619,15 @@ static double median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-int dn_ex_run_protocol(const char *program, const dn_ex_protocol *p, const dn_ex_args *args) {
+int dn_ex_run_protocol(const char *program, const char *name, const dn_ex_args *args) {
+  const dn_ex_protocol *p = NULL;
+  for (size_t i = 0; i < sizeof PROTOCOLS / sizeof PROTOCOLS[0]; i++)
+    if (strcmp(PROTOCOLS[i].name, name) == 0)
+      p = &PROTOCOLS[i];
+  if (p == NULL) {
+    fprintf(stderr, "%s: no accuracy protocol for the data set '%s'\n", program, name);
+    return 1;
+  }
   char data_path[4096], split_path[4096];
   const char *csv = args->csv;
   if (csv == NULL) {

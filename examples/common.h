@@ -1,6 +1,7 @@
 /* common.h -- what the example programs share: their command line (--epochs, --seed, --out,
- * --protocol, ...), a small seeded random generator for synthetic data, output paths, error
- * reporting, accuracy numbers, and the fixed accuracy protocol of
+ * --protocol, ...), a small seeded random generator for synthetic data, loading and splitting a
+ * data set, the steps around model.compile, the plots, output paths, error reporting, accuracy
+ * numbers, and the fixed accuracy protocol of
  * ../shared/bench/ACCURACY.md (split files, double-precision standardisation, three
  * Dense(512, relu) layers, Keras Adam, MAE, fixed epochs and batch size).
  *
@@ -32,13 +33,19 @@ typedef struct dn_ex_args {
   bool protocol_all;      /* --protocol-all: the protocol for seeds 0..4, and the median */
   const char *splits_dir; /* --splits DIR (default <shared>/bench/splits) */
   bool quiet;             /* --quiet: no per-epoch progress lines */
+  const char *invoked;    /* argv[0], the program as the user called it */
 } dn_ex_args;
 
-/* Parses argv into *args (defaults: epochs = default_epochs, seed 0, out "."). `about` is the
- * example's one-paragraph description for --help. Returns -1 to continue, else the exit code
- * main should return (0 after --help, 2 after a usage error, both already printed). */
-int dn_ex_parse_args(int argc, char **argv, const char *about, size_t default_epochs,
-                     dn_ex_args *args);
+/* The start of every example's main (`program` names it in messages): parses argv into *args
+ * (defaults: epochs = default_epochs, seed 0, out ".") and handles what ends the run before the
+ * lesson begins: --help (printing `about`, the example's description), a usage error, and the
+ * options about real data. With `protocol` (a data set's name, see dn_ex_run_protocol),
+ * --protocol and --protocol-all run the accuracy protocol; with NULL (the examples that make their
+ * own data), a data file or either option is refused. Returns -1 to go on with the lesson,
+ * else the exit code main should return (0 after --help, 2 after a usage error, the protocol's
+ * code). */
+int dn_ex_start(const char *program, int argc, char **argv, const char *about,
+                size_t default_epochs, const char *protocol, dn_ex_args *args);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -76,23 +83,61 @@ void dn_ex_flush_denormals(void);
 /* Seconds on a monotonic clock. */
 double dn_ex_now(void);
 
+/* ---- the steps of the lesson's workflow that are the same in every example ---------------- */
+
+/* Where an example's rows come from: the UCI CSV file given on the command line or, when there
+ * is none, a synthetic stand-in that the example generates (and the run says so). */
+typedef struct dn_ex_data {
+  const char *const *features; /* CSV input columns in order; NULL: every column but the target */
+  const char *const *target;   /* the CSV target column, e.g. {"quality", NULL} */
+  size_t n_columns;            /* input columns read (from the CSV and from synthesize) */
+  const char *layout;          /* the layout's name, for "the red-wine layout has 11" */
+  const char *noun;            /* what a row is: "Loaded 1599 wines from ..." */
+  /* The stand-in: synthetic_rows rows from synthesize(seed, x, y, rows), announced as "a
+   * SYNTHETIC <synthetic> data set of <rows> <synthetic_noun> (<synthetic_how>)", with the hint
+   * to pass the real <file>. */
+  void (*synthesize)(uint64_t seed, float *x, float *y, size_t rows);
+  size_t synthetic_rows;
+  const char *synthetic, *synthetic_noun, *synthetic_how, *file;
+  /* Optional: turns a row's n_columns values into its n_inputs model inputs (one-hot encoding);
+   * returns false (after a message) for data it cannot encode. */
+  bool (*encode)(const float *columns, size_t rows, float *inputs);
+  size_t n_inputs;
+} dn_ex_data;
+
+/* The data, as X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=0.2): loads
+ * args->csv (or generates the stand-in with args->seed), prints where the rows came from,
+ * encodes them, and splits them at random (args->seed): 80% train the model, the held-out 20%
+ * measure it. Returns false after a message (main then exits with 1); on success the caller
+ * frees *train and *valid with dn_dataset_free. */
+bool dn_ex_load_and_split(const char *program, const dn_ex_data *data, const dn_ex_args *args,
+                          dn_dataset *train, dn_dataset *valid);
+
+/* What comes between keras.Sequential([...]) and model.compile(): reports a model that could not
+ * be built ("building the model"), seeds it (initial weights, shuffling, dropout masks), and --
+ * when norm is not NULL -- adapts that Normalization layer to the training rows
+ * (Normalization.adapt: each column's mean and variance). Returns false after a message. */
+bool dn_ex_seed_and_adapt(const char *program, dn_model *model, uint64_t seed, dn_layer *norm,
+                          const dn_dataset *train);
+
+/* Plots history's loss and val_loss per epoch into <out>/<file> and prints
+ * "learning curves: <path>". Returns false after a message. */
+bool dn_ex_write_learning_curves(const char *program, const dn_history *history,
+                                 const dn_ex_args *args, const char *file,
+                                 const dn_plot_options *plot);
+
+/* Draws n series into <out>/<file> and prints "plot: <path>". Returns false after a message. */
+bool dn_ex_write_plot(const char *program, const dn_ex_args *args, const char *file,
+                      const dn_plot_series *series, size_t n, const dn_plot_options *plot);
+
 /* ---- the accuracy protocol (ACCURACY.md) ------------------------------------------------- */
 
-typedef struct dn_ex_protocol {
-  const char *name;     /* split file stem: "concrete", "winequality-red", "auto-mpg" */
-  const char *file;     /* data file name in <shared>/data */
-  size_t target_column; /* 0-based CSV column of the target */
-  int onehot_column;    /* 0-based column one-hot encoded into onehot_levels columns, or -1 */
-  size_t onehot_levels; /* values 1..onehot_levels */
-  size_t epochs, batch_size;
-  const char *unit; /* target unit for the printout ("MPa") */
-} dn_ex_protocol;
-
-/* Runs the protocol for args->seed (args->protocol) or seeds 0..4 (args->protocol_all) on
- * args->csv (default <shared>/data/<file>), printing per-seed validation MAE (final, last-10
- * average, best and its epoch) and, for several seeds, the medians. An explicit --epochs
- * replaces the protocol's epoch count (for quick checks only; the run says so).
- * Returns the exit code. */
-int dn_ex_run_protocol(const char *program, const dn_ex_protocol *protocol, const dn_ex_args *args);
+/* Runs the protocol of the data set `name` ("concrete", "winequality-red" or "auto-mpg": the
+ * split files' stems; the table of their settings is in common.c) for args->seed
+ * (args->protocol) or seeds 0..4 (args->protocol_all) on args->csv (default
+ * <shared>/data/<name>.csv), printing per-seed validation MAE (final, last-10 average, best and
+ * its epoch) and, for several seeds, the medians. An explicit --epochs replaces the protocol's
+ * epoch count (for quick checks only; the run says so). Returns the exit code. */
+int dn_ex_run_protocol(const char *program, const char *name, const dn_ex_args *args);
 
 #endif /* DN_EXAMPLES_COMMON_H */

@@ -21,13 +21,18 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common.h"
 
 #define PROGRAM "concrete"
 #define N_FEATURES 8
 #define SYNTHETIC_ROWS 1030
+
+/* What --help says. */
+static const char ABOUT[] = "Predicts concrete compressive strength (MPa) from the 8 mix columns "
+                            "with 3 x Dense(512, relu).\nWith no CSV: a synthetic concrete-like "
+                            "data set. CSV layout: UCI Concrete (Cement, ..., Age, "
+                            "CompressiveStrength).";
 
 static const char *const FEATURES[] = {
     "Cement",          "BlastFurnaceSlag", "FlyAsh", "Water", "Superplasticizer",
@@ -65,74 +70,40 @@ static void synthetic_concrete(uint64_t seed, float *x, float *y, size_t rows) {
 
 int main(int argc, char **argv) {
   dn_ex_args args;
-  int code = dn_ex_parse_args(argc, argv,
-                              "Predicts concrete compressive strength (MPa) from the 8 mix "
-                              "columns with 3 x Dense(512, relu).\nWith no CSV: a synthetic "
-                              "concrete-like data set. CSV layout: UCI Concrete (Cement, ..., "
-                              "Age, CompressiveStrength).",
-                              100, &args);
+  int code = dn_ex_start(PROGRAM, argc, argv, ABOUT, 100, "concrete", &args);
   if (code >= 0)
-    return code;
-  if (args.protocol || args.protocol_all) {
-    const dn_ex_protocol protocol = {.name = "concrete",
-                                     .file = "concrete.csv",
-                                     .target_column = 8,
-                                     .onehot_column = -1,
-                                     .epochs = 200,
-                                     .batch_size = 32,
-                                     .unit = "MPa"};
-    return dn_ex_run_protocol(PROGRAM, &protocol, &args);
-  }
+    return code; /* --help, a usage error, or the --protocol run */
   dn_ex_flush_denormals();
 
-  /* 1. The data: the CSV's 8 mix columns and the strength, or synthetic mixes. */
-  dn_dataset all = {0}, train = {0}, valid = {0};
-  float *synthetic = NULL;
-  if (args.csv != NULL) {
-    dn_csv_options csv = {.feature_names = FEATURES, .target_names = TARGET};
-    if (dn_csv_load(args.csv, &csv, &all) != DN_OK)
-      return dn_ex_fail(PROGRAM, "loading the data");
-    printf("Loaded %zu concrete mixes from %s\n", all.rows, args.csv);
-  } else {
-    synthetic = malloc(SYNTHETIC_ROWS * (N_FEATURES + 1) * sizeof *synthetic);
-    if (synthetic == NULL)
-      return 1;
-    all = (dn_dataset){.rows = SYNTHETIC_ROWS,
-                       .n_features = N_FEATURES,
-                       .n_targets = 1,
-                       .x = synthetic,
-                       .y = synthetic + SYNTHETIC_ROWS * N_FEATURES};
-    synthetic_concrete(args.seed, all.x, all.y, all.rows);
-    printf("No CSV given: using a SYNTHETIC concrete-like data set of %d mixes (generated from "
-           "Abrams' law plus noise, not real measurements).\nFor the real data pass the UCI "
-           "file: %s concrete.csv\n",
-           SYNTHETIC_ROWS, argv[0]);
-  }
-  /* 80% of the rows train the model; the held-out 20% measure it. */
-  dn_status st = dn_train_test_split(&all, 0.2, args.seed, &train, &valid);
-  if (synthetic)
-    free(synthetic);
-  else
-    dn_dataset_free(&all);
-  if (st != DN_OK)
-    return dn_ex_fail(PROGRAM, "splitting the data");
+  /* 1. The data: the CSV's 8 mix columns and the strength, or synthetic mixes, split 80/20
+   * into training and validation rows. */
+  const dn_ex_data data = {.features = FEATURES,
+                           .target = TARGET,
+                           .n_columns = N_FEATURES,
+                           .layout = "concrete",
+                           .noun = "concrete mixes",
+                           .synthesize = synthetic_concrete,
+                           .synthetic_rows = SYNTHETIC_ROWS,
+                           .synthetic = "concrete-like",
+                           .synthetic_noun = "mixes",
+                           .synthetic_how =
+                               "generated from Abrams' law plus noise, not real measurements",
+                           .file = "concrete.csv"};
+  dn_dataset train = {0}, valid = {0};
+  if (!dn_ex_load_and_split(PROGRAM, &data, &args, &train, &valid))
+    return 1;
 
-  /* 2. The model: inputs standardized by a Normalization layer, three wide ReLU layers, and
-   * one linear output unit for the strength. */
+  /* 2. The model: inputs standardized by a Normalization layer (adapted to the training rows
+   * only), three wide ReLU layers, and one linear output unit for the strength. */
   dn_layer *norm = dn_normalization(.input_dim = N_FEATURES);
   dn_model *model =
       dn_sequential(norm, dn_dense(512, .activation = "relu"), dn_dense(512, .activation = "relu"),
                     dn_dense(512, .activation = "relu"), dn_dense(1));
   code = 1;
   dn_history *history = NULL;
-  if (model == NULL) {
-    dn_ex_fail(PROGRAM, "building the model");
+  if (!dn_ex_seed_and_adapt(PROGRAM, model, args.seed, norm, &train))
     goto done;
-  }
-  /* Normalization.adapt: the mean and variance of each column over the training rows only. */
-  if (dn_model_set_seed(model, args.seed) != DN_OK ||
-      dn_normalization_adapt(norm, train.x, train.rows) != DN_OK ||
-      dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
+  if (dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
     dn_ex_fail(PROGRAM, "preparing the model");
     goto done;
   }
@@ -165,17 +136,12 @@ int main(int argc, char **argv) {
          baseline);
 
   /* 5. The learning curves, and the trained model. */
-  char path[4096];
   const dn_plot_options plot = {.title = "Concrete: mean absolute error per epoch",
                                 .x_label = "epoch",
                                 .y_label = "MAE (MPa)"};
-  if (dn_ex_out_path(args.out_dir, "concrete_learning_curves.svg", path, sizeof path) == NULL)
+  if (!dn_ex_write_learning_curves(PROGRAM, history, &args, "concrete_learning_curves.svg", &plot))
     goto done;
-  if (dn_plot_history_svg(history, path, NULL, &plot) != DN_OK) {
-    dn_ex_fail(PROGRAM, "writing the learning curves");
-    goto done;
-  }
-  printf("learning curves: %s\n", path);
+  char path[4096];
   if (dn_ex_out_path(args.out_dir, "concrete.dnn", path, sizeof path) == NULL)
     goto done;
   if (dn_model_save(model, path) != DN_OK) {

@@ -28,6 +28,12 @@
 #define GRID 301
 #define N_MODELS 3
 
+/* What --help says. */
+static const char ABOUT[] = "Fits y = sin(1.5x) + x/4 + noise with a Dense(1), two Dense "
+                            "layers without activation, and a ReLU stack,\nand draws the "
+                            "three fits in <out>/curve_fit.svg (no data file; --protocol does "
+                            "not apply).";
+
 /* Trains one model on (x, y) and writes its predictions at the grid points. Returns the MAE on
  * the data, or NaN after an error message. Takes ownership of the model. */
 static double fit_and_draw(dn_model *model, const char *name, const dn_ex_args *args,
@@ -60,21 +66,9 @@ done:
 
 int main(int argc, char **argv) {
   dn_ex_args args;
-  int code = dn_ex_parse_args(argc, argv,
-                              "Fits y = sin(1.5x) + x/4 + noise with a Dense(1), two Dense "
-                              "layers without activation, and a ReLU stack,\nand draws the "
-                              "three fits in <out>/curve_fit.svg (no data file; --protocol does "
-                              "not apply).",
-                              200, &args);
+  int code = dn_ex_start(PROGRAM, argc, argv, ABOUT, 200, NULL, &args);
   if (code >= 0)
-    return code;
-  if (args.protocol || args.protocol_all || args.csv != NULL) {
-    fprintf(stderr,
-            "%s: this example makes its own data; the accuracy protocol runs in "
-            "concrete, red_wine and fuel_economy\n",
-            PROGRAM);
-    return 2;
-  }
+    return code; /* --help, a usage error, or options that need real data */
 
   /* The data: 240 noisy points of the curve, and a fine grid to draw the fits on. */
   static float x[ROWS], y[ROWS], grid[GRID], curves[N_MODELS][GRID];
@@ -121,11 +115,5 @@ int main(int argc, char **argv) {
   };
   const dn_plot_options plot = {
       .title = "Without an activation, stacked layers stay a line", .x_label = "x", .y_label = "y"};
-  char path[4096];
-  if (dn_ex_out_path(args.out_dir, "curve_fit.svg", path, sizeof path) == NULL)
-    return 1;
-  if (dn_plot_svg(path, series, 4, &plot) != DN_OK)
-    return dn_ex_fail(PROGRAM, "writing the plot");
-  printf("plot: %s\n", path);
-  return 0;
+  return dn_ex_write_plot(PROGRAM, &args, "curve_fit.svg", series, 4, &plot) ? 0 : 1;
 }

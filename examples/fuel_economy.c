@@ -24,7 +24,6 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common.h"
 
@@ -33,6 +32,11 @@
 #define N_ORIGINS 3                      /* origin 1 (USA), 2 (Europe), 3 (Japan) */
 #define N_INPUTS (N_NUMERIC + N_ORIGINS) /* after one-hot encoding */
 #define SYNTHETIC_ROWS 392
+
+/* What --help says. */
+static const char ABOUT[] = "Predicts fuel economy (mpg) from 6 car measurements and the one-hot "
+                            "encoded origin.\nWith no CSV: a synthetic car data set. CSV layout: "
+                            "UCI Auto MPG with a header (mpg first, origin 1/2/3).";
 
 static const char *const COLUMNS[] = {"cylinders",    "displacement", "horsepower", "weight",
                                       "acceleration", "model_year",   "origin",     NULL};
@@ -86,62 +90,29 @@ static bool one_hot_origin(const float *raw, size_t rows, float *x) {
 
 int main(int argc, char **argv) {
   dn_ex_args args;
-  int code = dn_ex_parse_args(argc, argv,
-                              "Predicts fuel economy (mpg) from 6 car measurements and the "
-                              "one-hot encoded origin.\nWith no CSV: a synthetic car data set. "
-                              "CSV layout: UCI Auto MPG with a header (mpg first, origin 1/2/3).",
-                              200, &args);
+  int code = dn_ex_start(PROGRAM, argc, argv, ABOUT, 200, "auto-mpg", &args);
   if (code >= 0)
-    return code;
-  if (args.protocol || args.protocol_all) {
-    const dn_ex_protocol protocol = {.name = "auto-mpg",
-                                     .file = "auto-mpg.csv",
-                                     .target_column = 0,
-                                     .onehot_column = 7,
-                                     .onehot_levels = 3,
-                                     .epochs = 300,
-                                     .batch_size = 32,
-                                     .unit = "mpg"};
-    return dn_ex_run_protocol(PROGRAM, &protocol, &args);
-  }
+    return code; /* --help, a usage error, or the --protocol run */
   dn_ex_flush_denormals();
 
-  /* 1. The data: the seven columns after mpg, then origin one-hot encoded. */
-  dn_dataset raw = {0};
-  float *synthetic = NULL;
-  if (args.csv != NULL) {
-    dn_csv_options csv = {.feature_names = COLUMNS, .target_names = TARGET};
-    if (dn_csv_load(args.csv, &csv, &raw) != DN_OK)
-      return dn_ex_fail(PROGRAM, "loading the data");
-    printf("Loaded %zu cars from %s\n", raw.rows, args.csv);
-  } else {
-    synthetic = malloc(SYNTHETIC_ROWS * (N_NUMERIC + 2) * sizeof *synthetic);
-    if (synthetic == NULL)
-      return 1;
-    raw = (dn_dataset){.rows = SYNTHETIC_ROWS,
-                       .n_features = N_NUMERIC + 1,
-                       .n_targets = 1,
-                       .x = synthetic,
-                       .y = synthetic + SYNTHETIC_ROWS * (N_NUMERIC + 1)};
-    synthetic_cars(args.seed, raw.x, raw.y, raw.rows);
-    printf("No CSV given: using a SYNTHETIC car data set of %d cars (generated, not real "
-           "measurements).\nFor the real data pass the UCI file: %s auto-mpg.csv\n",
-           SYNTHETIC_ROWS, argv[0]);
-  }
-  dn_dataset all = {.rows = raw.rows, .n_features = N_INPUTS, .n_targets = 1, .y = raw.y};
-  all.x = malloc(raw.rows * N_INPUTS * sizeof *all.x);
-  bool encoded = all.x != NULL && one_hot_origin(raw.x, raw.rows, all.x);
+  /* 1. The data: the seven columns after mpg, then origin one-hot encoded (one_hot_origin);
+   * 80% of the cars train, 20% validate. */
+  const dn_ex_data data = {.features = COLUMNS,
+                           .target = TARGET,
+                           .n_columns = N_NUMERIC + 1,
+                           .layout = "Auto MPG",
+                           .noun = "cars",
+                           .synthesize = synthetic_cars,
+                           .synthetic_rows = SYNTHETIC_ROWS,
+                           .synthetic = "car",
+                           .synthetic_noun = "cars",
+                           .synthetic_how = "generated, not real measurements",
+                           .file = "auto-mpg.csv",
+                           .encode = one_hot_origin,
+                           .n_inputs = N_INPUTS};
   dn_dataset train = {0}, valid = {0};
-  dn_status st = encoded ? dn_train_test_split(&all, 0.2, args.seed, &train, &valid) : DN_OK;
-  free(all.x);
-  if (synthetic)
-    free(synthetic);
-  else
-    dn_dataset_free(&raw);
-  if (!encoded)
+  if (!dn_ex_load_and_split(PROGRAM, &data, &args, &train, &valid))
     return 1;
-  if (st != DN_OK)
-    return dn_ex_fail(PROGRAM, "splitting the data");
 
   /* 2. The model: standardized inputs, three ReLU layers narrowing 128 -> 128 -> 64, one
    * linear output for mpg. */
@@ -151,13 +122,9 @@ int main(int argc, char **argv) {
                     dn_dense(64, .activation = "relu"), dn_dense(1));
   code = 1;
   dn_history *history = NULL;
-  if (model == NULL) {
-    dn_ex_fail(PROGRAM, "building the model");
+  if (!dn_ex_seed_and_adapt(PROGRAM, model, args.seed, norm, &train))
     goto done;
-  }
-  if (dn_model_set_seed(model, args.seed) != DN_OK ||
-      dn_normalization_adapt(norm, train.x, train.rows) != DN_OK ||
-      dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
+  if (dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
     dn_ex_fail(PROGRAM, "preparing the model");
     goto done;
   }
@@ -179,18 +146,12 @@ int main(int argc, char **argv) {
   printf("\nvalidation MAE: %.2f mpg (predicting the mean mpg: %.2f)\n", valid_mae, baseline);
 
   /* 5. The learning curves. */
-  char path[4096];
   const dn_plot_options plot = {.title = "Fuel economy: mean absolute error per epoch",
                                 .x_label = "epoch",
                                 .y_label = "MAE (mpg)"};
-  if (dn_ex_out_path(args.out_dir, "fuel_economy_learning_curves.svg", path, sizeof path) == NULL)
-    goto done;
-  if (dn_plot_history_svg(history, path, NULL, &plot) != DN_OK) {
-    dn_ex_fail(PROGRAM, "writing the learning curves");
-    goto done;
-  }
-  printf("learning curves: %s\n", path);
-  code = 0;
+  if (dn_ex_write_learning_curves(PROGRAM, history, &args, "fuel_economy_learning_curves.svg",
+                                  &plot))
+    code = 0;
 done:
   dn_history_free(history);
   dn_model_free(model);

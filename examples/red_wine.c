@@ -26,13 +26,18 @@
  */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common.h"
 
 #define PROGRAM "red_wine"
 #define N_FEATURES 11
 #define SYNTHETIC_ROWS 1599
+
+/* What --help says. */
+static const char ABOUT[] = "Predicts red wine quality (3..8) from 11 measurements with 3 x "
+                            "Dense(512, relu) + Dropout + BatchNormalization.\nWith no CSV: a "
+                            "synthetic wine-like data set. CSV layout: UCI winequality-red, "
+                            "comma-separated, target 'quality'.";
 
 static const char *const TARGET[] = {"quality", NULL};
 
@@ -62,63 +67,25 @@ static void synthetic_wine(uint64_t seed, float *x, float *y, size_t rows) {
 
 int main(int argc, char **argv) {
   dn_ex_args args;
-  int code = dn_ex_parse_args(argc, argv,
-                              "Predicts red wine quality (3..8) from 11 measurements with 3 x "
-                              "Dense(512, relu) + Dropout + BatchNormalization.\nWith no CSV: a "
-                              "synthetic wine-like data set. CSV layout: UCI winequality-red, "
-                              "comma-separated, target 'quality'.",
-                              100, &args);
+  int code = dn_ex_start(PROGRAM, argc, argv, ABOUT, 100, "winequality-red", &args);
   if (code >= 0)
-    return code;
-  if (args.protocol || args.protocol_all) {
-    const dn_ex_protocol protocol = {.name = "winequality-red",
-                                     .file = "winequality-red.csv",
-                                     .target_column = 11,
-                                     .onehot_column = -1,
-                                     .epochs = 100,
-                                     .batch_size = 256,
-                                     .unit = "quality points"};
-    return dn_ex_run_protocol(PROGRAM, &protocol, &args);
-  }
+    return code; /* --help, a usage error, or the --protocol run */
   dn_ex_flush_denormals();
 
-  /* 1. The data: every column but quality is an input. */
-  dn_dataset all = {0}, train = {0}, valid = {0};
-  float *synthetic = NULL;
-  if (args.csv != NULL) {
-    dn_csv_options csv = {.target_names = TARGET};
-    if (dn_csv_load(args.csv, &csv, &all) != DN_OK)
-      return dn_ex_fail(PROGRAM, "loading the data");
-    if (all.n_features != N_FEATURES) {
-      fprintf(stderr,
-              "%s: %s has %zu input columns besides 'quality'; the red-wine layout has "
-              "%d\n",
-              PROGRAM, args.csv, all.n_features, N_FEATURES);
-      dn_dataset_free(&all);
-      return 1;
-    }
-    printf("Loaded %zu wines from %s\n", all.rows, args.csv);
-  } else {
-    synthetic = malloc(SYNTHETIC_ROWS * (N_FEATURES + 1) * sizeof *synthetic);
-    if (synthetic == NULL)
-      return 1;
-    all = (dn_dataset){.rows = SYNTHETIC_ROWS,
-                       .n_features = N_FEATURES,
-                       .n_targets = 1,
-                       .x = synthetic,
-                       .y = synthetic + SYNTHETIC_ROWS * N_FEATURES};
-    synthetic_wine(args.seed, all.x, all.y, all.rows);
-    printf("No CSV given: using a SYNTHETIC wine-like data set of %d wines (generated, not real "
-           "measurements).\nFor the real data pass the UCI file: %s winequality-red.csv\n",
-           SYNTHETIC_ROWS, argv[0]);
-  }
-  dn_status st = dn_train_test_split(&all, 0.2, args.seed, &train, &valid);
-  if (synthetic)
-    free(synthetic);
-  else
-    dn_dataset_free(&all);
-  if (st != DN_OK)
-    return dn_ex_fail(PROGRAM, "splitting the data");
+  /* 1. The data: every column but quality is an input; 80% of the wines train, 20% validate. */
+  const dn_ex_data data = {.target = TARGET,
+                           .n_columns = N_FEATURES,
+                           .layout = "red-wine",
+                           .noun = "wines",
+                           .synthesize = synthetic_wine,
+                           .synthetic_rows = SYNTHETIC_ROWS,
+                           .synthetic = "wine-like",
+                           .synthetic_noun = "wines",
+                           .synthetic_how = "generated, not real measurements",
+                           .file = "winequality-red.csv"};
+  dn_dataset train = {0}, valid = {0};
+  if (!dn_ex_load_and_split(PROGRAM, &data, &args, &train, &valid))
+    return 1;
 
   /* 2. The model. Dropout(0.3) zeroes 30% of the previous layer's outputs at each training
    * step (a different 30% each time), so no unit can rely on a few others; BatchNormalization
@@ -130,13 +97,9 @@ int main(int argc, char **argv) {
       dn_dense(512, .activation = "relu"), dn_dropout(0.3), dn_batch_normalization(), dn_dense(1));
   code = 1;
   dn_history *history = NULL;
-  if (model == NULL) {
-    dn_ex_fail(PROGRAM, "building the model");
+  if (!dn_ex_seed_and_adapt(PROGRAM, model, args.seed, norm, &train))
     goto done;
-  }
-  if (dn_model_set_seed(model, args.seed) != DN_OK ||
-      dn_normalization_adapt(norm, train.x, train.rows) != DN_OK ||
-      dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
+  if (dn_compile(model, .optimizer = "adam", .loss = "mae") != DN_OK) {
     dn_ex_fail(PROGRAM, "preparing the model");
     goto done;
   }
@@ -159,18 +122,11 @@ int main(int argc, char **argv) {
          baseline);
 
   /* 5. The learning curves. */
-  char path[4096];
   const dn_plot_options plot = {.title = "Red wine: mean absolute error per epoch",
                                 .x_label = "epoch",
                                 .y_label = "MAE (quality points)"};
-  if (dn_ex_out_path(args.out_dir, "red_wine_learning_curves.svg", path, sizeof path) == NULL)
-    goto done;
-  if (dn_plot_history_svg(history, path, NULL, &plot) != DN_OK) {
-    dn_ex_fail(PROGRAM, "writing the learning curves");
-    goto done;
-  }
-  printf("learning curves: %s\n", path);
-  code = 0;
+  if (dn_ex_write_learning_curves(PROGRAM, history, &args, "red_wine_learning_curves.svg", &plot))
+    code = 0;
 done:
   dn_history_free(history);
   dn_model_free(model);

@@ -25,26 +25,20 @@
 #define ROWS 1000
 #define SLICE 101
 
+/* What --help says. */
+static const char ABOUT[] = "Trains the lesson's 2 -> Dense(4, relu) -> Dense(3, relu) -> "
+                            "Dense(1) network (31 parameters) on a synthetic surface\n"
+                            "y = sin(x1) + x2^2/2 (no data file; --protocol does not apply).";
+
 static double surface(double x1, double x2) {
   return sin(x1) + 0.5 * x2 * x2;
 }
 
 int main(int argc, char **argv) {
   dn_ex_args args;
-  int code = dn_ex_parse_args(argc, argv,
-                              "Trains the lesson's 2 -> Dense(4, relu) -> Dense(3, relu) -> "
-                              "Dense(1) network (31 parameters) on a synthetic surface\n"
-                              "y = sin(x1) + x2^2/2 (no data file; --protocol does not apply).",
-                              100, &args);
+  int code = dn_ex_start(PROGRAM, argc, argv, ABOUT, 100, NULL, &args);
   if (code >= 0)
-    return code;
-  if (args.protocol || args.protocol_all || args.csv != NULL) {
-    fprintf(stderr,
-            "%s: this example makes its own data; the accuracy protocol runs in "
-            "concrete, red_wine and fuel_economy\n",
-            PROGRAM);
-    return 2;
-  }
+    return code; /* --help, a usage error, or options that need real data */
 
   /* 1. The data: 1000 random points of the surface, with noise of 0.05. */
   float *x = malloc(ROWS * 2 * sizeof *x), *y = malloc(ROWS * sizeof *y);
@@ -68,14 +62,11 @@ int main(int argc, char **argv) {
                                   dn_dense(3, .activation = "relu"), dn_dense(1));
   dn_history *history = NULL;
   code = 1;
-  if (model == NULL) {
-    dn_ex_fail(PROGRAM, "building the model");
+  if (!dn_ex_seed_and_adapt(PROGRAM, model, args.seed, NULL, NULL))
     goto done;
-  }
   /* A small network learns faster with a larger step than Adam's default 0.001. */
-  if (dn_model_set_seed(model, args.seed) != DN_OK ||
-      dn_compile(model, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mae") !=
-          DN_OK) {
+  if (dn_compile(model, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mae") !=
+      DN_OK) {
     dn_ex_fail(PROGRAM, "preparing the model");
     goto done;
   }
@@ -120,15 +111,8 @@ int main(int argc, char **argv) {
       {.label = "network (31 parameters)", .x = t, .y = fitted, .n = SLICE}};
   const dn_plot_options plot = {
       .title = "seed_network along the line x1 = x2 = t", .x_label = "t", .y_label = "y"};
-  char path[4096];
-  if (dn_ex_out_path(args.out_dir, "seed_network_slice.svg", path, sizeof path) == NULL)
-    goto done;
-  if (dn_plot_svg(path, series, 2, &plot) != DN_OK) {
-    dn_ex_fail(PROGRAM, "writing the plot");
-    goto done;
-  }
-  printf("plot: %s\n", path);
-  code = 0;
+  if (dn_ex_write_plot(PROGRAM, &args, "seed_network_slice.svg", series, 2, &plot))
+    code = 0;
 done:
   dn_history_free(history);
   dn_model_free(model);
