@@ -56,9 +56,15 @@ static dn_status dense_init_random(dn_layer *layer, dn_rng *rng) {
   return st;
 }
 
+/* Linear and relu run fused into the GEMM (kernels.h) and need no Z cache:
+ * relu'(z) is read from the output (y > 0 exactly when z > 0). */
+static bool fused_act(const dn_act *act) {
+  return dn_act_is_linear(act) || strcmp(act->name, "relu") == 0;
+}
+
 static dn_status dense_reserve(dn_layer *layer, size_t rows) {
   dense *d = impl_of(layer);
-  if (dn_act_is_linear(d->act) || rows <= d->z_rows)
+  if (fused_act(d->act) || rows <= d->z_rows)
     return DN_OK;
   size_t n;
   if (!dn_mul_size(rows, layer->output_dim, &n, "Dense workspace"))
@@ -80,13 +86,16 @@ static void dense_forward(dn_layer *layer, float *Y, const float *X, size_t N, b
   dense *d = impl_of(layer);
   size_t I = layer->input_dim, O = layer->output_dim;
   const float *W = layer->params;
-  bool linear = dn_act_is_linear(d->act);
-  float *Z = linear ? Y : d->z;
+  if (fused_act(d->act)) {
+    dn_dense_forward_fused(Y, X, W, d->use_bias ? W + I * O : NULL, N, I, O,
+                           !dn_act_is_linear(d->act));
+    return;
+  }
+  float *Z = d->z; /* other activations: product, bias, then the activation table's row */
   dn_gemm(false, false, N, O, I, 1.0f, X, I, W, O, 0.0f, Z, O);
   if (d->use_bias)
     dn_bias_add(Z, W + I * O, N, O);
-  if (!linear)
-    d->act->forward(Y, Z, N, O);
+  d->act->forward(Y, Z, N, O);
 }
 
 /* From dY (N x O, reused as dZ): dW = X^T . dZ, db = colsum(dZ), dX = dZ . W^T. */
@@ -96,8 +105,12 @@ static void dense_backward(dn_layer *layer, float *dX, float *dY, const float *X
   size_t I = layer->input_dim, O = layer->output_dim;
   const float *W = layer->params;
   float *dW = layer->grads;
-  if (!dn_act_is_linear(d->act))
-    d->act->backward(dY, dY, d->z, Y, N, O);
+  if (fused_act(d->act)) {
+    dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O,
+                            !dn_act_is_linear(d->act));
+    return;
+  }
+  d->act->backward(dY, dY, d->z, Y, N, O);
   dn_gemm(true, false, I, O, N, 1.0f, X, I, dY, O, 0.0f, dW, O);
   if (d->use_bias)
     dn_col_sum(dW + I * O, dY, N, O);

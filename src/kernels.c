@@ -1,4 +1,6 @@
-/* kernels.c -- the GEMM seam (reference backend) and the small vector kernels.
+/* kernels.c -- the GEMM seam: the always-built reference, the choice of the
+ * active backend (gemm.h), the fused dense forward/backward, and the small
+ * vector kernels.
  *
  * Letters: M x N result, K the summed dimension; row-major throughout.
  * The reference loops keep the innermost loop contiguous in memory for each
@@ -6,7 +8,16 @@
  */
 #include "kernels.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+#include "cpu.h"
+#include "gemm.h"
+
+#ifdef DENSENET_HAVE_CBLAS
+#include <cblas.h>
+#undef I /* OpenBLAS's cblas.h pulls in <complex.h>; I is the inputs letter here */
+#endif
 
 static void scale_rows(float *C, size_t ldc, size_t M, size_t N, float beta) {
   for (size_t i = 0; i < M; i++) {
@@ -61,13 +72,155 @@ void dn_gemm_reference(bool trans_a, bool trans_b, size_t M, size_t N, size_t K,
   }
 }
 
-void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
-             size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-  dn_gemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+/* ---- backends ------------------------------------------------------------ */
+
+/* C += bias, then relu, over an M x N block (for backends without a fused epilogue). */
+static void epilogue_pass(const dn_gemm_args *g) {
+  if (g->bias == NULL && g->act == DN_EPI_LINEAR)
+    return;
+  for (size_t i = 0; i < g->M; i++) {
+    float *c = g->C + i * g->ldc;
+    for (size_t j = 0; j < g->N; j++) {
+      float t = c[j];
+      if (g->bias != NULL)
+        t = t + g->bias[j];
+      if (g->act == DN_EPI_RELU && t <= 0.0f)
+        t = 0.0f;
+      c[j] = t;
+    }
+  }
+}
+
+static void reference_backend(const dn_gemm_args *g) {
+  dn_gemm_reference(g->trans_a, g->trans_b, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb,
+                    g->beta, g->C, g->ldc);
+  epilogue_pass(g);
+}
+
+#ifdef DENSENET_HAVE_CBLAS
+/* The best native backend this CPU runs (the fallback of the cblas backend). */
+static void native_backend(const dn_gemm_args *g) {
+#ifdef DN_HAVE_X86_KERNELS
+  dn_cpu_level level = dn_cpu_level_get();
+  if (level == DN_CPU_AVX512)
+    dn_gemm_avx512(g);
+  else if (level == DN_CPU_AVX2)
+    dn_gemm_avx2(g);
+  else
+#endif
+    dn_gemm_portable(g);
+}
+
+/* CBLAS for the shapes where packing pays; the native paths for skinny ones. */
+static void cblas_backend(const dn_gemm_args *g) {
+  if (g->M < 16 || g->N < 32 || g->K < 8 || (double)g->M * g->N * g->K < 32768.0) {
+    native_backend(g);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+              g->trans_b ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, g->alpha,
+              g->A, (int)g->lda, g->B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
+  epilogue_pass(g);
+}
+#endif
+
+typedef struct backend {
+  const char *name;
+  dn_gemm_backend_fn fn;
+  dn_relu_colsum_fn relu_colsum;
+  dn_cpu_level needs;
+} backend;
+
+static const backend backends[] = {
+    {"reference", reference_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE},
+    {"portable", dn_gemm_portable, dn_relu_colsum_portable, DN_CPU_PORTABLE},
+#ifdef DN_HAVE_X86_KERNELS
+    {"avx2", dn_gemm_avx2, dn_relu_colsum_avx2, DN_CPU_AVX2},
+    {"avx512", dn_gemm_avx512, dn_relu_colsum_avx512, DN_CPU_AVX512},
+#endif
+#ifdef DENSENET_HAVE_CBLAS
+    {"cblas", cblas_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE},
+#endif
+};
+enum { n_backends = sizeof backends / sizeof *backends };
+
+/* Index + 1 of the active backend; 0 until the first call chooses one. */
+static atomic_int active;
+
+static const backend *active_backend(void) {
+  int a = atomic_load_explicit(&active, memory_order_relaxed);
+  if (a != 0)
+    return &backends[a - 1];
+  const char *want = dn_cpu_level_name(dn_cpu_level_get());
+#ifdef DENSENET_HAVE_CBLAS
+  want = "cblas";
+#endif
+  for (int i = 0; i < n_backends; i++)
+    if (strcmp(backends[i].name, want) == 0)
+      a = i + 1;
+  if (a == 0)
+    a = 2; /* portable */
+  atomic_store_explicit(&active, a, memory_order_relaxed);
+  return &backends[a - 1];
+}
+
+bool dn_kernels_set_backend(const char *name) {
+  if (name == NULL) {
+    atomic_store_explicit(&active, 0, memory_order_relaxed);
+    return true;
+  }
+  for (int i = 0; i < n_backends; i++)
+    if (strcmp(backends[i].name, name) == 0) {
+      if (backends[i].needs > dn_cpu_level_get())
+        return false;
+      atomic_store_explicit(&active, i + 1, memory_order_relaxed);
+      return true;
+    }
+  return false;
 }
 
 const char *dn_kernels_backend(void) {
-  return "reference";
+  return active_backend()->name;
+}
+
+void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
+             size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+  dn_gemm_args g = {trans_a, trans_b, M,   N, K,   alpha, beta,          A,
+                    B,       lda,     ldb, C, ldc, NULL,  DN_EPI_LINEAR, dn_gemm_max_threads()};
+  active_backend()->fn(&g);
+}
+
+/* ---- fused dense passes -------------------------------------------------- */
+
+void dn_dense_forward_fused(float *Y, const float *X, const float *W, const float *b, size_t N,
+                            size_t I, size_t O, bool relu) {
+  dn_gemm_args g = {false,
+                    false,
+                    N,
+                    O,
+                    I,
+                    1.0f,
+                    0.0f,
+                    X,
+                    W,
+                    I,
+                    O,
+                    Y,
+                    O,
+                    b,
+                    relu ? DN_EPI_RELU : DN_EPI_LINEAR,
+                    dn_gemm_max_threads()};
+  active_backend()->fn(&g);
+}
+
+void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
+                             const float *W, const float *Y, size_t N, size_t I, size_t O,
+                             bool relu) {
+  if (relu || db != NULL)
+    active_backend()->relu_colsum(dY, Y, db, N, O, relu);
+  dn_gemm(true, false, I, O, N, 1.0f, X, I, dY, O, 0.0f, dW, O);
+  if (dX != NULL)
+    dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);
 }
 
 void dn_bias_add(float *Y, const float *b, size_t N, size_t O) {

@@ -27,8 +27,31 @@ void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
 void dn_gemm_reference(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
                        const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
                        size_t ldc);
-/* Name of the active backend ("reference", ...). */
+/* Name of the active backend: "avx512", "avx2", "portable" (chosen once from
+ * the CPU and DN_CPU, see cpu.h), "cblas" (-DDENSENET_BLAS builds) or
+ * "reference". The cblas backend sends the large products to the CBLAS
+ * library and keeps the native paths for the skinny ones; a CBLAS library's
+ * own threads do not inherit the caller's FTZ/DAZ state (fpenv.h). */
 const char *dn_kernels_backend(void);
+/* For tests and benchmarks: use the named backend from now on ("reference",
+ * "portable", "avx2", "avx512", "cblas"); NULL returns to the automatic
+ * choice. False (nothing changed) if the name is unknown or this CPU or build
+ * cannot run it. Not thread-safe: call it while no GEMM runs. */
+bool dn_kernels_set_backend(const char *name);
+
+/* Dense forward with the bias and activation fused into the product:
+ * Y = act(X . W + b). X is N x I, W is I x O, b has O values (NULL: no bias),
+ * Y is N x O; relu selects act = relu, else linear. */
+void dn_dense_forward_fused(float *Y, const float *X, const float *W, const float *b, size_t N,
+                            size_t I, size_t O, bool relu);
+/* Dense backward from dY (N x O), which becomes dZ in place: with relu,
+ * dZ = dY * (Y > 0) (relu'(z) from the layer output Y = relu(z)); then
+ * db = column sums of dZ (db NULL: none), dW = X^T . dZ (I x O) and, if dX is
+ * not NULL, dX = dZ . W^T (N x I). The mask and the bias gradient share one
+ * pass over dY. */
+void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
+                             const float *W, const float *Y, size_t N, size_t I, size_t O,
+                             bool relu);
 
 /* Y[n][o] += b[o] for an N x O matrix. */
 void dn_bias_add(float *Y, const float *b, size_t N, size_t O);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fpenv.h"
 #include "status.h"
 
 #define DN_EVAL_BATCH 32
@@ -287,8 +288,22 @@ static void copy_frozen(dn_model *model, bool save) {
   }
 }
 
+static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
+                            size_t n, bool update, double *loss, bool *bad_gradient);
+
+/* Every training step (fit's and train_on_batch's) runs with flush-to-zero / denormals-are-zero
+ * (Adam's moments of idle units decay into denormals, ~100x slower to compute); the caller's
+ * floating-point state is restored after (fpenv.h). */
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
                         bool update, double *loss, bool *bad_gradient) {
+  dn_fp_state fp = dn_fp_enter();
+  dn_status st = train_step(model, x, y, sw, n, update, loss, bad_gradient);
+  dn_fp_leave(fp);
+  return st;
+}
+
+static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
+                            size_t n, bool update, double *loss, bool *bad_gradient) {
   struct dn_train *t = model->train;
   size_t out = dn_model_output_dim(model);
   *bad_gradient = false;

@@ -1,0 +1,294 @@
+/* bench.c -- libdensenet's side of the peer benchmark: the workloads W1, W1-latency, W2, W3 and
+ * W4 exactly as ../shared/bench/WORKLOADS.md defines them (same data generator, same nets, loss,
+ * optimizer, batch and epochs), through the public API only (dn_sequential, dn_compile, dn_fit,
+ * dn_predict_on_batch), printing one RESULT line per workload in the peers' format.
+ *
+ *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]
+ * (W1 includes W1-latency; --peer names the RESULT lines, e.g. libdensenet-openblas for a
+ * -DDENSENET_BLAS=openblas build).
+ *
+ * Timed region (as for the peers): the whole dn_fit call of a fresh model (shuffles, batch
+ * gathers, forward, loss, backward, optimizer steps); model construction and one warm-up epoch
+ * (on a separate model) are excluded. W1-latency: 100,000 single-row predicts on the trained
+ * W1 net after 2,000 warm-up calls. W4: 100,000 rows in batches of 1024. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "densenet.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Internal, for the report only: the GEMM backend in use (src/kernels.h). */
+const char *dn_kernels_backend(void);
+
+/* ---- the shared data generator (WORKLOADS.md, "Data generator") ---------- */
+
+static uint64_t mix(uint64_t stream, uint64_t i) {
+  uint64_t z = stream + (i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double u(uint64_t stream, uint64_t i) {
+  return (double)(mix(stream, i) >> 40) / 16777216.0;
+}
+
+/* X: n x d, Y: n x outputs (W3: one-hot of the class). */
+static void make_data(int wl, size_t n, float *X, float *Y) {
+  for (size_t s = 0; s < n; s++) {
+    if (wl == 1) {
+      double x0 = 2.0 * u(101, 2 * s) - 1.0, x1 = 2.0 * u(101, 2 * s + 1) - 1.0;
+      X[2 * s] = (float)x0;
+      X[2 * s + 1] = (float)x1;
+      Y[s] = (float)(sin(3.0 * x0) + x1 * x1 + 0.1 * (2.0 * u(102, s) - 1.0));
+    } else if (wl == 2) {
+      double x[8];
+      for (int j = 0; j < 8; j++)
+        X[8 * s + j] = (float)(x[j] = u(201, 8 * s + j));
+      Y[s] = (float)(sin(3.0 * x[0]) + x[1] * x[1] + x[2] * x[3] - 0.5 * cos(2.0 * x[4]) +
+                     0.3 * x[5] + x[6] * x[7] + 0.05 * (2.0 * u(202, s) - 1.0));
+    } else {
+      double g[10] = {0};
+      for (size_t j = 0; j < 784; j++) {
+        float v = (float)u(301, 784 * s + j);
+        X[784 * s + j] = v;
+        g[j % 10] += v;
+      }
+      int c = 0;
+      for (int k = 1; k < 10; k++)
+        if (g[k] > g[c])
+          c = k;
+      for (int k = 0; k < 10; k++)
+        Y[10 * s + k] = k == c ? 1.0f : 0.0f;
+    }
+  }
+}
+
+/* ---- workloads ------------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  int wl;
+  size_t in, out, hidden[3], n_hidden, samples, batch, epochs;
+  const char *loss, *optimizer;
+} workload;
+
+static const workload W1 = {"W1", 1, 2, 1, {4, 3}, 2, 10000, 32, 20, "mse", "sgd"};
+static const workload W2 = {"W2", 2, 8, 1, {512, 512, 512}, 3, 1030, 256, 50, "mae", "adam"};
+static const workload W3 = {
+    "W3", 3, 784, 10, {1024, 1024}, 2, 20000, 128, 2, "categorical_crossentropy", "sgd"};
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static size_t params_of(const workload *w) {
+  size_t p = 0, prev = w->in;
+  for (size_t l = 0; l < w->n_hidden; l++) {
+    p += prev * w->hidden[l] + w->hidden[l];
+    prev = w->hidden[l];
+  }
+  return p + prev * w->out + w->out;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "bench: %s: %s\n", what, dn_last_error());
+  exit(1);
+}
+
+/* A fresh, compiled model of workload w (glorot-uniform kernels, zero biases: Keras defaults). */
+static dn_model *make_model(const workload *w, uint64_t seed) {
+  dn_layer *layers[5];
+  size_t n = 0;
+  for (size_t l = 0; l < w->n_hidden; l++)
+    layers[n++] = dn_dense(w->hidden[l], .activation = "relu", .input_dim = l == 0 ? w->in : 0);
+  layers[n++] = dn_dense(w->out);
+  dn_model *m = dn_sequential_with(n, layers);
+  if (m == NULL || dn_model_build(m, w->in) != DN_OK || dn_model_set_seed(m, seed) != DN_OK)
+    die("model");
+  dn_optimizer *opt =
+      strcmp(w->optimizer, "adam") == 0
+          ? dn_adam(.learning_rate = 1e-3, .beta_1 = 0.9, .beta_2 = 0.999, .epsilon = 1e-7)
+          : dn_sgd(.learning_rate = 0.01);
+  if (opt == NULL)
+    die("optimizer");
+  if (dn_compile(m, .optimizer_object = opt, .loss = w->loss, .from_logits = w->wl == 3) != DN_OK)
+    die("compile");
+  return m;
+}
+
+static double fit(dn_model *m, const workload *w, const float *X, const float *Y, size_t epochs,
+                  uint64_t seed, double *final_loss) {
+  double t0 = now();
+  dn_history *h = dn_fit(m, .x = X, .y = Y, .rows = w->samples, .epochs = epochs,
+                         .batch_size = w->batch, .verbose = DN_VERBOSE_SILENT, .seed = seed);
+  double t = now() - t0;
+  if (h == NULL)
+    die("fit");
+  const double *loss = dn_history_values(h, "loss");
+  *final_loss = loss ? loss[dn_history_length(h) - 1] : NAN;
+  dn_history_free(h);
+  return t;
+}
+
+static const char *peer = "libdensenet";
+
+static void print_rate(const char *name, int threads, double *rates, int reps, double flops,
+                       const char *extra) {
+  double mn = rates[0], mx = rates[0];
+  for (int r = 1; r < reps; r++) {
+    mn = rates[r] < mn ? rates[r] : mn;
+    mx = rates[r] > mx ? rates[r] : mx;
+  }
+  double med = median(rates, reps);
+  printf("RESULT peer=%s workload=%s threads=%d samples_per_s=%.0f samples_per_s_min=%.0f "
+         "samples_per_s_max=%.0f gflops=%.2f reps=%d%s note=backend-%s\n",
+         peer, name, threads, med, mn, mx, med * flops / 1e9, reps, extra, dn_kernels_backend());
+  fflush(stdout);
+}
+
+/* Training workloads; W1 also runs W1-latency on its last trained model. */
+static void train_workload(const workload *w, int threads, int reps, bool latency) {
+  size_t n = w->samples;
+  float *X = malloc(n * w->in * sizeof *X), *Y = malloc(n * w->out * sizeof *Y);
+  if (!X || !Y)
+    die("out of memory");
+  make_data(w->wl, n, X, Y);
+  double loss, loss0 = NAN, rates[32];
+  { /* warm-up: one epoch on a separate model */
+    dn_model *m = make_model(w, 7);
+    fit(m, w, X, Y, 1, 7, &loss);
+    dn_model_free(m);
+  }
+  dn_model *last = NULL;
+  for (int r = 0; r < reps; r++) {
+    dn_model *m = make_model(w, 100 + (uint64_t)r);
+    if (r == 0 && dn_evaluate(m, X, Y, n, &(float){0}) == DN_OK) {
+      float l0;
+      dn_evaluate(m, X, Y, n, &l0);
+      loss0 = l0;
+    }
+    double t = fit(m, w, X, Y, w->epochs, 100 + (uint64_t)r, &loss);
+    rates[r] = (double)(n * w->epochs) / t;
+    if (last)
+      dn_model_free(last);
+    last = m;
+  }
+  char extra[96];
+  snprintf(extra, sizeof extra, " loss0=%.4g loss=%.4g", loss0, loss);
+  print_rate(w->name, threads, rates, reps, 6.0 * (double)params_of(w), extra);
+  if (latency) { /* W1-latency: single-row predict on the trained net */
+    enum { CALLS = 100000, WARM = 2000 };
+    double us[32];
+    float y;
+    for (int i = 0; i < WARM; i++)
+      if (dn_predict_on_batch(last, X + 2 * (size_t)(i % 1000), 1, &y, 1) != DN_OK)
+        die("predict");
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      for (int i = 0; i < CALLS; i++)
+        dn_predict_on_batch(last, X + 2 * (size_t)(i % 1000), 1, &y, 1);
+      us[r] = (now() - t0) / CALLS * 1e6;
+    }
+    double mn = us[0], mx = us[0];
+    for (int r = 1; r < reps; r++) {
+      mn = us[r] < mn ? us[r] : mn;
+      mx = us[r] > mx ? us[r] : mx;
+    }
+    printf("RESULT peer=%s workload=W1-latency threads=%d us_per_call=%.4f "
+           "us_per_call_min=%.4f us_per_call_max=%.4f calls=%d reps=%d note=predict_on_batch\n",
+           peer, threads, median(us, reps), mn, mx, CALLS, reps);
+    fflush(stdout);
+  }
+  dn_model_free(last);
+  free(X);
+  free(Y);
+}
+
+/* W4: the W2 net (fresh weights) predicting 100,000 rows in batches of 1024. */
+static void predict_workload(int threads, int reps) {
+  enum { N = 100000, BATCH = 1024 };
+  float *X = malloc((size_t)N * 8 * sizeof *X), *Y = malloc(N * sizeof *Y);
+  if (!X || !Y)
+    die("out of memory");
+  make_data(2, N, X, Y);
+  dn_model *m = make_model(&W2, 11);
+  double rates[32];
+  for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+    double t0 = now();
+    for (size_t s = 0; s < N; s += BATCH) {
+      size_t rows = N - s < BATCH ? N - s : BATCH;
+      if (dn_predict_on_batch(m, X + 8 * s, rows, Y + s, rows) != DN_OK)
+        die("predict");
+    }
+    if (r >= 0)
+      rates[r] = N / (now() - t0);
+  }
+  print_rate("W4", threads, rates, reps, 2.0 * (double)params_of(&W2), "");
+  dn_model_free(m);
+  free(X);
+  free(Y);
+}
+
+int main(int argc, char **argv) {
+  int threads = 1, reps = 3;
+  const char *which = "W1,W2,W3,W4";
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--workloads") == 0 && i + 1 < argc)
+      which = argv[++i];
+    else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
+      peer = argv[++i];
+    else {
+      fprintf(stderr,
+              "usage: bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]\n");
+      return 2;
+    }
+  }
+  if (reps < 1 || reps > 32 || threads < 1) {
+    fprintf(stderr, "bench: reps must be 1..32 and threads >= 1\n");
+    return 2;
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#else
+  if (threads > 1) {
+    printf("INFO libdensenet bench built without OpenMP: no %d-thread results\n", threads);
+    return 0;
+  }
+#endif
+  printf("INFO libdensenet %s backend=%s threads=%d\n", DN_VERSION_STRING, dn_kernels_backend(),
+         threads);
+  if (strstr(which, "W1"))
+    train_workload(&W1, threads, reps, true);
+  if (strstr(which, "W2"))
+    train_workload(&W2, threads, reps, false);
+  if (strstr(which, "W3"))
+    train_workload(&W3, threads, reps, false);
+  if (strstr(which, "W4"))
+    predict_workload(threads, reps);
+  return 0;
+}

@@ -1,0 +1,79 @@
+/* gemm.h -- internal: the SGEMM backends behind the seam of kernels.h.
+ *
+ * Letters: C is M x N, K the summed dimension, row-major. op(A) is M x K
+ * (A stored K x M when trans_a), op(B) is K x N (B stored N x K when trans_b).
+ *
+ * One backend = one instantiation of gemm_template.h compiled for one
+ * instruction set (portable C, AVX2+FMA, AVX-512). Each computes
+ *   C = act(alpha * op(A) . op(B) + beta * C + bias)
+ * where bias (length N, may be NULL) and act (linear or relu) form the fused
+ * epilogue, applied to each tile right after its last product. beta == 0 never
+ * reads C. Every backend sums each element in the same k order whatever the
+ * thread count, so results do not depend on how the work was split.
+ */
+#ifndef DN_GEMM_H
+#define DN_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Keeps a helper out of line (the packing routines: clearer profiles, smaller loops). */
+#ifdef __GNUC__
+#define DN_NOINLINE __attribute__((noinline))
+#else
+#define DN_NOINLINE
+#endif
+
+/* Epilogue activations the kernels fuse (others run as a separate pass). */
+typedef enum dn_epi_act { DN_EPI_LINEAR = 0, DN_EPI_RELU = 1 } dn_epi_act;
+
+typedef struct dn_gemm_args {
+  bool trans_a, trans_b;
+  size_t M, N, K;
+  float alpha, beta;
+  const float *A, *B;
+  size_t lda, ldb;
+  float *C;
+  size_t ldc;
+  const float *bias; /* length N, added after the product; NULL for none */
+  dn_epi_act act;
+  int threads; /* upper bound on worker threads (1 = this thread only) */
+} dn_gemm_args;
+
+typedef void (*dn_gemm_backend_fn)(const dn_gemm_args *g);
+
+/* The instantiations. The AVX ones exist only on x86 with GCC/Clang; callers
+ * must check dn_cpu_level() first. */
+void dn_gemm_portable(const dn_gemm_args *g);
+/* The elementwise half of the fused dense backward (see dn_dense_backward_fused):
+ * dY *= (Y > 0) when relu, db = column sums of dY (db NULL: none). */
+typedef void (*dn_relu_colsum_fn)(float *dY, const float *Y, float *db, size_t N, size_t O,
+                                  bool relu);
+void dn_relu_colsum_portable(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define DN_HAVE_X86_KERNELS 1
+void dn_gemm_avx2(const dn_gemm_args *g);
+void dn_gemm_avx512(const dn_gemm_args *g);
+void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+void dn_relu_colsum_avx512(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+#endif
+
+/* Per-thread packing workspace of at least `floats` floats (64-byte aligned),
+ * grown on demand and reused; freed when the thread exits. NULL if it cannot
+ * be grown (callers then take a path that needs no workspace). */
+float *dn_gemm_workspace(size_t floats);
+
+/* One micro-tile's finishing step, shared by the instantiations:
+ *   t = alpha * acc; if (load) t += beta * C; if (bias) t += bias[j]; act(t) -> C
+ * (separate multiply and add, no FMA, so full and edge tiles round alike). */
+typedef struct dn_tile_op {
+  float alpha, beta;
+  bool load;
+  const float *bias; /* at the tile's first column, or NULL */
+  dn_epi_act act;
+} dn_tile_op;
+
+/* Largest thread count the kernels may use (1 without OpenMP). */
+int dn_gemm_max_threads(void);
+
+#endif

@@ -1,0 +1,419 @@
+/* gemm_template.h -- the SGEMM driver, instantiated once per instruction set.
+ *
+ * Not a header to include elsewhere: gemm_portable.c, gemm_avx2.c and
+ * gemm_avx512.c each define, then include this file:
+ *   DN_SUFFIX     name suffix (portable, avx2, avx512); the entry is dn_gemm_<suffix>
+ *   DN_TARGET     function attribute selecting the instruction set (may be empty)
+ *   DN_MR, DN_NR  the register tile (rows x columns of C)
+ *   DN_KC, DN_MC, DN_NC   cache blocks (DN_MC a multiple of DN_MR, DN_NC of DN_NR)
+ *   a micro-kernel  static void DN_T(ukernel)(size_t K, const float *Ap, const float *Bp,
+ *                                             float *C, size_t ldc, const dn_tile_op *op)
+ *     that multiplies an MR x K packed panel of A by a K x NR packed panel of B
+ *     and finishes the MR x NR tile of C with op (see dn_tile_op in gemm.h).
+ *
+ * Letters: C is M x N, K summed; see gemm.h. Three paths, chosen from the
+ * shape alone (never from the thread split, so results do not depend on it):
+ *   N == 1        matrix-vector: dot products (op(A) rows contiguous) or
+ *                 axpy over rows of A (trans_a), no packing;
+ *   small M*N*K   direct loops on the caller's layout, no packing;
+ *   otherwise     BLIS-style blocking: pack a KC x NC block of op(B) into
+ *                 NR-wide panels and an MC x KC block of op(A) into MR-high
+ *                 panels, then run the micro-kernel over the tiles.
+ * Threads (OpenMP builds) split C by output ownership: whole NR-wide column
+ * slabs (or MR-high row slabs, or rows for the unpacked paths); each element
+ * is summed by one thread in the same k order as on one thread.
+ */
+
+#define DN_CAT2(a, b) a##_##b
+#define DN_CAT(a, b) DN_CAT2(a, b)
+#define DN_T(name) DN_CAT(name, DN_SUFFIX)
+
+/* Chunk of an accumulator row kept on the stack by the unpacked paths. */
+#define DN_CHUNK 256
+
+static inline size_t DN_T(min)(size_t a, size_t b) {
+  return a < b ? a : b;
+}
+
+/* The scalar finishing step of dn_tile_op for one element of column j. */
+static DN_TARGET inline float DN_T(finish)(float acc, const float *c, const dn_tile_op *op,
+                                           size_t j) {
+  float t = op->alpha * acc;
+  if (op->load)
+    t = t + op->beta * *c;
+  if (op->bias != NULL)
+    t = t + op->bias[j];
+  if (op->act == DN_EPI_RELU && t <= 0.0f)
+    t = 0.0f;
+  return t;
+}
+
+/* Dot product: sequential below 32 terms, else in 16 independent lanes reduced
+ * pairwise (a fixed order either way, chosen by K alone). */
+static DN_TARGET float DN_T(dot)(const float *a, const float *b, size_t K) {
+  if (K < 32) {
+    float t = 0.0f;
+    for (size_t k = 0; k < K; k++)
+      t += a[k] * b[k];
+    return t;
+  }
+  float s[16] = {0};
+  size_t k = 0;
+  for (; k + 16 <= K; k += 16)
+    for (int l = 0; l < 16; l++)
+      s[l] += a[k + l] * b[k + l];
+  for (int l = 0; k < K; k++, l++)
+    s[l] += a[k] * b[k];
+  for (int w = 8; w > 0; w /= 2)
+    for (int l = 0; l < w; l++)
+      s[l] += s[l + w];
+  return s[0];
+}
+
+/* C = alpha * op(A) . op(B) + ... with K == 0 or alpha == 0: only beta, bias, act. */
+static DN_TARGET void DN_T(scale_only)(const dn_gemm_args *g, size_t i0, size_t i1) {
+  dn_tile_op op = {0.0f, g->beta, g->beta != 0.0f, g->bias, g->act};
+  for (size_t i = i0; i < i1; i++) {
+    float *c = g->C + i * g->ldc;
+    for (size_t j = 0; j < g->N; j++)
+      c[j] = DN_T(finish)(0.0f, c + j, &op, j);
+  }
+}
+
+/* N == 1: C[i] = op(A)[i,:] . op(B)[:,0] for rows i0..i1. */
+static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act};
+  size_t K = g->K, lda = g->lda;
+  /* op(B) column: contiguous when B is stored transposed (1 x K) or with ldb == 1. */
+  bool bcontig = g->trans_b || g->ldb == 1;
+  size_t bstride = bcontig ? 1 : g->ldb;
+  if (!g->trans_a) {
+    for (size_t i = i0; i < i1; i++) {
+      const float *a = g->A + i * lda;
+      float s;
+      if (bcontig) {
+        s = DN_T(dot)(a, g->B, K);
+      } else {
+        s = 0.0f;
+        for (size_t k = 0; k < K; k++)
+          s += a[k] * g->B[k * bstride];
+      }
+      g->C[i * g->ldc] = DN_T(finish)(s, g->C + i * g->ldc, &op, 0);
+    }
+    return;
+  }
+  /* trans_a: op(A)[i,k] = A[k*lda + i]; accumulate rows of A, a chunk of i at a time. */
+  for (size_t ib = i0; ib < i1; ib += DN_CHUNK) {
+    size_t w = DN_T(min)(DN_CHUNK, i1 - ib);
+    float acc[DN_CHUNK];
+    for (size_t t = 0; t < w; t++)
+      acc[t] = 0.0f;
+    for (size_t k = 0; k < K; k++) {
+      float b = g->B[k * bstride];
+      const float *a = g->A + k * lda + ib;
+      for (size_t t = 0; t < w; t++)
+        acc[t] += a[t] * b;
+    }
+    for (size_t t = 0; t < w; t++)
+      g->C[(ib + t) * g->ldc] = DN_T(finish)(acc[t], g->C + (ib + t) * g->ldc, &op, 0);
+  }
+}
+
+/* Tiny products (a few thousand multiply-adds, such as a 2-4-3-1 net's layers):
+ * one sequential sum per element, no buffers, rows i0..i1. */
+static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act};
+  size_t ai = g->trans_a ? 1 : g->lda, ak = g->trans_a ? g->lda : 1;
+  size_t bk = g->trans_b ? 1 : g->ldb, bj = g->trans_b ? g->ldb : 1;
+  for (size_t i = i0; i < i1; i++) {
+    float *c = g->C + i * g->ldc;
+    const float *a = g->A + i * ai;
+    for (size_t j = 0; j < g->N; j++) {
+      const float *b = g->B + j * bj;
+      float t = 0.0f;
+      for (size_t k = 0; k < g->K; k++)
+        t += a[k * ak] * b[k * bk];
+      c[j] = DN_T(finish)(t, c + j, &op, j);
+    }
+  }
+}
+
+/* Small products straight from the caller's layout, rows i0..i1, columns j0..j1.
+ * op(B) with contiguous rows (not transposed, or K == 1): axpy form over rows of
+ * op(B), DN_DR rows of C at a time so each chunk of op(B) is read once per group;
+ * otherwise one dot product per element. */
+#define DN_DR 8
+static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
+                                   size_t j1) {
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, NULL, g->act};
+  size_t K = g->K, lda = g->lda, ldb = g->ldb;
+  if (g->trans_b && K > 1) { /* C[i,j] = op(A)[i,:] . B[j,:] */
+    op.bias = g->bias;
+    for (size_t i = i0; i < i1; i++) {
+      float *c = g->C + i * g->ldc;
+      for (size_t j = j0; j < j1; j++) {
+        const float *b = g->B + j * ldb;
+        float s;
+        if (!g->trans_a) {
+          s = DN_T(dot)(g->A + i * lda, b, K);
+        } else {
+          s = 0.0f;
+          for (size_t k = 0; k < K; k++)
+            s += g->A[k * lda + i] * b[k];
+        }
+        c[j] = DN_T(finish)(s, c + j, &op, j);
+      }
+    }
+    return;
+  }
+  /* op(B)[k][j] at B[k*bk + j*bj] */
+  size_t bk = g->trans_b ? 1 : ldb, bj = g->trans_b ? ldb : 1;
+  for (size_t ib = i0; ib < i1; ib += DN_DR) {
+    size_t rows = DN_T(min)(DN_DR, i1 - ib);
+    for (size_t jb = j0; jb < j1; jb += DN_CHUNK) {
+      size_t w = DN_T(min)(DN_CHUNK, j1 - jb);
+      float acc[DN_DR][DN_CHUNK];
+      for (size_t r = 0; r < rows; r++)
+        for (size_t t = 0; t < w; t++)
+          acc[r][t] = 0.0f;
+      for (size_t k = 0; k < K; k++) {
+        const float *b = g->B + k * bk + jb * bj;
+        for (size_t r = 0; r < rows; r++) {
+          size_t i = ib + r;
+          float a = g->trans_a ? g->A[k * lda + i] : g->A[i * lda + k];
+          float *ac = acc[r];
+          if (bj == 1) {
+            size_t t = 0;
+            for (; t + 16 <= w; t += 16) /* fixed-length blocks vectorise at any -O level */
+              for (int l = 0; l < 16; l++)
+                ac[t + l] += a * b[t + l];
+            for (; t < w; t++)
+              ac[t] += a * b[t];
+          } else {
+            for (size_t t = 0; t < w; t++)
+              ac[t] += a * b[t * bj];
+          }
+        }
+      }
+      op.bias = g->bias != NULL ? g->bias + jb : NULL;
+      for (size_t r = 0; r < rows; r++) {
+        float *c = g->C + (ib + r) * g->ldc + jb;
+        for (size_t t = 0; t < w; t++)
+          c[t] = DN_T(finish)(acc[r][t], c + t, &op, t);
+      }
+    }
+  }
+}
+
+/* Packs rows i0..i0+mc, columns k0..k0+kc of op(A) into MR-high panels
+ * (panel p holds dst[p*kc*MR + k*MR + r]); missing rows are zero. */
+static DN_TARGET DN_NOINLINE void DN_T(pack_a)(const dn_gemm_args *g, size_t i0, size_t mc,
+                                               size_t k0, size_t kc, float *dst) {
+  size_t lda = g->lda;
+  for (size_t p = 0; p < mc; p += DN_MR) {
+    size_t mr = DN_T(min)(DN_MR, mc - p);
+    float *d = dst + p * kc;
+#ifdef DN_PACK_A_PAIR /* two full panels of a row-major A at once (vector transposes) */
+    if (!g->trans_a && mc - p >= 2 * DN_MR) {
+      DN_PACK_A_PAIR(g->A + (i0 + p) * lda + k0, lda, kc, d, d + DN_MR * kc);
+      p += DN_MR;
+      continue;
+    }
+#endif
+    if (!g->trans_a) {
+      for (size_t r = 0; r < mr; r++) {
+        const float *s = g->A + (i0 + p + r) * lda + k0;
+        for (size_t k = 0; k < kc; k++)
+          d[k * DN_MR + r] = s[k];
+      }
+    } else {
+      for (size_t k = 0; k < kc; k++) {
+        const float *s = g->A + (k0 + k) * lda + i0 + p;
+        for (size_t r = 0; r < mr; r++)
+          d[k * DN_MR + r] = s[r];
+      }
+    }
+    for (size_t r = mr; r < DN_MR; r++)
+      for (size_t k = 0; k < kc; k++)
+        d[k * DN_MR + r] = 0.0f;
+  }
+}
+
+/* Packs rows k0..k0+kc, columns j0..j0+nc of op(B) into NR-wide panels
+ * (panel p holds dst[p*kc*NR + k*NR + c]); missing columns are zero. */
+static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0, size_t kc,
+                                               size_t j0, size_t nc, float *dst) {
+  size_t ldb = g->ldb;
+  for (size_t p = 0; p < nc; p += DN_NR) {
+    size_t nr = DN_T(min)(DN_NR, nc - p);
+    float *d = dst + p * kc;
+    if (!g->trans_b) {
+      for (size_t k = 0; k < kc; k++) {
+        const float *s = g->B + (k0 + k) * ldb + j0 + p;
+        float *dk = d + k * DN_NR;
+        for (size_t c = 0; c < nr; c++)
+          dk[c] = s[c];
+        for (size_t c = nr; c < DN_NR; c++)
+          dk[c] = 0.0f;
+      }
+    } else {
+#ifdef DN_PACK_B_TRANS /* a full panel of a transposed B (vector transposes) */
+      if (nr == DN_NR) {
+        DN_PACK_B_TRANS(g->B + (j0 + p) * ldb + k0, ldb, kc, d);
+        continue;
+      }
+#endif
+      for (size_t c = 0; c < nr; c++) {
+        const float *s = g->B + (j0 + p + c) * ldb + k0;
+        for (size_t k = 0; k < kc; k++)
+          d[k * DN_NR + c] = s[k];
+      }
+      for (size_t c = nr; c < DN_NR; c++)
+        for (size_t k = 0; k < kc; k++)
+          d[k * DN_NR + c] = 0.0f;
+    }
+  }
+}
+
+/* Floats of workspace the packed path needs. */
+#define DN_WS_FLOATS ((size_t)DN_KC * DN_NC + (size_t)DN_MC * DN_KC)
+
+/* The blocked product for rows i0..i1 and columns j0..j1 of C (i0 a multiple
+ * of MR, j0 of NR, so tiles fall on the same grid whatever the split). */
+static DN_TARGET void DN_T(packed)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
+                                   size_t j1, float *ws) {
+  float *bp = ws, *ap = ws + (size_t)DN_KC * DN_NC;
+  const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR};
+  size_t K = g->K, ldc = g->ldc;
+  for (size_t jc = j0; jc < j1; jc += DN_NC) {
+    size_t nc = DN_T(min)(DN_NC, j1 - jc);
+    for (size_t pc = 0; pc < K; pc += DN_KC) {
+      size_t kc = DN_T(min)(DN_KC, K - pc);
+      bool first = pc == 0, last = pc + kc == K;
+      dn_tile_op op = {g->alpha, first ? g->beta : 1.0f, !first || g->beta != 0.0f, NULL,
+                       last ? g->act : DN_EPI_LINEAR};
+      DN_T(pack_b)(g, pc, kc, jc, nc, bp);
+      for (size_t ic = i0; ic < i1; ic += DN_MC) {
+        size_t mc = DN_T(min)(DN_MC, i1 - ic);
+        DN_T(pack_a)(g, ic, mc, pc, kc, ap);
+        /* The MR x KC panel of A stays in L1 while the NR-wide panels of B stream from L2. */
+        for (size_t ir = 0; ir < mc; ir += DN_MR) {
+          size_t mr = DN_T(min)(DN_MR, mc - ir);
+          for (size_t jr = 0; jr < nc; jr += DN_NR) {
+            size_t nr = DN_T(min)(DN_NR, nc - jr);
+            op.bias = last && g->bias != NULL ? g->bias + jc + jr : NULL;
+            const float *b = bp + jr * kc;
+            float *c = g->C + (ic + ir) * ldc + jc + jr;
+            if (mr == DN_MR && nr == DN_NR) {
+              DN_T(ukernel)(kc, ap + ir * kc, b, c, ldc, &op);
+            } else {
+              float tile[DN_MR * DN_NR];
+              DN_T(ukernel)(kc, ap + ir * kc, b, tile, DN_NR, &plain);
+              for (size_t r = 0; r < mr; r++)
+                for (size_t j = 0; j < nr; j++)
+                  c[r * ldc + j] = DN_T(finish)(tile[r * DN_NR + j], c + r * ldc + j, &op, j);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The elementwise half of the fused dense backward: dY *= (Y > 0) when relu,
+ * and db = column sums of the result (db NULL: none), in one pass, row order. */
+DN_TARGET void DN_CAT(dn_relu_colsum, DN_SUFFIX)(float *restrict dY, const float *restrict Y,
+                                                 float *restrict db, size_t N, size_t O,
+                                                 bool relu) {
+  if (db != NULL)
+    for (size_t o = 0; o < O; o++)
+      db[o] = 0.0f;
+  for (size_t n = 0; n < N; n++) {
+    float *restrict dy = dY + n * O;
+    const float *restrict y = Y + n * O;
+    if (relu)
+      for (size_t o = 0; o < O; o++)
+        dy[o] *= y[o] > 0.0f ? 1.0f : 0.0f;
+    if (db != NULL)
+      for (size_t o = 0; o < O; o++)
+        db[o] += dy[o];
+  }
+}
+
+/* Which path a shape takes (from the shape only). */
+enum { DN_T(path_scale), DN_T(path_tiny), DN_T(path_gemv), DN_T(path_direct), DN_T(path_packed) };
+
+static int DN_T(path_of)(const dn_gemm_args *g) {
+  if (g->K == 0 || g->alpha == 0.0f)
+    return DN_T(path_scale);
+  if ((double)g->M * g->N * g->K <= 4096.0)
+    return DN_T(path_tiny);
+  if (g->N == 1)
+    return DN_T(path_gemv);
+  /* Packing pays once the tiles are reused: a few MR rows, and N from 8 up (even a
+   * partly filled NR-wide tile beats the unpacked loops). */
+  if (g->M < 2 * DN_MR || g->N < 8 || g->K == 1 || (double)g->M * g->N * g->K < 32768.0)
+    return DN_T(path_direct);
+  return DN_T(path_packed);
+}
+
+/* Runs the chosen path on rows i0..i1 / columns j0..j1 of C (the unpacked
+ * paths split by rows only: j0..j1 is then the whole width). */
+static DN_TARGET void DN_T(run_part)(const dn_gemm_args *g, int path, size_t i0, size_t i1,
+                                     size_t j0, size_t j1) {
+  if (i0 >= i1 || j0 >= j1)
+    return;
+  switch (path) {
+  case DN_T(path_scale): DN_T(scale_only)(g, i0, i1); break;
+  case DN_T(path_tiny): DN_T(tiny)(g, i0, i1); break;
+  case DN_T(path_gemv): DN_T(gemv)(g, i0, i1); break;
+  case DN_T(path_direct): DN_T(direct)(g, i0, i1, j0, j1); break;
+  default: {
+    float *ws = dn_gemm_workspace(DN_WS_FLOATS);
+    if (ws != NULL)
+      DN_T(packed)(g, i0, i1, j0, j1, ws);
+    else /* no memory for packing: the loops that need none */
+      DN_T(direct)(g, i0, i1, j0, j1);
+  }
+  }
+}
+
+/* Products below this many multiply-adds never use threads (forking costs
+ * more than it saves: the K = 8 and N = 1 layers of a dense net stay serial). */
+#define DN_THREAD_MIN_MACS 2097152.0
+
+void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
+  if (g->M == 0 || g->N == 0)
+    return;
+  int path = DN_T(path_of)(g);
+  int threads = g->threads;
+  if ((double)g->M * g->N * g->K < DN_THREAD_MIN_MACS || path == DN_T(path_scale))
+    threads = 1;
+  /* Output ownership: whole NR-wide column slabs when there are enough of them
+   * (each thread packs only its own part of B), else MR-high row slabs. */
+  size_t cols_units = (g->N + DN_NR - 1) / DN_NR, rows_units = (g->M + DN_MR - 1) / DN_MR;
+  bool by_cols = path == DN_T(path_packed) && cols_units >= 2 * (size_t)threads;
+  size_t units = by_cols ? cols_units : rows_units;
+  if (units < 2)
+    threads = 1;
+  if (threads <= 1) {
+    DN_T(run_part)(g, path, 0, g->M, 0, g->N);
+    return;
+  }
+#ifdef DENSENET_HAVE_OPENMP
+  dn_fp_state caller = dn_fp_current();
+#pragma omp parallel num_threads(threads)
+  {
+    dn_fp_state own = dn_fp_adopt(caller); /* the caller's FTZ/DAZ on every worker */
+    size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
+    size_t u0 = units * t / n, u1 = units * (t + 1) / n;
+    if (by_cols)
+      DN_T(run_part)(g, path, 0, g->M, u0 * DN_NR, DN_T(min)(g->N, u1 * DN_NR));
+    else
+      DN_T(run_part)(g, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+    dn_fp_leave(own);
+  }
+#else
+  DN_T(run_part)(g, path, 0, g->M, 0, g->N);
+#endif
+}

@@ -1,0 +1,108 @@
+/* test_steady.c -- the allocation-free steady state: after the first batch, train_on_batch,
+ * fit's inner steps, predict_on_batch and predict allocate nothing (counted through the public
+ * allocator hook, on every thread). */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
+#include "dn_test.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static atomic_size_t allocs;
+
+static void *counting_alloc(size_t size, size_t alignment, void *ctx) {
+  (void)ctx;
+  atomic_fetch_add(&allocs, 1);
+  void *p = NULL;
+  return posix_memalign(&p, alignment, size) == 0 ? p : NULL;
+}
+
+static void counting_free(void *ptr, void *ctx) {
+  (void)ctx;
+  free(ptr);
+}
+
+enum { IN = 8, ROWS = 300, BATCH = 64 };
+static float X[ROWS * IN], Y[ROWS], P[ROWS];
+
+/* A W2-shaped net (smaller): packed GEMMs, K = 8 and N = 1 layers, Adam, MAE. */
+static dn_model *make_model(void) {
+  dn_model *m = dn_sequential(dn_dense(96, .activation = "relu", .input_dim = IN),
+                              dn_dense(80, .activation = "relu"), dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mae"));
+  return m;
+}
+
+static void fill(void) {
+  for (size_t i = 0; i < ROWS * IN; i++)
+    X[i] = (float)((i * 7919) % 1000) / 1000.0f;
+  for (size_t s = 0; s < ROWS; s++)
+    Y[s] = X[s * IN] * 2.0f - X[s * IN + 1];
+}
+
+static void test_train_on_batch(void **state) {
+  (void)state;
+  fill();
+  dn_model *m = make_model();
+  float loss0, loss;
+  assert_ok(dn_train_on_batch(m, X, Y, BATCH, &loss0)); /* first batch: buffers are made */
+  size_t before = atomic_load(&allocs);
+  for (int step = 0; step < 20; step++)
+    assert_ok(
+        dn_train_on_batch(m, X + (step % 4) * BATCH * IN, Y + (step % 4) * BATCH, BATCH, &loss));
+  assert_int_equal(atomic_load(&allocs), before);
+  /* a smaller last batch reuses the same buffers */
+  assert_ok(dn_train_on_batch(m, X, Y, 17, &loss));
+  assert_int_equal(atomic_load(&allocs), before);
+  assert_true(loss < loss0); /* it really trained */
+  dn_model_free(m);
+}
+
+static void test_predict(void **state) {
+  (void)state;
+  fill();
+  dn_model *m = make_model();
+  assert_ok(dn_predict_on_batch(m, X, BATCH, P, ROWS));
+  size_t before = atomic_load(&allocs);
+  for (int i = 0; i < 10; i++)
+    assert_ok(dn_predict_on_batch(m, X, BATCH - (size_t)i, P, ROWS));
+  assert_int_equal(atomic_load(&allocs), before);
+  assert_ok(dn_predict(m, X, ROWS, P, ROWS));
+  before = atomic_load(&allocs);
+  assert_ok(dn_predict(m, X, ROWS, P, ROWS));
+  assert_int_equal(atomic_load(&allocs), before);
+  dn_model_free(m);
+}
+
+/* fit's per-call allocations (history, index buffers) do not grow with the number of steps. */
+static size_t fit_allocs(dn_model *m, size_t rows) {
+  size_t before = atomic_load(&allocs);
+  dn_history *h = dn_fit(m, .x = X, .y = Y, .rows = rows, .epochs = 2, .batch_size = 16,
+                         .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  dn_history_free(h);
+  return atomic_load(&allocs) - before;
+}
+
+static void test_fit_inner_steps(void **state) {
+  (void)state;
+  fill();
+  dn_model *m = make_model();
+  fit_allocs(m, ROWS);                                        /* warm: model buffers for batch 16 */
+  size_t few = fit_allocs(m, 32), many = fit_allocs(m, ROWS); /* 2 vs 19 steps per epoch */
+  print_message("fit: %zu allocations for 4 steps, %zu for 38 steps\n", few, many);
+  assert_int_equal(few, many);
+  dn_model_free(m);
+}
+
+int main(void) {
+  dn_allocator a = {counting_alloc, counting_free, NULL};
+  if (dn_set_allocator(&a) != DN_OK)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_train_on_batch),
+      cmocka_unit_test(test_predict),
+      cmocka_unit_test(test_fit_inner_steps),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
