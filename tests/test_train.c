@@ -860,12 +860,15 @@ static void test_fit_progress_bar_draws_final_line(void **state) {
   assert_int_equal(strncmp(text, "Epoch 1/2\n\r1/3 ", 15), 0);
   char *second = strstr(text, "Epoch 2/2\n");
   assert_non_null(second);
-  /* The last draw of each epoch ends the line with the epoch's loss. */
+  /* The last draw of each epoch ends the line with the epoch's loss, then the spaces that blank
+   * out a wider earlier draw (as Keras pads; how many depends on the step times printed). */
   char want[64];
-  snprintf(want, sizeof want, " - loss: %.4f\n", dn_history_values(h, "loss")[1]);
+  snprintf(want, sizeof want, " - loss: %.4f", dn_history_values(h, "loss")[1]);
   size_t tl = strlen(text), wl = strlen(want);
-  assert_true(tl > wl);
-  assert_string_equal(text + tl - wl, want);
+  assert_true(tl > wl + 1 && text[tl - 1] == '\n');
+  for (tl--; tl > wl && text[tl - 1] == ' '; tl--)
+    ;
+  assert_memory_equal(text + tl - wl, want, wl);
   char *last = strrchr(text, '\r');
   assert_int_equal(strncmp(last, "\r3/3 ", 5), 0);
   free(text);
