@@ -28,27 +28,6 @@ static void make_data(float *x, float *y, size_t rows) {
   }
 }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *s = calloc((size_t)n + 1, 1);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return s;
-}
-
-static char *slurp_stream(FILE *f) {
-  fflush(f);
-  long n = ftell(f);
-  char *s = calloc((size_t)n + 1, 1);
-  rewind(f);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  return s;
-}
-
 /* Drives cb over scripted values of `key` (one per epoch), setting every weight to e + 1
  * before epoch e ends. Returns the number of epochs run; *marker gets weight[0] after
  * train end (the epoch whose weights are in place, 1-based). */
@@ -277,7 +256,7 @@ static void test_reduce_lr_scripted(void **state) {
     assert_ok(dn_logbook_set(&book, "loss", 1.0));
     assert_ok(dn_cb_epoch_end(cb, &ctx, e, &book));
   }
-  char *text = slurp_stream(ctx.out);
+  char *text = dn_test_read_stream(ctx.out, NULL);
   assert_string_equal(text, "\nEpoch 2: ReduceLROnPlateau reducing learning rate to "
                             "0.00010000000474974513.\n");
   free(text);
@@ -372,7 +351,7 @@ static void test_learning_rate_scheduler(void **state) {
              .callbacks = (dn_callback *[]){dn_learning_rate_scheduler(keep_rate, NULL), NULL});
   assert_non_null(h);
   assert_true(dn_history_values(h, "learning_rate")[0] == (double)0.001f);
-  char *text = slurp_stream(out);
+  char *text = dn_test_read_stream(out, NULL);
   const char *tail = " - learning_rate: 0.0010\n";
   assert_true(strlen(text) > strlen(tail));
   assert_string_equal(text + strlen(text) - strlen(tail), tail);
@@ -406,7 +385,7 @@ static void test_csv_logger(void **state) {
       dn_fit(m, x, y, N, .epochs = 3, .validation_split = 0.3, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_csv_logger(path), NULL});
   assert_non_null(h);
-  char *text = read_file(path);
+  char *text = dn_test_read_file(path, NULL);
   /* Header: epoch + sorted keys; rows end in \r\n as Python's csv module writes them. */
   const char *header = "epoch,loss,mae,val_loss,val_mae\r\n";
   assert_int_equal(strncmp(text, header, strlen(header)), 0);
@@ -433,7 +412,7 @@ static void test_csv_logger(void **state) {
              .callbacks =
                  (dn_callback *[]){dn_csv_logger(path, .separator = ';', .append = true), NULL});
   assert_non_null(h);
-  text = read_file(path);
+  text = dn_test_read_file(path, NULL);
   size_t lines = 0;
   for (const char *q = text; (q = strstr(q, "\r\n")) != NULL; q += 2)
     lines++;
@@ -451,7 +430,7 @@ static void test_csv_logger(void **state) {
   h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_csv_logger(path, .append = true), NULL});
   assert_non_null(h);
-  text = read_file(path);
+  text = dn_test_read_file(path, NULL);
   assert_int_equal(strncmp(text, "\n0,", 3), 0);
   free(text);
   dn_history_free(h);
@@ -461,7 +440,7 @@ static void test_csv_logger(void **state) {
   h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_csv_logger(path, .append = true), NULL});
   assert_non_null(h);
-  text = read_file(path);
+  text = dn_test_read_file(path, NULL);
   assert_int_equal(strncmp(text, "epoch,loss,mae\r\n0,", 18), 0);
   free(text);
   dn_history_free(h);
@@ -570,7 +549,7 @@ static void test_checkpoint_in_fit(void **state) {
   double vals[] = {0.5, 0.7, 0.25};
   float marker;
   assert_int_equal(drive(cb, "val_loss", vals, 3, &marker, out), 3);
-  char *text = slurp_stream(out);
+  char *text = dn_test_read_stream(out, NULL);
   char expect[1024];
   snprintf(expect, sizeof expect,
            "\nEpoch 1: val_loss improved from inf to 0.50000, saving model to %s\n"
@@ -593,7 +572,7 @@ static void test_checkpoint_in_fit(void **state) {
   out = tmpfile();
   double later[] = {0.3};
   drive(cb, "val_loss", later, 1, &marker, out);
-  text = slurp_stream(out);
+  text = dn_test_read_stream(out, NULL);
   assert_string_equal(text, "\nEpoch 1: val_loss did not improve from 0.25000\n");
   free(text);
   fclose(out);
@@ -611,7 +590,7 @@ static void test_checkpoint_in_fit(void **state) {
   double acc[] = {0.5};
   drive(cb, "val_accuracy", acc, 1, &marker, out);
   dn_callback_free(cb);
-  text = slurp_stream(out);
+  text = dn_test_read_stream(out, NULL);
   snprintf(expect, sizeof expect,
            "\nEpoch 1: val_loss did not improve from inf\n"
            "\nEpoch 1: val_accuracy improved from -inf to 0.50000, saving model to %s\n"

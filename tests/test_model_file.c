@@ -27,20 +27,6 @@ static const char *path_in(char *buf, size_t cap, const char *name) {
   return buf;
 }
 
-static uint8_t *read_bytes(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return buf;
-}
-
 static void write_bytes(const char *path, const uint8_t *buf, size_t len) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -543,7 +529,7 @@ static void test_weights_only_files(void **state) {
   assert_status_msg(dn_model_load_weights(unbuilt, p), DN_ERR_FORMAT, "is the model built?");
   /* A truncated weights file. */
   size_t len;
-  uint8_t *bytes = read_bytes(p, &len);
+  uint8_t *bytes = (uint8_t *)dn_test_read_file(p, &len);
   for (size_t cut = 0; cut < len; cut += 7) {
     assert_int_equal(dn_mf_decode_weights(other, bytes, cut, "cut"), DN_ERR_FORMAT);
     assert_non_null(strstr(dn_last_error(), "byte offset"));
@@ -572,7 +558,7 @@ static uint8_t *small_file(size_t *len, bool compiled) {
   }
   assert_ok(dn_model_save(m, path_in(p, sizeof p, "small.dnn")));
   dn_model_free(m);
-  return read_bytes(p, len);
+  return (uint8_t *)dn_test_read_file(p, len);
 }
 
 static void expect_format_error(const uint8_t *buf, size_t len, const char *what, size_t at) {
@@ -749,7 +735,7 @@ static void test_specific_corruptions(void **state) {
     assert_ok(dn_model_save(nm, path_in(p, sizeof p, "norm.dnn")));
     dn_model_free(nm);
     size_t nlen;
-    uint8_t *nb = read_bytes(p, &nlen);
+    uint8_t *nb = (uint8_t *)dn_test_read_file(p, &nlen);
     put_le64(nb + value_of(nb, nlen, "input_dim"), 1ull << 37);
     repair(nb, nlen);
     expect_format_error(nb, nlen, "normalization input_dim", 0);
@@ -835,7 +821,7 @@ static void test_specific_corruptions(void **state) {
       dn_sequential(dn_dense(2, .input_dim = 2, .name = "aaaa"), dn_dense(1, .name = "bbbb"));
   assert_ok(dn_model_save(m, path_in(p, sizeof p, "dup.dnn")));
   dn_model_free(m);
-  buf = read_bytes(p, &len);
+  buf = (uint8_t *)dn_test_read_file(p, &len);
   for (size_t at = 0; at + 4 <= len; at++)
     if (memcmp(buf + at, "bbbb", 4) == 0)
       memcpy(buf + at, "aaaa", 4);

@@ -38,17 +38,9 @@ static const char *tmp_path(const char *name) {
 
 /* The whole file as a string (caller frees). */
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  long n = ftell(f);
+  size_t n;
+  char *s = dn_test_read_file(path, &n);
   assert_true(n > 0);
-  rewind(f);
-  char *s = malloc((size_t)n + 1);
-  assert_non_null(s);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
   return s;
 }
 

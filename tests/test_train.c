@@ -62,16 +62,6 @@ static void assert_weights_equal(const dn_model *m, const float *w) {
   free(now);
 }
 
-/* Reads a whole stream into a malloc'ed string. */
-static char *slurp(FILE *f) {
-  fflush(f);
-  long n = ftell(f);
-  char *s = calloc((size_t)n + 1, 1);
-  rewind(f);
-  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-  return s;
-}
-
 /* ---- learning ------------------------------------------------------------------- */
 
 static void test_fit_learns_with_adam(void **state) {
@@ -449,7 +439,7 @@ static void test_terminate_on_nan_returns_history(void **state) {
   assert_int_equal(dn_history_length(h), 1); /* stopped in the first epoch */
   assert_true(isnan(dn_history_values(h, "loss")[0]));
   assert_weights_equal(m, saved_weights);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
   assert_string_equal(text, "Batch 3: Invalid loss, terminating training\n");
   free(text);
   fclose(out);
@@ -676,7 +666,7 @@ static void test_progress_lines_format(void **state) {
   double values[] = {0.123456, 0.0005, 2.5, -0.25};
   dn_logs logs = {4, names, values};
   dn_progress_epoch_end(&p, &logs);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
   assert_string_equal(text, "Epoch 2/3\n16/16 - 0s - 4ms/step - loss: 0.1235 - mae: 5.0000e-04 - "
                             "val_loss: 2.5000 - val_mae: -2.5000e-01\n");
   free(text);
@@ -706,7 +696,7 @@ static void test_progress_bar_format(void **state) {
   dn_logs fl = {3, fnames, fv};
   fake_now = 10.100;
   dn_progress_epoch_end(&p, &fl);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
 #define BAR5 "\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81"
   /* Draw 1 (step 1): 10 ms/step, eta 3 * 10 ms -> "0s"; keys sorted (loss before mae).
    * Draw 2 (step 3): step time ignores the first step: (10.090 - 10.010) / 2 = 40 ms;
@@ -747,7 +737,7 @@ static void test_progress_bar_fill_and_padding(void **state) {
   dn_logs l2 = {1, names, v2};
   fake_now = 100.5; /* step 3 of 10: 6 of 20 cells done */
   dn_progress_batch_end(&p, 2, &l2);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
   const char *second = strchr(text + 1, '\r');
   assert_non_null(second);
   const char *cell = "\xe2\x94\x81";
@@ -783,7 +773,7 @@ static void test_fit_progress_lines_and_silent(void **state) {
   dn_history *h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
                          .verbose = DN_VERBOSE_LINES, .out = out);
   assert_non_null(h);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
   /* "Epoch 1/2\n4/4 - 0s - Nms/step - loss: a - mae: b - val_loss: c - val_mae: d\n" x 2 */
   char *line = strtok(text, "\n");
   for (int e = 0; e < 2; e++) {
@@ -821,7 +811,7 @@ static void test_fit_progress_lines_and_silent(void **state) {
   h = dn_fit(m, x, y, N, .epochs = 2, .initial_epoch = 1, .batch_size = 4,
              .verbose = DN_VERBOSE_LINES, .out = out);
   assert_non_null(h);
-  text = slurp(out);
+  text = dn_test_read_stream(out, NULL);
   assert_int_equal(strncmp(text, "Epoch 2/2\n5/5 - ", 15), 0); /* 20 rows, batch 4 */
   assert_null(strstr(text, "Epoch 1/2"));
   assert_int_equal(dn_history_epoch(h, 0), 1);
@@ -836,7 +826,7 @@ static void test_fit_progress_lines_and_silent(void **state) {
   dn_history_free(h);
   h = dn_fit(m, x, y, N, .batch_size = 8, .out = out);
   assert_non_null(h);
-  text = slurp(out);
+  text = dn_test_read_stream(out, NULL);
   assert_int_equal(strncmp(text, "3/3 - ", 6), 0);
   assert_non_null(strstr(text, " - loss: "));
   free(text);
@@ -856,7 +846,7 @@ static void test_fit_progress_bar_draws_final_line(void **state) {
   dn_history *h =
       dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .verbose = DN_VERBOSE_BAR, .out = out);
   assert_non_null(h);
-  char *text = slurp(out);
+  char *text = dn_test_read_stream(out, NULL);
   assert_int_equal(strncmp(text, "Epoch 1/2\n\r1/3 ", 15), 0);
   char *second = strstr(text, "Epoch 2/2\n");
   assert_non_null(second);

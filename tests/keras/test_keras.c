@@ -59,21 +59,6 @@ static bool exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
-static unsigned char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc((size_t)n + 1);
-  assert_non_null(buf);
-  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  buf[n] = 0;
-  *size = (size_t)n;
-  return buf;
-}
-
 static void write_file(const char *path, const void *data, size_t size) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -83,7 +68,7 @@ static void write_file(const char *path, const void *data, size_t size) {
 
 static cJSON *read_json(const char *path) {
   size_t n;
-  unsigned char *text = read_file(path, &n);
+  unsigned char *text = (unsigned char *)dn_test_read_file(path, &n);
   cJSON *j = cJSON_ParseWithLength((const char *)text, n);
   free(text);
   assert_non_null(j);
@@ -518,7 +503,7 @@ static void test_genuine_export_layout(void **state) {
 static void test_genuine_truncated(void **state) {
   (void)state;
   size_t n;
-  unsigned char *bytes = read_file(genuine("mlp.keras"), &n);
+  unsigned char *bytes = (unsigned char *)dn_test_read_file(genuine("mlp.keras"), &n);
   const char *path = tmp("truncated.keras");
   size_t cuts[] = {0,    1,    3,     4,     30,    64,      100,    500,    1000, 3000,
                    4000, 8000, 16000, 25000, 28000, n - 200, n - 30, n - 22, n - 1};
@@ -705,7 +690,7 @@ static void test_own_save_errors(void **state) {
   const char *path = tmp("keep.keras");
   assert_ok(dn_keras_save(m, path));
   size_t n1, n2;
-  unsigned char *before = read_file(path, &n1);
+  unsigned char *before = (unsigned char *)dn_test_read_file(path, &n1);
   assert_ok(
       dn_compile(m,
                  .optimizer_object =
@@ -713,7 +698,7 @@ static void test_own_save_errors(void **state) {
                                                              .decay_steps = 10, .decay_rate = 0.5)),
                  .loss = "mse"));
   assert_status_msg(dn_keras_save(m, path), DN_ERR_UNSUPPORTED, "schedule");
-  unsigned char *after = read_file(path, &n2);
+  unsigned char *after = (unsigned char *)dn_test_read_file(path, &n2);
   assert_int_equal(n1, n2);
   assert_memory_equal(before, after, n1);
   free(before);
