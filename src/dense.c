@@ -16,6 +16,7 @@
 typedef struct dense {
   size_t units;
   const dn_act *act;
+  bool fused, relu; /* act runs fused into the products (linear or relu); relu among those */
   bool use_bias;
   const char *kernel_init, *bias_init; /* canonical names (static strings) */
   dn_init_args kernel_args, bias_args;
@@ -56,15 +57,9 @@ static dn_status dense_init_random(dn_layer *layer, dn_rng *rng) {
   return st;
 }
 
-/* Linear and relu run fused into the GEMM (kernels.h) and need no Z cache:
- * relu'(z) is read from the output (y > 0 exactly when z > 0). */
-static bool fused_act(const dn_act *act) {
-  return dn_act_is_linear(act) || strcmp(act->name, "relu") == 0;
-}
-
 static dn_status dense_reserve(dn_layer *layer, size_t rows) {
   dense *d = impl_of(layer);
-  if (fused_act(d->act) || rows <= d->z_rows)
+  if (d->fused || rows <= d->z_rows)
     return DN_OK;
   size_t n;
   if (!dn_mul_size(rows, layer->output_dim, &n, "Dense workspace"))
@@ -86,9 +81,8 @@ static void dense_forward(dn_layer *layer, float *Y, const float *X, size_t N, b
   dense *d = impl_of(layer);
   size_t I = layer->input_dim, O = layer->output_dim;
   const float *W = layer->params;
-  if (fused_act(d->act)) {
-    dn_dense_forward_fused(Y, X, W, d->use_bias ? W + I * O : NULL, N, I, O,
-                           !dn_act_is_linear(d->act));
+  if (d->fused) {
+    dn_dense_forward_fused(Y, X, W, d->use_bias ? W + I * O : NULL, N, I, O, d->relu);
     return;
   }
   float *Z = d->z; /* other activations: product, bias, then the activation table's row */
@@ -105,9 +99,8 @@ static void dense_backward(dn_layer *layer, float *dX, float *dY, const float *X
   size_t I = layer->input_dim, O = layer->output_dim;
   const float *W = layer->params;
   float *dW = layer->grads;
-  if (fused_act(d->act)) {
-    dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O,
-                            !dn_act_is_linear(d->act));
+  if (d->fused) {
+    dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O, d->relu);
     return;
   }
   d->act->backward(dY, dY, d->z, Y, N, O);
@@ -214,8 +207,13 @@ dn_layer *dn_dense_with(dn_dense_options o) {
     dn_error_context("dn_dense");
     return NULL;
   }
+  /* Linear and relu run fused into the GEMM (kernels.h) and need no Z cache:
+   * relu'(z) is read from the output (y > 0 exactly when z > 0). */
+  bool relu = strcmp(act->name, "relu") == 0;
   dense d = {.units = o.units,
              .act = act,
+             .fused = relu || dn_act_is_linear(act),
+             .relu = relu,
              .use_bias = !o.no_bias,
              .kernel_init = kinit,
              .bias_init = binit,

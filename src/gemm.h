@@ -50,12 +50,38 @@ void dn_gemm_portable(const dn_gemm_args *g);
 typedef void (*dn_relu_colsum_fn)(float *dY, const float *Y, float *db, size_t N, size_t O,
                                   bool relu);
 void dn_relu_colsum_portable(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+/* Dense layers with I and O both at most the backend's small width (8 or 16):
+ * the same contracts as dn_dense_forward_fused / dn_dense_backward_fused, one
+ * pass per row with whole rows in registers, never threaded. */
+typedef void (*dn_dense_small_forward_fn)(float *Y, const float *X, const float *W, const float *b,
+                                          size_t N, size_t I, size_t O, bool relu);
+typedef void (*dn_dense_small_backward_fn)(float *dX, float *dW, float *db, float *dY,
+                                           const float *X, const float *W, const float *Y, size_t N,
+                                           size_t I, size_t O, bool relu);
+#define DN_SMALL_WIDTH_PORTABLE 8
+#define DN_SMALL_WIDTH_AVX2 8
+#define DN_SMALL_WIDTH_AVX512 16
+void dn_dense_small_forward_portable(float *Y, const float *X, const float *W, const float *b,
+                                     size_t N, size_t I, size_t O, bool relu);
+void dn_dense_small_backward_portable(float *dX, float *dW, float *db, float *dY, const float *X,
+                                      const float *W, const float *Y, size_t N, size_t I, size_t O,
+                                      bool relu);
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define DN_HAVE_X86_KERNELS 1
 void dn_gemm_avx2(const dn_gemm_args *g);
 void dn_gemm_avx512(const dn_gemm_args *g);
 void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
 void dn_relu_colsum_avx512(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+void dn_dense_small_forward_avx2(float *Y, const float *X, const float *W, const float *b, size_t N,
+                                 size_t I, size_t O, bool relu);
+void dn_dense_small_backward_avx2(float *dX, float *dW, float *db, float *dY, const float *X,
+                                  const float *W, const float *Y, size_t N, size_t I, size_t O,
+                                  bool relu);
+void dn_dense_small_forward_avx512(float *Y, const float *X, const float *W, const float *b,
+                                   size_t N, size_t I, size_t O, bool relu);
+void dn_dense_small_backward_avx512(float *dX, float *dW, float *db, float *dY, const float *X,
+                                    const float *W, const float *Y, size_t N, size_t I, size_t O,
+                                    bool relu);
 #endif
 
 /* Per-thread packing workspace of at least `floats` floats (64-byte aligned),
@@ -75,5 +101,13 @@ typedef struct dn_tile_op {
 
 /* Largest thread count the kernels may use (1 without OpenMP). */
 int dn_gemm_max_threads(void);
+
+/* Elementwise work over [0, n): fn(ctx, lo, hi) on contiguous parts, one per
+ * thread (OpenMP builds: at most dn_gemm_max_threads() parts, each at least
+ * `grain` long; otherwise one call for the whole range on this thread).
+ * Workers adopt the caller's FTZ/DAZ state. Only for work whose result for
+ * each element does not depend on where the parts begin and end. */
+typedef void (*dn_range_fn)(void *ctx, size_t lo, size_t hi);
+void dn_parallel_ranges(size_t n, size_t grain, dn_range_fn fn, void *ctx);
 
 #endif

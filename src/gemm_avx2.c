@@ -21,6 +21,7 @@
 #define DN_KC 256
 #define DN_MC 72
 #define DN_NC 512
+#define DN_SW DN_SMALL_WIDTH_AVX2
 
 /* t = alpha*acc (+ beta*C) (+ bias) (relu), then store 8 floats at c. */
 static DN_TARGET inline void store8(float *c, __m256 acc, const dn_tile_op *op, int off) {
@@ -48,7 +49,8 @@ static DN_TARGET void ukernel_avx2(size_t K, const float *restrict A, const floa
     DN_STEP(1)
     DN_STEP(2)
     DN_STEP(3)
-    DN_STEP(4) DN_STEP(5)
+    DN_STEP(4)
+    DN_STEP(5)
 #undef DN_STEP
         A += DN_MR;
     B += DN_NR;

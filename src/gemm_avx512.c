@@ -25,6 +25,7 @@
 #define DN_MC 128
 #endif
 #define DN_NC 512
+#define DN_SW DN_SMALL_WIDTH_AVX512
 
 /* t = alpha*acc (+ beta*C) (+ bias) (relu), then store 16 floats at c. */
 static DN_TARGET inline void store16(float *c, __m512 acc, const dn_tile_op *op, int off) {
@@ -55,7 +56,8 @@ static DN_TARGET __attribute__((noinline)) void ukernel_avx512(size_t K, const f
     DN_STEP(1)
     DN_STEP(2)
     DN_STEP(3)
-    DN_STEP(4) DN_STEP(5) DN_STEP(6) DN_STEP(7)
+    DN_STEP(4)
+    DN_STEP(5) DN_STEP(6) DN_STEP(7)
 #undef DN_STEP
         A += DN_MR;
     B += DN_NR;
@@ -131,6 +133,74 @@ static DN_TARGET void pack_b_trans(const float *b, size_t ldb, size_t kc, float 
       d[k * 32 + c] = b[c * ldb + k];
 }
 #define DN_PACK_B_TRANS pack_b_trans
+
+/* Small dense layers (I, O <= 16): one zmm per row, masked loads and stores
+ * for the O (or I) live lanes. The contracts are the generic ones in
+ * gemm_template.h; sums run over k, then rows n, in order. */
+#define DN_SMALL_NATIVE 1
+
+static DN_TARGET inline __mmask16 lanes(size_t n) {
+  return (__mmask16)((1u << n) - 1u);
+}
+
+DN_TARGET void dn_dense_small_forward_avx512(float *restrict Y, const float *restrict X,
+                                             const float *restrict W, const float *restrict b,
+                                             size_t N, size_t I, size_t O, bool relu) {
+  __mmask16 mo = lanes(O);
+  __m512 bias = b != NULL ? _mm512_maskz_loadu_ps(mo, b) : _mm512_setzero_ps();
+  for (size_t n = 0; n < N; n++) {
+    const float *x = X + n * I;
+    __m512 z = _mm512_setzero_ps();
+    for (size_t k = 0; k < I; k++)
+      z = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_maskz_loadu_ps(mo, W + k * O), z);
+    z = _mm512_add_ps(z, bias);
+    if (relu)
+      z = _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LE_OQ),
+                             _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(Y + n * O, mo, z);
+  }
+}
+
+DN_TARGET void dn_dense_small_backward_avx512(float *restrict dX, float *restrict dW,
+                                              float *restrict db, float *restrict dY,
+                                              const float *restrict X, const float *restrict W,
+                                              const float *restrict Y, size_t N, size_t I, size_t O,
+                                              bool relu) {
+  __mmask16 mo = lanes(O), mi = lanes(I);
+  __m512 gw[16], gb = _mm512_setzero_ps(), wt[16], one = _mm512_set1_ps(1.0f);
+  for (size_t k = 0; k < I; k++)
+    gw[k] = _mm512_setzero_ps();
+  if (dX != NULL) { /* wt[o] lane k = W[k][o]: column o of W, gathered */
+    __m512i rows =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32((int)O));
+    for (size_t o = 0; o < O; o++)
+      wt[o] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mi, rows, W + o, 4);
+  }
+  for (size_t n = 0; n < N; n++) {
+    __m512 dz = _mm512_maskz_loadu_ps(mo, dY + n * O);
+    if (relu) { /* dZ = dY * (Y > 0), as dn_relu_colsum */
+      __m512 y = _mm512_maskz_loadu_ps(mo, Y + n * O);
+      dz = _mm512_mul_ps(
+          dz, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), one));
+      _mm512_mask_storeu_ps(dY + n * O, mo, dz);
+    }
+    gb = _mm512_add_ps(gb, dz);
+    const float *x = X + n * I;
+    for (size_t k = 0; k < I; k++)
+      gw[k] = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), dz, gw[k]);
+    if (dX != NULL) {
+      __m512 dx = _mm512_setzero_ps();
+      for (size_t o = 0; o < O; o++)
+        dx = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32((int)o), dz), wt[o], dx);
+      _mm512_mask_storeu_ps(dX + n * I, mi, dx);
+    }
+  }
+  for (size_t k = 0; k < I; k++)
+    _mm512_mask_storeu_ps(dW + k * O, mo, gw[k]);
+  if (db != NULL)
+    _mm512_mask_storeu_ps(db, mo, gb);
+}
 
 #include "gemm_template.h"
 

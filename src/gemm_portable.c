@@ -15,6 +15,7 @@
 #define DN_KC 256
 #define DN_MC 64
 #define DN_NC 512
+#define DN_SW DN_SMALL_WIDTH_PORTABLE
 
 /* MR x NR tile of C from K steps of packed A (MR per step) and B (NR per step). */
 static void ukernel_portable(size_t K, const float *Ap, const float *Bp, float *C, size_t ldc,

@@ -244,34 +244,41 @@ static DN_TARGET DN_NOINLINE void DN_T(pack_a)(const dn_gemm_args *g, size_t i0,
 static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0, size_t kc,
                                                size_t j0, size_t nc, float *dst) {
   size_t ldb = g->ldb;
+  if (!g->trans_b) {
+    /* Row by row of B (reads stream through memory), each row cut into the panels. */
+    size_t full = nc / DN_NR * DN_NR;
+    for (size_t k = 0; k < kc; k++) {
+      const float *s = g->B + (k0 + k) * ldb + j0;
+      for (size_t p = 0; p < full; p += DN_NR) {
+        float *dk = dst + p * kc + k * DN_NR;
+        for (size_t c = 0; c < DN_NR; c++) /* fixed length: whole vectors */
+          dk[c] = s[p + c];
+      }
+      if (full < nc) {
+        float *dk = dst + full * kc + k * DN_NR;
+        for (size_t c = 0; c < DN_NR; c++)
+          dk[c] = full + c < nc ? s[full + c] : 0.0f;
+      }
+    }
+    return;
+  }
   for (size_t p = 0; p < nc; p += DN_NR) {
     size_t nr = DN_T(min)(DN_NR, nc - p);
     float *d = dst + p * kc;
-    if (!g->trans_b) {
-      for (size_t k = 0; k < kc; k++) {
-        const float *s = g->B + (k0 + k) * ldb + j0 + p;
-        float *dk = d + k * DN_NR;
-        for (size_t c = 0; c < nr; c++)
-          dk[c] = s[c];
-        for (size_t c = nr; c < DN_NR; c++)
-          dk[c] = 0.0f;
-      }
-    } else {
 #ifdef DN_PACK_B_TRANS /* a full panel of a transposed B (vector transposes) */
-      if (nr == DN_NR) {
-        DN_PACK_B_TRANS(g->B + (j0 + p) * ldb + k0, ldb, kc, d);
-        continue;
-      }
-#endif
-      for (size_t c = 0; c < nr; c++) {
-        const float *s = g->B + (j0 + p + c) * ldb + k0;
-        for (size_t k = 0; k < kc; k++)
-          d[k * DN_NR + c] = s[k];
-      }
-      for (size_t c = nr; c < DN_NR; c++)
-        for (size_t k = 0; k < kc; k++)
-          d[k * DN_NR + c] = 0.0f;
+    if (nr == DN_NR) {
+      DN_PACK_B_TRANS(g->B + (j0 + p) * ldb + k0, ldb, kc, d);
+      continue;
     }
+#endif
+    for (size_t c = 0; c < nr; c++) {
+      const float *s = g->B + (j0 + p + c) * ldb + k0;
+      for (size_t k = 0; k < kc; k++)
+        d[k * DN_NR + c] = s[k];
+    }
+    for (size_t c = nr; c < DN_NR; c++)
+      for (size_t k = 0; k < kc; k++)
+        d[k * DN_NR + c] = 0.0f;
   }
 }
 
@@ -339,6 +346,109 @@ DN_TARGET void DN_CAT(dn_relu_colsum, DN_SUFFIX)(float *restrict dY, const float
         db[o] += dy[o];
   }
 }
+
+/* ---- Small dense layers: I and O both at most DN_SW -------------------------
+ * (generic version; a backend may bring its own and define DN_SMALL_NATIVE)
+ * A layer this narrow (a 2-4-3-1 net's) is a handful of multiply-adds per row:
+ * whole rows live in DN_SW-wide lane arrays (fixed-length loops the compiler
+ * turns into one vector each), the weights are copied once per call into
+ * zero-padded DN_SW-wide rows, and each row of the batch goes through the
+ * product, bias, activation and (backward) all three gradients in one pass.
+ * Sums run in a fixed order (k, then rows n), whatever N. */
+
+#ifndef DN_SMALL_NATIVE
+/* dst[r][0..cols) = src[r*lds + 0..cols) for r < rows, lanes from cols on 0. */
+static DN_TARGET inline void DN_T(pad_rows)(float dst[][DN_SW], const float *src, size_t rows,
+                                            size_t cols, size_t lds) {
+  for (size_t r = 0; r < rows; r++) {
+    for (size_t l = 0; l < DN_SW; l++)
+      dst[r][l] = 0.0f;
+    for (size_t l = 0; l < cols; l++)
+      dst[r][l] = src[r * lds + l];
+  }
+}
+
+/* Y = act(X . W + b) for I, O <= DN_SW (same contract as dn_dense_forward_fused). */
+DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, const float *restrict X,
+                                                         const float *restrict W,
+                                                         const float *restrict b, size_t N,
+                                                         size_t I, size_t O, bool relu) {
+  float w[DN_SW][DN_SW], bias[DN_SW];
+  DN_T(pad_rows)(w, W, I, O, O);
+  for (size_t l = 0; l < DN_SW; l++)
+    bias[l] = b != NULL && l < O ? b[l] : 0.0f;
+  for (size_t n = 0; n < N; n++) {
+    const float *x = X + n * I;
+    float z[DN_SW] = {0};
+    for (size_t k = 0; k < I; k++) {
+      float a = x[k];
+      for (size_t l = 0; l < DN_SW; l++)
+        z[l] += a * w[k][l];
+    }
+    for (size_t l = 0; l < DN_SW; l++) { /* the tile epilogue: + bias, then relu */
+      float t = z[l] + bias[l];
+      z[l] = relu && t <= 0.0f ? 0.0f : t;
+    }
+    float *y = Y + n * O;
+    for (size_t o = 0; o < O; o++)
+      y[o] = z[o];
+  }
+}
+
+/* The fused dense backward for I, O <= DN_SW (same contract as
+ * dn_dense_backward_fused): per row, dZ = dY * (Y > 0) written back, then
+ * db += dZ, dW += x^T dZ and dX = dZ . W^T. */
+DN_TARGET void DN_CAT(dn_dense_small_backward,
+                      DN_SUFFIX)(float *restrict dX, float *restrict dW, float *restrict db,
+                                 float *restrict dY, const float *restrict X,
+                                 const float *restrict W, const float *restrict Y, size_t N,
+                                 size_t I, size_t O, bool relu) {
+  float gw[DN_SW][DN_SW] = {{0}}, gb[DN_SW] = {0}, wt[DN_SW][DN_SW];
+  if (dX != NULL) /* wt[o][k] = W[k][o] */
+    for (size_t o = 0; o < O; o++) {
+      for (size_t k = 0; k < DN_SW; k++)
+        wt[o][k] = 0.0f;
+      for (size_t k = 0; k < I; k++)
+        wt[o][k] = W[k * O + o];
+    }
+  for (size_t n = 0; n < N; n++) {
+    float *dy = dY + n * O;
+    float dz[DN_SW] = {0};
+    if (relu) {
+      const float *y = Y + n * O;
+      for (size_t o = 0; o < O; o++)
+        dy[o] = dz[o] = dy[o] * (y[o] > 0.0f ? 1.0f : 0.0f);
+    } else {
+      for (size_t o = 0; o < O; o++)
+        dz[o] = dy[o];
+    }
+    for (size_t l = 0; l < DN_SW; l++)
+      gb[l] += dz[l];
+    const float *x = X + n * I;
+    for (size_t k = 0; k < I; k++) {
+      float a = x[k];
+      for (size_t l = 0; l < DN_SW; l++)
+        gw[k][l] += a * dz[l];
+    }
+    if (dX != NULL) {
+      float dx[DN_SW] = {0};
+      for (size_t o = 0; o < O; o++) {
+        float d = dz[o];
+        for (size_t l = 0; l < DN_SW; l++)
+          dx[l] += d * wt[o][l];
+      }
+      float *dxr = dX + n * I;
+      for (size_t k = 0; k < I; k++)
+        dxr[k] = dx[k];
+    }
+  }
+  for (size_t k = 0; k < I; k++)
+    for (size_t o = 0; o < O; o++)
+      dW[k * O + o] = gw[k][o];
+  for (size_t o = 0; db != NULL && o < O; o++)
+    db[o] = gb[o];
+}
+#endif /* DN_SMALL_NATIVE */
 
 /* Which path a shape takes (from the shape only). */
 enum { DN_T(path_scale), DN_T(path_tiny), DN_T(path_gemv), DN_T(path_direct), DN_T(path_packed) };

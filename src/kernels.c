@@ -129,17 +129,24 @@ typedef struct backend {
   dn_gemm_backend_fn fn;
   dn_relu_colsum_fn relu_colsum;
   dn_cpu_level needs;
+  size_t small_width; /* layers with I and O up to this take small_forward/backward */
+  dn_dense_small_forward_fn small_forward;
+  dn_dense_small_backward_fn small_backward;
 } backend;
 
 static const backend backends[] = {
-    {"reference", reference_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE},
-    {"portable", dn_gemm_portable, dn_relu_colsum_portable, DN_CPU_PORTABLE},
+    {"reference", reference_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE, 0, NULL, NULL},
+    {"portable", dn_gemm_portable, dn_relu_colsum_portable, DN_CPU_PORTABLE,
+     DN_SMALL_WIDTH_PORTABLE, dn_dense_small_forward_portable, dn_dense_small_backward_portable},
 #ifdef DN_HAVE_X86_KERNELS
-    {"avx2", dn_gemm_avx2, dn_relu_colsum_avx2, DN_CPU_AVX2},
-    {"avx512", dn_gemm_avx512, dn_relu_colsum_avx512, DN_CPU_AVX512},
+    {"avx2", dn_gemm_avx2, dn_relu_colsum_avx2, DN_CPU_AVX2, DN_SMALL_WIDTH_AVX2,
+     dn_dense_small_forward_avx2, dn_dense_small_backward_avx2},
+    {"avx512", dn_gemm_avx512, dn_relu_colsum_avx512, DN_CPU_AVX512, DN_SMALL_WIDTH_AVX512,
+     dn_dense_small_forward_avx512, dn_dense_small_backward_avx512},
 #endif
 #ifdef DENSENET_HAVE_CBLAS
-    {"cblas", cblas_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE},
+    {"cblas", cblas_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE, DN_SMALL_WIDTH_PORTABLE,
+     dn_dense_small_forward_portable, dn_dense_small_backward_portable},
 #endif
 };
 enum { n_backends = sizeof backends / sizeof *backends };
@@ -194,6 +201,11 @@ void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alp
 
 void dn_dense_forward_fused(float *Y, const float *X, const float *W, const float *b, size_t N,
                             size_t I, size_t O, bool relu) {
+  const backend *be = active_backend();
+  if (I <= be->small_width && O <= be->small_width) {
+    be->small_forward(Y, X, W, b, N, I, O, relu);
+    return;
+  }
   dn_gemm_args g = {false,
                     false,
                     N,
@@ -210,14 +222,19 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
                     b,
                     relu ? DN_EPI_RELU : DN_EPI_LINEAR,
                     dn_gemm_max_threads()};
-  active_backend()->fn(&g);
+  be->fn(&g);
 }
 
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
                              bool relu) {
+  const backend *be = active_backend();
+  if (I <= be->small_width && O <= be->small_width) {
+    be->small_backward(dX, dW, db, dY, X, W, Y, N, I, O, relu);
+    return;
+  }
   if (relu || db != NULL)
-    active_backend()->relu_colsum(dY, Y, db, N, O, relu);
+    be->relu_colsum(dY, Y, db, N, O, relu);
   dn_gemm(true, false, I, O, N, 1.0f, X, I, dY, O, 0.0f, dW, O);
   if (dX != NULL)
     dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "gemm.h"
 #include "status.h"
 
 #define FN "dn_optimizer_with"
@@ -211,13 +212,16 @@ static void update_adamax(dn_optimizer *opt, float lr, float *w, const float *g,
 /* Keras keeps the momentum product as a variable and multiplies it by this
  * step's mu_t before the variables are updated, so both denominators use the
  * new product. */
+static double nadam_u(const dn_optimizer_options *o, double t) {
+  return o->beta_1 * (1.0 - 0.5 * pow(0.96, t));
+}
+
+/* opt->nadam_u_product already holds this step's product (dn_optimizer_step). */
 static void update_nadam(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
                          size_t n_vars) {
   const dn_optimizer_options *o = &opt->options;
   const double t = step_t(opt);
-  const double u_t = o->beta_1 * (1.0 - 0.5 * pow(0.96, t));
-  const double u_t_1 = o->beta_1 * (1.0 - 0.5 * pow(0.96, t + 1.0));
-  opt->nadam_u_product *= u_t;
+  const double u_t = nadam_u(o, t), u_t_1 = nadam_u(o, t + 1.0);
   const double product_t = opt->nadam_u_product, product_t_1 = product_t * u_t_1;
   const float fu_t_1 = (float)u_t_1, f1_u_t = (float)(1.0 - u_t);
   const float d_t_1 = (float)(1.0 - product_t_1), d_t = (float)(1.0 - product_t);
@@ -663,6 +667,34 @@ static void clip_gradients(const dn_optimizer_options *o, float *g, const dn_var
   }
 }
 
+/* Big models update on every thread: the rules are elementwise, so each
+ * weight gets the same float operations whichever thread runs it. */
+#define DN_UPDATE_GRAIN ((size_t)1 << 15)
+
+typedef struct update_job {
+  dn_optimizer *opt;
+  float lr;
+  float *w;
+  const float *g;
+  const dn_var *vars;
+  size_t n_vars;
+  update_fn update;
+} update_job;
+
+/* The update rule on the trainable elements inside [lo, hi). */
+static void update_part(void *ctx, size_t lo, size_t hi) {
+  const update_job *j = ctx;
+  for (size_t v = 0; v < j->n_vars; v++) {
+    dn_var part = j->vars[v];
+    size_t begin = part.offset, end = part.offset + part.size;
+    if (!part.trainable || end <= lo || begin >= hi)
+      continue;
+    part.offset = begin > lo ? begin : lo;
+    part.size = (end < hi ? end : hi) - part.offset;
+    j->update(j->opt, j->lr, j->w, j->g, &part, 1);
+  }
+}
+
 dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var *vars,
                             size_t n_vars) {
   DN_CHECK_NOT_NULL(opt, "dn_optimizer_step");
@@ -694,7 +726,13 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
       w[i] = w[i] - w[i] * wd * lr;
     }
   }
-  row_of(opt)->update(opt, lr, w, g, vars, n_vars);
+  if (opt->kind == DN_OPT_NADAM)
+    opt->nadam_u_product *= nadam_u(o, step_t(opt));
+  update_job job = {opt, lr, w, g, vars, n_vars, row_of(opt)->update};
+  if (opt->n_params < 2 * DN_UPDATE_GRAIN)
+    job.update(opt, lr, w, g, vars, n_vars);
+  else
+    dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, update_part, &job);
   opt->iterations++;
   return DN_OK;
 }

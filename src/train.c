@@ -3,10 +3,13 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "fpenv.h"
+#include "gemm.h"
 #include "status.h"
 
 #define DN_EVAL_BATCH 32
@@ -250,17 +253,35 @@ void dn_train_reset_metrics(struct dn_train *train) {
     dn_metric_reset(&train->metrics[i]);
 }
 
-bool dn_train_grads_finite(const dn_model *model) {
+typedef struct finite_job {
+  const dn_model *model;
+  atomic_bool bad;
+} finite_job;
+
+/* Sets job->bad if a trainable gradient element in [lo, hi) is Inf or NaN. All bits of the
+ * exponent set is Inf or NaN; an OR over a branch-free test vectorises. */
+static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
+  finite_job *job = ctx;
+  const dn_model *model = job->model;
+  uint32_t bad = 0;
   for (size_t v = 0; v < model->n_vars; v++) {
     const dn_var *var = &model->vars[v];
-    if (!var->trainable)
-      continue;
-    const float *g = model->grads + var->offset;
-    for (size_t i = 0; i < var->size; i++)
-      if (!isfinite(g[i]))
-        return false;
+    size_t begin = var->offset > lo ? var->offset : lo;
+    size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
+    for (size_t i = begin; var->trainable && i < end; i++) {
+      uint32_t u;
+      memcpy(&u, model->grads + i, sizeof u);
+      bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
   }
-  return true;
+  if (bad)
+    atomic_store_explicit(&job->bad, true, memory_order_relaxed);
+}
+
+bool dn_train_grads_finite(const dn_model *model) {
+  finite_job job = {model, false};
+  dn_parallel_ranges(model->n_params, (size_t)1 << 16, find_nonfinite, &job);
+  return !atomic_load_explicit(&job.bad, memory_order_relaxed);
 }
 
 /* ---- steps ---------------------------------------------------------------- */
