@@ -160,6 +160,16 @@ static void dense_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
+static bool dense_step(const dn_layer *layer, dn_dense_step *step) {
+  const dense *d = impl_of(layer);
+  size_t I = layer->input_dim, O = layer->output_dim;
+  if (!d->fused)
+    return false;
+  *step = (dn_dense_step){layer->params, d->use_bias ? layer->params + I * O : NULL, I, O, d->relu,
+                          NULL};
+  return true;
+}
+
 static const dn_layer_ops dense_ops = {
     .type = "Dense",
     .base_name = "dense",
@@ -171,6 +181,7 @@ static const dn_layer_ops dense_ops = {
     .penalty = dense_penalty,
     .get_config = dense_get_config,
     .free_impl = dense_free_impl,
+    .dense_step = dense_step,
 };
 
 /* Keras regularizer strings: "l1" -> L1(0.01), "l2" -> L2(0.01), "l1_l2" -> L1L2(0, 0).

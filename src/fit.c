@@ -145,13 +145,26 @@ static dn_status log_values(dn_logbook *book, const struct dn_train *t, double l
   return st;
 }
 
+/* dst = the `cols` floats at src. The narrowest rows (a lesson net's 1 to 4 columns) are
+ * copied inline: a call to memcpy per row costs more than the row (and compilers turn a plain
+ * copy loop back into that call). */
+static void copy_row(float *restrict dst, const float *restrict src, size_t cols) {
+  switch (cols) {
+  case 4: dst[3] = src[3]; /* fall through */
+  case 3: dst[2] = src[2]; /* fall through */
+  case 2: dst[1] = src[1]; /* fall through */
+  case 1: dst[0] = src[0]; break;
+  default: memcpy(dst, src, cols * sizeof *dst);
+  }
+}
+
 static void gather(dn_model *model, const fit_data *d, const size_t *rows, size_t n) {
   struct dn_train *t = model->train;
   size_t in = model->input_dim, tcols = dn_train_target_cols(model);
   for (size_t r = 0; r < n; r++) {
     size_t src = rows[r];
-    memcpy(t->bx + r * in, d->x + src * in, in * sizeof(float));
-    memcpy(t->by + r * tcols, d->y + src * tcols, tcols * sizeof(float));
+    copy_row(t->bx + r * in, d->x + src * in, in);
+    copy_row(t->by + r * tcols, d->y + src * tcols, tcols);
     if (d->sw)
       t->bw[r] = d->sw[src];
   }

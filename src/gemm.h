@@ -58,6 +58,11 @@ typedef void (*dn_dense_small_forward_fn)(float *Y, const float *X, const float 
 typedef void (*dn_dense_small_backward_fn)(float *dX, float *dW, float *db, float *dY,
                                            const float *X, const float *W, const float *Y, size_t N,
                                            size_t I, size_t O, bool relu);
+/* A chain of such layers (dn_dense_chain_forward in kernels.h); NULL in a
+ * backend that has none: the layers then run one after the other. */
+struct dn_dense_step;
+typedef void (*dn_dense_chain_forward_fn)(const struct dn_dense_step *steps, size_t n,
+                                          const float *X, size_t N);
 #define DN_SMALL_WIDTH_PORTABLE 8
 #define DN_SMALL_WIDTH_AVX2 8
 #define DN_SMALL_WIDTH_AVX512 16
@@ -74,11 +79,15 @@ void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t 
 void dn_relu_colsum_avx512(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
 void dn_dense_small_forward_avx2(float *Y, const float *X, const float *W, const float *b, size_t N,
                                  size_t I, size_t O, bool relu);
+void dn_dense_chain_forward_avx2(const struct dn_dense_step *steps, size_t n, const float *X,
+                                 size_t N);
 void dn_dense_small_backward_avx2(float *dX, float *dW, float *db, float *dY, const float *X,
                                   const float *W, const float *Y, size_t N, size_t I, size_t O,
                                   bool relu);
 void dn_dense_small_forward_avx512(float *Y, const float *X, const float *W, const float *b,
                                    size_t N, size_t I, size_t O, bool relu);
+void dn_dense_chain_forward_avx512(const struct dn_dense_step *steps, size_t n, const float *X,
+                                   size_t N);
 void dn_dense_small_backward_avx512(float *dX, float *dW, float *db, float *dY, const float *X,
                                     const float *W, const float *Y, size_t N, size_t I, size_t O,
                                     bool relu);

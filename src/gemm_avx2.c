@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "fpenv.h"
+#include "kernels.h"
 
 #ifdef DENSENET_HAVE_OPENMP
 #include <omp.h>
@@ -52,7 +53,7 @@ static DN_TARGET void ukernel_avx2(size_t K, const float *restrict A, const floa
     DN_STEP(4)
     DN_STEP(5)
 #undef DN_STEP
-        A += DN_MR;
+    A += DN_MR;
     B += DN_NR;
   }
 #define DN_OUT(r)                                                                                  \
@@ -61,6 +62,26 @@ static DN_TARGET void ukernel_avx2(size_t K, const float *restrict A, const floa
   DN_OUT(0) DN_OUT(1) DN_OUT(2) DN_OUT(3) DN_OUT(4) DN_OUT(5)
 #undef DN_OUT
 }
+
+/* The small-layer kernels' vector operations (gemm_template.h): one ymm holds
+ * a row of up to 8 values; masks (all bits set in live lanes) come from a
+ * sliding window over dn_avx2_lanes. */
+static const int dn_avx2_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define DN_V __m256
+#define DN_VM __m256i
+#define DN_VMASK(n) _mm256_loadu_si256((const __m256i *)(const void *)(dn_avx2_lanes + 8 - (n)))
+#define DN_VLOAD(m, p) _mm256_maskload_ps((p), (m))
+#define DN_VSTORE(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define DN_VZERO() _mm256_setzero_ps()
+#define DN_VSET1(x) _mm256_set1_ps(x)
+#define DN_VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define DN_VADD(a, b) _mm256_add_ps((a), (b))
+#define DN_VMUL(a, b) _mm256_mul_ps((a), (b))
+/* v <= 0 -> 0 (NaN stays NaN); 1 where v > 0, else 0; lane k of v in every lane */
+#define DN_VRELU(v) _mm256_andnot_ps(_mm256_cmp_ps((v), _mm256_setzero_ps(), _CMP_LE_OQ), (v))
+#define DN_VPOS01(v)                                                                               \
+  _mm256_and_ps(_mm256_cmp_ps((v), _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f))
+#define DN_VLANE(v, k) _mm256_permutevar8x32_ps((v), _mm256_set1_epi32((int)(k)))
 
 #include "gemm_template.h"
 

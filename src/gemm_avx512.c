@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "fpenv.h"
+#include "kernels.h"
 
 #ifdef DENSENET_HAVE_OPENMP
 #include <omp.h>
@@ -57,7 +58,9 @@ static DN_TARGET __attribute__((noinline)) void ukernel_avx512(size_t K, const f
     DN_STEP(2)
     DN_STEP(3)
     DN_STEP(4)
-    DN_STEP(5) DN_STEP(6) DN_STEP(7)
+    DN_STEP(5)
+    DN_STEP(6)
+    DN_STEP(7)
 #undef DN_STEP
         A += DN_MR;
     B += DN_NR;
@@ -134,73 +137,26 @@ static DN_TARGET void pack_b_trans(const float *b, size_t ldb, size_t kc, float 
 }
 #define DN_PACK_B_TRANS pack_b_trans
 
-/* Small dense layers (I, O <= 16): one zmm per row, masked loads and stores
- * for the O (or I) live lanes. The contracts are the generic ones in
- * gemm_template.h; sums run over k, then rows n, in order. */
-#define DN_SMALL_NATIVE 1
-
-static DN_TARGET inline __mmask16 lanes(size_t n) {
-  return (__mmask16)((1u << n) - 1u);
-}
-
-DN_TARGET void dn_dense_small_forward_avx512(float *restrict Y, const float *restrict X,
-                                             const float *restrict W, const float *restrict b,
-                                             size_t N, size_t I, size_t O, bool relu) {
-  __mmask16 mo = lanes(O);
-  __m512 bias = b != NULL ? _mm512_maskz_loadu_ps(mo, b) : _mm512_setzero_ps();
-  for (size_t n = 0; n < N; n++) {
-    const float *x = X + n * I;
-    __m512 z = _mm512_setzero_ps();
-    for (size_t k = 0; k < I; k++)
-      z = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_maskz_loadu_ps(mo, W + k * O), z);
-    z = _mm512_add_ps(z, bias);
-    if (relu)
-      z = _mm512_mask_mov_ps(z, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LE_OQ),
-                             _mm512_setzero_ps());
-    _mm512_mask_storeu_ps(Y + n * O, mo, z);
-  }
-}
-
-DN_TARGET void dn_dense_small_backward_avx512(float *restrict dX, float *restrict dW,
-                                              float *restrict db, float *restrict dY,
-                                              const float *restrict X, const float *restrict W,
-                                              const float *restrict Y, size_t N, size_t I, size_t O,
-                                              bool relu) {
-  __mmask16 mo = lanes(O), mi = lanes(I);
-  __m512 gw[16], gb = _mm512_setzero_ps(), wt[16], one = _mm512_set1_ps(1.0f);
-  for (size_t k = 0; k < I; k++)
-    gw[k] = _mm512_setzero_ps();
-  if (dX != NULL) { /* wt[o] lane k = W[k][o]: column o of W, gathered */
-    __m512i rows =
-        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                           _mm512_set1_epi32((int)O));
-    for (size_t o = 0; o < O; o++)
-      wt[o] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mi, rows, W + o, 4);
-  }
-  for (size_t n = 0; n < N; n++) {
-    __m512 dz = _mm512_maskz_loadu_ps(mo, dY + n * O);
-    if (relu) { /* dZ = dY * (Y > 0), as dn_relu_colsum */
-      __m512 y = _mm512_maskz_loadu_ps(mo, Y + n * O);
-      dz = _mm512_mul_ps(
-          dz, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), one));
-      _mm512_mask_storeu_ps(dY + n * O, mo, dz);
-    }
-    gb = _mm512_add_ps(gb, dz);
-    const float *x = X + n * I;
-    for (size_t k = 0; k < I; k++)
-      gw[k] = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), dz, gw[k]);
-    if (dX != NULL) {
-      __m512 dx = _mm512_setzero_ps();
-      for (size_t o = 0; o < O; o++)
-        dx = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_set1_epi32((int)o), dz), wt[o], dx);
-      _mm512_mask_storeu_ps(dX + n * I, mi, dx);
-    }
-  }
-  for (size_t k = 0; k < I; k++)
-    _mm512_mask_storeu_ps(dW + k * O, mo, gw[k]);
-  if (db != NULL)
-    _mm512_mask_storeu_ps(db, mo, gb);
-}
+/* The small-layer kernels' vector operations (gemm_template.h): one zmm holds
+ * a row of up to 16 values; masks select the live lanes. */
+#define DN_V __m512
+#define DN_VM __mmask16
+#define DN_VMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define DN_VLOAD(m, p) _mm512_maskz_loadu_ps((m), (p))
+#define DN_VSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define DN_VZERO() _mm512_setzero_ps()
+#define DN_VSET1(x) _mm512_set1_ps(x)
+#define DN_VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define DN_VADD(a, b) _mm512_add_ps((a), (b))
+#define DN_VMUL(a, b) _mm512_mul_ps((a), (b))
+/* v <= 0 -> 0 (NaN stays NaN); 1 where v > 0, else 0; lane k of v in every lane */
+#define DN_VRELU(v)                                                                                \
+  _mm512_mask_mov_ps((v), _mm512_cmp_ps_mask((v), _mm512_setzero_ps(), _CMP_LE_OQ),                \
+                     _mm512_setzero_ps())
+#define DN_VPOS01(v)                                                                               \
+  _mm512_maskz_mov_ps(_mm512_cmp_ps_mask((v), _mm512_setzero_ps(), _CMP_GT_OQ),                    \
+                      _mm512_set1_ps(1.0f))
+#define DN_VLANE(v, k) _mm512_permutexvar_ps(_mm512_set1_epi32((int)(k)), (v))
 
 #include "gemm_template.h"
 

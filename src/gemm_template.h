@@ -348,50 +348,174 @@ DN_TARGET void DN_CAT(dn_relu_colsum, DN_SUFFIX)(float *restrict dY, const float
 }
 
 /* ---- Small dense layers: I and O both at most DN_SW -------------------------
- * (generic version; a backend may bring its own and define DN_SMALL_NATIVE)
  * A layer this narrow (a 2-4-3-1 net's) is a handful of multiply-adds per row:
- * whole rows live in DN_SW-wide lane arrays (fixed-length loops the compiler
- * turns into one vector each), the weights are copied once per call into
- * zero-padded DN_SW-wide rows, and each row of the batch goes through the
- * product, bias, activation and (backward) all three gradients in one pass.
- * Sums run in a fixed order (k, then rows n), whatever N. */
-
-#ifndef DN_SMALL_NATIVE
-/* dst[r][0..cols) = src[r*lds + 0..cols) for r < rows, lanes from cols on 0. */
-static DN_TARGET inline void DN_T(pad_rows)(float dst[][DN_SW], const float *src, size_t rows,
-                                            size_t cols, size_t lds) {
-  for (size_t r = 0; r < rows; r++) {
-    for (size_t l = 0; l < DN_SW; l++)
-      dst[r][l] = 0.0f;
-    for (size_t l = 0; l < cols; l++)
-      dst[r][l] = src[r * lds + l];
-  }
-}
+ * each row of the batch goes through the product, bias and activation
+ * (backward: the mask and all three gradients) in one pass. With the
+ * backend's vector operations (DN_V...: one vector holds a row, masks select
+ * the live lanes) a row stays in a register, also from layer to layer in a
+ * chain; without them, in a DN_SW-long local array. Sums run in a fixed order
+ * (k, then rows n), whatever N and whichever of the three entry points. */
+#ifdef DN_V
+/* One row through one small layer: z = sum_k in(k) * W[k, :] in k order, with
+ * in(k) = lane k of the previous layer's output (or x[k] from memory in a
+ * first layer). */
+#define DN_SMALL_ROW(z, in, W, I, O, mo)                                                           \
+  do {                                                                                             \
+    const float *w_ = (W);                                                                         \
+    (z) = DN_VZERO();                                                                              \
+    for (size_t k_ = 0; k_ < (I); k_++, w_ += (O))                                                 \
+      (z) = DN_VFMA(in(k_), DN_VLOAD(mo, w_), (z));                                                \
+  } while (0)
 
 /* Y = act(X . W + b) for I, O <= DN_SW (same contract as dn_dense_forward_fused). */
 DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, const float *restrict X,
                                                          const float *restrict W,
                                                          const float *restrict b, size_t N,
                                                          size_t I, size_t O, bool relu) {
-  float w[DN_SW][DN_SW], bias[DN_SW];
-  DN_T(pad_rows)(w, W, I, O, O);
-  for (size_t l = 0; l < DN_SW; l++)
-    bias[l] = b != NULL && l < O ? b[l] : 0.0f;
+  DN_VM mo = DN_VMASK(O);
+  DN_V bias = b != NULL ? DN_VLOAD(mo, b) : DN_VZERO();
+  for (size_t n = 0; n < N; n++) {
+    const float *x = X + n * I;
+    DN_V z;
+#define DN_FROM_X(k) DN_VSET1(x[k])
+    DN_SMALL_ROW(z, DN_FROM_X, W, I, O, mo);
+#undef DN_FROM_X
+    z = DN_VADD(z, bias);
+    if (relu)
+      z = DN_VRELU(z);
+    DN_VSTORE(Y + n * O, mo, z);
+  }
+}
+
+/* R rows (R a constant once inlined) from row r on through a chain of small
+ * layers, in registers: lane k of one layer's output is broadcast into the
+ * next; the rows' independent sums interleave (one row alone waits on its
+ * multiply-add chain). Same operations, same order as layer after layer. */
+static DN_TARGET inline __attribute__((always_inline)) void
+DN_T(chain_rows)(const dn_dense_step *restrict steps, size_t n, const float *X, size_t r, int R) {
+  DN_V h[4], z[4];
+  for (size_t l = 0; l < n; l++) {
+    const dn_dense_step s = steps[l];
+    DN_VM mo = DN_VMASK(s.O);
+    for (int q = 0; q < R; q++)
+      z[q] = DN_VZERO();
+    const float *w = s.W;
+    for (size_t k = 0; k < s.I; k++, w += s.O) {
+      DN_V wk = DN_VLOAD(mo, w);
+      for (int q = 0; q < R; q++)
+        z[q] =
+            DN_VFMA(l == 0 ? DN_VSET1(X[(r + (size_t)q) * s.I + k]) : DN_VLANE(h[q], k), wk, z[q]);
+    }
+    DN_V bias = s.b != NULL ? DN_VLOAD(mo, s.b) : DN_VZERO();
+    for (int q = 0; q < R; q++) {
+      z[q] = DN_VADD(z[q], bias);
+      if (s.relu)
+        z[q] = DN_VRELU(z[q]);
+      DN_VSTORE(s.Y + (r + (size_t)q) * s.O, mo, z[q]);
+      h[q] = z[q];
+    }
+  }
+}
+
+/* A chain of small layers (dn_dense_chain_forward), four rows at a time. */
+DN_TARGET void DN_CAT(dn_dense_chain_forward, DN_SUFFIX)(const dn_dense_step *restrict steps,
+                                                         size_t n, const float *X, size_t N) {
+  size_t r = 0;
+  for (; r + 4 <= N; r += 4)
+    DN_T(chain_rows)(steps, n, X, r, 4);
+  for (; r < N; r++)
+    DN_T(chain_rows)(steps, n, X, r, 1);
+}
+
+/* R rows (a constant once inlined) from row n on of the small backward: the
+ * mask, then dX per row (independent rows interleave), then the rows' terms
+ * added to db and to dW row by row in order (one load and store of each
+ * accumulator per R rows). dZ stays in registers: a masked store into dY
+ * followed by the masked load of the next row, whose 64 bytes overlap it,
+ * would wait for the store to complete. */
+static DN_TARGET inline __attribute__((always_inline)) void
+DN_T(small_backward_rows)(float *restrict dX, DN_V *restrict gw, DN_V *restrict gb,
+                          const float *restrict dY, const float *restrict X,
+                          const float *restrict Y, const DN_V *restrict wt, size_t n, size_t I,
+                          size_t O, bool relu, int R) {
+  DN_VM mo = DN_VMASK(O), mi = DN_VMASK(I);
+  DN_V dz[4];
+  for (int q = 0; q < R; q++) {
+    dz[q] = DN_VLOAD(mo, dY + (n + (size_t)q) * O);
+    if (relu) /* dZ = dY * (Y > 0), as dn_relu_colsum */
+      dz[q] = DN_VMUL(dz[q], DN_VPOS01(DN_VLOAD(mo, Y + (n + (size_t)q) * O)));
+  }
+  if (dX != NULL) {
+    DN_V dx[4];
+    for (int q = 0; q < R; q++)
+      dx[q] = DN_VZERO();
+    for (size_t o = 0; o < O; o++)
+      for (int q = 0; q < R; q++)
+        dx[q] = DN_VFMA(DN_VLANE(dz[q], o), wt[o], dx[q]);
+    for (int q = 0; q < R; q++)
+      DN_VSTORE(dX + (n + (size_t)q) * I, mi, dx[q]);
+  }
+  DN_V b = *gb;
+  for (int q = 0; q < R; q++)
+    b = DN_VADD(b, dz[q]);
+  *gb = b;
+  for (size_t k = 0; k < I; k++) {
+    DN_V g = gw[k];
+    for (int q = 0; q < R; q++)
+      g = DN_VFMA(DN_VSET1(X[(n + (size_t)q) * I + k]), dz[q], g);
+    gw[k] = g;
+  }
+}
+
+/* The fused dense backward for I, O <= DN_SW (same contract as
+ * dn_dense_backward_fused): per row, dZ = dY * (Y > 0), then db += dZ,
+ * dW += x^T dZ and dX = dZ . W^T; four rows at a time. */
+DN_TARGET void DN_CAT(dn_dense_small_backward,
+                      DN_SUFFIX)(float *restrict dX, float *restrict dW, float *restrict db,
+                                 float *restrict dY, const float *restrict X,
+                                 const float *restrict W, const float *restrict Y, size_t N,
+                                 size_t I, size_t O, bool relu) {
+  DN_VM mo = DN_VMASK(O), mi = DN_VMASK(I);
+  DN_V gw[DN_SW], gb = DN_VZERO(), wt[DN_SW];
+  for (size_t k = 0; k < I; k++)
+    gw[k] = DN_VZERO();
+  if (dX != NULL) { /* wt[o] lane k = W[k][o] */
+    float t[DN_SW];
+    for (size_t o = 0; o < O; o++) {
+      for (size_t k = 0; k < DN_SW; k++)
+        t[k] = k < I ? W[k * O + o] : 0.0f;
+      wt[o] = DN_VLOAD(mi, t);
+    }
+  }
+  size_t n = 0;
+  for (; n + 4 <= N; n += 4)
+    DN_T(small_backward_rows)(dX, gw, &gb, dY, X, Y, wt, n, I, O, relu, 4);
+  for (; n < N; n++)
+    DN_T(small_backward_rows)(dX, gw, &gb, dY, X, Y, wt, n, I, O, relu, 1);
+  for (size_t k = 0; k < I; k++)
+    DN_VSTORE(dW + k * O, mo, gw[k]);
+  if (db != NULL)
+    DN_VSTORE(db, mo, gb);
+}
+#else  /* no vector operations: plain loops */
+/* Y = act(X . W + b) for I, O <= DN_SW (same contract as dn_dense_forward_fused). */
+DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, const float *restrict X,
+                                                         const float *restrict W,
+                                                         const float *restrict b, size_t N,
+                                                         size_t I, size_t O, bool relu) {
   for (size_t n = 0; n < N; n++) {
     const float *x = X + n * I;
     float z[DN_SW] = {0};
     for (size_t k = 0; k < I; k++) {
-      float a = x[k];
-      for (size_t l = 0; l < DN_SW; l++)
-        z[l] += a * w[k][l];
-    }
-    for (size_t l = 0; l < DN_SW; l++) { /* the tile epilogue: + bias, then relu */
-      float t = z[l] + bias[l];
-      z[l] = relu && t <= 0.0f ? 0.0f : t;
+      const float a = x[k], *w = W + k * O;
+      for (size_t o = 0; o < O; o++)
+        z[o] += a * w[o];
     }
     float *y = Y + n * O;
-    for (size_t o = 0; o < O; o++)
-      y[o] = z[o];
+    for (size_t o = 0; o < O; o++) { /* the tile epilogue: + bias, then relu */
+      float t = z[o] + (b != NULL ? b[o] : 0.0f);
+      y[o] = relu && t <= 0.0f ? 0.0f : t;
+    }
   }
 }
 
@@ -403,44 +527,30 @@ DN_TARGET void DN_CAT(dn_dense_small_backward,
                                  float *restrict dY, const float *restrict X,
                                  const float *restrict W, const float *restrict Y, size_t N,
                                  size_t I, size_t O, bool relu) {
-  float gw[DN_SW][DN_SW] = {{0}}, gb[DN_SW] = {0}, wt[DN_SW][DN_SW];
-  if (dX != NULL) /* wt[o][k] = W[k][o] */
-    for (size_t o = 0; o < O; o++) {
-      for (size_t k = 0; k < DN_SW; k++)
-        wt[o][k] = 0.0f;
-      for (size_t k = 0; k < I; k++)
-        wt[o][k] = W[k * O + o];
-    }
+  float gw[DN_SW][DN_SW] = {{0}}, gb[DN_SW] = {0};
   for (size_t n = 0; n < N; n++) {
-    float *dy = dY + n * O;
-    float dz[DN_SW] = {0};
+    float *dz = dY + n * O;
     if (relu) {
       const float *y = Y + n * O;
       for (size_t o = 0; o < O; o++)
-        dy[o] = dz[o] = dy[o] * (y[o] > 0.0f ? 1.0f : 0.0f);
-    } else {
-      for (size_t o = 0; o < O; o++)
-        dz[o] = dy[o];
+        dz[o] *= y[o] > 0.0f ? 1.0f : 0.0f;
     }
-    for (size_t l = 0; l < DN_SW; l++)
-      gb[l] += dz[l];
+    for (size_t o = 0; o < O; o++)
+      gb[o] += dz[o];
     const float *x = X + n * I;
     for (size_t k = 0; k < I; k++) {
-      float a = x[k];
-      for (size_t l = 0; l < DN_SW; l++)
-        gw[k][l] += a * dz[l];
+      const float a = x[k];
+      for (size_t o = 0; o < O; o++)
+        gw[k][o] += a * dz[o];
     }
-    if (dX != NULL) {
-      float dx[DN_SW] = {0};
-      for (size_t o = 0; o < O; o++) {
-        float d = dz[o];
-        for (size_t l = 0; l < DN_SW; l++)
-          dx[l] += d * wt[o][l];
+    if (dX != NULL)
+      for (size_t k = 0; k < I; k++) {
+        const float *w = W + k * O;
+        float s = 0.0f;
+        for (size_t o = 0; o < O; o++)
+          s += dz[o] * w[o];
+        dX[n * I + k] = s;
       }
-      float *dxr = dX + n * I;
-      for (size_t k = 0; k < I; k++)
-        dxr[k] = dx[k];
-    }
   }
   for (size_t k = 0; k < I; k++)
     for (size_t o = 0; o < O; o++)
@@ -448,7 +558,7 @@ DN_TARGET void DN_CAT(dn_dense_small_backward,
   for (size_t o = 0; db != NULL && o < O; o++)
     db[o] = gb[o];
 }
-#endif /* DN_SMALL_NATIVE */
+#endif /* DN_V */
 
 /* Which path a shape takes (from the shape only). */
 enum { DN_T(path_scale), DN_T(path_tiny), DN_T(path_gemv), DN_T(path_direct), DN_T(path_packed) };

@@ -132,21 +132,23 @@ typedef struct backend {
   size_t small_width; /* layers with I and O up to this take small_forward/backward */
   dn_dense_small_forward_fn small_forward;
   dn_dense_small_backward_fn small_backward;
+  dn_dense_chain_forward_fn chain_forward; /* NULL: layer after layer */
 } backend;
 
 static const backend backends[] = {
-    {"reference", reference_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE, 0, NULL, NULL},
+    {"reference", reference_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE, 0, NULL, NULL, NULL},
     {"portable", dn_gemm_portable, dn_relu_colsum_portable, DN_CPU_PORTABLE,
-     DN_SMALL_WIDTH_PORTABLE, dn_dense_small_forward_portable, dn_dense_small_backward_portable},
+     DN_SMALL_WIDTH_PORTABLE, dn_dense_small_forward_portable, dn_dense_small_backward_portable,
+     NULL},
 #ifdef DN_HAVE_X86_KERNELS
     {"avx2", dn_gemm_avx2, dn_relu_colsum_avx2, DN_CPU_AVX2, DN_SMALL_WIDTH_AVX2,
-     dn_dense_small_forward_avx2, dn_dense_small_backward_avx2},
+     dn_dense_small_forward_avx2, dn_dense_small_backward_avx2, dn_dense_chain_forward_avx2},
     {"avx512", dn_gemm_avx512, dn_relu_colsum_avx512, DN_CPU_AVX512, DN_SMALL_WIDTH_AVX512,
-     dn_dense_small_forward_avx512, dn_dense_small_backward_avx512},
+     dn_dense_small_forward_avx512, dn_dense_small_backward_avx512, dn_dense_chain_forward_avx512},
 #endif
 #ifdef DENSENET_HAVE_CBLAS
     {"cblas", cblas_backend, dn_relu_colsum_portable, DN_CPU_PORTABLE, DN_SMALL_WIDTH_PORTABLE,
-     dn_dense_small_forward_portable, dn_dense_small_backward_portable},
+     dn_dense_small_forward_portable, dn_dense_small_backward_portable, NULL},
 #endif
 };
 enum { n_backends = sizeof backends / sizeof *backends };
@@ -238,6 +240,22 @@ void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const f
   dn_gemm(true, false, I, O, N, 1.0f, X, I, dY, O, 0.0f, dW, O);
   if (dX != NULL)
     dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);
+}
+
+bool dn_dense_chain_forward(const dn_dense_step *steps, size_t n, size_t width, const float *X,
+                            size_t N) {
+  const backend *be = active_backend();
+  if (width > be->small_width)
+    return false;
+  if (be->chain_forward != NULL) {
+    be->chain_forward(steps, n, X, N);
+    return true;
+  }
+  for (size_t l = 0; l < n; l++) {
+    const dn_dense_step *s = &steps[l];
+    be->small_forward(s->Y, l == 0 ? X : steps[l - 1].Y, s->W, s->b, N, s->I, s->O, s->relu);
+  }
+  return true;
 }
 
 void dn_bias_add(float *Y, const float *b, size_t N, size_t O) {

@@ -44,14 +44,30 @@ bool dn_kernels_set_backend(const char *name);
  * Y is N x O; relu selects act = relu, else linear. */
 void dn_dense_forward_fused(float *Y, const float *X, const float *W, const float *b, size_t N,
                             size_t I, size_t O, bool relu);
-/* Dense backward from dY (N x O), which becomes dZ in place: with relu,
- * dZ = dY * (Y > 0) (relu'(z) from the layer output Y = relu(z)); then
- * db = column sums of dZ (db NULL: none), dW = X^T . dZ (I x O) and, if dX is
- * not NULL, dX = dZ . W^T (N x I). The mask and the bias gradient share one
- * pass over dY. */
+/* Dense backward from dY (N x O, scratch: its contents afterwards are
+ * unspecified): with relu, dZ = dY * (Y > 0) (relu'(z) from the layer output
+ * Y = relu(z)); then db = column sums of dZ (db NULL: none), dW = X^T . dZ
+ * (I x O) and, if dX is not NULL, dX = dZ . W^T (N x I). The mask and the bias
+ * gradient share one pass over dY. */
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
                              bool relu);
+
+/* One layer of a chain of small Dense layers (dn_dense_chain_forward). */
+typedef struct dn_dense_step {
+  const float *W, *b; /* the I x O kernel and O biases (b NULL: none) */
+  size_t I, O;
+  bool relu; /* else linear */
+  float *Y;  /* where the layer's N x O output goes */
+} dn_dense_step;
+/* X (N x steps[0].I) through n Dense layers with steps[l].I == steps[l - 1].O,
+ * if `width` (the widest I or O among them) is within what the active
+ * backend's small-layer kernels take; layer l's output goes to steps[l].Y.
+ * The results equal dn_dense_forward_fused called layer after layer (the
+ * native kernels carry each row from layer to layer in registers). False,
+ * with nothing done, if the layers are too wide. */
+bool dn_dense_chain_forward(const dn_dense_step *steps, size_t n, size_t width, const float *X,
+                            size_t N);
 
 /* Y[n][o] += b[o] for an N x O matrix. */
 void dn_bias_add(float *Y, const float *b, size_t N, size_t O);

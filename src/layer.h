@@ -15,6 +15,8 @@
 #include "densenet.h"
 #include "rng.h"
 
+struct dn_dense_step; /* kernels.h */
+
 /* One Keras variable of a layer, in get_weights order. */
 typedef struct dn_var {
   const char *name; /* Keras variable name: "kernel", "bias", "gamma", "moving_mean", ... */
@@ -77,6 +79,10 @@ typedef struct dn_layer_ops {
   void (*get_config)(const dn_layer *layer, dn_layer_config *config);
   /* Frees layer->impl's contents and impl itself (may be NULL). */
   void (*free_impl)(dn_layer *layer);
+  /* A Dense layer whose activation is fused into its products describes itself
+   * as one step of a chain of small layers (kernels.h; Y is left to the caller)
+   * and returns true; false, or NULL, for every other layer. */
+  bool (*dense_step)(const dn_layer *layer, struct dn_dense_step *step);
 } dn_layer_ops;
 
 struct dn_layer {

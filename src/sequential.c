@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "fpenv.h"
+#include "kernels.h"
 #include "status.h"
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -35,6 +36,8 @@ static void free_workspace(dn_model *model) {
   dn_free(model->dbuf[0]);
   dn_free(model->dbuf[1]);
   dn_free(model->xbuf);
+  dn_free(model->chain);
+  model->chain = NULL;
   model->outs = NULL;
   model->dbuf[0] = model->dbuf[1] = model->xbuf = NULL;
   model->ws_rows = 0;
@@ -364,6 +367,30 @@ static dn_status need_built(const dn_model *model, const char *fn) {
   return DN_OK;
 }
 
+/* Whether every layer is a Dense layer with a fused activation (a chain of small steps). */
+static bool chainable(const dn_model *model) {
+  dn_dense_step step;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    if (l->ops->dense_step == NULL || !l->ops->dense_step(l, &step))
+      return false;
+  }
+  return true;
+}
+
+/* Fills chain with the layers' steps writing into outs; sets model->chain_width. */
+static void fill_chain(dn_model *model, dn_dense_step *chain, float **outs) {
+  size_t width = model->input_dim;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    l->ops->dense_step(l, &chain[i]);
+    chain[i].Y = outs[i];
+    if (l->output_dim > width)
+      width = l->output_dim;
+  }
+  model->chain_width = width;
+}
+
 dn_status dn_seq_reserve(dn_model *model, size_t rows) {
   if (rows <= model->ws_rows)
     return DN_OK;
@@ -377,7 +404,8 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows) {
   float **outs = dn_calloc(n, sizeof *outs);
   float *d0 = dn_alloc(cells), *d1 = dn_alloc(cells);
   float *xb = dn_alloc(rows * model->input_dim * sizeof(float));
-  bool ok = outs && d0 && d1 && xb;
+  dn_dense_step *chain = chainable(model) ? dn_alloc(n * sizeof *chain) : NULL;
+  bool ok = outs && d0 && d1 && xb && (chain != NULL || !chainable(model));
   for (size_t i = 0; ok && i < n; i++)
     ok = (outs[i] = dn_alloc(rows * model->layers[i]->output_dim * sizeof(float))) != NULL;
   for (size_t i = 0; ok && i < n; i++)
@@ -390,13 +418,17 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows) {
     dn_free(d0);
     dn_free(d1);
     dn_free(xb);
+    dn_free(chain);
     return dn_last_status() != DN_OK ? dn_last_status() : DN_ERR_NOMEM;
   }
+  if (chain != NULL)
+    fill_chain(model, chain, outs);
   free_workspace(model);
   model->outs = outs;
   model->dbuf[0] = d0;
   model->dbuf[1] = d1;
   model->xbuf = xb;
+  model->chain = chain;
   model->ws_rows = rows;
   model->max_width = width;
   return DN_OK;
@@ -406,15 +438,39 @@ const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool t
   if (need_built(model, "forward") != DN_OK || dn_seq_reserve(model, rows) != DN_OK)
     return NULL;
   const float *in = x;
-  for (size_t i = 0; i < model->n_layers; i++) {
-    dn_layer *l = model->layers[i];
-    l->ops->forward(l, model->outs[i], in, rows, training, &model->rng_dropout);
-    in = model->outs[i];
+  if (model->chain != NULL &&
+      dn_dense_chain_forward(model->chain, model->n_layers, model->chain_width, x, rows)) {
+    in = model->outs[model->n_layers - 1];
+  } else {
+    for (size_t i = 0; i < model->n_layers; i++) {
+      dn_layer *l = model->layers[i];
+      l->ops->forward(l, model->outs[i], in, rows, training, &model->rng_dropout);
+      in = model->outs[i];
+    }
   }
   model->fwd_x = x;
   model->fwd_rows = rows;
   model->fwd_training = training;
   return in;
+}
+
+bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y) {
+  if (model->chain != NULL && rows <= model->ws_rows) {
+    size_t last = model->n_layers - 1;
+    model->chain[last].Y = y; /* the last layer writes the caller's rows directly */
+    bool done = dn_dense_chain_forward(model->chain, model->n_layers, model->chain_width, x, rows);
+    model->chain[last].Y = model->outs[last];
+    if (done) {
+      model->fwd_rows = 0;
+      model->fwd_x = NULL;
+      return true;
+    }
+  }
+  const float *out = dn_seq_forward(model, x, rows, false);
+  if (out == NULL)
+    return false;
+  memcpy(y, out, rows * model->layers[model->n_layers - 1]->output_dim * sizeof *y);
+  return true;
 }
 
 dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *dx) {
@@ -491,8 +547,7 @@ static dn_status backward_public(const char *fn, dn_model *model, const float *d
   if (st == DN_OK && dx != NULL)
     st = check_io(fn, dy, dx, rows, model->input_dim, dx_capacity, "dx");
   if (st == DN_OK && (model->fwd_rows != rows || model->fwd_x != model->xbuf))
-    st = dn_fail(DN_ERR_STATE, "%s: needs a dn_model_forward of the same %zu rows first", fn,
-                 rows);
+    st = dn_fail(DN_ERR_STATE, "%s: needs a dn_model_forward of the same %zu rows first", fn, rows);
   if (st != DN_OK)
     return st;
   dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */

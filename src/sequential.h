@@ -30,6 +30,11 @@ struct dn_model {
   float *dbuf[2];
   float *xbuf;
   size_t max_width;
+  /* The layers as a chain of small Dense steps (kernels.h), writing into outs;
+   * NULL unless every layer is a Dense layer with a fused activation.
+   * chain_width: the widest input or output among them. */
+  struct dn_dense_step *chain;
+  size_t chain_width;
   const float *fwd_x; /* input of the last forward (xbuf or a train-owned batch) */
   size_t fwd_rows;    /* rows of the last forward, 0 = none */
   bool fwd_training;
@@ -50,6 +55,11 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows);
  * matching backward). Returns the output (the last layer's workspace buffer),
  * or NULL with the error set (no input shape, rows over capacity). */
 const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool training);
+/* Inference over rows rows of x into y (rows x output_dim): dn_seq_forward
+ * without training, whose last layer writes straight into y where it can. No
+ * backward may follow (it needs a forward). NULL-free arguments; false with
+ * the error set as dn_seq_forward. */
+bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y);
 /* Backward from dy (rows x output_dim, copied first; dy is not written) after
  * dn_seq_forward with the same rows. Overwrites model->grads, adds the
  * regularizer gradients; writes dL/dx into dx if dx != NULL. */
