@@ -3,6 +3,7 @@
 #include "sequential.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -455,9 +456,12 @@ const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool t
 }
 
 bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y) {
-  if (model->chain != NULL && rows <= model->ws_rows) {
-    size_t last = model->n_layers - 1;
-    model->chain[last].Y = y; /* the last layer writes the caller's rows directly */
+  size_t last = model->n_layers - 1, out = model->layers[last]->output_dim;
+  /* The last layer writes the caller's rows directly, unless y overlaps x (in-place predict). */
+  uintptr_t x0 = (uintptr_t)x, x1 = (uintptr_t)(x + rows * model->input_dim);
+  uintptr_t y0 = (uintptr_t)y, y1 = (uintptr_t)(y + rows * out);
+  if (model->chain != NULL && rows <= model->ws_rows && (y1 <= x0 || x1 <= y0)) {
+    model->chain[last].Y = y;
     bool done = dn_dense_chain_forward(model->chain, model->n_layers, model->chain_width, x, rows);
     model->chain[last].Y = model->outs[last];
     if (done) {
@@ -466,10 +470,10 @@ bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y) {
       return true;
     }
   }
-  const float *out = dn_seq_forward(model, x, rows, false);
-  if (out == NULL)
+  const float *pred = dn_seq_forward(model, x, rows, false);
+  if (pred == NULL)
     return false;
-  memcpy(y, out, rows * model->layers[model->n_layers - 1]->output_dim * sizeof *y);
+  memmove(y, pred, rows * out * sizeof *y);
   return true;
 }
 

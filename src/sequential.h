@@ -55,10 +55,10 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows);
  * matching backward). Returns the output (the last layer's workspace buffer),
  * or NULL with the error set (no input shape, rows over capacity). */
 const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool training);
-/* Inference over rows rows of x into y (rows x output_dim): dn_seq_forward
- * without training, whose last layer writes straight into y where it can. No
- * backward may follow (it needs a forward). NULL-free arguments; false with
- * the error set as dn_seq_forward. */
+/* Inference over rows rows of x into y (rows x output_dim; y may overlap x):
+ * dn_seq_forward without training, whose last layer writes straight into y
+ * where it can. No backward may follow (it needs a forward). NULL-free
+ * arguments; false with the error set as dn_seq_forward. */
 bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y);
 /* Backward from dy (rows x output_dim, copied first; dy is not written) after
  * dn_seq_forward with the same rows. Overwrites model->grads, adds the

@@ -514,7 +514,7 @@ static dn_status check_batch_call(const char *fn, dn_model *model, const float *
 dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, float *y,
                               size_t y_capacity) {
   /* A small Dense net serving a row at a time: check_predict's checks, in short, for a model
-   * whose workspace (made when it was built) already holds these rows. */
+   * whose workspace (made by an earlier call) already holds these rows. */
   if (model != NULL && x != NULL && y != NULL && rows != 0 && rows <= model->ws_rows &&
       model->chain != NULL && y_capacity / rows >= model->chain[model->n_layers - 1].O &&
       dn_seq_predict(model, x, rows, y))

@@ -253,6 +253,54 @@ static void test_fused_dense(void **state) {
   for_each_backend(fused);
 }
 
+/* A chain of small layers equals the layers run one by one (the same sums in the same order:
+ * bit for bit), over row counts on and off the chain kernels' four-row blocks; a chain wider
+ * than the backend's small kernels is refused. */
+static void chain(const char *backend) {
+  static const size_t nets[][5] = {{3, 8, 5, 2}, {16, 16, 16, 16}, {1, 4, 3, 1}, {2, 9, 5, 1}};
+  static const size_t rows[] = {1, 6, 7, 37};
+  for (size_t q = 0; q < sizeof nets / sizeof *nets; q++)
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+      size_t N = rows[r], L = 3, width = 0;
+      dn_dense_step steps[3];
+      float *X = make_matrix(N, nets[q][0], nets[q][0]), *params[3], *one[3], *chained[3];
+      for (size_t l = 0; l < L; l++) {
+        size_t I = nets[q][l], O = nets[q][l + 1];
+        width = I > width ? I : width;
+        width = O > width ? O : width;
+        params[l] = make_matrix(I + 1, O, O); /* kernel rows, then the bias row */
+        one[l] = malloc(N * O * sizeof(float));
+        chained[l] = malloc(N * O * sizeof(float));
+        assert_true(one[l] && chained[l]);
+        steps[l] =
+            (dn_dense_step){params[l], l == 1 ? NULL : params[l] + I * O, I, O, l < 2, chained[l]};
+        dn_dense_forward_fused(one[l], l == 0 ? X : one[l - 1], params[l], steps[l].b, N, I, O,
+                               steps[l].relu);
+      }
+      bool done = dn_dense_chain_forward(steps, L, width, X, N);
+      size_t most = strcmp(backend, "reference") == 0 ? 0 : strcmp(backend, "avx512") == 0 ? 16 : 8;
+      bool expect = width <= most;
+      assert_int_equal(done, expect);
+      for (size_t l = 0; done && l < L; l++)
+        if (memcmp(one[l], chained[l], N * nets[q][l + 1] * sizeof(float)) != 0) {
+          print_error("%s net %zu rows %zu: layer %zu differs from the layer-by-layer pass\n",
+                      backend, q, N, l);
+          fail();
+        }
+      free(X);
+      for (size_t l = 0; l < L; l++) {
+        free(params[l]);
+        free(one[l]);
+        free(chained[l]);
+      }
+    }
+}
+
+static void test_chain_equals_layers(void **state) {
+  (void)state;
+  for_each_backend(chain);
+}
+
 /* relu of NaN stays NaN (as the activation table's relu); -0 and 0 give 0. */
 static void relu_special(const char *backend) {
   (void)backend;
@@ -429,10 +477,15 @@ static void test_ftz_reaches_workers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_forms_odd_shapes),    cmocka_unit_test(test_alpha_beta),
-      cmocka_unit_test(test_leading_dimensions),  cmocka_unit_test(test_fused_dense),
-      cmocka_unit_test(test_relu_nan_and_zero),   cmocka_unit_test(test_dispatcher),
-      cmocka_unit_test(test_vector_kernels),      cmocka_unit_test(test_threads_bit_identical),
+      cmocka_unit_test(test_forms_odd_shapes),
+      cmocka_unit_test(test_alpha_beta),
+      cmocka_unit_test(test_leading_dimensions),
+      cmocka_unit_test(test_fused_dense),
+      cmocka_unit_test(test_chain_equals_layers),
+      cmocka_unit_test(test_relu_nan_and_zero),
+      cmocka_unit_test(test_dispatcher),
+      cmocka_unit_test(test_vector_kernels),
+      cmocka_unit_test(test_threads_bit_identical),
       cmocka_unit_test(test_ftz_reaches_workers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

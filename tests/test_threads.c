@@ -21,11 +21,12 @@ static void fill(void) {
     Y[s] = X[s * IN] * 2.0f - X[s * IN + 1] + X[s * IN + 2] * X[s * IN + 3];
 }
 
-/* A W2-shaped net: 256 x 512 x 512 products (above the threading threshold) and 2 x 264,704
- * + 4,608 + 513 parameters (above the optimizer's split threshold). */
+/* A W2-shaped net: 256 x 512 x 512 products (above the threading threshold) and 267,777
+ * parameters (above the optimizer's split threshold). */
 static float *train(int threads, const char *optimizer, double *first, double *last,
                     size_t *n_params) {
   omp_set_num_threads(threads);
+  assert_int_equal(omp_get_max_threads(), threads); /* (an OMP_THREAD_LIMIT would void the test) */
   dn_model *m = dn_sequential(dn_dense(512, .activation = "relu", .input_dim = IN),
                               dn_dense(512, .activation = "relu"), dn_dense(1));
   assert_non_null(m);

@@ -567,6 +567,27 @@ static void test_evaluate_and_predict_in_batches(void **state) {
   dn_model_free(m);
 }
 
+/* Predicting in place (y over x) gives what predicting into a separate buffer gives, also when
+ * the output rows are wider than the input rows (a small net's last layer would otherwise write
+ * over inputs not read yet). */
+static void test_predict_in_place(void **state) {
+  (void)state;
+  enum { N = 8, O = 4 };
+  dn_model *m = dn_sequential(dn_dense(3, .activation = "relu", .input_dim = 1), dn_dense(O));
+  assert_non_null(m);
+  float x[N], apart[N * O], buf[N * O];
+  for (size_t i = 0; i < N; i++)
+    x[i] = (float)i * 0.25f - 1.0f;
+  assert_ok(dn_predict_on_batch(m, x, N, apart, N * O));
+  for (int call = 0; call < 2; call++) { /* the first call makes the workspace, the second not */
+    memcpy(buf, x, sizeof x);
+    assert_ok(call == 0 ? dn_predict(m, buf, N, buf, N * O)
+                        : dn_predict_on_batch(m, buf, N, buf, N * O));
+    assert_memory_equal(buf, apart, sizeof apart);
+  }
+  dn_model_free(m);
+}
+
 static void test_compile_again_replaces_optimizer(void **state) {
   (void)state;
   dn_model *m = lesson_model();
@@ -1025,6 +1046,7 @@ int main(void) {
       cmocka_unit_test(test_apply_gradients_refuses_nan),
       cmocka_unit_test(test_train_on_batch_is_one_sgd_step_with_regularization),
       cmocka_unit_test(test_evaluate_and_predict_in_batches),
+      cmocka_unit_test(test_predict_in_place),
       cmocka_unit_test(test_compile_again_replaces_optimizer),
       cmocka_unit_test(test_fit_after_model_grows),
       cmocka_unit_test(test_progress_lines_format),
