@@ -100,7 +100,10 @@ static void dense_backward(dn_layer *layer, float *dX, float *dY, const float *X
   const float *W = layer->params;
   float *dW = layer->grads;
   if (d->fused) {
-    dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O, d->relu);
+    bool nonfinite = false;
+    dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O, d->relu,
+                            &nonfinite);
+    layer->grad_state = nonfinite ? DN_GRADS_NONFINITE : DN_GRADS_FINITE;
     return;
   }
   d->act->backward(dY, dY, d->z, Y, N, O);
@@ -129,6 +132,9 @@ static double l1l2(const float *w, float *g, size_t n, double l1, double l2) {
 
 static double dense_penalty(dn_layer *layer, bool add_gradient) {
   dense *d = impl_of(layer);
+  if (add_gradient &&
+      (d->kernel_l1 != 0.0 || d->kernel_l2 != 0.0 || d->bias_l1 != 0.0 || d->bias_l2 != 0.0))
+    layer->grad_state = DN_GRADS_UNCHECKED; /* the penalty's gradient is added below */
   size_t k = layer->input_dim * layer->output_dim;
   double p = l1l2(layer->params, add_gradient ? layer->grads : NULL, k, d->kernel_l1, d->kernel_l2);
   if (d->use_bias)

@@ -37,7 +37,8 @@ typedef struct dn_gemm_args {
   size_t ldc;
   const float *bias; /* length N, added after the product; NULL for none */
   dn_epi_act act;
-  int threads; /* upper bound on worker threads (1 = this thread only) */
+  int threads;     /* upper bound on worker threads (1 = this thread only) */
+  bool *nonfinite; /* not NULL: set to true if an element written to C is Inf or NaN */
 } dn_gemm_args;
 
 typedef void (*dn_gemm_backend_fn)(const dn_gemm_args *g);
@@ -106,6 +107,7 @@ typedef struct dn_tile_op {
   bool load;
   const float *bias; /* at the tile's first column, or NULL */
   dn_epi_act act;
+  bool *flag; /* not NULL: set to true if a finished element is Inf or NaN */
 } dn_tile_op;
 
 /* Largest thread count the kernels may use (1 without OpenMP). */

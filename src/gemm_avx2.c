@@ -6,6 +6,7 @@
 
 #ifdef DN_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 
 #include "alloc.h"
 #include "fpenv.h"
@@ -33,6 +34,9 @@ static DN_TARGET inline void store8(float *c, __m256 acc, const dn_tile_op *op, 
     t = _mm256_add_ps(t, _mm256_loadu_ps(op->bias + off));
   if (op->act == DN_EPI_RELU)
     t = _mm256_andnot_ps(_mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_LE_OQ), t);
+  if (op->flag != NULL && /* t - t is NaN exactly where t is Inf or NaN */
+      _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(t, t), t, _CMP_UNORD_Q)) != 0)
+    *op->flag = true;
   _mm256_storeu_ps(c, t);
 }
 

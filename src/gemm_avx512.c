@@ -6,6 +6,7 @@
 
 #ifdef DN_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include <math.h>
 
 #include "alloc.h"
 #include "fpenv.h"
@@ -38,6 +39,8 @@ static DN_TARGET inline void store16(float *c, __m512 acc, const dn_tile_op *op,
   if (op->act == DN_EPI_RELU)
     t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_LE_OQ),
                            _mm512_setzero_ps());
+  if (op->flag != NULL && _mm512_fpclass_ps_mask(t, 0x99) != 0) /* QNaN, SNaN, +Inf, -Inf */
+    *op->flag = true;
   _mm512_storeu_ps(c, t);
 }
 
@@ -62,7 +65,7 @@ static DN_TARGET __attribute__((noinline)) void ukernel_avx512(size_t K, const f
     DN_STEP(6)
     DN_STEP(7)
 #undef DN_STEP
-        A += DN_MR;
+    A += DN_MR;
     B += DN_NR;
   }
 #define DN_OUT(r)                                                                                  \

@@ -1,5 +1,7 @@
 /* gemm_portable.c -- the SGEMM backend in plain C for every machine (the
  * compiler may vectorise it for the baseline instruction set). */
+#include <math.h>
+
 #include "alloc.h"
 #include "fpenv.h"
 
@@ -37,6 +39,8 @@ static void ukernel_portable(size_t K, const float *Ap, const float *Bp, float *
         t = t + op->bias[j];
       if (op->act == DN_EPI_RELU && t <= 0.0f)
         t = 0.0f;
+      if (op->flag != NULL && !isfinite(t))
+        *op->flag = true;
       c[j] = t;
     }
   }

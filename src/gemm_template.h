@@ -45,6 +45,8 @@ static DN_TARGET inline float DN_T(finish)(float acc, const float *c, const dn_t
     t = t + op->bias[j];
   if (op->act == DN_EPI_RELU && t <= 0.0f)
     t = 0.0f;
+  if (op->flag != NULL && !isfinite(t))
+    *op->flag = true;
   return t;
 }
 
@@ -72,7 +74,7 @@ static DN_TARGET float DN_T(dot)(const float *a, const float *b, size_t K) {
 
 /* C = alpha * op(A) . op(B) + ... with K == 0 or alpha == 0: only beta, bias, act. */
 static DN_TARGET void DN_T(scale_only)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {0.0f, g->beta, g->beta != 0.0f, g->bias, g->act};
+  dn_tile_op op = {0.0f, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
   for (size_t i = i0; i < i1; i++) {
     float *c = g->C + i * g->ldc;
     for (size_t j = 0; j < g->N; j++)
@@ -82,7 +84,7 @@ static DN_TARGET void DN_T(scale_only)(const dn_gemm_args *g, size_t i0, size_t 
 
 /* N == 1: C[i] = op(A)[i,:] . op(B)[:,0] for rows i0..i1. */
 static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
   size_t K = g->K, lda = g->lda;
   /* op(B) column: contiguous when B is stored transposed (1 x K) or with ldb == 1. */
   bool bcontig = g->trans_b || g->ldb == 1;
@@ -122,7 +124,7 @@ static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
 /* Tiny products (a few thousand multiply-adds, such as a 2-4-3-1 net's layers):
  * one sequential sum per element, no buffers, rows i0..i1. */
 static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
   size_t ai = g->trans_a ? 1 : g->lda, ak = g->trans_a ? g->lda : 1;
   size_t bk = g->trans_b ? 1 : g->ldb, bj = g->trans_b ? g->ldb : 1;
   for (size_t i = i0; i < i1; i++) {
@@ -145,7 +147,7 @@ static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
 #define DN_DR 8
 static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
                                    size_t j1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, NULL, g->act};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, NULL, g->act, g->nonfinite};
   size_t K = g->K, lda = g->lda, ldb = g->ldb;
   if (g->trans_b && K > 1) { /* C[i,j] = op(A)[i,:] . B[j,:] */
     op.bias = g->bias;
@@ -290,15 +292,16 @@ static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0,
 static DN_TARGET void DN_T(packed)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
                                    size_t j1, float *ws) {
   float *bp = ws, *ap = ws + (size_t)DN_KC * DN_NC;
-  const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR};
+  const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR, NULL};
   size_t K = g->K, ldc = g->ldc;
   for (size_t jc = j0; jc < j1; jc += DN_NC) {
     size_t nc = DN_T(min)(DN_NC, j1 - jc);
     for (size_t pc = 0; pc < K; pc += DN_KC) {
       size_t kc = DN_T(min)(DN_KC, K - pc);
       bool first = pc == 0, last = pc + kc == K;
-      dn_tile_op op = {g->alpha, first ? g->beta : 1.0f, !first || g->beta != 0.0f, NULL,
-                       last ? g->act : DN_EPI_LINEAR};
+      /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
+      dn_tile_op op = {g->alpha, first ? g->beta : 1.0f,        !first || g->beta != 0.0f,
+                       NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->nonfinite : NULL};
       DN_T(pack_b)(g, pc, kc, jc, nc, bp);
       for (size_t ic = i0; ic < i1; ic += DN_MC) {
         size_t mc = DN_T(min)(DN_MC, i1 - ic);
@@ -627,10 +630,17 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     dn_fp_state own = dn_fp_adopt(caller); /* the caller's FTZ/DAZ on every worker */
     size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
     size_t u0 = units * t / n, u1 = units * (t + 1) / n;
+    bool bad = false; /* this thread's non-finite check */
+    dn_gemm_args mine = *g;
+    mine.nonfinite = g->nonfinite != NULL ? &bad : NULL;
     if (by_cols)
-      DN_T(run_part)(g, path, 0, g->M, u0 * DN_NR, DN_T(min)(g->N, u1 * DN_NR));
+      DN_T(run_part)(&mine, path, 0, g->M, u0 * DN_NR, DN_T(min)(g->N, u1 * DN_NR));
     else
-      DN_T(run_part)(g, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+      DN_T(run_part)(&mine, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+    if (bad) {
+#pragma omp critical(dn_gemm_nonfinite)
+      *g->nonfinite = true;
+    }
     dn_fp_leave(own);
   }
 #else

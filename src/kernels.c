@@ -8,6 +8,7 @@
  */
 #include "kernels.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -91,10 +92,26 @@ static void epilogue_pass(const dn_gemm_args *g) {
   }
 }
 
+/* True if one of the n floats at x is Inf or NaN. */
+static bool any_nonfinite(const float *x, size_t n) {
+  bool bad = false;
+  for (size_t i = 0; i < n; i++)
+    bad |= !isfinite(x[i]);
+  return bad;
+}
+
+/* g->nonfinite for backends whose products do not check it themselves. */
+static void check_result(const dn_gemm_args *g) {
+  for (size_t i = 0; g->nonfinite != NULL && i < g->M; i++)
+    if (any_nonfinite(g->C + i * g->ldc, g->N))
+      *g->nonfinite = true;
+}
+
 static void reference_backend(const dn_gemm_args *g) {
   dn_gemm_reference(g->trans_a, g->trans_b, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb,
                     g->beta, g->C, g->ldc);
   epilogue_pass(g);
+  check_result(g);
 }
 
 #ifdef DENSENET_HAVE_CBLAS
@@ -121,6 +138,7 @@ static void cblas_backend(const dn_gemm_args *g) {
               g->trans_b ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K, g->alpha,
               g->A, (int)g->lda, g->B, (int)g->ldb, g->beta, g->C, (int)g->ldc);
   epilogue_pass(g);
+  check_result(g);
 }
 #endif
 
@@ -195,7 +213,8 @@ const char *dn_kernels_backend(void) {
 void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
   dn_gemm_args g = {trans_a, trans_b, M,   N, K,   alpha, beta,          A,
-                    B,       lda,     ldb, C, ldc, NULL,  DN_EPI_LINEAR, dn_gemm_max_threads()};
+                    B,       lda,     ldb, C, ldc, NULL,  DN_EPI_LINEAR, dn_gemm_max_threads(),
+                    NULL};
   active_backend()->fn(&g);
 }
 
@@ -223,23 +242,31 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
                     O,
                     b,
                     relu ? DN_EPI_RELU : DN_EPI_LINEAR,
-                    dn_gemm_max_threads()};
+                    dn_gemm_max_threads(),
+                    NULL};
   be->fn(&g);
 }
 
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
-                             bool relu) {
+                             bool relu, bool *nonfinite) {
   const backend *be = active_backend();
   if (I <= be->small_width && O <= be->small_width) {
     be->small_backward(dX, dW, db, dY, X, W, Y, N, I, O, relu);
-    return;
+    if (nonfinite != NULL && any_nonfinite(dW, I * O)) /* a few hundred floats at most */
+      *nonfinite = true;
+  } else {
+    if (relu || db != NULL)
+      be->relu_colsum(dY, Y, db, N, O, relu);
+    dn_gemm_args g = {true,     false, I, O,  N, 1.0f, 0.0f,          X,
+                      dY,       I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_gemm_max_threads(),
+                      nonfinite};
+    be->fn(&g);
+    if (dX != NULL)
+      dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);
   }
-  if (relu || db != NULL)
-    be->relu_colsum(dY, Y, db, N, O, relu);
-  dn_gemm(true, false, I, O, N, 1.0f, X, I, dY, O, 0.0f, dW, O);
-  if (dX != NULL)
-    dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);
+  if (nonfinite != NULL && db != NULL && any_nonfinite(db, O))
+    *nonfinite = true;
 }
 
 bool dn_dense_chain_forward(const dn_dense_step *steps, size_t n, size_t width, const float *X,

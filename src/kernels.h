@@ -48,10 +48,12 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
  * unspecified): with relu, dZ = dY * (Y > 0) (relu'(z) from the layer output
  * Y = relu(z)); then db = column sums of dZ (db NULL: none), dW = X^T . dZ
  * (I x O) and, if dX is not NULL, dX = dZ . W^T (N x I). The mask and the bias
- * gradient share one pass over dY. */
+ * gradient share one pass over dY. If nonfinite is not NULL, *nonfinite is set
+ * to true when an element of dW or db is Inf or NaN (checked as the products
+ * finish, not in a pass of its own) and left alone otherwise. */
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
-                             bool relu);
+                             bool relu, bool *nonfinite);
 
 /* One layer of a chain of small Dense layers (dn_dense_chain_forward). */
 typedef struct dn_dense_step {

@@ -69,11 +69,13 @@ typedef struct dn_layer_ops {
                   dn_rng *rng);
   /* From dy = dL/dy (rows x output_dim, may be overwritten as scratch):
    * overwrites layer->grads with dL/dparams and, if dx != NULL, writes dL/dx.
-   * x and y are the forward pass's input and output. */
+   * x and y are the forward pass's input and output. May set
+   * layer->grad_state when it checked its gradients on the way. */
   void (*backward)(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
                    size_t rows);
   /* Regularization penalty at the current weights; if add_gradient, adds its
-   * gradient into layer->grads (may be NULL = no penalty). */
+   * gradient into layer->grads, and resets layer->grad_state if that changed
+   * them (may be NULL = no penalty). */
   double (*penalty)(dn_layer *layer, bool add_gradient);
   /* Fills *config (every field a layer kind has). */
   void (*get_config)(const dn_layer *layer, dn_layer_config *config);
@@ -84,6 +86,13 @@ typedef struct dn_layer_ops {
    * and returns true; false, or NULL, for every other layer. */
   bool (*dense_step)(const dn_layer *layer, struct dn_dense_step *step);
 } dn_layer_ops;
+
+/* What the last backward learnt of the layer's gradients as it wrote them. */
+typedef enum dn_grad_state {
+  DN_GRADS_UNCHECKED = 0, /* nothing: the gradients must be scanned to know */
+  DN_GRADS_FINITE,        /* every trainable gradient element is finite */
+  DN_GRADS_NONFINITE,     /* one of them is Inf or NaN */
+} dn_grad_state;
 
 struct dn_layer {
   const dn_layer_ops *ops;
@@ -98,6 +107,7 @@ struct dn_layer {
   float *grads;
   bool bound; /* params/grads are views into a model's block */
   bool in_model;
+  dn_grad_state grad_state; /* set by backward (sequential.c resets it first) */
   void *impl;
 };
 

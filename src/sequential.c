@@ -486,6 +486,7 @@ dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *
     dn_layer *l = model->layers[i];
     const float *in = i == 0 ? model->fwd_x : model->outs[i - 1];
     float *din = i == 0 ? dx : model->dbuf[1 - cur];
+    l->grad_state = DN_GRADS_UNCHECKED;
     l->ops->backward(l, din, model->dbuf[cur], in, model->outs[i], rows);
     cur = 1 - cur;
   }

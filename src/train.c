@@ -255,23 +255,23 @@ void dn_train_reset_metrics(struct dn_train *train) {
 }
 
 typedef struct finite_job {
-  const dn_model *model;
+  const dn_layer *layer;
   atomic_bool bad;
 } finite_job;
 
-/* Sets job->bad if a trainable gradient element in [lo, hi) is Inf or NaN. All bits of the
- * exponent set is Inf or NaN; an OR over a branch-free test vectorises. */
+/* Sets job->bad if a trainable gradient element of the layer in [lo, hi) is Inf or NaN. All bits
+ * of the exponent set is Inf or NaN; an OR over a branch-free test vectorises. */
 static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
   finite_job *job = ctx;
-  const dn_model *model = job->model;
+  const dn_layer *l = job->layer;
   uint32_t bad = 0;
-  for (size_t v = 0; v < model->n_vars; v++) {
-    const dn_var *var = &model->vars[v];
+  for (size_t v = 0; v < l->n_vars; v++) {
+    const dn_var *var = &l->vars[v];
     size_t begin = var->offset > lo ? var->offset : lo;
     size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
     for (size_t i = begin; var->trainable && i < end; i++) {
       uint32_t u;
-      memcpy(&u, model->grads + i, sizeof u);
+      memcpy(&u, l->grads + i, sizeof u);
       bad |= (u & 0x7f800000u) == 0x7f800000u;
     }
   }
@@ -279,10 +279,17 @@ static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
     atomic_store_explicit(&job->bad, true, memory_order_relaxed);
 }
 
-bool dn_train_grads_finite(const dn_model *model) {
-  finite_job job = {model, false};
-  dn_parallel_ranges(model->n_params, (size_t)1 << 16, find_nonfinite, &job);
-  return !atomic_load_explicit(&job.bad, memory_order_relaxed);
+bool dn_train_grads_finite(const dn_model *model, bool after_backward) {
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    if (after_backward && l->grad_state == DN_GRADS_FINITE)
+      continue; /* checked as its backward wrote them */
+    finite_job job = {l, false};
+    dn_parallel_ranges(l->n_params, (size_t)1 << 16, find_nonfinite, &job);
+    if (atomic_load_explicit(&job.bad, memory_order_relaxed))
+      return false;
+  }
+  return true;
 }
 
 /* ---- steps ---------------------------------------------------------------- */
@@ -346,7 +353,7 @@ static dn_status train_step(dn_model *model, const float *x, const float *y, con
   }
   if ((st = dn_seq_backward(model, t->grad, n, NULL)) != DN_OK)
     return st;
-  if (!dn_train_grads_finite(model)) {
+  if (!dn_train_grads_finite(model, true)) {
     copy_frozen(model, false);
     *bad_gradient = true;
     return DN_ERR_NUMERIC;
@@ -577,7 +584,7 @@ dn_status dn_model_apply_gradients(dn_model *model) {
     dn_error_context(fn);
     return st;
   }
-  if (!dn_train_grads_finite(model))
+  if (!dn_train_grads_finite(model, false))
     return dn_fail(DN_ERR_NUMERIC, "%s: a gradient is NaN or Inf; nothing was applied", fn);
   st = dn_optimizer_step(model->train->optimizer, model->params, model->grads, model->vars,
                          model->n_vars);

@@ -73,7 +73,9 @@ dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, con
 /* Reset / read the compiled metrics. */
 void dn_train_reset_metrics(struct dn_train *train);
 
-/* True if every trainable gradient is finite. */
-bool dn_train_grads_finite(const dn_model *model);
+/* True if every trainable gradient is finite. after_backward: the gradients are those
+ * dn_seq_backward just wrote, so the layers that checked them on the way (grad_state) are not
+ * scanned again; otherwise (gradients set by the caller) every layer is scanned. */
+bool dn_train_grads_finite(const dn_model *model, bool after_backward);
 
 #endif

@@ -204,8 +204,10 @@ static void fused(const char *backend) {
                       with_bias, active, N * O);
           fail();
         }
+        bool nonfinite = false;
         dn_dense_backward_fused(want_dx ? dX : NULL, dW, bias ? db : NULL, dY, X, W, Y, N, I, O,
-                                relu);
+                                relu, &nonfinite);
+        assert_false(nonfinite);
         /* dZ = dY * relu'(z), exact in float (dY itself is scratch now); then the products. */
         float *dZ = dY0;
         for (size_t k = 0; k < N * O; k++)
@@ -251,6 +253,48 @@ static void fused(const char *backend) {
 static void test_fused_dense(void **state) {
   (void)state;
   for_each_backend(fused);
+}
+
+/* The backward's non-finite flag: an Inf in X makes Inf or NaN in a row of dW (an Inf in dY, in
+ * db too), and the flag says so, on the small path, the unpacked paths and the packed path (split
+ * over threads in OpenMP builds); with finite data it stays false. */
+static void nonfinite_flag(const char *backend) {
+  static const shape some[] = {{5, 2, 3}, {40, 33, 7}, {40, 33, 70}, {256, 128, 128}};
+  for (size_t q = 0; q < sizeof some / sizeof *some; q++)
+    for (int where = 0; where < 3; where++) { /* nowhere, X, dY */
+      size_t N = some[q].M, O = some[q].N, I = some[q].K;
+      float *X = make_matrix(N, I, I), *W = make_matrix(I, O, O), *dY = make_matrix(N, O, O);
+      float *Y = make_matrix(N, O, O), *dW = malloc(I * O * sizeof *dW), *db = malloc(O * 4);
+      assert_true(dW && db);
+      if (where == 1)
+        X[(N / 2) * I + I / 2] = INFINITY;
+      if (where == 2)
+        dY[(N / 3) * O + O / 3] = -INFINITY;
+      bool nonfinite = false;
+      dn_dense_backward_fused(NULL, dW, db, dY, X, W, Y, N, I, O, false, &nonfinite);
+      bool any = false;
+      for (size_t i = 0; i < I * O; i++)
+        any |= !isfinite(dW[i]);
+      for (size_t o = 0; o < O; o++)
+        any |= !isfinite(db[o]);
+      assert_int_equal(any, where != 0); /* the data really is (or is not) non-finite */
+      if (nonfinite != any) {
+        print_error("%s N=%zu I=%zu O=%zu inf in %d: flag %d\n", backend, N, I, O, where,
+                    nonfinite);
+        fail();
+      }
+      free(X);
+      free(W);
+      free(dY);
+      free(Y);
+      free(dW);
+      free(db);
+    }
+}
+
+static void test_nonfinite_flag(void **state) {
+  (void)state;
+  for_each_backend(nonfinite_flag);
 }
 
 /* A chain of small layers equals the layers run one by one (the same sums in the same order:
@@ -410,8 +454,8 @@ static void test_threads_bit_identical(void **state) {
         float *B = make_matrix(tb ? sh.N : sh.K, ldb, ldb), *bias = make_matrix(1, sh.N, sh.N);
         float *C1 = calloc(sh.M * sh.N, sizeof *C1), *C2 = calloc(sh.M * sh.N, sizeof *C2);
         assert_true(C1 && C2);
-        dn_gemm_args g = {ta, tb,  sh.M, sh.N, sh.K, 1.0f, 0.0f,        A,
-                          B,  lda, ldb,  C1,   sh.N, bias, DN_EPI_RELU, 1};
+        dn_gemm_args g = {ta,  tb,  sh.M, sh.N, sh.K, 1.0f,        0.0f, A,   B,
+                          lda, ldb, C1,   sh.N, bias, DN_EPI_RELU, 1,    NULL};
         natives[b].fn(&g);
         g.C = C2;
         g.threads = 2;
@@ -477,15 +521,11 @@ static void test_ftz_reaches_workers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_forms_odd_shapes),
-      cmocka_unit_test(test_alpha_beta),
-      cmocka_unit_test(test_leading_dimensions),
-      cmocka_unit_test(test_fused_dense),
-      cmocka_unit_test(test_chain_equals_layers),
-      cmocka_unit_test(test_relu_nan_and_zero),
-      cmocka_unit_test(test_dispatcher),
-      cmocka_unit_test(test_vector_kernels),
-      cmocka_unit_test(test_threads_bit_identical),
+      cmocka_unit_test(test_forms_odd_shapes),    cmocka_unit_test(test_alpha_beta),
+      cmocka_unit_test(test_leading_dimensions),  cmocka_unit_test(test_fused_dense),
+      cmocka_unit_test(test_chain_equals_layers), cmocka_unit_test(test_nonfinite_flag),
+      cmocka_unit_test(test_relu_nan_and_zero),   cmocka_unit_test(test_dispatcher),
+      cmocka_unit_test(test_vector_kernels),      cmocka_unit_test(test_threads_bit_identical),
       cmocka_unit_test(test_ftz_reaches_workers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
