@@ -44,12 +44,15 @@ double dn_rng_uniform_double(dn_rng *rng) {
 uint64_t dn_rng_below(dn_rng *rng, uint64_t n) {
   if (n <= 1)
     return 0;
-  /* Rejection sampling on the top of the range keeps it unbiased. */
-  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t r;
-  do
-    r = dn_rng_next(rng);
-  while (r >= limit);
+  /* Rejection sampling on the top of the range keeps it unbiased: draws at or above
+   * limit = UINT64_MAX - UINT64_MAX % n are redrawn. limit > UINT64_MAX - n, so the division
+   * that gives it is only needed for the rare draw above that (one in 2^64 / n). */
+  uint64_t r = dn_rng_next(rng);
+  if (r > UINT64_MAX - n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    while (r >= limit)
+      r = dn_rng_next(rng);
+  }
   return r % n;
 }
 
