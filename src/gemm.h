@@ -47,10 +47,12 @@ typedef void (*dn_gemm_backend_fn)(const dn_gemm_args *g);
  * must check dn_cpu_level() first. */
 void dn_gemm_portable(const dn_gemm_args *g);
 /* The elementwise half of the fused dense backward (see dn_dense_backward_fused):
- * dY *= (Y > 0) when relu, db = column sums of dY (db NULL: none). */
+ * dY *= (Y > 0) when relu, db = column sums of dY (db NULL: none), over N rows
+ * of O columns, rows ld floats apart (ld > O: a slice of wider rows). */
 typedef void (*dn_relu_colsum_fn)(float *dY, const float *Y, float *db, size_t N, size_t O,
-                                  bool relu);
-void dn_relu_colsum_portable(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+                                  size_t ld, bool relu);
+void dn_relu_colsum_portable(float *dY, const float *Y, float *db, size_t N, size_t O, size_t ld,
+                             bool relu);
 /* Dense layers with I and O both at most the backend's small width (8 or 16):
  * the same contracts as dn_dense_forward_fused / dn_dense_backward_fused, one
  * pass per row with whole rows in registers, never threaded. */
@@ -76,8 +78,10 @@ void dn_dense_small_backward_portable(float *dX, float *dW, float *db, float *dY
 #define DN_HAVE_X86_KERNELS 1
 void dn_gemm_avx2(const dn_gemm_args *g);
 void dn_gemm_avx512(const dn_gemm_args *g);
-void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
-void dn_relu_colsum_avx512(float *dY, const float *Y, float *db, size_t N, size_t O, bool relu);
+void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t O, size_t ld,
+                         bool relu);
+void dn_relu_colsum_avx512(float *dY, const float *Y, float *db, size_t N, size_t O, size_t ld,
+                           bool relu);
 void dn_dense_small_forward_avx2(float *Y, const float *X, const float *W, const float *b, size_t N,
                                  size_t I, size_t O, bool relu);
 void dn_dense_chain_forward_avx2(const struct dn_dense_step *steps, size_t n, const float *X,

@@ -331,16 +331,17 @@ static DN_TARGET void DN_T(packed)(const dn_gemm_args *g, size_t i0, size_t i1, 
 }
 
 /* The elementwise half of the fused dense backward: dY *= (Y > 0) when relu,
- * and db = column sums of the result (db NULL: none), in one pass, row order. */
+ * and db = column sums of the result (db NULL: none), in one pass, row order,
+ * over O columns of rows ld floats apart. */
 DN_TARGET void DN_CAT(dn_relu_colsum, DN_SUFFIX)(float *restrict dY, const float *restrict Y,
-                                                 float *restrict db, size_t N, size_t O,
+                                                 float *restrict db, size_t N, size_t O, size_t ld,
                                                  bool relu) {
   if (db != NULL)
     for (size_t o = 0; o < O; o++)
       db[o] = 0.0f;
   for (size_t n = 0; n < N; n++) {
-    float *restrict dy = dY + n * O;
-    const float *restrict y = Y + n * O;
+    float *restrict dy = dY + n * ld;
+    const float *restrict y = Y + n * ld;
     if (relu)
       for (size_t o = 0; o < O; o++)
         dy[o] *= y[o] > 0.0f ? 1.0f : 0.0f;
@@ -602,8 +603,8 @@ static DN_TARGET void DN_T(run_part)(const dn_gemm_args *g, int path, size_t i0,
 }
 
 /* Products below this many multiply-adds never use threads (forking costs
- * more than it saves: the K = 8 and N = 1 layers of a dense net stay serial). */
-#define DN_THREAD_MIN_MACS 2097152.0
+ * more than it saves: the N = 1 layers of a dense net stay serial). */
+#define DN_THREAD_MIN_MACS 524288.0
 
 void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   if (g->M == 0 || g->N == 0)
@@ -613,9 +614,11 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   if ((double)g->M * g->N * g->K < DN_THREAD_MIN_MACS || path == DN_T(path_scale))
     threads = 1;
   /* Output ownership: whole NR-wide column slabs when there are enough of them
-   * (each thread packs only its own part of B), else MR-high row slabs. */
+   * (each thread packs only its own part of B; the unpacked loops of a K = 8
+   * layer's product split this way too), else MR-high row slabs. */
   size_t cols_units = (g->N + DN_NR - 1) / DN_NR, rows_units = (g->M + DN_MR - 1) / DN_MR;
-  bool by_cols = path == DN_T(path_packed) && cols_units >= 2 * (size_t)threads;
+  bool by_cols =
+      (path == DN_T(path_packed) || path == DN_T(path_direct)) && cols_units >= 2 * (size_t)threads;
   size_t units = by_cols ? cols_units : rows_units;
   if (units < 2)
     threads = 1;

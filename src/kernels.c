@@ -247,6 +247,31 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
   be->fn(&g);
 }
 
+typedef struct colsum_job {
+  const backend *be;
+  float *dY, *db;
+  const float *Y;
+  size_t N, O;
+  bool relu;
+} colsum_job;
+
+static void colsum_part(void *ctx, size_t lo, size_t hi) {
+  const colsum_job *j = ctx;
+  j->be->relu_colsum(j->dY + lo, j->Y + lo, j->db != NULL ? j->db + lo : NULL, j->N, hi - lo, j->O,
+                     j->relu);
+}
+
+/* The backend's relu_colsum, split by columns over threads for big layers (each column's sum
+ * runs in row order on one thread whatever the split). */
+static void relu_colsum(const backend *be, float *dY, const float *Y, float *db, size_t N, size_t O,
+                        bool relu) {
+  colsum_job job = {be, dY, db, Y, N, O, relu};
+  if ((double)N * O < 65536.0)
+    colsum_part(&job, 0, O);
+  else
+    dn_parallel_ranges(O, 64, colsum_part, &job);
+}
+
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
                              bool relu, bool *nonfinite) {
@@ -257,7 +282,7 @@ void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const f
       *nonfinite = true;
   } else {
     if (relu || db != NULL)
-      be->relu_colsum(dY, Y, db, N, O, relu);
+      relu_colsum(be, dY, Y, db, N, O, relu);
     dn_gemm_args g = {true,     false, I, O,  N, 1.0f, 0.0f,          X,
                       dY,       I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_gemm_max_threads(),
                       nonfinite};

@@ -438,7 +438,8 @@ static const native natives[] = {
 static void test_threads_bit_identical(void **state) {
   (void)state;
   /* above the threading threshold, by columns (N large) and by rows (N small, M large) */
-  static const shape some[] = {{140, 100, 160}, {1030, 65, 32}, {300, 1, 7000}, {129, 200, 100}};
+  static const shape some[] = {{140, 100, 160}, {1030, 65, 32}, {300, 1, 7000},
+                               {129, 200, 100}, {256, 520, 8},  {8, 520, 256}};
 #ifndef _OPENMP
   print_message("(built without OpenMP: 2 threads run as 1)\n");
 #endif
