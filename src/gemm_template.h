@@ -360,37 +360,6 @@ DN_TARGET void DN_CAT(dn_relu_colsum, DN_SUFFIX)(float *restrict dY, const float
  * chain; without them, in a DN_SW-long local array. Sums run in a fixed order
  * (k, then rows n), whatever N and whichever of the three entry points. */
 #ifdef DN_V
-/* One row through one small layer: z = sum_k in(k) * W[k, :] in k order, with
- * in(k) = lane k of the previous layer's output (or x[k] from memory in a
- * first layer). */
-#define DN_SMALL_ROW(z, in, W, I, O, mo)                                                           \
-  do {                                                                                             \
-    const float *w_ = (W);                                                                         \
-    (z) = DN_VZERO();                                                                              \
-    for (size_t k_ = 0; k_ < (I); k_++, w_ += (O))                                                 \
-      (z) = DN_VFMA(in(k_), DN_VLOAD(mo, w_), (z));                                                \
-  } while (0)
-
-/* Y = act(X . W + b) for I, O <= DN_SW (same contract as dn_dense_forward_fused). */
-DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, const float *restrict X,
-                                                         const float *restrict W,
-                                                         const float *restrict b, size_t N,
-                                                         size_t I, size_t O, bool relu) {
-  DN_VM mo = DN_VMASK(O);
-  DN_V bias = b != NULL ? DN_VLOAD(mo, b) : DN_VZERO();
-  for (size_t n = 0; n < N; n++) {
-    const float *x = X + n * I;
-    DN_V z;
-#define DN_FROM_X(k) DN_VSET1(x[k])
-    DN_SMALL_ROW(z, DN_FROM_X, W, I, O, mo);
-#undef DN_FROM_X
-    z = DN_VADD(z, bias);
-    if (relu)
-      z = DN_VRELU(z);
-    DN_VSTORE(Y + n * O, mo, z);
-  }
-}
-
 /* R rows (R a constant once inlined) from row r on through a chain of small
  * layers, in registers: lane k of one layer's output is broadcast into the
  * next; the rows' independent sums interleave (one row alone waits on its
@@ -469,6 +438,16 @@ DN_T(small_backward_rows)(float *restrict dX, DN_V *restrict gw, DN_V *restrict 
       g = DN_VFMA(DN_VSET1(X[(n + (size_t)q) * I + k]), dz[q], g);
     gw[k] = g;
   }
+}
+
+/* Y = act(X . W + b) for I, O <= DN_SW (same contract as dn_dense_forward_fused):
+ * a chain of one layer. */
+DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, const float *restrict X,
+                                                         const float *restrict W,
+                                                         const float *restrict b, size_t N,
+                                                         size_t I, size_t O, bool relu) {
+  const dn_dense_step step = {W, b, I, O, relu, Y};
+  DN_CAT(dn_dense_chain_forward, DN_SUFFIX)(&step, 1, X, N);
 }
 
 /* The fused dense backward for I, O <= DN_SW (same contract as

@@ -83,5 +83,7 @@ void dn_vec_axpy(float *y, float alpha, const float *x, size_t n);
 void dn_vec_scale(float *y, float alpha, size_t n);
 /* sum of squares in double. */
 double dn_vec_sumsq(const float *x, size_t n);
+/* True if one of x[0..n) is Inf or NaN. */
+bool dn_vec_nonfinite(const float *x, size_t n);
 
 #endif

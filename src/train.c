@@ -4,7 +4,6 @@
 
 #include <math.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -259,21 +258,17 @@ typedef struct finite_job {
   atomic_bool bad;
 } finite_job;
 
-/* Sets job->bad if a trainable gradient element of the layer in [lo, hi) is Inf or NaN. All bits
- * of the exponent set is Inf or NaN; an OR over a branch-free test vectorises. */
+/* Sets job->bad if a trainable gradient element of the layer in [lo, hi) is Inf or NaN. */
 static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
   finite_job *job = ctx;
   const dn_layer *l = job->layer;
-  uint32_t bad = 0;
+  bool bad = false;
   for (size_t v = 0; v < l->n_vars; v++) {
     const dn_var *var = &l->vars[v];
     size_t begin = var->offset > lo ? var->offset : lo;
     size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
-    for (size_t i = begin; var->trainable && i < end; i++) {
-      uint32_t u;
-      memcpy(&u, l->grads + i, sizeof u);
-      bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
+    if (var->trainable && begin < end)
+      bad |= dn_vec_nonfinite(l->grads + begin, end - begin);
   }
   if (bad)
     atomic_store_explicit(&job->bad, true, memory_order_relaxed);
