@@ -26,6 +26,19 @@ typedef struct dn_var {
   bool trainable;
 } dn_var;
 
+/* The trainable part of var inside the flat range [lo, hi) (for work split over ranges):
+ * false if there is none, else true with var's offset and size cut to it in *part. */
+static inline bool dn_var_trainable_within(const dn_var *var, size_t lo, size_t hi, dn_var *part) {
+  size_t begin = var->offset > lo ? var->offset : lo;
+  size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
+  if (!var->trainable || begin >= end)
+    return false;
+  *part = *var;
+  part->offset = begin;
+  part->size = end - begin;
+  return true;
+}
+
 #define DN_MAX_LAYER_VARS 4
 #define DN_LAYER_NAME_CAP 64
 

@@ -684,15 +684,10 @@ typedef struct update_job {
 /* The update rule on the trainable elements inside [lo, hi). */
 static void update_part(void *ctx, size_t lo, size_t hi) {
   const update_job *j = ctx;
-  for (size_t v = 0; v < j->n_vars; v++) {
-    dn_var part = j->vars[v];
-    size_t begin = part.offset, end = part.offset + part.size;
-    if (!part.trainable || end <= lo || begin >= hi)
-      continue;
-    part.offset = begin > lo ? begin : lo;
-    part.size = (end < hi ? end : hi) - part.offset;
-    j->update(j->opt, j->lr, j->w, j->g, &part, 1);
-  }
+  dn_var part;
+  for (size_t v = 0; v < j->n_vars; v++)
+    if (dn_var_trainable_within(&j->vars[v], lo, hi, &part))
+      j->update(j->opt, j->lr, j->w, j->g, &part, 1);
 }
 
 dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var *vars,

@@ -405,8 +405,9 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows) {
   float **outs = dn_calloc(n, sizeof *outs);
   float *d0 = dn_alloc(cells), *d1 = dn_alloc(cells);
   float *xb = dn_alloc(rows * model->input_dim * sizeof(float));
-  dn_dense_step *chain = chainable(model) ? dn_alloc(n * sizeof *chain) : NULL;
-  bool ok = outs && d0 && d1 && xb && (chain != NULL || !chainable(model));
+  bool chained = chainable(model);
+  dn_dense_step *chain = chained ? dn_alloc(n * sizeof *chain) : NULL;
+  bool ok = outs && d0 && d1 && xb && (chain != NULL || !chained);
   for (size_t i = 0; ok && i < n; i++)
     ok = (outs[i] = dn_alloc(rows * model->layers[i]->output_dim * sizeof(float))) != NULL;
   for (size_t i = 0; ok && i < n; i++)

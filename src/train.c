@@ -263,13 +263,10 @@ static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
   finite_job *job = ctx;
   const dn_layer *l = job->layer;
   bool bad = false;
-  for (size_t v = 0; v < l->n_vars; v++) {
-    const dn_var *var = &l->vars[v];
-    size_t begin = var->offset > lo ? var->offset : lo;
-    size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
-    if (var->trainable && begin < end)
-      bad |= dn_vec_nonfinite(l->grads + begin, end - begin);
-  }
+  dn_var part;
+  for (size_t v = 0; v < l->n_vars; v++)
+    if (dn_var_trainable_within(&l->vars[v], lo, hi, &part))
+      bad |= dn_vec_nonfinite(l->grads + part.offset, part.size);
   if (bad)
     atomic_store_explicit(&job->bad, true, memory_order_relaxed);
 }
