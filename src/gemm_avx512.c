@@ -44,9 +44,15 @@ static DN_TARGET inline void store16(float *c, __m512 acc, const dn_tile_op *op,
   _mm512_storeu_ps(c, t);
 }
 
+/* The 8 x 32 tile from K steps of packed A and B. C's rows are prefetched
+ * first: the tile is read (beta, later K blocks) and written only at the end. */
 static DN_TARGET __attribute__((noinline)) void ukernel_avx512(size_t K, const float *restrict A,
                                                                const float *restrict B, float *C,
                                                                size_t ldc, const dn_tile_op *op) {
+  for (int r = 0; r < DN_MR; r++) {
+    _mm_prefetch((const char *)(C + r * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(C + r * ldc + 16), _MM_HINT_T0);
+  }
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;

@@ -212,28 +212,39 @@ static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, 
 static DN_TARGET DN_NOINLINE void DN_T(pack_a)(const dn_gemm_args *g, size_t i0, size_t mc,
                                                size_t k0, size_t kc, float *dst) {
   size_t lda = g->lda;
+  if (g->trans_a) {
+    /* Row k of A holds column k of op(A): row by row (reads stream through
+     * memory), each row cut into the panels. */
+    size_t full = mc / DN_MR * DN_MR;
+    for (size_t k = 0; k < kc; k++) {
+      const float *s = g->A + (k0 + k) * lda + i0;
+      for (size_t p = 0; p < full; p += DN_MR) {
+        float *dk = dst + p * kc + k * DN_MR;
+        for (size_t r = 0; r < DN_MR; r++) /* fixed length: whole vectors */
+          dk[r] = s[p + r];
+      }
+      if (full < mc) {
+        float *dk = dst + full * kc + k * DN_MR;
+        for (size_t r = 0; r < DN_MR; r++)
+          dk[r] = full + r < mc ? s[full + r] : 0.0f;
+      }
+    }
+    return;
+  }
   for (size_t p = 0; p < mc; p += DN_MR) {
     size_t mr = DN_T(min)(DN_MR, mc - p);
     float *d = dst + p * kc;
 #ifdef DN_PACK_A_PAIR /* two full panels of a row-major A at once (vector transposes) */
-    if (!g->trans_a && mc - p >= 2 * DN_MR) {
+    if (mc - p >= 2 * DN_MR) {
       DN_PACK_A_PAIR(g->A + (i0 + p) * lda + k0, lda, kc, d, d + DN_MR * kc);
       p += DN_MR;
       continue;
     }
 #endif
-    if (!g->trans_a) {
-      for (size_t r = 0; r < mr; r++) {
-        const float *s = g->A + (i0 + p + r) * lda + k0;
-        for (size_t k = 0; k < kc; k++)
-          d[k * DN_MR + r] = s[k];
-      }
-    } else {
-      for (size_t k = 0; k < kc; k++) {
-        const float *s = g->A + (k0 + k) * lda + i0 + p;
-        for (size_t r = 0; r < mr; r++)
-          d[k * DN_MR + r] = s[r];
-      }
+    for (size_t r = 0; r < mr; r++) {
+      const float *s = g->A + (i0 + p + r) * lda + k0;
+      for (size_t k = 0; k < kc; k++)
+        d[k * DN_MR + r] = s[k];
     }
     for (size_t r = mr; r < DN_MR; r++)
       for (size_t k = 0; k < kc; k++)
