@@ -19,9 +19,10 @@
  *   otherwise     BLIS-style blocking: pack a KC x NC block of op(B) into
  *                 NR-wide panels and an MC x KC block of op(A) into MR-high
  *                 panels, then run the micro-kernel over the tiles.
- * Threads (OpenMP builds) split C by output ownership: whole NR-wide column
- * slabs (or MR-high row slabs, or rows for the unpacked paths); each element
- * is summed by one thread in the same k order as on one thread.
+ * Threads (OpenMP builds) split C by output ownership: the blocked path as a
+ * team that packs each block of B once and hands out units of rows as threads
+ * come free; the unpacked paths in fixed column slabs or rows. Each element is
+ * summed by one thread in the same k order as on one thread.
  */
 
 #define DN_CAT2(a, b) a##_##b
@@ -298,48 +299,91 @@ static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0,
 /* Floats of workspace the packed path needs. */
 #define DN_WS_FLOATS ((size_t)DN_KC * DN_NC + (size_t)DN_MC * DN_KC)
 
+/* The tiles of rows ic..ic+mc and columns jc..jc+nc of C for the K block
+ * pc..pc+kc, from A's rows packed at ap and B's columns packed at bp. Only the
+ * last K block applies the bias, activation and non-finite check; the first
+ * applies beta, later ones add to C. */
+static DN_TARGET void DN_T(tiles)(const dn_gemm_args *g, size_t pc, size_t kc, const float *ap,
+                                  const float *bp, size_t ic, size_t mc, size_t jc, size_t nc) {
+  const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR, NULL};
+  bool first = pc == 0, last = pc + kc == g->K;
+  /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
+  dn_tile_op op = {g->alpha, first ? g->beta : 1.0f,        !first || g->beta != 0.0f,
+                   NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->nonfinite : NULL};
+  size_t ldc = g->ldc;
+  /* The MR x KC panel of A stays in L1 while the NR-wide panels of B stream from L2. */
+  for (size_t ir = 0; ir < mc; ir += DN_MR) {
+    size_t mr = DN_T(min)(DN_MR, mc - ir);
+    for (size_t jr = 0; jr < nc; jr += DN_NR) {
+      size_t nr = DN_T(min)(DN_NR, nc - jr);
+      op.bias = last && g->bias != NULL ? g->bias + jc + jr : NULL;
+      const float *b = bp + jr * kc;
+      float *c = g->C + (ic + ir) * ldc + jc + jr;
+      if (mr == DN_MR && nr == DN_NR) {
+        DN_T(ukernel)(kc, ap + ir * kc, b, c, ldc, &op);
+      } else {
+        float tile[DN_MR * DN_NR];
+        DN_T(ukernel)(kc, ap + ir * kc, b, tile, DN_NR, &plain);
+        for (size_t r = 0; r < mr; r++)
+          for (size_t j = 0; j < nr; j++)
+            c[r * ldc + j] = DN_T(finish)(tile[r * DN_NR + j], c + r * ldc + j, &op, j);
+      }
+    }
+  }
+}
+
 /* The blocked product for rows i0..i1 and columns j0..j1 of C (i0 a multiple
  * of MR, j0 of NR, so tiles fall on the same grid whatever the split). */
 static DN_TARGET void DN_T(packed)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
                                    size_t j1, float *ws) {
   float *bp = ws, *ap = ws + (size_t)DN_KC * DN_NC;
-  const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR, NULL};
-  size_t K = g->K, ldc = g->ldc;
   for (size_t jc = j0; jc < j1; jc += DN_NC) {
     size_t nc = DN_T(min)(DN_NC, j1 - jc);
-    for (size_t pc = 0; pc < K; pc += DN_KC) {
-      size_t kc = DN_T(min)(DN_KC, K - pc);
-      bool first = pc == 0, last = pc + kc == K;
-      /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
-      dn_tile_op op = {g->alpha, first ? g->beta : 1.0f,        !first || g->beta != 0.0f,
-                       NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->nonfinite : NULL};
+    for (size_t pc = 0; pc < g->K; pc += DN_KC) {
+      size_t kc = DN_T(min)(DN_KC, g->K - pc);
       DN_T(pack_b)(g, pc, kc, jc, nc, bp);
       for (size_t ic = i0; ic < i1; ic += DN_MC) {
         size_t mc = DN_T(min)(DN_MC, i1 - ic);
         DN_T(pack_a)(g, ic, mc, pc, kc, ap);
-        /* The MR x KC panel of A stays in L1 while the NR-wide panels of B stream from L2. */
-        for (size_t ir = 0; ir < mc; ir += DN_MR) {
-          size_t mr = DN_T(min)(DN_MR, mc - ir);
-          for (size_t jr = 0; jr < nc; jr += DN_NR) {
-            size_t nr = DN_T(min)(DN_NR, nc - jr);
-            op.bias = last && g->bias != NULL ? g->bias + jc + jr : NULL;
-            const float *b = bp + jr * kc;
-            float *c = g->C + (ic + ir) * ldc + jc + jr;
-            if (mr == DN_MR && nr == DN_NR) {
-              DN_T(ukernel)(kc, ap + ir * kc, b, c, ldc, &op);
-            } else {
-              float tile[DN_MR * DN_NR];
-              DN_T(ukernel)(kc, ap + ir * kc, b, tile, DN_NR, &plain);
-              for (size_t r = 0; r < mr; r++)
-                for (size_t j = 0; j < nr; j++)
-                  c[r * ldc + j] = DN_T(finish)(tile[r * DN_NR + j], c + r * ldc + j, &op, j);
-            }
-          }
+        DN_T(tiles)(g, pc, kc, ap, bp, ic, mc, jc, nc);
+      }
+    }
+  }
+}
+
+#ifdef DENSENET_HAVE_OPENMP
+/* The blocked product on a team (every thread of an OpenMP team calls it):
+ * each KC x NC block of op(B) is packed once into bp, shared, its NR-wide
+ * panels shared out over the threads; then the threads take units of `unit`
+ * rows (a multiple of MR) as they come free, so a thread on a slower vCPU
+ * takes fewer, pack those rows of op(A) into their own ap and finish them.
+ * Every element is still summed by one thread in the one-thread order. */
+static DN_TARGET void DN_T(packed_team)(const dn_gemm_args *g, float *bp, float *ap, size_t unit) {
+  size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+  size_t units = (g->M + unit - 1) / unit;
+  for (size_t jc = 0; jc < g->N; jc += DN_NC) {
+    size_t nc = DN_T(min)(DN_NC, g->N - jc), panels = (nc + DN_NR - 1) / DN_NR;
+    for (size_t pc = 0; pc < g->K; pc += DN_KC) {
+      size_t kc = DN_T(min)(DN_KC, g->K - pc);
+      size_t p0 = panels * t / T, p1 = panels * (t + 1) / T;
+      if (p0 < p1)
+        DN_T(pack_b)
+      (g, pc, kc, jc + p0 * DN_NR, DN_T(min)(nc, p1 * DN_NR) - p0 * DN_NR, bp + p0 * DN_NR * kc);
+#pragma omp barrier
+      /* (the loop ends in a barrier: bp is refilled only once every thread is done with it) */
+#pragma omp for schedule(dynamic, 1)
+      for (size_t u = 0; u < units; u++) {
+        size_t i0 = u * unit, i1 = DN_T(min)(g->M, i0 + unit);
+        for (size_t ic = i0; ic < i1; ic += DN_MC) {
+          size_t mc = DN_T(min)(DN_MC, i1 - ic);
+          DN_T(pack_a)(g, ic, mc, pc, kc, ap);
+          DN_T(tiles)(g, pc, kc, ap, bp, ic, mc, jc, nc);
         }
       }
     }
   }
 }
+#endif
 
 /* The elementwise half of the fused dense backward: dY *= (Y > 0) when relu,
  * and db = column sums of the result (db NULL: none), in one pass, row order,
@@ -603,13 +647,14 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   int threads = g->threads;
   if ((double)g->M * g->N * g->K < DN_THREAD_MIN_MACS || path == DN_T(path_scale))
     threads = 1;
-  /* Output ownership: whole NR-wide column slabs when there are enough of them
-   * (each thread packs only its own part of B; the unpacked loops of a K = 8
-   * layer's product split this way too), else MR-high row slabs. */
+  /* Output ownership. The blocked path runs as a team (DN_T(packed_team)): row
+   * units handed out as threads come free. The unpacked paths split statically:
+   * whole NR-wide column slabs when there are enough of them (a K = 8 layer's
+   * product), else MR-high row slabs. */
   size_t cols_units = (g->N + DN_NR - 1) / DN_NR, rows_units = (g->M + DN_MR - 1) / DN_MR;
-  bool by_cols =
-      (path == DN_T(path_packed) || path == DN_T(path_direct)) && cols_units >= 2 * (size_t)threads;
-  size_t units = by_cols ? cols_units : rows_units;
+  bool team = path == DN_T(path_packed);
+  bool by_cols = path == DN_T(path_direct) && cols_units >= 2 * (size_t)threads;
+  size_t units = team ? rows_units : by_cols ? cols_units : rows_units;
   if (units < 2)
     threads = 1;
   if (threads <= 1) {
@@ -617,6 +662,15 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     return;
   }
 #ifdef DENSENET_HAVE_OPENMP
+  /* The team packs B into the calling thread's workspace (it becomes thread 0). */
+  float *shared_b = team ? dn_gemm_workspace(DN_WS_FLOATS) : NULL;
+  if (team && shared_b == NULL) /* no memory for packing: the loops that need none */
+    path = DN_T(path_direct), team = false;
+  /* Team row units: about eight per thread (a thread on a slower vCPU then
+   * leaves little undone at the end), a multiple of MR, from 2 MR to MC rows. */
+  size_t unit = (g->M / (8 * (size_t)threads) + DN_MR - 1) / DN_MR * DN_MR;
+  unit = unit < 2 * DN_MR ? 2 * DN_MR : unit > DN_MC ? DN_MC : unit;
+  bool no_ws = false;
   dn_fp_state caller = dn_fp_current();
 #pragma omp parallel num_threads(threads)
   {
@@ -626,10 +680,25 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     bool bad = false; /* this thread's non-finite check */
     dn_gemm_args mine = *g;
     mine.nonfinite = g->nonfinite != NULL ? &bad : NULL;
-    if (by_cols)
+    if (team) {
+      float *ws = dn_gemm_workspace(DN_WS_FLOATS); /* thread 0: shared_b again */
+      if (ws == NULL) {
+#pragma omp atomic write
+        no_ws = true;
+      }
+#pragma omp barrier
+      bool fallback;
+#pragma omp atomic read
+      fallback = no_ws;
+      if (!fallback)
+        DN_T(packed_team)(&mine, shared_b, ws + (size_t)DN_KC * DN_NC, unit);
+      else /* a worker had no memory for packing: all take the loops that need none */
+        DN_T(direct)(&mine, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+    } else if (by_cols) {
       DN_T(run_part)(&mine, path, 0, g->M, u0 * DN_NR, DN_T(min)(g->N, u1 * DN_NR));
-    else
+    } else {
       DN_T(run_part)(&mine, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+    }
     if (bad) {
 #pragma omp critical(dn_gemm_nonfinite)
       *g->nonfinite = true;

@@ -437,9 +437,11 @@ static const native natives[] = {
 
 static void test_threads_bit_identical(void **state) {
   (void)state;
-  /* above the threading threshold, by columns (N large) and by rows (N small, M large) */
-  static const shape some[] = {{140, 100, 160}, {1030, 65, 32}, {300, 1, 7000},
-                               {129, 200, 100}, {256, 520, 8},  {8, 520, 256}};
+  /* above the threading threshold: the blocked path's team (several NC-wide column blocks and
+   * KC-deep K blocks, rows not a multiple of the units), the direct path by columns (K = 8)
+   * and by rows (M = 8), the matrix-vector path; with beta 0 and beta 0.5 */
+  static const shape some[] = {{140, 100, 160}, {1030, 65, 32}, {300, 1, 7000},  {129, 200, 100},
+                               {256, 520, 8},   {8, 520, 256},  {77, 1100, 600}, {2000, 40, 300}};
 #ifndef _OPENMP
   print_message("(built without OpenMP: 2 threads run as 1)\n");
 #endif
@@ -453,9 +455,11 @@ static void test_threads_bit_identical(void **state) {
         size_t lda = ta ? sh.M : sh.K, ldb = tb ? sh.K : sh.N;
         float *A = make_matrix(ta ? sh.K : sh.M, lda, lda);
         float *B = make_matrix(tb ? sh.N : sh.K, ldb, ldb), *bias = make_matrix(1, sh.N, sh.N);
-        float *C1 = calloc(sh.M * sh.N, sizeof *C1), *C2 = calloc(sh.M * sh.N, sizeof *C2);
-        assert_true(C1 && C2);
-        dn_gemm_args g = {ta,  tb,  sh.M, sh.N, sh.K, 1.0f,        0.0f, A,   B,
+        float *C1 = make_matrix(sh.M, sh.N, sh.N), *C2 = malloc(sh.M * sh.N * sizeof *C2);
+        assert_true(C2);
+        memcpy(C2, C1, sh.M * sh.N * sizeof *C2);
+        float beta = q % 2 ? 0.5f : 0.0f;
+        dn_gemm_args g = {ta,  tb,  sh.M, sh.N, sh.K, 1.0f,        beta, A,   B,
                           lda, ldb, C1,   sh.N, bias, DN_EPI_RELU, 1,    NULL};
         natives[b].fn(&g);
         g.C = C2;
