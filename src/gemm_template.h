@@ -21,8 +21,9 @@
  *                 panels, then run the micro-kernel over the tiles.
  * Threads (OpenMP builds) split C by output ownership: the blocked path as a
  * team that packs each block of B once and hands out units of rows as threads
- * come free; the unpacked paths in fixed column slabs or rows. Each element is
- * summed by one thread in the same k order as on one thread.
+ * come free (its K blocks in order, a barrier between them), other products in
+ * fixed column slabs or rows. Each element's sum runs in the one-thread k order,
+ * so the bits do not depend on the thread count.
  */
 
 #define DN_CAT2(a, b) a##_##b
@@ -357,7 +358,8 @@ static DN_TARGET void DN_T(packed)(const dn_gemm_args *g, size_t i0, size_t i1, 
  * panels shared out over the threads; then the threads take units of `unit`
  * rows (a multiple of MR) as they come free, so a thread on a slower vCPU
  * takes fewer, pack those rows of op(A) into their own ap and finish them.
- * Every element is still summed by one thread in the one-thread order. */
+ * Every element's sum still runs in the one-thread k order (the K blocks one
+ * after the other, a barrier between them), whichever thread does each. */
 static DN_TARGET void DN_T(packed_team)(const dn_gemm_args *g, float *bp, float *ap, size_t unit) {
   size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
   size_t units = (g->M + unit - 1) / unit;
@@ -647,13 +649,20 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   int threads = g->threads;
   if ((double)g->M * g->N * g->K < DN_THREAD_MIN_MACS || path == DN_T(path_scale))
     threads = 1;
-  /* Output ownership. The blocked path runs as a team (DN_T(packed_team)): row
-   * units handed out as threads come free. The unpacked paths split statically:
-   * whole NR-wide column slabs when there are enough of them (a K = 8 layer's
-   * product), else MR-high row slabs. */
+  /* Output ownership. The blocked path runs as a team (DN_T(packed_team)) when
+   * C has rows for at least two units per thread: row units handed out as
+   * threads come free. Otherwise, and for the unpacked paths, a static split:
+   * whole NR-wide column slabs when there are enough of them (a batch of a few
+   * rows into a wide layer; the first layer's weight gradient, M = 8), else
+   * MR-high row slabs. Team units: about eight per thread (a thread on a slower
+   * vCPU then leaves little undone at the end), a multiple of MR, 2 MR to MC. */
+  size_t tn = threads > 1 ? (size_t)threads : 1;
+  size_t unit = (g->M / (8 * tn) + DN_MR - 1) / DN_MR * DN_MR;
+  unit = unit < 2 * DN_MR ? 2 * DN_MR : unit > DN_MC ? DN_MC : unit;
   size_t cols_units = (g->N + DN_NR - 1) / DN_NR, rows_units = (g->M + DN_MR - 1) / DN_MR;
-  bool team = path == DN_T(path_packed);
-  bool by_cols = path == DN_T(path_direct) && cols_units >= 2 * (size_t)threads;
+  bool team = path == DN_T(path_packed) && (g->M + unit - 1) / unit >= 2 * tn;
+  bool by_cols =
+      !team && (path == DN_T(path_packed) || path == DN_T(path_direct)) && cols_units >= 2 * tn;
   size_t units = team ? rows_units : by_cols ? cols_units : rows_units;
   if (units < 2)
     threads = 1;
@@ -666,10 +675,6 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   float *shared_b = team ? dn_gemm_workspace(DN_WS_FLOATS) : NULL;
   if (team && shared_b == NULL) /* no memory for packing: the loops that need none */
     path = DN_T(path_direct), team = false;
-  /* Team row units: about eight per thread (a thread on a slower vCPU then
-   * leaves little undone at the end), a multiple of MR, from 2 MR to MC rows. */
-  size_t unit = (g->M / (8 * (size_t)threads) + DN_MR - 1) / DN_MR * DN_MR;
-  unit = unit < 2 * DN_MR ? 2 * DN_MR : unit > DN_MC ? DN_MC : unit;
   bool no_ws = false;
   dn_fp_state caller = dn_fp_current();
 #pragma omp parallel num_threads(threads)
@@ -681,7 +686,8 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     dn_gemm_args mine = *g;
     mine.nonfinite = g->nonfinite != NULL ? &bad : NULL;
     if (team) {
-      float *ws = dn_gemm_workspace(DN_WS_FLOATS); /* thread 0: shared_b again */
+      /* Thread 0 gets shared_b again (B, then its A); a worker packs only A. */
+      float *ws = dn_gemm_workspace(t == 0 ? DN_WS_FLOATS : (size_t)DN_MC * DN_KC);
       if (ws == NULL) {
 #pragma omp atomic write
         no_ws = true;
@@ -691,9 +697,9 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
 #pragma omp atomic read
       fallback = no_ws;
       if (!fallback)
-        DN_T(packed_team)(&mine, shared_b, ws + (size_t)DN_KC * DN_NC, unit);
-      else /* a worker had no memory for packing: all take the loops that need none */
-        DN_T(direct)(&mine, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
+        DN_T(packed_team)(&mine, shared_b, t == 0 ? ws + (size_t)DN_KC * DN_NC : ws, unit);
+      else if (t == 0) /* a worker had no memory: thread 0 alone, as on one thread */
+        DN_T(packed)(&mine, 0, g->M, 0, g->N, shared_b);
     } else if (by_cols) {
       DN_T(run_part)(&mine, path, 0, g->M, u0 * DN_NR, DN_T(min)(g->N, u1 * DN_NR));
     } else {

@@ -438,10 +438,12 @@ static const native natives[] = {
 static void test_threads_bit_identical(void **state) {
   (void)state;
   /* above the threading threshold: the blocked path's team (several NC-wide column blocks and
-   * KC-deep K blocks, rows not a multiple of the units), the direct path by columns (K = 8)
-   * and by rows (M = 8), the matrix-vector path; with beta 0 and beta 0.5 */
+   * KC-deep K blocks, rows off the unit grid), the blocked path in column slabs (too few rows
+   * for a team: 16 x 2048 x 512), the direct path in column slabs (M = 8 on the vector
+   * backends) and in rows (N = 7), the matrix-vector path; each with beta 0 and 0.5 */
   static const shape some[] = {{140, 100, 160}, {1030, 65, 32}, {300, 1, 7000},  {129, 200, 100},
-                               {256, 520, 8},   {8, 520, 256},  {77, 1100, 600}, {2000, 40, 300}};
+                               {256, 520, 8},   {8, 520, 256},  {77, 1100, 600}, {2000, 40, 300},
+                               {16, 2048, 512}, {3000, 7, 40}};
 #ifndef _OPENMP
   print_message("(built without OpenMP: 2 threads run as 1)\n");
 #endif
@@ -449,8 +451,8 @@ static void test_threads_bit_identical(void **state) {
     if (natives[b].needs > dn_cpu_level_get())
       continue;
     for (size_t q = 0; q < sizeof some / sizeof *some; q++)
-      for (int f = 0; f < 3; f++) {
-        bool ta = f == 1, tb = f == 2;
+      for (int f = 0; f < 6; f++) {
+        bool ta = f % 3 == 1, tb = f % 3 == 2;
         shape sh = some[q];
         size_t lda = ta ? sh.M : sh.K, ldb = tb ? sh.K : sh.N;
         float *A = make_matrix(ta ? sh.K : sh.M, lda, lda);
@@ -458,7 +460,7 @@ static void test_threads_bit_identical(void **state) {
         float *C1 = make_matrix(sh.M, sh.N, sh.N), *C2 = malloc(sh.M * sh.N * sizeof *C2);
         assert_true(C2);
         memcpy(C2, C1, sh.M * sh.N * sizeof *C2);
-        float beta = q % 2 ? 0.5f : 0.0f;
+        float beta = f < 3 ? 0.0f : 0.5f;
         dn_gemm_args g = {ta,  tb,  sh.M, sh.N, sh.K, 1.0f,        beta, A,   B,
                           lda, ldb, C1,   sh.N, bias, DN_EPI_RELU, 1,    NULL};
         natives[b].fn(&g);
@@ -466,8 +468,8 @@ static void test_threads_bit_identical(void **state) {
         g.threads = 2;
         natives[b].fn(&g);
         if (memcmp(C1, C2, sh.M * sh.N * sizeof *C1) != 0) {
-          print_error("%s form %d M=%zu N=%zu K=%zu: 1 and 2 threads differ\n", natives[b].name, f,
-                      sh.M, sh.N, sh.K);
+          print_error("%s form %d beta %g M=%zu N=%zu K=%zu: 1 and 2 threads differ\n",
+                      natives[b].name, f % 3, (double)beta, sh.M, sh.N, sh.K);
           fail();
         }
         size_t nonzero = 0;
