@@ -209,28 +209,35 @@ static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, 
   }
 }
 
+/* kc rows of a row-major matrix (row k at src + k*ld) cut into w-wide panels
+ * of their first n columns (panel p at dst[p*kc*w + k*w + c]; columns past n
+ * are zero), row by row so the reads stream through memory. Inlined with w a
+ * constant (MR or NR): the copies are whole vectors. */
+static DN_TARGET inline __attribute__((always_inline)) void
+DN_T(pack_rows)(const float *src, size_t ld, size_t kc, size_t n, size_t w, float *dst) {
+  size_t full = n / w * w;
+  for (size_t k = 0; k < kc; k++) {
+    const float *s = src + k * ld;
+    for (size_t p = 0; p < full; p += w) {
+      float *dk = dst + p * kc + k * w;
+      for (size_t c = 0; c < w; c++)
+        dk[c] = s[p + c];
+    }
+    if (full < n) {
+      float *dk = dst + full * kc + k * w;
+      for (size_t c = 0; c < w; c++)
+        dk[c] = full + c < n ? s[full + c] : 0.0f;
+    }
+  }
+}
+
 /* Packs rows i0..i0+mc, columns k0..k0+kc of op(A) into MR-high panels
  * (panel p holds dst[p*kc*MR + k*MR + r]); missing rows are zero. */
 static DN_TARGET DN_NOINLINE void DN_T(pack_a)(const dn_gemm_args *g, size_t i0, size_t mc,
                                                size_t k0, size_t kc, float *dst) {
   size_t lda = g->lda;
-  if (g->trans_a) {
-    /* Row k of A holds column k of op(A): row by row (reads stream through
-     * memory), each row cut into the panels. */
-    size_t full = mc / DN_MR * DN_MR;
-    for (size_t k = 0; k < kc; k++) {
-      const float *s = g->A + (k0 + k) * lda + i0;
-      for (size_t p = 0; p < full; p += DN_MR) {
-        float *dk = dst + p * kc + k * DN_MR;
-        for (size_t r = 0; r < DN_MR; r++) /* fixed length: whole vectors */
-          dk[r] = s[p + r];
-      }
-      if (full < mc) {
-        float *dk = dst + full * kc + k * DN_MR;
-        for (size_t r = 0; r < DN_MR; r++)
-          dk[r] = full + r < mc ? s[full + r] : 0.0f;
-      }
-    }
+  if (g->trans_a) { /* row k of A holds column k of op(A) */
+    DN_T(pack_rows)(g->A + k0 * lda + i0, lda, kc, mc, DN_MR, dst);
     return;
   }
   for (size_t p = 0; p < mc; p += DN_MR) {
@@ -260,21 +267,7 @@ static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0,
                                                size_t j0, size_t nc, float *dst) {
   size_t ldb = g->ldb;
   if (!g->trans_b) {
-    /* Row by row of B (reads stream through memory), each row cut into the panels. */
-    size_t full = nc / DN_NR * DN_NR;
-    for (size_t k = 0; k < kc; k++) {
-      const float *s = g->B + (k0 + k) * ldb + j0;
-      for (size_t p = 0; p < full; p += DN_NR) {
-        float *dk = dst + p * kc + k * DN_NR;
-        for (size_t c = 0; c < DN_NR; c++) /* fixed length: whole vectors */
-          dk[c] = s[p + c];
-      }
-      if (full < nc) {
-        float *dk = dst + full * kc + k * DN_NR;
-        for (size_t c = 0; c < DN_NR; c++)
-          dk[c] = full + c < nc ? s[full + c] : 0.0f;
-      }
-    }
+    DN_T(pack_rows)(g->B + k0 * ldb + j0, ldb, kc, nc, DN_NR, dst);
     return;
   }
   for (size_t p = 0; p < nc; p += DN_NR) {
