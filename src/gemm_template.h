@@ -361,9 +361,10 @@ static DN_TARGET void DN_T(packed_team)(const dn_gemm_args *g, float *bp, float 
     for (size_t pc = 0; pc < g->K; pc += DN_KC) {
       size_t kc = DN_T(min)(DN_KC, g->K - pc);
       size_t p0 = panels * t / T, p1 = panels * (t + 1) / T;
-      if (p0 < p1)
-        DN_T(pack_b)
-      (g, pc, kc, jc + p0 * DN_NR, DN_T(min)(nc, p1 * DN_NR) - p0 * DN_NR, bp + p0 * DN_NR * kc);
+      if (p0 < p1) {
+        size_t j = p0 * DN_NR; /* this thread's first column of the block */
+        DN_T(pack_b)(g, pc, kc, jc + j, DN_T(min)(nc, p1 * DN_NR) - j, bp + j * kc);
+      }
 #pragma omp barrier
       /* (the loop ends in a barrier: bp is refilled only once every thread is done with it) */
 #pragma omp for schedule(dynamic, 1)
