@@ -657,7 +657,7 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   bool team = path == DN_T(path_packed) && (g->M + unit - 1) / unit >= 2 * tn;
   bool by_cols =
       !team && (path == DN_T(path_packed) || path == DN_T(path_direct)) && cols_units >= 2 * tn;
-  size_t units = team ? rows_units : by_cols ? cols_units : rows_units;
+  size_t units = by_cols ? cols_units : rows_units; /* the team: rows too */
   if (units < 2)
     threads = 1;
   if (threads <= 1) {
