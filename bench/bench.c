@@ -25,7 +25,7 @@
 #include <omp.h>
 #endif
 
-/* Internal, for the report only: the GEMM backend in use (src/kernels.h). */
+/* Internal, for the report only: the GEMM backend in use (src/kernels/kernels.h). */
 const char *dn_kernels_backend(void);
 
 /* ---- the shared data generator (WORKLOADS.md, "Data generator") ---------- */

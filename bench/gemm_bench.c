@@ -1,6 +1,6 @@
 /* gemm_bench.c -- the GEMM alone: libdensenet's dn_gemm (the active backend, or the one named by
  * DN_CPU) against OpenBLAS cblas_sgemm on every product shape of W2, W3 and W4, in one process.
- * Internal tool: uses src/kernels.h.
+ * Internal tool: uses src/kernels/kernels.h.
  *   gemm_bench [ROUNDS]   (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS select the threads)
  *
  * On a shared VM the core's speed changes from one second to the next, so long timed runs of
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include <cblas.h>
 #undef I
 

@@ -7,7 +7,7 @@
 #include <float.h>
 #include <stdlib.h>
 
-#include "activation.h"
+#include "layers/activation.h"
 
 /* ---- independent double references (written from the Keras docs) ------- */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "status.h" /* dn_fail: poisons the last error before each call */
+#include "core/status.h" /* dn_fail: poisons the last error before each call */
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 

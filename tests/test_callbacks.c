@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "callbacks.h"
-#include "sequential.h"
+#include "training/callbacks.h"
+#include "model/sequential.h"
 
 /* ---- helpers ------------------------------------------------------------------- */
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "csv.h"
-#include "decimal.h"
+#include "data/csv.h"
+#include "core/decimal.h"
 
 static char tmp_dir[] = "/tmp/dn_test_csv_XXXXXX";
 

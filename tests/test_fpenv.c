@@ -3,7 +3,7 @@
  * passes), and denormal arithmetic really flushed. */
 #include "dn_test.h"
 
-#include "fpenv.h"
+#include "core/fpenv.h"
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "history.h"
+#include "training/history.h"
 
 static void record(dn_history *h, size_t epoch, size_t n, const char **names, const double *v) {
   dn_logs logs = {n, names, v};

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "initializer.h"
-#include "rng.h"
+#include "layers/initializer.h"
+#include "core/rng.h"
 
 /* Large-sample checks: 200000 values of a 300 x 200 kernel (the count need not be the fans'
  * product: the fans are what the formulas read). Bounds are 5 standard errors. */

@@ -11,10 +11,10 @@
 
 #include <stdlib.h>
 
-#include "cpu.h"
-#include "fpenv.h"
-#include "gemm.h"
-#include "kernels.h"
+#include "core/cpu.h"
+#include "core/fpenv.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 
 #define U_ROUND (1.0 / 16777216.0)
 

@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "alloc.h"
-#include "loss.h"
+#include "core/alloc.h"
+#include "training/loss.h"
 
 /* Keras clips float32 tensors: epsilon 1e-7 and 1 - 1e-7 as float32 holds them. */
 #define EPS32 1.00000001168609742e-07 /* (float)1e-7 */

@@ -2,8 +2,8 @@
  * resolution, reset, and bad names and shapes. */
 #include "dn_test.h"
 
-#include "alloc.h"
-#include "metric.h"
+#include "core/alloc.h"
+#include "training/metric.h"
 
 #define TOL 1e-12
 

@@ -14,11 +14,11 @@
 
 #include "dn_test.h"
 
-#include "layer.h"
-#include "model_file.h"
-#include "optimizer.h"
-#include "sequential.h"
-#include "train.h"
+#include "layers/layer.h"
+#include "io/model_file.h"
+#include "training/optimizer.h"
+#include "model/sequential.h"
+#include "training/train.h"
 
 static char g_dir[64];
 

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "alloc.h"
-#include "optimizer.h"
+#include "core/alloc.h"
+#include "training/optimizer.h"
 
 /* ---------------------------------------------------------------------------
  * Fixture: a parameter block of 7 floats holding a trainable "kernel" (3), a

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "history.h"
+#include "training/history.h"
 
 static char tmp_dir[] = "/tmp/dn_test_plot_XXXXXX";
 static bool have_xmllint;

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 /* ---- an independent reimplementation of what rng.c documents ---------------------------------
  * splitmix64 (Steele, Lea, Flood 2014) run from x = seed ^ (stream * 0xD1B54A32D192ED03) gives the

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "alloc.h"
-#include "tensor.h"
+#include "core/alloc.h"
+#include "core/tensor.h"
 
 static void test_init_aligned_and_zeroed(void **state) {
   (void)state;

@@ -4,10 +4,10 @@
 
 #include <stdlib.h>
 
-#include "alloc.h"
-#include "optimizer.h"
-#include "progress.h"
-#include "sequential.h"
+#include "core/alloc.h"
+#include "training/optimizer.h"
+#include "training/progress.h"
+#include "model/sequential.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 

@@ -9,10 +9,10 @@ set -euo pipefail
 . "$(dirname "$0")/../fuzz_common.sh"
 
 # The loader builds real models, so every library source goes in except the optional Keras
-# interchange (src/keras_*.c).
+# interchange (src/keras/).
 sources=()
-for f in "$root"/src/*.c; do
-  case "$(basename "$f")" in keras_*) ;; *) sources+=("$f") ;; esac
+for f in "$root"/src/*/*.c; do
+  case "$f" in */src/keras/*) ;; *) sources+=("$f") ;; esac
 done
 dn_fuzz model.sh 16384 "$root/tests/fuzz/corpus/model" "$root/tests/fuzz/fuzz_model_load.c" \
   "${sources[@]}"

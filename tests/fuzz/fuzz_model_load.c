@@ -1,4 +1,4 @@
-/* fuzz_model_load.c -- libFuzzer harness for the native model loader (src/model_file_read.c).
+/* fuzz_model_load.c -- libFuzzer harness for the native model loader (src/io/model_file_read.c).
  *
  * Each input is decoded three ways: as given (so the header, length and checksum checks are
  * fuzzed), with its length field and CRC-32 repaired (so the fuzzer reaches the section and
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "densenet.h"
-#include "model_file.h"
-#include "sequential.h"
+#include "io/model_file.h"
+#include "model/sequential.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

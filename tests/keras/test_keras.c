@@ -19,10 +19,10 @@
 
 #include "dn_test.h"
 #include "densenet_keras.h"
-#include "keras_io.h"
-#include "optimizer.h"
-#include "sequential.h"
-#include "train.h"
+#include "keras/keras_io.h"
+#include "training/optimizer.h"
+#include "model/sequential.h"
+#include "training/train.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 

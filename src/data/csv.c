@@ -1,0 +1,636 @@
+/* csv.c -- CSV files into a dn_dataset (streaming, RFC 4180 quoting) and the seeded
+ * train/test split.
+ *
+ * The format read:
+ * - Records end at "\n", "\r\n" or a lone "\r"; the last one may lack it. Empty lines are
+ *   skipped (they still count for line numbers). A UTF-8 byte-order mark is ignored.
+ * - Fields are separated by `delimiter` (default ','). A field may be quoted ("..."): inside,
+ *   "" is one quote and delimiters and line breaks are ordinary characters. Spaces and tabs
+ *   around a field (outside its quotes) are ignored, unless the delimiter is one of them.
+ * - The first record is the header (unless no_header) and fixes the number of fields; every
+ *   data record must have that many.
+ * - Only the chosen columns are parsed, as decimal numbers (decimal.h: locale-independent,
+ *   correctly rounded to float; "nan", "inf" and hexadecimal forms are errors). Other columns
+ *   may hold anything.
+ * - A bad data row (wrong field count, empty or malformed chosen cell, a number beyond float's
+ *   range, text after a closing quote) fails the load with file, line and column (1-based) in
+ *   the message, or with drop_invalid_rows is skipped and counted in dropped_rows. An
+ *   unterminated quote, a read error and exhausted memory always fail.
+ * The file is read through a fixed 64 KiB buffer; only the current record and the growing
+ * output arrays (doubled when full) are held in memory. */
+#include "data/csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/decimal.h"
+#include "core/rng.h"
+#include "core/status.h"
+
+#define FN "dn_csv_load"
+#ifndef DN_CSV_READ_CHUNK /* the fuzz build makes it tiny to exercise refills */
+#define DN_CSV_READ_CHUNK 65536
+#endif
+#define READ_CHUNK DN_CSV_READ_CHUNK
+#define EXCERPT 40
+
+enum { END_OF_FILE = -1, READ_ERROR = -2 };
+
+typedef struct field {
+  size_t start, length; /* bytes in reader.text (NUL-terminated there) */
+  size_t line;          /* line where the field starts */
+} field;
+
+typedef struct reader {
+  FILE *file;
+  const char *name;
+  int delimiter; /* as an unsigned char, like the characters peek() returns */
+  unsigned char *buf;
+  size_t pos, len;
+  bool eof, failed;
+  size_t line; /* 1-based line of the next character */
+  /* the current record */
+  char *text;
+  size_t text_len, text_cap;
+  field *fields;
+  size_t n_fields, fields_cap;
+  size_t record_line;
+  /* the first recoverable problem in the current record */
+  const char *bad_what;
+  size_t bad_line, bad_column;
+} reader;
+
+/* ---- growable buffers ---- */
+
+/* Makes room for `need` elements of `size` bytes in *ptr (capacity *cap, `used` in use),
+ * doubling. Messages leave the function name to the caller (dn_error_context). */
+static bool reserve(void **ptr, size_t *cap, size_t used, size_t need, size_t size) {
+  if (need <= *cap)
+    return true;
+  size_t new_cap = *cap < 64 ? 64 : *cap, bytes;
+  while (new_cap < need && new_cap <= SIZE_MAX / 2)
+    new_cap *= 2;
+  if (new_cap < need || (size != 0 && new_cap > SIZE_MAX / size)) {
+    dn_fail(DN_ERR_NOMEM, "a buffer of %zu elements of %zu bytes overflows", need, size);
+    return false;
+  }
+  bytes = new_cap * size;
+  void *p = dn_alloc(bytes);
+  if (p == NULL)
+    return false;
+  if (used > 0)
+    memcpy(p, *ptr, used * size);
+  dn_free(*ptr);
+  *ptr = p;
+  *cap = new_cap;
+  return true;
+}
+
+/* ---- reading characters ---- */
+
+static int peek(reader *r) {
+  if (r->pos == r->len) {
+    if (r->eof)
+      return r->failed ? READ_ERROR : END_OF_FILE;
+    r->pos = 0;
+    r->len = fread(r->buf, 1, READ_CHUNK, r->file);
+    if (r->len == 0) {
+      r->eof = true;
+      r->failed = ferror(r->file) != 0;
+      return r->failed ? READ_ERROR : END_OF_FILE;
+    }
+  }
+  return r->buf[r->pos];
+}
+
+static void advance(reader *r) {
+  r->pos++;
+}
+
+/* Consumes a line break whose first character `c` was peeked ('\n', '\r' or "\r\n"). */
+static void take_line_break(reader *r, int c) {
+  advance(r);
+  if (c == '\r' && peek(r) == '\n')
+    advance(r);
+  r->line++;
+}
+
+static bool is_blank(const reader *r, int c) {
+  return (c == ' ' || c == '\t') && c != r->delimiter;
+}
+
+static bool put(reader *r, char c) {
+  if (r->text_len == r->text_cap &&
+      !reserve((void **)&r->text, &r->text_cap, r->text_len, r->text_len + 1, 1))
+    return false;
+  r->text[r->text_len++] = c;
+  return true;
+}
+
+static dn_status read_failed(const reader *r) {
+  return dn_fail(DN_ERR_IO, FN ": '%s': read error near line %zu", r->name, r->line);
+}
+
+static void mark_bad(reader *r, const char *what, size_t line, size_t column) {
+  if (r->bad_what == NULL) {
+    r->bad_what = what;
+    r->bad_line = line;
+    r->bad_column = column;
+  }
+}
+
+/* The quoted part of a field, after its opening quote. */
+static dn_status read_quoted(reader *r, size_t column) {
+  size_t open_line = r->line;
+  for (;;) {
+    int c = peek(r);
+    if (c == READ_ERROR)
+      return read_failed(r);
+    if (c == END_OF_FILE)
+      return dn_fail(DN_ERR_FORMAT,
+                     FN ": '%s', line %zu, column %zu: unterminated quoted field (no closing "
+                        "quote before the end of the file)",
+                     r->name, open_line, column);
+    advance(r);
+    if (c == '"') {
+      if (peek(r) != '"')
+        return DN_OK;
+      advance(r);
+    } else if (c == '\n' || (c == '\r' && peek(r) != '\n')) {
+      r->line++;
+    }
+    if (!put(r, (char)c))
+      return DN_ERR_NOMEM;
+  }
+}
+
+/* Reads the next non-empty record into r->fields / r->text. *got is false at the end. */
+static dn_status read_record(reader *r, bool *got) {
+  r->n_fields = 0;
+  r->text_len = 0;
+  r->bad_what = NULL;
+  *got = false;
+  int c;
+  while ((c = peek(r)) == '\n' || c == '\r')
+    take_line_break(r, c);
+  if (c == READ_ERROR)
+    return read_failed(r);
+  if (c == END_OF_FILE)
+    return DN_OK;
+  r->record_line = r->line;
+  for (;;) {
+    if (!reserve((void **)&r->fields, &r->fields_cap, r->n_fields, r->n_fields + 1, sizeof(field)))
+      return DN_ERR_NOMEM;
+    size_t column = r->n_fields + 1;
+    field *f = &r->fields[r->n_fields++];
+    f->start = r->text_len;
+    f->line = r->line;
+    while (is_blank(r, c = peek(r)))
+      advance(r);
+    if (c == '"') {
+      advance(r);
+      dn_status s = read_quoted(r, column);
+      if (s != DN_OK)
+        return s;
+      while (is_blank(r, c = peek(r)))
+        advance(r);
+      if (c >= 0 && c != r->delimiter && c != '\n' && c != '\r') {
+        mark_bad(r, "unexpected character after the closing quote", r->line, column);
+        while ((c = peek(r)) >= 0 && c != r->delimiter && c != '\n' && c != '\r')
+          advance(r);
+      }
+    } else {
+      while (c >= 0 && c != r->delimiter && c != '\n' && c != '\r') {
+        if (!put(r, (char)c))
+          return DN_ERR_NOMEM;
+        advance(r);
+        c = peek(r);
+      }
+      while (r->text_len > f->start && is_blank(r, (unsigned char)r->text[r->text_len - 1]))
+        r->text_len--;
+    }
+    f->length = r->text_len - f->start;
+    if (!put(r, '\0'))
+      return DN_ERR_NOMEM;
+    c = peek(r);
+    if (c == READ_ERROR)
+      return read_failed(r);
+    if (c == r->delimiter) {
+      advance(r);
+      c = peek(r);
+      continue;
+    }
+    if (c == '\n' || c == '\r')
+      take_line_break(r, c);
+    *got = true;
+    return DN_OK;
+  }
+}
+
+/* ---- column choice ---- */
+
+typedef struct loader {
+  reader r;
+  const dn_csv_options *opt;
+  char *header_text; /* copy of the header record (names), or NULL */
+  field *header;
+  size_t n_columns;
+  size_t *features, *targets;
+  size_t n_features, n_targets;
+  bool *used;   /* per column: parsed? */
+  float *value; /* per column: the current row's value */
+  /* output */
+  float *x, *y;
+  size_t rows, capacity, dropped;
+} loader;
+
+static const char *column_name(const loader *ld, size_t column) {
+  return ld->header != NULL ? ld->header_text + ld->header[column].start : NULL;
+}
+
+static dn_status find_name(const loader *ld, const char *name, const char *role, size_t *out) {
+  size_t len = strlen(name);
+  for (size_t j = 0; j < ld->n_columns; j++)
+    if (ld->header[j].length == len && memcmp(column_name(ld, j), name, len) == 0) {
+      *out = j;
+      return DN_OK;
+    }
+  return dn_fail(DN_ERR_ARG, FN ": '%s': no column named \"%s\" (a %s) in the header", ld->r.name,
+                 name, role);
+}
+
+/* Resolves names or indices into column indices (allocated into *cols). */
+static dn_status resolve(loader *ld, const char *const *names, const size_t *indices,
+                         size_t n_indices, const char *role, size_t **cols, size_t *n) {
+  size_t count = n_indices;
+  if (names != NULL)
+    for (count = 0; names[count] != NULL;)
+      count++;
+  *n = count;
+  *cols = dn_calloc(count, sizeof(size_t));
+  if (*cols == NULL)
+    return DN_ERR_NOMEM;
+  for (size_t i = 0; i < count; i++) {
+    if (names != NULL) {
+      dn_status s = find_name(ld, names[i], role, &(*cols)[i]);
+      if (s != DN_OK)
+        return s;
+    } else if (indices[i] >= ld->n_columns) {
+      return dn_fail(DN_ERR_ARG, FN ": '%s': %s column index %zu is out of range (%zu columns)",
+                     ld->r.name, role, indices[i], ld->n_columns);
+    } else {
+      (*cols)[i] = indices[i];
+    }
+  }
+  return DN_OK;
+}
+
+static dn_status choose_columns(loader *ld) {
+  const dn_csv_options *o = ld->opt;
+  dn_status s = resolve(ld, o->target_names, o->target_columns, o->n_target_columns, "target",
+                        &ld->targets, &ld->n_targets);
+  if (s != DN_OK)
+    return s;
+  ld->used = dn_calloc(ld->n_columns, sizeof(bool));
+  ld->value = dn_calloc(ld->n_columns, sizeof(float));
+  if (ld->used == NULL || ld->value == NULL)
+    return DN_ERR_NOMEM;
+  if (o->feature_names != NULL || o->n_feature_columns > 0) {
+    s = resolve(ld, o->feature_names, o->feature_columns, o->n_feature_columns, "feature",
+                &ld->features, &ld->n_features);
+    if (s != DN_OK)
+      return s;
+  } else {
+    for (size_t i = 0; i < ld->n_targets; i++)
+      ld->used[ld->targets[i]] = true;
+    ld->features = dn_calloc(ld->n_columns, sizeof(size_t));
+    if (ld->features == NULL)
+      return DN_ERR_NOMEM;
+    for (size_t j = 0; j < ld->n_columns; j++)
+      if (!ld->used[j])
+        ld->features[ld->n_features++] = j;
+  }
+  if (ld->n_features == 0)
+    return dn_fail(DN_ERR_ARG, FN ": '%s': no feature columns (all %zu columns are targets)",
+                   ld->r.name, ld->n_columns);
+  for (size_t i = 0; i < ld->n_features; i++)
+    ld->used[ld->features[i]] = true;
+  for (size_t i = 0; i < ld->n_targets; i++)
+    ld->used[ld->targets[i]] = true;
+  return DN_OK;
+}
+
+/* Keeps the header's names for lookups and messages. */
+static dn_status keep_header(loader *ld) {
+  reader *r = &ld->r;
+  if (r->bad_what != NULL)
+    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: header: %s", r->name,
+                   r->bad_line, r->bad_column, r->bad_what);
+  ld->header_text = dn_alloc(r->text_len);
+  ld->header = dn_calloc(r->n_fields, sizeof(field));
+  if (ld->header_text == NULL || ld->header == NULL)
+    return DN_ERR_NOMEM;
+  memcpy(ld->header_text, r->text, r->text_len);
+  memcpy(ld->header, r->fields, r->n_fields * sizeof(field));
+  return DN_OK;
+}
+
+/* ---- rows ---- */
+
+/* A printable excerpt of a cell for messages. */
+static void excerpt(const char *s, size_t len, char out[EXCERPT + 4]) {
+  size_t n = len < EXCERPT ? len : EXCERPT;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+  strcpy(out + n, len > EXCERPT ? "..." : "");
+}
+
+/* Checks and parses the current record into ld->value; returns DN_OK, or DN_ERR_FORMAT with
+ * the row's first problem as the message. */
+static dn_status parse_row(loader *ld) {
+  reader *r = &ld->r;
+  if (r->bad_what != NULL)
+    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: %s", r->name, r->bad_line,
+                   r->bad_column, r->bad_what);
+  if (r->n_fields != ld->n_columns) {
+    size_t column = (r->n_fields < ld->n_columns ? r->n_fields : ld->n_columns) + 1;
+    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: the row has %zu fields, %s %zu",
+                   r->name, r->record_line, column, r->n_fields,
+                   ld->header != NULL ? "the header has" : "the first row has", ld->n_columns);
+  }
+  for (size_t j = 0; j < ld->n_columns; j++) {
+    if (!ld->used[j])
+      continue;
+    const field *f = &r->fields[j];
+    const char *cell = r->text + f->start;
+    dn_decimal_result res = dn_decimal_to_float(cell, f->length, (char)r->delimiter, &ld->value[j]);
+    if (res != DN_DECIMAL_OK) {
+      char text[EXCERPT + 4], named[EXCERPT + 12] = "";
+      const char *name = column_name(ld, j);
+      excerpt(cell, f->length, text);
+      if (name != NULL && ld->header[j].length > 0) {
+        char n[EXCERPT + 4];
+        excerpt(name, ld->header[j].length, n);
+        snprintf(named, sizeof named, " (\"%s\")", n);
+      }
+      if (res == DN_DECIMAL_EMPTY)
+        return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu%s: %s", r->name, f->line,
+                       j + 1, named, dn_decimal_result_string(res));
+      return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu%s: %s \"%s\"", r->name,
+                     f->line, j + 1, named, dn_decimal_result_string(res), text);
+    }
+  }
+  return DN_OK;
+}
+
+/* Replaces *p (holding `used` floats) by a copy with room for `elems` floats. */
+static bool resize(float **p, size_t used, size_t elems) {
+  size_t bytes;
+  if (!dn_mul_size(elems, sizeof(float), &bytes, "the output arrays")) {
+    dn_fail(DN_ERR_NOMEM, "output arrays of %zu floats overflow", elems);
+    return false;
+  }
+  float *q = dn_alloc(bytes);
+  if (q == NULL)
+    return false;
+  if (used > 0)
+    memcpy(q, *p, used * sizeof(float));
+  dn_free(*p);
+  *p = q;
+  return true;
+}
+
+static dn_status append_row(loader *ld) {
+  if (ld->rows == ld->capacity) {
+    size_t rows = ld->capacity < 256 ? 256 : ld->capacity * 2, nx, ny;
+    if (rows <= ld->capacity || !dn_mul_size(rows, ld->n_features, &nx, "x") ||
+        !dn_mul_size(rows, ld->n_targets, &ny, "y"))
+      return dn_fail(DN_ERR_NOMEM, "'%s': %zu rows overflow the output arrays", ld->r.name,
+                     ld->rows);
+    if (!resize(&ld->x, ld->rows * ld->n_features, nx))
+      return DN_ERR_NOMEM;
+    if (ld->n_targets > 0 && !resize(&ld->y, ld->rows * ld->n_targets, ny))
+      return DN_ERR_NOMEM;
+    ld->capacity = rows;
+  }
+  float *xr = ld->x + ld->rows * ld->n_features;
+  for (size_t i = 0; i < ld->n_features; i++)
+    xr[i] = ld->value[ld->features[i]];
+  if (ld->n_targets > 0) {
+    float *yr = ld->y + ld->rows * ld->n_targets;
+    for (size_t i = 0; i < ld->n_targets; i++)
+      yr[i] = ld->value[ld->targets[i]];
+  }
+  ld->rows++;
+  return DN_OK;
+}
+
+/* A data record: parse, then append or drop. */
+static dn_status take_row(loader *ld) {
+  dn_status s = parse_row(ld);
+  if (s == DN_ERR_FORMAT && ld->opt->drop_invalid_rows) {
+    ld->dropped++;
+    return DN_OK;
+  }
+  return s != DN_OK ? s : append_row(ld);
+}
+
+static dn_status load(loader *ld) {
+  reader *r = &ld->r;
+  bool got;
+  /* a UTF-8 byte-order mark */
+  if (peek(r) == 0xEF && r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
+    r->pos += 3;
+  dn_status s = read_record(r, &got);
+  if (s != DN_OK)
+    return s;
+  if (!got)
+    return dn_fail(DN_ERR_FORMAT, FN ": '%s': no data rows (the file is empty)", r->name);
+  ld->n_columns = r->n_fields;
+  if (!ld->opt->no_header && (s = keep_header(ld)) != DN_OK)
+    return s;
+  if ((s = choose_columns(ld)) != DN_OK)
+    return s;
+  if (ld->opt->no_header && (s = take_row(ld)) != DN_OK)
+    return s;
+  for (;;) {
+    if ((s = read_record(r, &got)) != DN_OK)
+      return s;
+    if (!got)
+      break;
+    if ((s = take_row(ld)) != DN_OK)
+      return s;
+  }
+  if (ld->rows == 0)
+    return dn_fail(DN_ERR_FORMAT, FN ": '%s': no data rows (%zu invalid rows dropped)", r->name,
+                   ld->dropped);
+  return DN_OK;
+}
+
+static dn_status check_options(const dn_csv_options *o) {
+  DN_CHECK_ARG(o->feature_names == NULL || o->n_feature_columns == 0, FN,
+               "give features by name or by index, not both");
+  DN_CHECK_ARG(o->target_names == NULL || o->n_target_columns == 0, FN,
+               "give targets by name or by index, not both");
+  DN_CHECK_ARG(o->n_feature_columns == 0 || o->feature_columns != NULL, FN,
+               "n_feature_columns is %zu but feature_columns is NULL", o->n_feature_columns);
+  DN_CHECK_ARG(o->n_target_columns == 0 || o->target_columns != NULL, FN,
+               "n_target_columns is %zu but target_columns is NULL", o->n_target_columns);
+  DN_CHECK_ARG(!o->no_header || (o->feature_names == NULL && o->target_names == NULL), FN,
+               "with no_header, columns are chosen by index only");
+  char d = o->delimiter;
+  DN_CHECK_ARG(d != '"' && d != '\n' && d != '\r', FN,
+               "the delimiter cannot be a quote or a line break");
+  return DN_OK;
+}
+
+dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_options *options,
+                             dn_dataset *out) {
+  DN_CHECK_NOT_NULL(out, FN);
+  memset(out, 0, sizeof *out);
+  DN_CHECK_NOT_NULL(file, FN);
+  dn_csv_options none = {0};
+  const dn_csv_options *o = options != NULL ? options : &none;
+  dn_status s = check_options(o);
+  if (s != DN_OK)
+    return s;
+  loader ld;
+  memset(&ld, 0, sizeof ld);
+  ld.opt = o;
+  ld.r.file = file;
+  ld.r.name = name != NULL ? name : "<stream>";
+  ld.r.delimiter = o->delimiter != 0 ? (unsigned char)o->delimiter : ',';
+  ld.r.line = 1;
+  ld.r.buf = dn_alloc(READ_CHUNK);
+  s = ld.r.buf != NULL ? load(&ld) : DN_ERR_NOMEM;
+  if (s == DN_ERR_NOMEM)
+    dn_error_context(FN);
+  dn_free(ld.r.buf);
+  dn_free(ld.r.text);
+  dn_free(ld.r.fields);
+  dn_free(ld.header_text);
+  dn_free(ld.header);
+  dn_free(ld.features);
+  dn_free(ld.targets);
+  dn_free(ld.used);
+  dn_free(ld.value);
+  if (s != DN_OK) {
+    dn_free(ld.x);
+    dn_free(ld.y);
+    return s;
+  }
+  *out = (dn_dataset){.rows = ld.rows,
+                      .n_features = ld.n_features,
+                      .n_targets = ld.n_targets,
+                      .x = ld.x,
+                      .y = ld.y,
+                      .dropped_rows = ld.dropped};
+  return DN_OK;
+}
+
+dn_status dn_csv_load(const char *path, const dn_csv_options *options, dn_dataset *out) {
+  DN_CHECK_NOT_NULL(out, FN);
+  memset(out, 0, sizeof *out);
+  DN_CHECK_NOT_NULL(path, FN);
+  dn_status s = check_options(options != NULL ? options : &(dn_csv_options){0});
+  if (s != DN_OK)
+    return s;
+  FILE *file = fopen(path, "rb");
+  if (file == NULL)
+    return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path, strerror(errno));
+  s = dn_csv_load_stream(file, path, options, out);
+  if (fclose(file) != 0 && s == DN_OK) {
+    dn_dataset_free(out);
+    return dn_fail(DN_ERR_IO, FN ": '%s': error closing the file", path);
+  }
+  return s;
+}
+
+void dn_dataset_free(dn_dataset *data) {
+  if (data == NULL)
+    return;
+  dn_free(data->x);
+  dn_free(data->y);
+  memset(data, 0, sizeof *data);
+}
+
+/* ---- train/test split ---- */
+
+#undef FN
+#define FN "dn_train_test_split"
+
+/* Copies the rows order[0..n) of `data` into a new dataset. */
+static dn_status gather(const dn_dataset *data, const size_t *order, size_t n, dn_dataset *out) {
+  size_t nx, ny;
+  if (!dn_mul_size(n, data->n_features, &nx, FN) || !dn_mul_size(n, data->n_targets, &ny, FN))
+    return DN_ERR_SHAPE;
+  float *x = dn_calloc(nx, sizeof(float));
+  float *y = data->n_targets > 0 ? dn_calloc(ny, sizeof(float)) : NULL;
+  if (x == NULL || (data->n_targets > 0 && y == NULL)) {
+    dn_free(x);
+    dn_free(y);
+    return DN_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    memcpy(x + i * data->n_features, data->x + order[i] * data->n_features,
+           data->n_features * sizeof(float));
+    if (y != NULL)
+      memcpy(y + i * data->n_targets, data->y + order[i] * data->n_targets,
+             data->n_targets * sizeof(float));
+  }
+  *out = (dn_dataset){
+      .rows = n, .n_features = data->n_features, .n_targets = data->n_targets, .x = x, .y = y};
+  return DN_OK;
+}
+
+dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint64_t seed,
+                              dn_dataset *train, dn_dataset *test) {
+  DN_CHECK_NOT_NULL(train, FN);
+  DN_CHECK_NOT_NULL(test, FN);
+  DN_CHECK_ARG(train != test, FN, "train and test must be different datasets");
+  DN_CHECK_ARG(train != data && test != data, FN, "the outputs must not be the input dataset");
+  memset(train, 0, sizeof *train);
+  memset(test, 0, sizeof *test);
+  DN_CHECK_NOT_NULL(data, FN);
+  DN_CHECK_ARG(data->x != NULL && data->n_features > 0, FN, "the dataset has no features");
+  DN_CHECK_ARG(data->n_targets == 0 || data->y != NULL, FN,
+               "the dataset has %zu targets but y is NULL", data->n_targets);
+  DN_CHECK_ARG(test_fraction > 0.0 && test_fraction < 1.0, FN,
+               "test_fraction must be in (0, 1), got %g", test_fraction);
+  DN_CHECK_ARG(data->rows >= 2, FN, "need at least 2 rows to split, got %zu", data->rows);
+  size_t rows = data->rows;
+  double want = round((double)rows * test_fraction);
+  size_t n_test = want < 1.0 ? 1 : want > (double)(rows - 1) ? rows - 1 : (size_t)want;
+  size_t *order = dn_calloc(rows, sizeof(size_t));
+  if (order == NULL)
+    return dn_fail(DN_ERR_NOMEM, FN ": out of memory for %zu row indices", rows);
+  for (size_t i = 0; i < rows; i++)
+    order[i] = i;
+  dn_rng rng;
+  dn_rng_seed(&rng, seed, DN_STREAM_SPLIT);
+  for (size_t i = rows - 1; i > 0; i--) { /* Fisher-Yates */
+    size_t j = (size_t)dn_rng_below(&rng, (uint64_t)i + 1);
+    size_t t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  dn_dataset a = {0}, b = {0};
+  dn_status s = gather(data, order, rows - n_test, &a);
+  if (s == DN_OK) {
+    s = gather(data, order + (rows - n_test), n_test, &b);
+    if (s != DN_OK)
+      dn_dataset_free(&a);
+  }
+  dn_free(order);
+  if (s != DN_OK) {
+    if (s == DN_ERR_NOMEM)
+      dn_error_context(FN);
+    return s;
+  }
+  *train = a;
+  *test = b;
+  return DN_OK;
+}

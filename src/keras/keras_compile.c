@@ -1,0 +1,491 @@
+/* keras_compile.c -- compile_config <-> a compiled model: the optimizer by Keras class and config,
+ * the loss by name or serialized class, the metrics by name; and which optimizers' slot
+ * variables can be exchanged with Keras's optimizer/vars layout.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keras/keras_io.h"
+#include "training/optimizer.h"
+#include "model/sequential.h"
+#include "core/status.h"
+#include "training/train.h"
+
+/* ---- tables ------------------------------------------------------------------------ */
+
+enum {
+  F_BETAS = 1,     /* beta_1, beta_2 */
+  F_EPSILON = 2,   /* epsilon */
+  F_AMSGRAD = 4,   /* amsgrad */
+  F_MOMENTUM = 8,  /* momentum */
+  F_NESTEROV = 16, /* nesterov */
+  F_RHO = 32,      /* rho */
+  F_CENTERED = 64, /* centered */
+  F_ACCUM = 128,   /* initial_accumulator_value */
+};
+
+typedef struct opt_class {
+  const char *name;  /* ours */
+  const char *keras; /* class */
+  unsigned fields;   /* the class's own config keys, in Keras's order below */
+} opt_class;
+
+static const opt_class opt_classes[] = {
+    {"sgd", "SGD", F_MOMENTUM | F_NESTEROV},
+    {"adam", "Adam", F_BETAS | F_EPSILON | F_AMSGRAD},
+    {"adamw", "AdamW", F_BETAS | F_EPSILON | F_AMSGRAD},
+    {"rmsprop", "RMSprop", F_RHO | F_MOMENTUM | F_EPSILON | F_CENTERED},
+    {"adagrad", "Adagrad", F_ACCUM | F_EPSILON},
+    {"adadelta", "Adadelta", F_RHO | F_EPSILON},
+    {"adamax", "Adamax", F_BETAS | F_EPSILON},
+    {"nadam", "Nadam", F_BETAS | F_EPSILON},
+    {"lion", "Lion", F_BETAS},
+};
+#define N_OPT (sizeof opt_classes / sizeof opt_classes[0])
+
+typedef struct loss_class {
+  const char *name;  /* our canonical name */
+  const char *keras; /* class */
+} loss_class;
+
+static const loss_class loss_classes[] = {
+    {"mean_squared_error", "MeanSquaredError"},
+    {"mean_absolute_error", "MeanAbsoluteError"},
+    {"mean_absolute_percentage_error", "MeanAbsolutePercentageError"},
+    {"mean_squared_logarithmic_error", "MeanSquaredLogarithmicError"},
+    {"huber", "Huber"},
+    {"log_cosh", "LogCosh"},
+    {"binary_crossentropy", "BinaryCrossentropy"},
+    {"categorical_crossentropy", "CategoricalCrossentropy"},
+    {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"},
+    {"hinge", "Hinge"},
+    {"squared_hinge", "SquaredHinge"},
+    {"kl_divergence", "KLDivergence"},
+    {"poisson", "Poisson"},
+    {"cosine_similarity", "CosineSimilarity"},
+};
+#define N_LOSS (sizeof loss_classes / sizeof loss_classes[0])
+
+bool dn_keras_opt_state_layout(const dn_optimizer *opt, dn_keras_opt_layout *l) {
+  *l = (dn_keras_opt_layout){0};
+  const dn_optimizer_options *o = &opt->options;
+  switch (opt->kind) {
+  case DN_OPT_SGD: /* momentum only when momentum != 0 */
+    if (opt->n_slots == 1)
+      *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"momentum"}};
+    break;
+  case DN_OPT_ADAM: /* Keras 3.16 files: momentum, velocity interleaved per variable */
+  case DN_OPT_ADAMW:
+    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "velocity"}, {"m", "v"}};
+    if (o->amsgrad) {
+      l->n_slots = 3;
+      l->n_groups = 2;
+      l->group_size[1] = 1;
+      l->names[2] = "velocity_hat";
+      l->aliases[2] = "vhat";
+    }
+    break;
+  case DN_OPT_RMSPROP: /* separate loops: velocities, momentums, average gradients */
+    l->n_slots = 0;
+    l->names[l->n_slots] = "velocity";
+    l->aliases[l->n_slots++] = "rms";
+    if (o->momentum > 0.0) {
+      l->names[l->n_slots] = "momentum";
+      l->aliases[l->n_slots++] = "momentum";
+    }
+    if (o->centered) {
+      l->names[l->n_slots] = "average_gradient";
+      l->aliases[l->n_slots++] = "mg";
+    }
+    l->n_groups = l->n_slots;
+    for (size_t g = 0; g < l->n_groups; g++)
+      l->group_size[g] = 1;
+    break;
+  case DN_OPT_ADAGRAD:
+    *l = (dn_keras_opt_layout){1, 1, {1}, {"accumulator"}, {"accumulator"}};
+    break;
+  case DN_OPT_ADADELTA:
+    *l = (dn_keras_opt_layout){
+        2, 1, {2}, {"accumulated_grad", "accumulated_delta_var"}, {"accum_grad", "accum_var"}};
+    break;
+  case DN_OPT_ADAMAX:
+    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "norm"}, {"m", "v"}};
+    break;
+  case DN_OPT_LION: *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"m"}}; break;
+  default: return false;
+  }
+  return l->n_slots == opt->n_slots;
+}
+
+void dn_keras_opt_position(const dn_keras_opt_layout *l, size_t n_trainable, size_t j, size_t *k,
+                           size_t *t) {
+  size_t base = 0;
+  for (size_t g = 0; g < l->n_groups; g++) {
+    size_t span = l->group_size[g] * n_trainable;
+    if (j < span) {
+      *t = j / l->group_size[g];
+      *k = base + j % l->group_size[g];
+      return;
+    }
+    j -= span;
+    base += l->group_size[g];
+  }
+  *k = *t = 0; /* not reached for j < n_slots * n_trainable */
+}
+
+/* ---- reading --------------------------------------------------------------------------- */
+
+static dn_status opt_number(const cJSON *cfg, const char *key, double *out, const char *fn,
+                            const char *where) {
+  const cJSON *v = dn_keras_json_get(cfg, key);
+  if (dn_keras_json_is_null(v))
+    return DN_OK;
+  if (cJSON_IsObject(v))
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: %s: optimizer '%s' given as a %s object is not "
+                   "supported (learning-rate schedules are not imported)",
+                   fn, where, key,
+                   cJSON_IsString(dn_keras_json_get(v, "class_name"))
+                       ? dn_keras_json_get(v, "class_name")->valuestring
+                       : "serialized");
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    return dn_fail(DN_ERR_FORMAT, "%s: %s: optimizer '%s' is not a number", fn, where, key);
+  /* 0 from a file means exactly 0 (our zero value means "Keras default") */
+  *out = v->valuedouble == 0.0 ? DN_ZERO : v->valuedouble;
+  return DN_OK;
+}
+
+static dn_status opt_bool(const cJSON *cfg, const char *key, bool *out, const char *fn,
+                          const char *where) {
+  const cJSON *v = dn_keras_json_get(cfg, key);
+  if (dn_keras_json_is_null(v))
+    return DN_OK;
+  if (!cJSON_IsBool(v))
+    return dn_fail(DN_ERR_FORMAT, "%s: %s: optimizer '%s' is not true/false", fn, where, key);
+  *out = cJSON_IsTrue(v);
+  return DN_OK;
+}
+
+static const char *const opt_common_keys[] = {"name",
+                                              "learning_rate",
+                                              "lr",
+                                              "weight_decay",
+                                              "clipnorm",
+                                              "global_clipnorm",
+                                              "clipvalue",
+                                              "use_ema",
+                                              "ema_momentum",
+                                              "ema_overwrite_frequency",
+                                              "is_legacy_optimizer",
+                                              "jit_compile",
+                                              NULL};
+
+static bool key_known(const char *key, unsigned fields) {
+  for (size_t i = 0; opt_common_keys[i] != NULL; i++)
+    if (strcmp(opt_common_keys[i], key) == 0)
+      return true;
+  static const struct {
+    unsigned flag;
+    const char *key;
+  } own[] = {
+      {F_BETAS, "beta_1"},    {F_BETAS, "beta_2"},      {F_EPSILON, "epsilon"},
+      {F_AMSGRAD, "amsgrad"}, {F_MOMENTUM, "momentum"}, {F_NESTEROV, "nesterov"},
+      {F_RHO, "rho"},         {F_CENTERED, "centered"}, {F_ACCUM, "initial_accumulator_value"}};
+  for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    if ((fields & own[i].flag) && strcmp(own[i].key, key) == 0)
+      return true;
+  return false;
+}
+
+static dn_optimizer *optimizer_from_json(const cJSON *v, const char *fn, const char *where) {
+  const char *cls = NULL;
+  const cJSON *cfg = NULL;
+  if (cJSON_IsString(v)) {
+    cls = v->valuestring;
+  } else if (cJSON_IsObject(v) && cJSON_IsString(dn_keras_json_get(v, "class_name"))) {
+    cls = dn_keras_json_get(v, "class_name")->valuestring;
+    cfg = dn_keras_json_get(v, "config");
+    if (cfg != NULL && !cJSON_IsObject(cfg))
+      return dn_fail_null(DN_ERR_FORMAT, "%s: %s: the optimizer config is not an object", fn,
+                          where);
+  } else {
+    return dn_fail_null(DN_ERR_FORMAT, "%s: %s: 'optimizer' is not a name or serialized object", fn,
+                        where);
+  }
+  const opt_class *oc = NULL;
+  for (size_t i = 0; i < N_OPT && oc == NULL; i++)
+    if (strcmp(opt_classes[i].keras, cls) == 0 || strcmp(opt_classes[i].name, cls) == 0)
+      oc = &opt_classes[i];
+  if (oc == NULL)
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: %s: optimizer '%s' is not supported", fn, where,
+                        cls);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, cfg) {
+    const char *k = item->string;
+    if (key_known(k, oc->fields))
+      continue;
+    if (dn_keras_json_is_null(item) || cJSON_IsFalse(item) ||
+        (strcmp(k, "decay") == 0 && cJSON_IsNumber(item) && item->valuedouble == 0.0))
+      continue;
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: %s: %s option '%s' is not supported", fn, where,
+                        oc->keras, k);
+  }
+  dn_optimizer_options o = {.name = oc->name};
+  bool use_ema = false;
+  const char *lr_key = dn_keras_json_get(cfg, "learning_rate") ? "learning_rate" : "lr";
+  if (opt_number(cfg, lr_key, &o.learning_rate, fn, where) != DN_OK ||
+      opt_number(cfg, "weight_decay", &o.weight_decay, fn, where) != DN_OK ||
+      opt_number(cfg, "clipnorm", &o.clipnorm, fn, where) != DN_OK ||
+      opt_number(cfg, "global_clipnorm", &o.global_clipnorm, fn, where) != DN_OK ||
+      opt_number(cfg, "clipvalue", &o.clipvalue, fn, where) != DN_OK ||
+      opt_number(cfg, "beta_1", &o.beta_1, fn, where) != DN_OK ||
+      opt_number(cfg, "beta_2", &o.beta_2, fn, where) != DN_OK ||
+      opt_number(cfg, "epsilon", &o.epsilon, fn, where) != DN_OK ||
+      opt_number(cfg, "momentum", &o.momentum, fn, where) != DN_OK ||
+      opt_number(cfg, "rho", &o.rho, fn, where) != DN_OK ||
+      opt_number(cfg, "initial_accumulator_value", &o.initial_accumulator_value, fn, where) !=
+          DN_OK ||
+      opt_bool(cfg, "amsgrad", &o.amsgrad, fn, where) != DN_OK ||
+      opt_bool(cfg, "nesterov", &o.nesterov, fn, where) != DN_OK ||
+      opt_bool(cfg, "centered", &o.centered, fn, where) != DN_OK ||
+      opt_bool(cfg, "use_ema", &use_ema, fn, where) != DN_OK)
+    return NULL;
+  if (use_ema)
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: %s: %s option 'use_ema' is not supported", fn,
+                        where, oc->keras);
+  /* An explicit clip of 0 is not a clip here (DN_ZERO would read as "set"). */
+  if (o.clipnorm == 0.0)
+    o.clipnorm = 0.0;
+  if (o.clipvalue == 0.0)
+    o.clipvalue = 0.0;
+  if (o.global_clipnorm == 0.0)
+    o.global_clipnorm = 0.0;
+  if (o.momentum == 0.0)
+    o.momentum = 0.0;
+  dn_optimizer *opt = dn_optimizer_with(o);
+  if (opt == NULL) {
+    dn_error_context(where);
+    dn_error_context(fn);
+  }
+  return opt;
+}
+
+static dn_status loss_from_json(const cJSON *v, const char *fn, const char *where,
+                                dn_compile_options *o) {
+  if (cJSON_IsString(v)) {
+    const char *s = v->valuestring;
+    /* Keras 3's legacy writer stores string losses as their function path. */
+    const char *dot = strrchr(s, '.');
+    if (strncmp(s, "keras.", 6) == 0 && dot != NULL)
+      s = dot + 1;
+    o->loss = s;
+    return DN_OK;
+  }
+  const cJSON *cls = dn_keras_json_get(v, "class_name");
+  const cJSON *cfg = dn_keras_json_get(v, "config");
+  if (!cJSON_IsString(cls))
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: %s: this 'loss' is not supported (only one loss by name or class)", fn,
+                   where);
+  const loss_class *lc = NULL;
+  for (size_t i = 0; i < N_LOSS && lc == NULL; i++)
+    if (strcmp(loss_classes[i].keras, cls->valuestring) == 0)
+      lc = &loss_classes[i];
+  if (lc == NULL)
+    return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: loss class '%s' is not supported", fn, where,
+                   cls->valuestring);
+  o->loss = lc->name;
+  const cJSON *item;
+  cJSON_ArrayForEach(item, cfg) {
+    const char *k = item->string;
+    if (strcmp(k, "name") == 0 || strcmp(k, "dtype") == 0 || dn_keras_json_is_null(item))
+      continue;
+    if (strcmp(k, "reduction") == 0 && cJSON_IsString(item) &&
+        (strcmp(item->valuestring, "sum_over_batch_size") == 0 ||
+         strcmp(item->valuestring, "auto") == 0))
+      continue;
+    if (strcmp(k, "axis") == 0 && cJSON_IsNumber(item) && item->valuedouble == -1.0)
+      continue;
+    if (strcmp(k, "from_logits") == 0 && cJSON_IsBool(item)) {
+      o->from_logits = cJSON_IsTrue(item);
+      continue;
+    }
+    if ((strcmp(k, "label_smoothing") == 0 || strcmp(k, "delta") == 0) && cJSON_IsNumber(item) &&
+        isfinite(item->valuedouble)) {
+      if (k[0] == 'l')
+        o->label_smoothing = item->valuedouble;
+      else
+        o->huber_delta = item->valuedouble == 0.0 ? DN_ZERO : item->valuedouble;
+      continue;
+    }
+    return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: %s option '%s' is not supported", fn, where,
+                   lc->keras, k);
+  }
+  return DN_OK;
+}
+
+#define DN_KERAS_MAX_METRICS 16
+
+dn_status dn_keras_compile_from_json(dn_model *model, const cJSON *optimizer, const cJSON *loss,
+                                     const cJSON *metrics, const char *fn, const char *where) {
+  if (dn_keras_json_is_null(loss))
+    return DN_OK; /* compiled without a loss: nothing we can compile */
+  dn_compile_options o = {.model = model};
+  dn_status st = loss_from_json(loss, fn, where, &o);
+  if (st != DN_OK)
+    return st;
+  const char *names[DN_KERAS_MAX_METRICS + 1] = {0};
+  if (!dn_keras_json_is_null(metrics)) {
+    if (!cJSON_IsArray(metrics))
+      return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: 'metrics' must be a list of names", fn, where);
+    int n = cJSON_GetArraySize(metrics);
+    if (n > DN_KERAS_MAX_METRICS)
+      return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: %d metrics (at most %d)", fn, where, n,
+                     DN_KERAS_MAX_METRICS);
+    for (int i = 0; i < n; i++) {
+      const cJSON *m = cJSON_GetArrayItem(metrics, i);
+      const cJSON *mname = dn_keras_json_get(dn_keras_json_get(m, "config"), "name");
+      if (cJSON_IsString(m))
+        names[i] = m->valuestring;
+      else if (cJSON_IsString(mname))
+        names[i] = mname->valuestring;
+      else
+        return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: metric %d is not a name", fn, where, i);
+    }
+    o.metrics = names;
+  }
+  if (dn_keras_json_is_null(optimizer)) {
+    o.optimizer = "rmsprop";
+  } else {
+    o.optimizer_object = optimizer_from_json(optimizer, fn, where);
+    if (o.optimizer_object == NULL)
+      return dn_last_status();
+  }
+  st = dn_compile_with(o); /* owns optimizer_object from here on */
+  if (st != DN_OK) {
+    dn_error_context(where);
+    dn_error_context(fn);
+    if (st == DN_ERR_ARG)
+      st = dn_fail(DN_ERR_UNSUPPORTED, "%s", dn_last_error());
+  }
+  return st;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void add_opt_value(cJSON *cfg, const char *key, double v) {
+  cJSON_AddNumberToObject(cfg, key, v);
+}
+
+static void add_null_or(cJSON *cfg, const char *key, double v) {
+  if (v == 0.0)
+    cJSON_AddNullToObject(cfg, key);
+  else
+    cJSON_AddNumberToObject(cfg, key, v);
+}
+
+cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
+  const struct dn_train *t = model->train;
+  const dn_optimizer *opt = t->optimizer;
+  const dn_optimizer_options *r = &opt->options;
+  if (r->schedule.kind != DN_SCHEDULE_CONSTANT)
+    return dn_fail_null(DN_ERR_UNSUPPORTED,
+                        "%s: exporting an optimizer with a learning-rate schedule is not supported",
+                        fn);
+  const opt_class *oc = NULL;
+  for (size_t i = 0; i < N_OPT && oc == NULL; i++)
+    if (strcmp(opt_classes[i].name, opt->name) == 0)
+      oc = &opt_classes[i];
+  if (oc == NULL)
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: optimizer '%s' has no Keras class", fn, opt->name);
+  cJSON *cfg = cJSON_CreateObject(), *cc = cJSON_CreateObject(), *oj = cJSON_CreateObject();
+  if (cfg == NULL || cc == NULL || oj == NULL) {
+    cJSON_Delete(cfg);
+    cJSON_Delete(cc);
+    cJSON_Delete(oj);
+    return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing compile_config", fn);
+  }
+  cJSON_AddStringToObject(cfg, "name", opt->name);
+  /* Keras keeps the rate in a float32 variable and reports that value. */
+  add_opt_value(cfg, "learning_rate", (double)(float)opt->learning_rate);
+  add_null_or(cfg, "weight_decay", r->weight_decay);
+  add_null_or(cfg, "clipnorm", r->clipnorm);
+  add_null_or(cfg, "global_clipnorm", r->global_clipnorm);
+  add_null_or(cfg, "clipvalue", r->clipvalue);
+  cJSON_AddFalseToObject(cfg, "use_ema");
+  add_opt_value(cfg, "ema_momentum", 0.99);
+  cJSON_AddNullToObject(cfg, "ema_overwrite_frequency");
+  cJSON_AddNullToObject(cfg, "loss_scale_factor");
+  cJSON_AddNullToObject(cfg, "gradient_accumulation_steps");
+  unsigned f = oc->fields;
+  if (f & F_ACCUM)
+    add_opt_value(cfg, "initial_accumulator_value", r->initial_accumulator_value);
+  if (f & F_RHO)
+    add_opt_value(cfg, "rho", r->rho);
+  if (f & F_MOMENTUM)
+    add_opt_value(cfg, "momentum", r->momentum);
+  if (f & F_NESTEROV)
+    cJSON_AddBoolToObject(cfg, "nesterov", r->nesterov);
+  if (f & F_BETAS) {
+    add_opt_value(cfg, "beta_1", r->beta_1);
+    add_opt_value(cfg, "beta_2", r->beta_2);
+  }
+  if (f & F_EPSILON)
+    add_opt_value(cfg, "epsilon", r->epsilon);
+  if (f & F_CENTERED)
+    cJSON_AddBoolToObject(cfg, "centered", r->centered);
+  if (f & F_AMSGRAD)
+    cJSON_AddBoolToObject(cfg, "amsgrad", r->amsgrad);
+  cJSON_AddStringToObject(oj, "module", "keras.optimizers");
+  cJSON_AddStringToObject(oj, "class_name", oc->keras);
+  cJSON_AddItemToObject(oj, "config", cfg);
+  cJSON_AddNullToObject(oj, "registered_name");
+  cJSON_AddItemToObject(cc, "optimizer", oj);
+
+  const dn_loss_params *lp = &t->loss_params;
+  bool plain = !lp->from_logits && lp->label_smoothing == 0.0 &&
+               (lp->huber_delta == 0.0 || lp->huber_delta == 1.0) && !signbit(lp->huber_delta);
+  const loss_class *lc = NULL;
+  for (size_t i = 0; i < N_LOSS && lc == NULL; i++)
+    if (strcmp(loss_classes[i].name, t->loss->name) == 0)
+      lc = &loss_classes[i];
+  if (plain || lc == NULL) {
+    cJSON_AddStringToObject(cc, "loss", t->loss->name);
+  } else {
+    cJSON *lcfg = cJSON_CreateObject(), *lj = cJSON_CreateObject();
+    if (lcfg != NULL && lj != NULL) {
+      cJSON_AddStringToObject(lcfg, "name", t->loss->name);
+      cJSON_AddStringToObject(lcfg, "reduction", "sum_over_batch_size");
+      if (strcmp(lc->name, "huber") == 0)
+        add_opt_value(lcfg, "delta", signbit(lp->huber_delta) ? 0.0 : lp->huber_delta);
+      else {
+        cJSON_AddBoolToObject(lcfg, "from_logits", lp->from_logits);
+        if (lp->label_smoothing != 0.0)
+          add_opt_value(lcfg, "label_smoothing", lp->label_smoothing);
+      }
+      cJSON_AddStringToObject(lj, "module", "keras.losses");
+      cJSON_AddStringToObject(lj, "class_name", lc->keras);
+      cJSON_AddItemToObject(lj, "config", lcfg);
+      cJSON_AddNullToObject(lj, "registered_name");
+      cJSON_AddItemToObject(cc, "loss", lj);
+    } else {
+      cJSON_Delete(lcfg);
+      cJSON_Delete(lj);
+    }
+  }
+  cJSON_AddNullToObject(cc, "loss_weights");
+  if (t->n_metrics == 0) {
+    cJSON_AddNullToObject(cc, "metrics");
+  } else {
+    cJSON *m = cJSON_CreateArray();
+    for (size_t i = 0; m != NULL && i < t->n_metrics; i++)
+      cJSON_AddItemToArray(m, cJSON_CreateString(t->metric_req[i]));
+    cJSON_AddItemToObject(cc, "metrics", m);
+  }
+  cJSON_AddNullToObject(cc, "weighted_metrics");
+  cJSON_AddFalseToObject(cc, "run_eagerly");
+  cJSON_AddNumberToObject(cc, "steps_per_execution", 1);
+  cJSON_AddTrueToObject(cc, "jit_compile");
+  return cc;
+}

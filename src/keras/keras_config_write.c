@@ -1,0 +1,224 @@
+/* keras_config_write.c -- writing config.json: a model as the Sequential object Keras 3.16
+ * serialises (module / class_name / config / registered_name, build_config, compile_config),
+ * with the InputLayer first and each layer's full Keras config.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "keras/keras_io.h"
+#include "model/sequential.h"
+#include "core/status.h"
+
+#define DN_KERAS_SHARED_ID 140000000000001.0 /* stand-in for Python's id() of the policy */
+
+static cJSON *keras_object(const char *module, const char *cls, cJSON *config) {
+  cJSON *o = cJSON_CreateObject();
+  if (o == NULL || config == NULL) {
+    cJSON_Delete(o);
+    cJSON_Delete(config);
+    return NULL;
+  }
+  cJSON_AddStringToObject(o, "module", module);
+  cJSON_AddStringToObject(o, "class_name", cls);
+  cJSON_AddItemToObject(o, "config", config);
+  cJSON_AddNullToObject(o, "registered_name");
+  return o;
+}
+
+static cJSON *dtype_policy(bool shared) {
+  cJSON *cfg = cJSON_CreateObject();
+  if (cfg != NULL)
+    cJSON_AddStringToObject(cfg, "name", "float32");
+  cJSON *o = keras_object("keras", "DTypePolicy", cfg);
+  if (o != NULL && shared)
+    cJSON_AddNumberToObject(o, "shared_object_id", DN_KERAS_SHARED_ID);
+  return o;
+}
+
+static cJSON *shape_list(bool null_batch, size_t batch, size_t dim) {
+  cJSON *a = cJSON_CreateArray();
+  if (a != NULL) {
+    cJSON_AddItemToArray(a, null_batch ? cJSON_CreateNull() : cJSON_CreateNumber((double)batch));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber((double)dim));
+  }
+  return a;
+}
+
+static cJSON *build_config(size_t dim) {
+  cJSON *o = cJSON_CreateObject();
+  if (o != NULL)
+    cJSON_AddItemToObject(o, "input_shape", shape_list(true, 0, dim));
+  return o;
+}
+
+static cJSON *initializer_json(const char *name, const dn_init_args *a) {
+  const dn_keras_init_class *ic = dn_keras_init_by_name(name ? name : "zeros");
+  if (ic == NULL)
+    return NULL;
+  cJSON *cfg = cJSON_CreateObject();
+  if (cfg == NULL)
+    return NULL;
+  bool both0 = a->minval == 0.0 && a->maxval == 0.0;
+  switch (ic->kind) {
+  case 0:
+    cJSON_AddNullToObject(cfg, "seed");
+    cJSON_AddNullToObject(cfg, "input_axes");
+    cJSON_AddNullToObject(cfg, "output_axes");
+    break;
+  case 1:
+    cJSON_AddNumberToObject(cfg, "minval", both0 ? -0.05 : a->minval);
+    cJSON_AddNumberToObject(cfg, "maxval", both0 ? 0.05 : a->maxval);
+    cJSON_AddNullToObject(cfg, "seed");
+    break;
+  case 2:
+    cJSON_AddNumberToObject(cfg, "mean", a->mean);
+    cJSON_AddNumberToObject(cfg, "stddev",
+                            a->stddev == 0.0 ? (signbit(a->stddev) ? 0.0 : 0.05) : a->stddev);
+    cJSON_AddNullToObject(cfg, "seed");
+    break;
+  case 4: cJSON_AddNumberToObject(cfg, "value", a->value); break;
+  default: break;
+  }
+  return keras_object("keras.initializers", ic->keras, cfg);
+}
+
+static cJSON *regularizer_json(double l1, double l2) {
+  if (l1 == 0.0 && l2 == 0.0)
+    return cJSON_CreateNull();
+  cJSON *cfg = cJSON_CreateObject();
+  if (cfg == NULL)
+    return NULL;
+  if (l1 != 0.0)
+    cJSON_AddNumberToObject(cfg, "l1", l1);
+  if (l2 != 0.0)
+    cJSON_AddNumberToObject(cfg, "l2", l2);
+  return keras_object("keras.regularizers",
+                      l1 != 0.0 && l2 != 0.0 ? "L1L2"
+                      : l1 != 0.0            ? "L1"
+                                             : "L2",
+                      cfg);
+}
+
+static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
+  dn_layer_config c;
+  dn_layer_get_config(layer, &c);
+  cJSON *cfg = cJSON_CreateObject();
+  if (cfg == NULL)
+    return NULL;
+  cJSON_AddStringToObject(cfg, "name", layer->name);
+  cJSON_AddTrueToObject(cfg, "trainable");
+  cJSON_AddItemToObject(cfg, "dtype", dtype_policy(shared_dtype));
+  bool with_build = true;
+  const char *t = c.type;
+  if (strcmp(t, "Dense") == 0) {
+    cJSON_AddNumberToObject(cfg, "units", (double)c.units);
+    cJSON_AddStringToObject(cfg, "activation", c.activation ? c.activation : "linear");
+    cJSON_AddBoolToObject(cfg, "use_bias", c.use_bias);
+    cJSON_AddItemToObject(cfg, "kernel_initializer",
+                          initializer_json(c.kernel_initializer, &c.kernel_init));
+    cJSON_AddItemToObject(cfg, "bias_initializer",
+                          initializer_json(c.bias_initializer, &c.bias_init));
+    cJSON_AddItemToObject(cfg, "kernel_regularizer", regularizer_json(c.kernel_l1, c.kernel_l2));
+    cJSON_AddItemToObject(cfg, "bias_regularizer", regularizer_json(c.bias_l1, c.bias_l2));
+    cJSON_AddNullToObject(cfg, "kernel_constraint");
+    cJSON_AddNullToObject(cfg, "bias_constraint");
+    cJSON_AddNullToObject(cfg, "quantization_config");
+  } else if (strcmp(t, "Activation") == 0) {
+    cJSON_AddStringToObject(cfg, "activation", c.activation ? c.activation : "linear");
+    with_build = false;
+  } else if (strcmp(t, "Dropout") == 0) {
+    cJSON_AddNumberToObject(cfg, "rate", c.rate);
+    cJSON_AddNullToObject(cfg, "seed");
+    cJSON_AddNullToObject(cfg, "noise_shape");
+    with_build = false;
+  } else if (strcmp(t, "BatchNormalization") == 0) {
+    static const dn_init_args none = {0};
+    cJSON_AddNumberToObject(cfg, "axis", -1);
+    cJSON_AddNumberToObject(cfg, "momentum", c.momentum);
+    cJSON_AddNumberToObject(cfg, "epsilon", c.epsilon);
+    cJSON_AddBoolToObject(cfg, "center", c.center);
+    cJSON_AddBoolToObject(cfg, "scale", c.scale);
+    cJSON_AddItemToObject(cfg, "beta_initializer", initializer_json("zeros", &none));
+    cJSON_AddItemToObject(cfg, "gamma_initializer", initializer_json("ones", &none));
+    cJSON_AddItemToObject(cfg, "moving_mean_initializer", initializer_json("zeros", &none));
+    cJSON_AddItemToObject(cfg, "moving_variance_initializer", initializer_json("ones", &none));
+    cJSON_AddNullToObject(cfg, "beta_regularizer");
+    cJSON_AddNullToObject(cfg, "gamma_regularizer");
+    cJSON_AddNullToObject(cfg, "beta_constraint");
+    cJSON_AddNullToObject(cfg, "gamma_constraint");
+    cJSON_AddFalseToObject(cfg, "synchronized");
+    cJSON_AddFalseToObject(cfg, "renorm");
+    cJSON_AddNullToObject(cfg, "renorm_clipping");
+    cJSON_AddNumberToObject(cfg, "renorm_momentum", 0.99);
+  } else if (strcmp(t, "Normalization") == 0) {
+    cJSON *axis = cJSON_CreateArray();
+    if (axis != NULL)
+      cJSON_AddItemToArray(axis, cJSON_CreateNumber(-1));
+    cJSON_AddItemToObject(cfg, "axis", axis);
+    cJSON_AddBoolToObject(cfg, "invert", c.invert);
+    cJSON_AddNullToObject(cfg, "mean");
+    cJSON_AddNullToObject(cfg, "variance");
+  } else {
+    cJSON_Delete(cfg);
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "layer type '%s' has no Keras config writer", t);
+  }
+  cJSON *o = keras_object("keras.layers", t, cfg);
+  if (o != NULL && with_build)
+    cJSON_AddItemToObject(o, "build_config", build_config(layer->input_dim));
+  return o;
+}
+
+cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
+  if (!dn_seq_is_built(model))
+    return dn_fail_null(DN_ERR_STATE, "%s: the model has no input shape yet (build it first)", fn);
+  size_t D = model->input_dim;
+  cJSON *layers = cJSON_CreateArray();
+  cJSON *in_cfg = cJSON_CreateObject();
+  if (layers == NULL || in_cfg == NULL) {
+    cJSON_Delete(layers);
+    cJSON_Delete(in_cfg);
+    return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
+  }
+  cJSON_AddItemToObject(in_cfg, "batch_shape", shape_list(true, 0, D));
+  cJSON_AddStringToObject(in_cfg, "dtype", "float32");
+  cJSON_AddFalseToObject(in_cfg, "sparse");
+  cJSON_AddFalseToObject(in_cfg, "ragged");
+  cJSON_AddStringToObject(in_cfg, "name", "input_layer");
+  cJSON_AddFalseToObject(in_cfg, "optional");
+  cJSON_AddItemToArray(layers, keras_object("keras.layers", "InputLayer", in_cfg));
+  for (size_t i = 0; i < model->n_layers; i++) {
+    cJSON *l = layer_json(model->layers[i], i > 0);
+    if (l == NULL) {
+      cJSON_Delete(layers);
+      if (dn_last_status() == DN_ERR_UNSUPPORTED) {
+        dn_error_context(fn);
+        return NULL;
+      }
+      return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
+    }
+    cJSON_AddItemToArray(layers, l);
+  }
+  cJSON *cfg = cJSON_CreateObject();
+  if (cfg == NULL) {
+    cJSON_Delete(layers);
+    return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
+  }
+  cJSON_AddStringToObject(cfg, "name", "sequential");
+  cJSON_AddTrueToObject(cfg, "trainable");
+  cJSON_AddItemToObject(cfg, "dtype", dtype_policy(model->n_layers > 1));
+  cJSON_AddItemToObject(cfg, "layers", layers);
+  cJSON_AddItemToObject(cfg, "build_input_shape", shape_list(true, 0, D));
+  cJSON *root = keras_object("keras", "Sequential", cfg);
+  if (root == NULL)
+    return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
+  cJSON_AddItemToObject(root, "build_config", build_config(D));
+  if (model->train != NULL) {
+    cJSON *cc = dn_keras_compile_to_json(model, fn);
+    if (cc == NULL) {
+      cJSON_Delete(root);
+      return NULL;
+    }
+    cJSON_AddItemToObject(root, "compile_config", cc);
+  }
+  return root;
+}

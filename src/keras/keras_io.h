@@ -1,0 +1,188 @@
+/* keras_io.h -- internal: the pieces of the optional Keras interchange target (libdensenet_keras)
+ * and how they talk to each other.
+ *
+ *   keras_archive.c  the .keras zip (members in and out, through libzip)
+ *   keras_h5.c       HDF5 access: checked reads of one variable, writing groups/datasets/attrs,
+ *                    files in memory (through the serial HDF5 C library)
+ *   keras_config.c   config.json -> model architecture (through cJSON)
+ *   keras_config_write.c  model architecture -> config.json
+ *   keras_compile.c  compile_config <-> loss, metrics, optimizer (by Keras class and config)
+ *   keras_state.c    the Keras 3 weights layout: layers/<path>/vars/<i>, optimizer/vars/<i>
+ *   keras_legacy.c   the Keras 2 style full-model .h5 (model_config, model_weights/...)
+ *   keras_load.c     dn_keras_load, dn_keras_load_weights
+ *   keras_save.c     dn_keras_save
+ *
+ * Every function reports failures through dn_fail with messages that start with `fn` (the
+ * public function) and name the member, HDF5 path or JSON key that was wrong.
+ */
+#ifndef DN_KERAS_IO_H
+#define DN_KERAS_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <hdf5.h>
+
+#include "densenet.h"
+#include "layers/layer.h"
+
+/* ---- keras_archive.c ------------------------------------------------------ */
+
+/* One member of a .keras archive: name and bytes (owned, dn_alloc'd). */
+typedef struct dn_keras_blob {
+  const char *name;
+  unsigned char *data;
+  size_t size;
+} dn_keras_blob;
+
+/* Reads the named members of the zip at `path` into blobs[i] (names set by the caller; data is
+ * NUL-terminated for JSON use). A member listed with optional[i] true may be absent (data NULL).
+ * DN_ERR_IO if the file cannot be opened, DN_ERR_FORMAT for a bad zip or a missing member. */
+dn_status dn_keras_zip_read(const char *path, const char *fn, dn_keras_blob *blobs,
+                            const bool *optional, size_t n);
+/* Writes a zip (members stored, uncompressed, in order) at `path` through a temporary file in the
+ * same directory renamed over the target. */
+dn_status dn_keras_zip_write(const char *path, const char *fn, const dn_keras_blob *blobs,
+                             size_t n);
+void dn_keras_blob_free(dn_keras_blob *blob);
+
+/* ---- keras_h5.c ----------------------------------------------------------- */
+
+/* HDF5's automatic error printing is switched off while a dn_keras_* call runs (the library must
+ * not print): begin saves the current handler, end restores it. */
+typedef struct dn_keras_h5_quiet {
+  H5E_auto2_t func;
+  void *data;
+} dn_keras_h5_quiet;
+void dn_keras_h5_quiet_begin(dn_keras_h5_quiet *q);
+void dn_keras_h5_quiet_end(const dn_keras_h5_quiet *q);
+
+/* Opens an HDF5 file read-only from a file path or from bytes in memory (copied by HDF5).
+ * Returns a file id >= 0, or -1 with DN_ERR_IO/DN_ERR_FORMAT set. `what` names it in messages. */
+hid_t dn_keras_h5_open_file(const char *path, const char *fn);
+hid_t dn_keras_h5_open_image(const void *data, size_t size, const char *fn, const char *what);
+/* A new empty HDF5 file in memory (core driver, no backing store), or -1. */
+hid_t dn_keras_h5_create_image(const char *fn);
+/* Flushes `file` and copies its bytes into *data (dn_alloc'd) / *size. Does not close it. */
+dn_status dn_keras_h5_image_bytes(hid_t file, const char *fn, unsigned char **data, size_t *size);
+
+/* True if `path` names an existing group / dataset / any link under `file`. */
+bool dn_keras_h5_is_group(hid_t file, const char *path);
+bool dn_keras_h5_is_dataset(hid_t file, const char *path);
+/* Number of links in group `path` (DN_ERR_FORMAT if it is not a group). */
+dn_status dn_keras_h5_child_count(hid_t file, const char *path, const char *fn, size_t *count);
+
+/* The dataset at `path` must have exactly `rank` dims equal to dims[0..rank) and be float32
+ * (integer: any integer type, as Keras's int32/int64 counters); its values are read into out
+ * (converted to float). DN_ERR_FORMAT naming `where` + path otherwise. */
+dn_status dn_keras_h5_read(hid_t file, const char *path, size_t rank, const size_t *dims,
+                           bool integer, float *out, const char *fn, const char *where);
+/* A scalar integer dataset (Keras's optimizer iteration counter). */
+dn_status dn_keras_h5_read_scalar_int(hid_t file, const char *path, const char *fn,
+                                      const char *where, long long *out);
+dn_status dn_keras_h5_write_scalar_int(hid_t file, const char *path, long long value,
+                                       const char *fn);
+/* Shape of the dataset at `path`: *rank (<= 4) and dims. DN_ERR_FORMAT if missing. */
+dn_status dn_keras_h5_shape(hid_t file, const char *path, size_t *rank, size_t dims[4],
+                            const char *fn, const char *where);
+
+/* Reads a string attribute (variable or fixed length, scalar) or a 1-d string array attribute.
+ * *out is a dn_alloc'd NUL-terminated copy (for arrays: *count strings in one block of pointers
+ * and bytes, free with dn_free). */
+dn_status dn_keras_h5_attr_string(hid_t obj, const char *name, const char *fn, const char *where,
+                                  char **out);
+dn_status dn_keras_h5_attr_strings(hid_t obj, const char *name, const char *fn, const char *where,
+                                   char ***out, size_t *count);
+
+/* Writing: a group (with its parents) carrying a scalar UTF-8 string attribute `name` when
+ * name_attr != NULL; a float32 (or int32 when as_int32) dataset of the given shape. */
+dn_status dn_keras_h5_make_group(hid_t file, const char *path, const char *name_attr,
+                                 const char *fn);
+dn_status dn_keras_h5_write(hid_t file, const char *path, size_t rank, const size_t *dims,
+                            const float *values, bool as_int32, const char *fn);
+
+/* ---- keras_config.c, keras_config_write.c ---------------------------------- */
+
+/* A model (uncompiled, built, initial weights) from the Sequential object of config.json (or a
+ * legacy model_config), refusing (before allocating) one with more than max_params weights (the
+ * most the weights file can hold). NULL with DN_ERR_FORMAT (malformed) or DN_ERR_UNSUPPORTED (a
+ * layer kind, option or dtype this library does not have), naming the layer and the key. */
+dn_model *dn_keras_model_from_json(const cJSON *model, const char *fn, size_t max_params);
+/* The Sequential object of config.json for `model` (NULL + DN_ERR_NOMEM/UNSUPPORTED). */
+cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn);
+
+/* Keras initializer classes and our names (keras_config.c's table). kind: 0 variance scaling
+ * (config seed, input_axes, output_axes), 1 RandomUniform (minval, maxval, seed), 2 normal
+ * (mean, stddev, seed), 3 no config, 4 Constant (value). */
+typedef struct dn_keras_init_class {
+  const char *keras;
+  const char *name;
+  int kind;
+} dn_keras_init_class;
+const dn_keras_init_class *dn_keras_init_by_name(const char *name); /* NULL if unknown */
+
+/* JSON helpers shared by the config pieces. */
+const cJSON *dn_keras_json_get(const cJSON *obj, const char *key); /* NULL if absent */
+bool dn_keras_json_is_null(const cJSON *v);                        /* absent or null */
+
+/* ---- keras_compile.c ------------------------------------------------------- */
+
+/* Compiles `model` from a Keras optimizer (serialized object or name string), loss (string or
+ * serialized object) and metrics (null or a list). where names the JSON origin for messages. */
+dn_status dn_keras_compile_from_json(dn_model *model, const cJSON *optimizer, const cJSON *loss,
+                                     const cJSON *metrics, const char *fn, const char *where);
+/* compile_config for a compiled model (NULL + error). */
+cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn);
+/* How Keras lays out an optimizer's slot variables after iteration and learning_rate: groups of
+ * slots, each group interleaved per trainable variable (model order), the groups one after the
+ * other (Adam: [momentum, velocity] interleaved, then velocity_hat if amsgrad; RMSprop: all
+ * velocities, then all momentums, then all average gradients). Our slot k is Keras's slot k.
+ * names[k] / aliases[k]: the variable's name suffix in Keras 3 / tf.keras 2 legacy files. */
+typedef struct dn_keras_opt_layout {
+  size_t n_slots;
+  size_t n_groups;
+  size_t group_size[3];
+  const char *names[3];
+  const char *aliases[3];
+} dn_keras_opt_layout;
+/* False (layout zeroed) if this optimizer's state is not exchanged (Nadam: Keras keeps an extra
+ * u_product variable we do not map). */
+bool dn_keras_opt_state_layout(const dn_optimizer *opt, dn_keras_opt_layout *layout);
+/* For the Keras slot variable at position j (0-based, after the two scalars): our slot k and the
+ * trainable variable t. */
+void dn_keras_opt_position(const dn_keras_opt_layout *layout, size_t n_trainable, size_t j,
+                           size_t *k, size_t *t);
+
+/* ---- keras_state.c ---------------------------------------------------------- */
+
+/* Keras 3 h5 path of each layer ("layers/dense", "layers/dense_1", ...: snake-case class name
+ * with a per-class counter), written into path (cap bytes). */
+void dn_keras_layer_path(const dn_model *model, size_t layer, char *path, size_t cap);
+/* Number of dims Keras gives variable `var` ("kernel" 2, "count" 0, others 1) and the dims. */
+size_t dn_keras_var_dims(const dn_var *var, size_t dims[2]);
+
+/* Reads every layer variable (and, when the model is compiled and load_optimizer is true, the
+ * optimizer variables if the file has them) from a Keras 3 weights file, checking every shape,
+ * then commits all at once. */
+dn_status dn_keras_state_read(dn_model *model, hid_t file, bool load_optimizer, const char *fn);
+/* Writes the Keras 3 weights layout of `model` into the (new) file. */
+dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn);
+
+/* Copies optimizer state into a compiled model's optimizer: iterations, the learning rate (if
+ * has_lr) and, if slots != NULL, a whole slot block in our layout (slot k of parameter i at
+ * slots[k * n_params + i], n_slots = the optimizer's slot count). */
+dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr, double lr,
+                              const float *slots, const char *fn);
+
+/* ---- keras_legacy.c ---------------------------------------------------------- */
+
+/* A model from a Keras 2 style full-model HDF5 file (already open), of at most max_params
+ * weights. */
+dn_model *dn_keras_legacy_load(hid_t file, const char *fn, size_t max_params);
+/* The layer weights (no optimizer state) of a legacy file into a built model, all checked
+ * before the model changes. */
+dn_status dn_keras_legacy_read_weights(dn_model *model, hid_t file, const char *fn);
+
+#endif

@@ -1,0 +1,112 @@
+/* keras_save.c -- dn_keras_save: a model as a .keras archive (metadata.json, config.json,
+ * model.weights.h5, in that order, stored uncompressed), as Keras 3.16's saving_lib writes one. */
+#define _POSIX_C_SOURCE 200809L /* strnlen, localtime_r */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "densenet_keras.h"
+#include "keras/keras_io.h"
+#include "model/sequential.h"
+#include "core/status.h"
+
+/* The Keras version whose layout this writer follows (metadata.json's keras_version). */
+#define DN_KERAS_LAYOUT_VERSION "3.16.0"
+
+/* The JSON text of j with Python's json.dumps separators (", " and ": ", as Keras writes it):
+ * cJSON's compact output with a space added after every ',' and ':' outside strings. */
+static dn_status json_blob(cJSON *j, const char *name, const char *fn, dn_keras_blob *out) {
+  char *text = cJSON_PrintUnformatted(j);
+  if (text == NULL)
+    return dn_fail(DN_ERR_NOMEM, "%s: out of memory writing %s", fn, name);
+  size_t n = strlen(text), extra = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = text[i];
+    if (in_string) {
+      escaped = !escaped && c == '\\';
+      in_string = escaped || c != '"';
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == ':') {
+      extra++;
+    }
+  }
+  out->name = name;
+  out->data = dn_alloc(n + extra + 1);
+  if (out->data == NULL) {
+    cJSON_free(text);
+    return DN_ERR_NOMEM;
+  }
+  size_t k = 0;
+  in_string = escaped = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = text[i];
+    out->data[k++] = (unsigned char)c;
+    if (in_string) {
+      escaped = !escaped && c == '\\';
+      in_string = escaped || c != '"';
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == ':') {
+      out->data[k++] = ' ';
+    }
+  }
+  out->data[k] = '\0';
+  out->size = k;
+  cJSON_free(text);
+  return DN_OK;
+}
+
+dn_status dn_keras_save(const dn_model *model, const char *path) {
+  const char *fn = "dn_keras_save";
+  if (model == NULL || path == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
+  size_t len = strlen(path);
+  if (len < 6 || strcmp(path + len - 6, ".keras") != 0)
+    return dn_fail(DN_ERR_ARG, "%s: '%s' must end in .keras", fn, path);
+  cJSON *config = dn_keras_model_to_json(model, fn);
+  if (config == NULL)
+    return dn_last_status();
+  dn_keras_blob m[3] = {
+      {"metadata.json", NULL, 0}, {"config.json", NULL, 0}, {"model.weights.h5", NULL, 0}};
+  dn_status st = json_blob(config, "config.json", fn, &m[1]);
+  cJSON_Delete(config);
+  if (st == DN_OK) {
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm) == NULL ||
+        strftime(date, sizeof date, "%Y-%m-%d@%H:%M:%S", &tm) == 0)
+      snprintf(date, sizeof date, "1970-01-01@00:00:00");
+    cJSON *meta = cJSON_CreateObject();
+    if (meta == NULL ||
+        cJSON_AddStringToObject(meta, "keras_version", DN_KERAS_LAYOUT_VERSION) == NULL ||
+        cJSON_AddStringToObject(meta, "date_saved", date) == NULL)
+      st = dn_fail(DN_ERR_NOMEM, "%s: out of memory writing metadata.json", fn);
+    if (st == DN_OK)
+      st = json_blob(meta, "metadata.json", fn, &m[0]);
+    cJSON_Delete(meta);
+  }
+  dn_keras_h5_quiet q;
+  dn_keras_h5_quiet_begin(&q);
+  if (st == DN_OK) {
+    hid_t h5 = dn_keras_h5_create_image(fn);
+    if (h5 < 0) {
+      st = dn_last_status();
+    } else {
+      st = dn_keras_state_write(model, h5, fn);
+      if (st == DN_OK)
+        st = dn_keras_h5_image_bytes(h5, fn, &m[2].data, &m[2].size);
+      H5Fclose(h5);
+    }
+  }
+  dn_keras_h5_quiet_end(&q);
+  if (st == DN_OK)
+    st = dn_keras_zip_write(path, fn, m, 3);
+  for (size_t i = 0; i < 3; i++)
+    dn_keras_blob_free(&m[i]);
+  return st;
+}

@@ -1,0 +1,227 @@
+/* batch_norm.c -- keras.layers.BatchNormalization over the feature axis.
+ *
+ * Letters: N rows, D features. Training: y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta
+ * with the biased batch variance, and the moving statistics follow
+ * moving = moving * momentum + batch * (1 - momentum). Inference uses the moving statistics.
+ * Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "layers/layer.h"
+#include "core/status.h"
+
+typedef struct batch_norm {
+  double momentum, epsilon;
+  bool center, scale;
+  float *xhat;   /* N x D normalised input of the last forward */
+  float *inv;    /* D: 1/sqrt(var + eps) used by the last forward */
+  size_t rows;   /* capacity of xhat in rows */
+  bool training; /* the last forward used batch statistics */
+} batch_norm;
+
+/* Offsets of the four vectors in the layer's params (gamma/beta may be absent). */
+typedef struct {
+  float *gamma, *beta, *mean, *var;
+} bn_views;
+
+static bn_views views(const dn_layer *layer, float *base) {
+  const batch_norm *b = layer->impl;
+  size_t D = layer->output_dim, off = 0;
+  bn_views v = {0};
+  if (b->scale) {
+    v.gamma = base + off;
+    off += D;
+  }
+  if (b->center) {
+    v.beta = base + off;
+    off += D;
+  }
+  v.mean = base + off;
+  v.var = base + off + D;
+  return v;
+}
+
+static dn_status bn_build(dn_layer *layer, size_t D) {
+  batch_norm *b = layer->impl;
+  size_t n = 0, k = 0, total;
+  if (!dn_mul_size(D, 4, &total, "BatchNormalization") ||
+      !dn_mul_size(total, sizeof(float), &total, "BatchNormalization"))
+    return DN_ERR_SHAPE;
+  layer->output_dim = D;
+  if (b->scale) {
+    layer->vars[k++] = (dn_var){"gamma", n, D, 1, D, true};
+    n += D;
+  }
+  if (b->center) {
+    layer->vars[k++] = (dn_var){"beta", n, D, 1, D, true};
+    n += D;
+  }
+  layer->vars[k++] = (dn_var){"moving_mean", n, D, 1, D, false};
+  n += D;
+  layer->vars[k++] = (dn_var){"moving_variance", n, D, 1, D, false};
+  n += D;
+  layer->n_vars = k;
+  layer->n_params = n;
+  return DN_OK;
+}
+
+static void bn_init_fixed(dn_layer *layer) {
+  size_t D = layer->output_dim;
+  bn_views v = views(layer, layer->params);
+  for (size_t j = 0; j < D; j++) {
+    if (v.gamma)
+      v.gamma[j] = 1.0f;
+    if (v.beta)
+      v.beta[j] = 0.0f;
+    v.mean[j] = 0.0f;
+    v.var[j] = 1.0f;
+  }
+}
+
+static dn_status bn_reserve(dn_layer *layer, size_t rows) {
+  batch_norm *b = layer->impl;
+  if (rows <= b->rows && b->inv != NULL)
+    return DN_OK;
+  size_t n;
+  if (!dn_mul_size(rows, layer->output_dim, &n, "BatchNormalization workspace"))
+    return DN_ERR_SHAPE;
+  float *xhat = dn_alloc(n * sizeof *xhat);
+  float *inv = dn_alloc(layer->output_dim * sizeof *inv);
+  if (xhat == NULL || inv == NULL) {
+    dn_free(xhat);
+    dn_free(inv);
+    return DN_ERR_NOMEM;
+  }
+  dn_free(b->xhat);
+  dn_free(b->inv);
+  b->xhat = xhat;
+  b->inv = inv;
+  b->rows = rows;
+  return DN_OK;
+}
+
+static void bn_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
+                       dn_rng *rng) {
+  (void)rng;
+  batch_norm *b = layer->impl;
+  size_t D = layer->output_dim;
+  bn_views v = views(layer, layer->params);
+  b->training = training;
+  for (size_t j = 0; j < D; j++) {
+    double mean, var;
+    if (training) {
+      double s = 0.0, ss = 0.0;
+      for (size_t n = 0; n < N; n++)
+        s += X[n * D + j];
+      mean = s / (double)N;
+      for (size_t n = 0; n < N; n++) {
+        double d = X[n * D + j] - mean;
+        ss += d * d;
+      }
+      var = ss / (double)N;
+      float m = (float)b->momentum;
+      v.mean[j] = v.mean[j] * m + (float)mean * (1.0f - m);
+      v.var[j] = v.var[j] * m + (float)var * (1.0f - m);
+    } else {
+      mean = v.mean[j];
+      var = v.var[j];
+    }
+    float inv = (float)(1.0 / sqrt(var + b->epsilon));
+    float g = v.gamma ? v.gamma[j] : 1.0f, be = v.beta ? v.beta[j] : 0.0f;
+    float mu = (float)mean;
+    b->inv[j] = inv;
+    for (size_t n = 0; n < N; n++) {
+      float xh = (X[n * D + j] - mu) * inv;
+      b->xhat[n * D + j] = xh;
+      Y[n * D + j] = g * xh + be;
+    }
+  }
+}
+
+/* dgamma = sum dy*xhat, dbeta = sum dy. Training: dx = inv/N * (N*g*dy - sum(g*dy) -
+ * xhat * sum(g*dy*xhat)); inference: dx = g * inv * dy. Moving statistics get 0. */
+static void bn_backward(dn_layer *layer, float *dX, float *dY, const float *X, const float *Y,
+                        size_t N) {
+  (void)X;
+  (void)Y;
+  batch_norm *b = layer->impl;
+  size_t D = layer->output_dim;
+  bn_views v = views(layer, layer->params), g = views(layer, layer->grads);
+  for (size_t j = 0; j < D; j++) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (size_t n = 0; n < N; n++) {
+      sdy += dY[n * D + j];
+      sdyx += (double)dY[n * D + j] * b->xhat[n * D + j];
+    }
+    if (g.gamma)
+      g.gamma[j] = (float)sdyx;
+    if (g.beta)
+      g.beta[j] = (float)sdy;
+    g.mean[j] = 0.0f;
+    g.var[j] = 0.0f;
+    if (dX == NULL)
+      continue;
+    float gam = v.gamma ? v.gamma[j] : 1.0f, inv = b->inv[j];
+    if (b->training) {
+      float a = gam * inv, m1 = (float)(sdy / (double)N), m2 = (float)(sdyx / (double)N);
+      for (size_t n = 0; n < N; n++)
+        dX[n * D + j] = a * (dY[n * D + j] - m1 - b->xhat[n * D + j] * m2);
+    } else {
+      for (size_t n = 0; n < N; n++)
+        dX[n * D + j] = gam * inv * dY[n * D + j];
+    }
+  }
+}
+
+static void bn_get_config(const dn_layer *layer, dn_layer_config *c) {
+  const batch_norm *b = layer->impl;
+  c->momentum = b->momentum;
+  c->epsilon = b->epsilon;
+  c->center = b->center;
+  c->scale = b->scale;
+}
+
+static void bn_free_impl(dn_layer *layer) {
+  batch_norm *b = layer->impl;
+  if (b != NULL) {
+    dn_free(b->xhat);
+    dn_free(b->inv);
+  }
+  dn_free(b);
+  layer->impl = NULL;
+}
+
+static const dn_layer_ops batch_norm_ops = {
+    .type = "BatchNormalization",
+    .base_name = "batch_normalization",
+    .build = bn_build,
+    .init_fixed = bn_init_fixed,
+    .reserve = bn_reserve,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .get_config = bn_get_config,
+    .free_impl = bn_free_impl,
+};
+
+/* Zero -> default; DN_ZERO (negative zero) -> exactly 0. */
+static double or_default(double v, double def) {
+  return v == 0.0 && !signbit(v) ? def : (v == 0.0 ? 0.0 : v);
+}
+
+dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
+  double momentum = or_default(o.momentum, 0.99), epsilon = or_default(o.epsilon, 1e-3);
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    return dn_fail_null(DN_ERR_ARG, "dn_batch_normalization: momentum must be in [0, 1], got %g",
+                        momentum);
+  if (!(epsilon >= 0.0) || isinf(epsilon))
+    return dn_fail_null(DN_ERR_ARG, "dn_batch_normalization: epsilon must be >= 0, got %g",
+                        epsilon);
+  batch_norm *b = dn_calloc(1, sizeof *b);
+  if (b == NULL)
+    return NULL;
+  *b = (batch_norm){
+      .momentum = momentum, .epsilon = epsilon, .center = !o.no_center, .scale = !o.no_scale};
+  return dn_layer_new(&batch_norm_ops, b, o.name, o.input_dim);
+}

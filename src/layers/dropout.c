@@ -1,0 +1,103 @@
+/* dropout.c -- keras.layers.Dropout: inverted dropout, active only in training. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "layers/layer.h"
+#include "core/status.h"
+
+typedef struct dropout {
+  double rate;
+  float *mask; /* rows x width: 0 or 1/(1-rate), from the last training forward */
+  size_t mask_rows;
+  bool masked; /* the last forward dropped (training and rate > 0) */
+} dropout;
+
+static dn_status dropout_build(dn_layer *layer, size_t input_dim) {
+  layer->output_dim = input_dim;
+  layer->n_params = 0;
+  layer->n_vars = 0;
+  return DN_OK;
+}
+
+static dn_status dropout_reserve(dn_layer *layer, size_t rows) {
+  dropout *d = layer->impl;
+  if (rows <= d->mask_rows)
+    return DN_OK;
+  size_t n;
+  if (!dn_mul_size(rows, layer->output_dim, &n, "Dropout mask"))
+    return DN_ERR_SHAPE;
+  float *mask = dn_alloc(n * sizeof *mask);
+  if (mask == NULL)
+    return DN_ERR_NOMEM;
+  dn_free(d->mask);
+  d->mask = mask;
+  d->mask_rows = rows;
+  return DN_OK;
+}
+
+/* Keeps each value with probability 1 - rate, scaled by 1/(1 - rate); rate 1 drops all. */
+static void dropout_forward(dn_layer *layer, float *y, const float *x, size_t rows, bool training,
+                            dn_rng *rng) {
+  dropout *d = layer->impl;
+  size_t n = rows * layer->output_dim;
+  d->masked = training && d->rate > 0.0;
+  if (!d->masked) {
+    memcpy(y, x, n * sizeof *y);
+    return;
+  }
+  float scale = d->rate < 1.0 ? (float)(1.0 / (1.0 - d->rate)) : 0.0f;
+  float rate = (float)d->rate;
+  for (size_t i = 0; i < n; i++) {
+    d->mask[i] = dn_rng_uniform(rng) >= rate ? scale : 0.0f;
+    y[i] = x[i] * d->mask[i];
+  }
+}
+
+static void dropout_backward(dn_layer *layer, float *dx, float *dy, const float *x,
+                             const float *y, size_t rows) {
+  (void)x;
+  (void)y;
+  dropout *d = layer->impl;
+  size_t n = rows * layer->output_dim;
+  if (dx == NULL)
+    return;
+  if (d->masked)
+    for (size_t i = 0; i < n; i++)
+      dx[i] = dy[i] * d->mask[i];
+  else
+    memcpy(dx, dy, n * sizeof *dx);
+}
+
+static void dropout_get_config(const dn_layer *layer, dn_layer_config *c) {
+  c->rate = ((const dropout *)layer->impl)->rate;
+}
+
+static void dropout_free_impl(dn_layer *layer) {
+  dropout *d = layer->impl;
+  if (d != NULL)
+    dn_free(d->mask);
+  dn_free(d);
+  layer->impl = NULL;
+}
+
+static const dn_layer_ops dropout_ops = {
+    .type = "Dropout",
+    .base_name = "dropout",
+    .build = dropout_build,
+    .reserve = dropout_reserve,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .get_config = dropout_get_config,
+    .free_impl = dropout_free_impl,
+};
+
+dn_layer *dn_dropout_with(dn_dropout_options o) {
+  if (!(o.rate >= 0.0 && o.rate <= 1.0))
+    return dn_fail_null(DN_ERR_ARG, "dn_dropout: rate must be in [0, 1], got %g", o.rate);
+  dropout *d = dn_calloc(1, sizeof *d);
+  if (d == NULL)
+    return NULL;
+  d->rate = o.rate;
+  return dn_layer_new(&dropout_ops, d, o.name, o.input_dim);
+}

@@ -1,0 +1,144 @@
+/* layer.h -- internal: the interface every layer implements.
+ *
+ * A layer is built once its input width is known (ops->build sets
+ * output_dim, n_params and the variables). Its parameters live in the
+ * model's one contiguous block: until the layer joins a model it holds them
+ * in storage of its own (so Normalization can be adapted before being
+ * added); dn_layer_bind moves them into the model's block.
+ */
+#ifndef DN_LAYER_H
+#define DN_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "densenet.h"
+#include "core/rng.h"
+
+struct dn_dense_step; /* kernels.h */
+
+/* One Keras variable of a layer, in get_weights order. */
+typedef struct dn_var {
+  const char *name; /* Keras variable name: "kernel", "bias", "gamma", "moving_mean", ... */
+  size_t offset;    /* in floats, from the start of the layer's (or model's) params */
+  size_t size;
+  size_t rows, cols; /* shape: kernel I x O; a vector is 1 x n (Keras shape (n,)) */
+  bool trainable;
+} dn_var;
+
+/* The trainable part of var inside the flat range [lo, hi) (for work split over ranges):
+ * false if there is none, else true with var's offset and size cut to it in *part. */
+static inline bool dn_var_trainable_within(const dn_var *var, size_t lo, size_t hi, dn_var *part) {
+  size_t begin = var->offset > lo ? var->offset : lo;
+  size_t end = var->offset + var->size < hi ? var->offset + var->size : hi;
+  if (!var->trainable || begin >= end)
+    return false;
+  *part = *var;
+  part->offset = begin;
+  part->size = end - begin;
+  return true;
+}
+
+#define DN_MAX_LAYER_VARS 4
+#define DN_LAYER_NAME_CAP 64
+
+/* Everything that defines a layer's architecture, by Keras names: what
+ * persistence writes and reads back (dn_layer_from_config rebuilds the layer
+ * from it). Fields a layer kind does not have stay zero. Strings are static
+ * (canonical names) or point into the layer, valid while it lives. */
+typedef struct dn_layer_config {
+  const char *type; /* Keras class: Dense, Activation, Dropout, BatchNormalization, Normalization */
+  const char *name;
+  size_t input_dim; /* the layer's input width (0 while unknown) */
+  size_t units;
+  const char *activation; /* canonical Keras name ("linear" for none) */
+  bool use_bias;
+  const char *kernel_initializer, *bias_initializer;
+  dn_init_args kernel_init, bias_init;
+  double kernel_l1, kernel_l2, bias_l1, bias_l2;
+  double rate;              /* Dropout */
+  double momentum, epsilon; /* BatchNormalization */
+  bool center, scale;
+  bool invert; /* Normalization */
+} dn_layer_config;
+
+typedef struct dn_layer_ops {
+  const char *type;      /* Keras class name: "Dense" */
+  const char *base_name; /* auto-name stem: "dense" -> dense, dense_1, ... */
+  /* Given input_dim (> 0), sets layer->output_dim, layer->vars/n_vars and
+   * layer->n_params (declaring only: dn_layer_build then allocates the
+   * storage and calls init_fixed). DN_ERR_SHAPE if the width does not fit. */
+  dn_status (*build)(dn_layer *layer, size_t input_dim);
+  /* Writes the non-random initial values (may be NULL). */
+  void (*init_fixed)(dn_layer *layer);
+  /* Draws the random initial values from rng (may be NULL). Called when the
+   * layer joins a model and again by dn_model_set_seed. */
+  dn_status (*init_random)(dn_layer *layer, dn_rng *rng);
+  /* Makes room for batches of up to `rows` rows in layer-private caches (may be NULL). */
+  dn_status (*reserve)(dn_layer *layer, size_t rows);
+  /* y = f(x) over rows rows (y is rows x output_dim, x rows x input_dim, y != x).
+   * training selects Dropout/BN behaviour; rng is the model's dropout stream. */
+  void (*forward)(dn_layer *layer, float *y, const float *x, size_t rows, bool training,
+                  dn_rng *rng);
+  /* From dy = dL/dy (rows x output_dim, may be overwritten as scratch):
+   * overwrites layer->grads with dL/dparams and, if dx != NULL, writes dL/dx.
+   * x and y are the forward pass's input and output. May set
+   * layer->grad_state when it checked its gradients on the way. */
+  void (*backward)(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
+                   size_t rows);
+  /* Regularization penalty at the current weights; if add_gradient, adds its
+   * gradient into layer->grads, and resets layer->grad_state if that changed
+   * them (may be NULL = no penalty). */
+  double (*penalty)(dn_layer *layer, bool add_gradient);
+  /* Fills *config (every field a layer kind has). */
+  void (*get_config)(const dn_layer *layer, dn_layer_config *config);
+  /* Frees layer->impl's contents and impl itself (may be NULL). */
+  void (*free_impl)(dn_layer *layer);
+  /* A Dense layer whose activation is fused into its products describes itself
+   * as one step of a chain of small layers (kernels.h; Y is left to the caller)
+   * and returns true; false, or NULL, for every other layer. */
+  bool (*dense_step)(const dn_layer *layer, struct dn_dense_step *step);
+} dn_layer_ops;
+
+/* What the last backward learnt of the layer's gradients as it wrote them. */
+typedef enum dn_grad_state {
+  DN_GRADS_UNCHECKED = 0, /* nothing: the gradients must be scanned to know */
+  DN_GRADS_FINITE,        /* every trainable gradient element is finite */
+  DN_GRADS_NONFINITE,     /* one of them is Inf or NaN */
+} dn_grad_state;
+
+struct dn_layer {
+  const dn_layer_ops *ops;
+  char name[DN_LAYER_NAME_CAP]; /* "" until named */
+  size_t input_dim;             /* given or inferred; 0 until known */
+  size_t output_dim;            /* 0 until built */
+  bool built;
+  size_t n_params; /* floats, get_weights order */
+  dn_var vars[DN_MAX_LAYER_VARS];
+  size_t n_vars;
+  float *params; /* n_params floats: own storage, or a view into the model block */
+  float *grads;
+  bool bound; /* params/grads are views into a model's block */
+  bool in_model;
+  dn_grad_state grad_state; /* set by backward (sequential.c resets it first) */
+  void *impl;
+};
+
+/* Allocates a layer with the given ops and impl (taking ownership of impl:
+ * on failure impl is freed through ops->free_impl). NULL on DN_ERR_NOMEM. */
+dn_layer *dn_layer_new(const dn_layer_ops *ops, void *impl, const char *name, size_t input_dim);
+/* Builds for input_dim (ops->build, then own zeroed param/grad storage, then
+ * ops->init_fixed). DN_ERR_SHAPE if the layer was built for another width. */
+dn_status dn_layer_build(dn_layer *layer, size_t input_dim);
+/* Points params/grads at the model's block (copying current values in and
+ * releasing own storage). */
+void dn_layer_bind(dn_layer *layer, float *params, float *grads);
+/* A new unbuilt layer from a config (input_dim as in the config), or NULL
+ * with DN_ERR_ARG/DN_ERR_UNSUPPORTED naming what is wrong. */
+dn_layer *dn_layer_from_config(const dn_layer_config *config);
+/* The config of a layer. */
+void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config);
+/* Count of trainable floats. */
+size_t dn_layer_trainable_params(const dn_layer *layer);
+
+#endif

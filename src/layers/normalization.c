@@ -1,0 +1,181 @@
+/* normalization.c -- keras.layers.Normalization: per-feature standardisation with adapt().
+ *
+ * y = (x - mean) / max(sqrt(variance), 1e-7)   (invert: y = mean + x * max(sqrt(variance), 1e-7))
+ * Weights (Keras order, all non-trainable): mean (D), variance (D), count (1). As in Keras,
+ * adapt() on an in-memory array leaves count at 0.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "layers/layer.h"
+#include "core/status.h"
+
+#define DN_NORM_EPSILON 1e-7 /* keras.config.epsilon() */
+
+typedef struct normalization {
+  bool invert;
+  float *init_mean, *init_var; /* copies of the constructor's values, or NULL */
+} normalization;
+
+static dn_status norm_build(dn_layer *layer, size_t D) {
+  size_t bytes;
+  if (!dn_mul_size(D, 2 * sizeof(float), &bytes, "Normalization") || bytes > SIZE_MAX / 2)
+    return DN_ERR_SHAPE;
+  layer->output_dim = D;
+  layer->vars[0] = (dn_var){"mean", 0, D, 1, D, false};
+  layer->vars[1] = (dn_var){"variance", D, D, 1, D, false};
+  layer->vars[2] = (dn_var){"count", 2 * D, 1, 1, 1, false};
+  layer->n_vars = 3;
+  layer->n_params = 2 * D + 1;
+  return DN_OK;
+}
+
+static void norm_init_fixed(dn_layer *layer) {
+  normalization *z = layer->impl;
+  size_t D = layer->output_dim;
+  for (size_t j = 0; j < D; j++) {
+    layer->params[j] = z->init_mean ? z->init_mean[j] : 0.0f;
+    layer->params[D + j] = z->init_var ? z->init_var[j] : 1.0f;
+  }
+  layer->params[2 * D] = 0.0f;
+}
+
+static float scale_of(float variance) {
+  float s = sqrtf(variance);
+  return s > (float)DN_NORM_EPSILON ? s : (float)DN_NORM_EPSILON;
+}
+
+static void norm_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
+                         dn_rng *rng) {
+  (void)training;
+  (void)rng;
+  normalization *z = layer->impl;
+  size_t D = layer->output_dim;
+  const float *mean = layer->params, *var = layer->params + D;
+  for (size_t j = 0; j < D; j++) {
+    float s = scale_of(var[j]), m = mean[j];
+    for (size_t n = 0; n < N; n++)
+      Y[n * D + j] = z->invert ? m + X[n * D + j] * s : (X[n * D + j] - m) / s;
+  }
+}
+
+static void norm_backward(dn_layer *layer, float *dX, float *dY, const float *X, const float *Y,
+                          size_t N) {
+  (void)X;
+  (void)Y;
+  normalization *z = layer->impl;
+  size_t D = layer->output_dim;
+  memset(layer->grads, 0, layer->n_params * sizeof *layer->grads);
+  if (dX == NULL)
+    return;
+  const float *var = layer->params + D;
+  for (size_t j = 0; j < D; j++) {
+    float s = scale_of(var[j]);
+    for (size_t n = 0; n < N; n++)
+      dX[n * D + j] = z->invert ? dY[n * D + j] * s : dY[n * D + j] / s;
+  }
+}
+
+static void norm_get_config(const dn_layer *layer, dn_layer_config *c) {
+  c->invert = ((const normalization *)layer->impl)->invert;
+}
+
+static void norm_free_impl(dn_layer *layer) {
+  normalization *z = layer->impl;
+  if (z != NULL) {
+    dn_free(z->init_mean);
+    dn_free(z->init_var);
+  }
+  dn_free(z);
+  layer->impl = NULL;
+}
+
+static const dn_layer_ops normalization_ops = {
+    .type = "Normalization",
+    .base_name = "normalization",
+    .build = norm_build,
+    .init_fixed = norm_init_fixed,
+    .forward = norm_forward,
+    .backward = norm_backward,
+    .get_config = norm_get_config,
+    .free_impl = norm_free_impl,
+};
+
+static float *copy_floats(const float *src, size_t n) {
+  float *dst = dn_alloc(n * sizeof *dst);
+  if (dst != NULL)
+    memcpy(dst, src, n * sizeof *dst);
+  return dst;
+}
+
+dn_layer *dn_normalization_with(dn_normalization_options o) {
+  if ((o.mean == NULL) != (o.variance == NULL))
+    return dn_fail_null(DN_ERR_ARG, "dn_normalization: give both mean and variance, or neither");
+  if (o.mean != NULL && o.input_dim == 0)
+    return dn_fail_null(DN_ERR_ARG,
+                        "dn_normalization: mean and variance need input_dim (their length)");
+  for (size_t j = 0; o.variance != NULL && j < o.input_dim; j++)
+    if (!(o.variance[j] >= 0.0f) || !isfinite(o.mean[j]) || isinf(o.variance[j]))
+      return dn_fail_null(DN_ERR_ARG,
+                          "dn_normalization: feature %zu has mean %g, variance %g (need finite, "
+                          "variance >= 0)",
+                          j, (double)o.mean[j], (double)o.variance[j]);
+  normalization *z = dn_calloc(1, sizeof *z);
+  if (z == NULL)
+    return NULL;
+  z->invert = o.invert;
+  if (o.mean != NULL) {
+    z->init_mean = copy_floats(o.mean, o.input_dim);
+    z->init_var = copy_floats(o.variance, o.input_dim);
+    if (z->init_mean == NULL || z->init_var == NULL) {
+      dn_free(z->init_mean);
+      dn_free(z->init_var);
+      dn_free(z);
+      return NULL;
+    }
+  }
+  dn_layer *layer = dn_layer_new(&normalization_ops, z, o.name, o.input_dim);
+  /* With a known width, build now so adapt() works before the layer joins a model. */
+  if (layer != NULL && o.input_dim != 0 && dn_layer_build(layer, o.input_dim) != DN_OK) {
+    dn_layer_free(layer);
+    return NULL;
+  }
+  return layer;
+}
+
+dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows) {
+  static const char fn[] = "dn_normalization_adapt";
+  if (layer == NULL || x == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, layer ? "x" : "layer");
+  if (layer->ops != &normalization_ops)
+    return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn, layer->name,
+                   layer->ops->type);
+  if (rows == 0)
+    return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
+  if (!layer->built)
+    return dn_fail(DN_ERR_STATE,
+                   "%s: the layer's input width is unknown (give .input_dim or build the model)",
+                   fn);
+  size_t D = layer->output_dim, cells;
+  if (!dn_mul_size(rows, D, &cells, fn))
+    return DN_ERR_SHAPE;
+  for (size_t k = 0; k < cells; k++)
+    if (!isfinite(x[k]))
+      return dn_fail(DN_ERR_NUMERIC, "%s: x[%zu][%zu] is not finite", fn, k / D, k % D);
+  /* Two passes in double: mean, then the population variance (numpy var, ddof 0). */
+  for (size_t j = 0; j < D; j++) {
+    double s = 0.0, ss = 0.0;
+    for (size_t n = 0; n < rows; n++)
+      s += x[n * D + j];
+    double mean = s / (double)rows;
+    for (size_t n = 0; n < rows; n++) {
+      double d = x[n * D + j] - mean;
+      ss += d * d;
+    }
+    layer->params[j] = (float)mean;
+    layer->params[D + j] = (float)(ss / (double)rows);
+  }
+  return DN_OK;
+}

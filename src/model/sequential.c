@@ -1,0 +1,618 @@
+/* sequential.c -- the Sequential container: layers in order, shape inference, the one
+ * parameter block, the workspace, and the forward and backward passes over a batch. */
+#include "model/sequential.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/fpenv.h"
+#include "kernels/kernels.h"
+#include "core/status.h"
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void seed_streams(dn_model *model, uint64_t seed) {
+  model->seed = seed;
+  dn_rng_seed(&model->rng_init, seed, DN_STREAM_INIT);
+  dn_rng_seed(&model->rng_shuffle, seed, DN_STREAM_SHUFFLE);
+  dn_rng_seed(&model->rng_dropout, seed, DN_STREAM_DROPOUT);
+}
+
+dn_model *dn_model_new(void) {
+  dn_model *model = dn_calloc(1, sizeof *model);
+  if (model == NULL)
+    return NULL;
+  seed_streams(model, DN_DEFAULT_SEED);
+  return model;
+}
+
+static void free_workspace(dn_model *model) {
+  if (model->outs != NULL)
+    for (size_t i = 0; i < model->n_layers; i++)
+      dn_free(model->outs[i]);
+  dn_free(model->outs);
+  dn_free(model->dbuf[0]);
+  dn_free(model->dbuf[1]);
+  dn_free(model->xbuf);
+  dn_free(model->chain);
+  model->chain = NULL;
+  model->outs = NULL;
+  model->dbuf[0] = model->dbuf[1] = model->xbuf = NULL;
+  model->ws_rows = 0;
+  model->fwd_rows = 0;
+  model->fwd_x = NULL;
+}
+
+void dn_model_free(dn_model *model) {
+  if (model == NULL)
+    return;
+  if (model->train != NULL && model->train_free != NULL)
+    model->train_free(model->train);
+  for (size_t i = 0; i < model->n_owned_callbacks; i++)
+    dn_callback_free(model->owned_callbacks[i]);
+  dn_free(model->owned_callbacks);
+  free_workspace(model);
+  for (size_t i = 0; i < model->n_layers; i++) {
+    model->layers[i]->in_model = false;
+    dn_layer_free(model->layers[i]);
+  }
+  dn_free(model->layers);
+  dn_free(model->params);
+  dn_free(model->grads);
+  dn_free(model->vars);
+  dn_free(model);
+}
+
+bool dn_seq_is_built(const dn_model *model) {
+  return model->n_layers > 0 && model->layers[model->n_layers - 1]->built;
+}
+
+/* Moves every built layer's parameters into one new block (all or nothing). */
+static dn_status rebuild_block(dn_model *model, dn_layer *extra) {
+  size_t total = 0, n_vars = 0, count = model->n_layers + (extra != NULL);
+  for (size_t i = 0; i < count; i++) {
+    dn_layer *l = i < model->n_layers ? model->layers[i] : extra;
+    if (total > SIZE_MAX / sizeof(float) - l->n_params)
+      return dn_fail(DN_ERR_SHAPE, "model has too many parameters");
+    total += l->n_params;
+    n_vars += l->n_vars;
+  }
+  float *params = dn_calloc(total ? total : 1, sizeof(float));
+  float *grads = dn_calloc(total ? total : 1, sizeof(float));
+  dn_var *vars = dn_calloc(n_vars ? n_vars : 1, sizeof(dn_var));
+  if (params == NULL || grads == NULL || vars == NULL) {
+    dn_free(params);
+    dn_free(grads);
+    dn_free(vars);
+    return DN_ERR_NOMEM;
+  }
+  size_t off = 0, v = 0;
+  for (size_t i = 0; i < count; i++) {
+    dn_layer *l = i < model->n_layers ? model->layers[i] : extra;
+    if (!l->built)
+      continue;
+    dn_layer_bind(l, params + off, grads + off);
+    for (size_t k = 0; k < l->n_vars; k++) {
+      vars[v] = l->vars[k];
+      vars[v++].offset += off;
+    }
+    off += l->n_params;
+  }
+  dn_free(model->params);
+  dn_free(model->grads);
+  dn_free(model->vars);
+  model->params = params;
+  model->grads = grads;
+  model->vars = vars;
+  model->n_params = total;
+  model->n_vars = v;
+  return DN_OK;
+}
+
+/* The model's next automatic name for a layer of this kind: dense, dense_1, ... */
+static void auto_name(const dn_model *model, dn_layer *layer) {
+  const char *base = layer->ops->base_name;
+  for (size_t k = 0;; k++) {
+    char name[DN_LAYER_NAME_CAP];
+    if (k == 0)
+      snprintf(name, sizeof name, "%s", base);
+    else
+      snprintf(name, sizeof name, "%s_%zu", base, k);
+    bool taken = false;
+    for (size_t i = 0; i < model->n_layers && !taken; i++)
+      taken = strcmp(model->layers[i]->name, name) == 0;
+    if (!taken) {
+      memcpy(layer->name, name, sizeof name);
+      return;
+    }
+  }
+}
+
+/* Builds the not-yet-built layers from index `from` on, given the input width of
+ * layer `from`, drawing their random initial values in order. Used by add and build. */
+static dn_status build_chain(dn_model *model, size_t from, size_t width) {
+  size_t i;
+  for (i = from; i < model->n_layers; i++) {
+    dn_layer *l = model->layers[i];
+    dn_status st = dn_layer_build(l, width);
+    if (st != DN_OK)
+      return st;
+    width = l->output_dim;
+  }
+  return DN_OK;
+}
+
+dn_status dn_model_add(dn_model *model, dn_layer *layer) {
+  if (layer == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_model_add: layer is NULL");
+  if (layer->in_model)
+    return dn_fail(DN_ERR_ARG, "dn_model_add: layer '%s' already belongs to a model", layer->name);
+  if (model == NULL) {
+    dn_layer_free(layer);
+    return dn_fail(DN_ERR_ARG, "dn_model_add: model is NULL");
+  }
+  dn_status st = DN_OK;
+  if (layer->name[0] != '\0') {
+    for (size_t i = 0; i < model->n_layers; i++)
+      if (strcmp(model->layers[i]->name, layer->name) == 0)
+        st = dn_fail(DN_ERR_ARG, "dn_model_add: the model already has a layer named '%s'",
+                     layer->name);
+  } else {
+    auto_name(model, layer);
+  }
+  /* The width this layer will see: the model's input or the previous output. */
+  size_t width = 0;
+  if (st == DN_OK && model->n_layers == 0) {
+    width = layer->input_dim;
+  } else if (st == DN_OK) {
+    dn_layer *prev = model->layers[model->n_layers - 1];
+    width = prev->built ? prev->output_dim : 0;
+    if (layer->input_dim != 0 && width != 0 && layer->input_dim != width)
+      st = dn_fail(DN_ERR_SHAPE,
+                   "dn_model_add: layer '%s' was given input_dim %zu but the previous layer "
+                   "outputs %zu",
+                   layer->name, layer->input_dim, width);
+  }
+  dn_rng saved_rng = model->rng_init;
+  if (st == DN_OK && width != 0 && !layer->built)
+    st = dn_layer_build(layer, width);
+  if (st == DN_OK && layer->built && layer->ops->init_random) /* into the layer's own storage */
+    st = layer->ops->init_random(layer, &model->rng_init);
+  if (st == DN_OK && model->n_layers == model->layers_cap) {
+    size_t cap = model->layers_cap ? 2 * model->layers_cap : 8;
+    dn_layer **grown = dn_calloc(cap, sizeof *grown);
+    if (grown == NULL) {
+      st = DN_ERR_NOMEM;
+    } else {
+      if (model->n_layers)
+        memcpy(grown, model->layers, model->n_layers * sizeof *grown);
+      dn_free(model->layers);
+      model->layers = grown;
+      model->layers_cap = cap;
+    }
+  }
+  if (st == DN_OK && layer->built)
+    st = rebuild_block(model, layer);
+  if (st != DN_OK) {
+    model->rng_init = saved_rng;
+    dn_error_context("dn_model_add");
+    dn_layer_free(layer);
+    return st;
+  }
+  free_workspace(model);
+  if (model->n_layers == 0)
+    model->input_dim = layer->built ? layer->input_dim : 0;
+  layer->in_model = true;
+  model->layers[model->n_layers++] = layer;
+  return DN_OK;
+}
+
+dn_model *dn_sequential_with(size_t count, dn_layer *const *layers) {
+  if (layers == NULL || count == 0)
+    return dn_fail_null(DN_ERR_ARG, "dn_sequential: no layers given");
+  /* A NULL entry is a constructor that failed: keep its message, free the rest. */
+  for (size_t i = 0; i < count; i++)
+    if (layers[i] == NULL) {
+      dn_error_state err;
+      dn_error_save(&err);
+      for (size_t j = 0; j < count; j++)
+        dn_layer_free(layers[j]);
+      dn_error_restore(&err);
+      if (err.message[0] == '\0')
+        return dn_fail_null(DN_ERR_ARG, "dn_sequential: layer %zu is NULL", i);
+      dn_error_context("dn_sequential");
+      return NULL;
+    }
+  dn_model *model = dn_model_new();
+  if (model == NULL) {
+    for (size_t j = 0; j < count; j++)
+      dn_layer_free(layers[j]);
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (dn_model_add(model, layers[i]) != DN_OK) {
+      for (size_t j = i + 1; j < count; j++)
+        dn_layer_free(layers[j]);
+      dn_model_free(model);
+      dn_error_context("dn_sequential");
+      return NULL;
+    }
+  return model;
+}
+
+dn_status dn_model_build(dn_model *model, size_t input_dim) {
+  DN_CHECK_NOT_NULL(model, "dn_model_build");
+  DN_CHECK_ARG(input_dim > 0, "dn_model_build", "input_dim must be > 0");
+  if (model->input_dim != 0) {
+    if (model->input_dim != input_dim)
+      return dn_fail(DN_ERR_STATE, "dn_model_build: the model already has input_dim %zu, not %zu",
+                     model->input_dim, input_dim);
+    return DN_OK;
+  }
+  if (model->n_layers == 0)
+    return dn_fail(DN_ERR_STATE, "dn_model_build: the model has no layers");
+  dn_rng saved_rng = model->rng_init;
+  dn_status st = build_chain(model, 0, input_dim);
+  for (size_t i = 0; st == DN_OK && i < model->n_layers; i++)
+    if (model->layers[i]->ops->init_random)
+      st = model->layers[i]->ops->init_random(model->layers[i], &model->rng_init);
+  if (st == DN_OK)
+    st = rebuild_block(model, NULL);
+  if (st != DN_OK) {
+    /* Undo: layers go back to unbuilt (their own storage is released). */
+    for (size_t i = 0; i < model->n_layers; i++) {
+      dn_layer *l = model->layers[i];
+      if (l->built && !l->bound) {
+        dn_free(l->params);
+        dn_free(l->grads);
+        l->params = l->grads = NULL;
+        l->built = false;
+        l->output_dim = 0;
+        l->n_params = 0;
+        l->n_vars = 0;
+        l->input_dim = 0;
+      }
+    }
+    model->rng_init = saved_rng;
+    dn_error_context("dn_model_build");
+    return st;
+  }
+  model->input_dim = input_dim;
+  free_workspace(model);
+  return DN_OK;
+}
+
+dn_status dn_model_set_seed(dn_model *model, uint64_t seed) {
+  DN_CHECK_NOT_NULL(model, "dn_model_set_seed");
+  float *saved = NULL;
+  if (model->n_params > 0) {
+    saved = dn_alloc(model->n_params * sizeof *saved);
+    if (saved == NULL)
+      return DN_ERR_NOMEM;
+    memcpy(saved, model->params, model->n_params * sizeof *saved);
+  }
+  dn_model tmp_rngs = *model;
+  seed_streams(model, seed);
+  for (size_t i = 0; i < model->n_layers; i++) {
+    dn_layer *l = model->layers[i];
+    if (l->built && l->ops->init_random && l->ops->init_random(l, &model->rng_init) != DN_OK) {
+      memcpy(model->params, saved, model->n_params * sizeof *saved);
+      model->seed = tmp_rngs.seed;
+      model->rng_init = tmp_rngs.rng_init;
+      model->rng_shuffle = tmp_rngs.rng_shuffle;
+      model->rng_dropout = tmp_rngs.rng_dropout;
+      dn_free(saved);
+      dn_error_context("dn_model_set_seed");
+      return dn_last_status();
+    }
+  }
+  dn_free(saved);
+  return DN_OK;
+}
+
+size_t dn_model_input_dim(const dn_model *model) {
+  return model ? model->input_dim : 0;
+}
+
+size_t dn_model_output_dim(const dn_model *model) {
+  if (model == NULL || !dn_seq_is_built(model))
+    return 0;
+  return model->layers[model->n_layers - 1]->output_dim;
+}
+
+size_t dn_model_layer_count(const dn_model *model) {
+  return model ? model->n_layers : 0;
+}
+
+dn_layer *dn_model_layer(const dn_model *model, size_t index) {
+  if (model == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_layer: model is NULL");
+  if (index >= model->n_layers)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_layer: index %zu out of range (%zu layers)", index,
+                        model->n_layers);
+  return model->layers[index];
+}
+
+dn_status dn_seq_own_callback(dn_model *model, dn_callback *callback) {
+  for (size_t i = 0; i < model->n_owned_callbacks; i++)
+    if (model->owned_callbacks[i] == callback)
+      return DN_OK;
+  if (model->n_owned_callbacks == model->owned_callbacks_cap) {
+    size_t cap = model->owned_callbacks_cap ? 2 * model->owned_callbacks_cap : 4;
+    dn_callback **grown = dn_calloc(cap, sizeof *grown);
+    if (grown == NULL)
+      return DN_ERR_NOMEM;
+    if (model->n_owned_callbacks)
+      memcpy(grown, model->owned_callbacks, model->n_owned_callbacks * sizeof *grown);
+    dn_free(model->owned_callbacks);
+    model->owned_callbacks = grown;
+    model->owned_callbacks_cap = cap;
+  }
+  model->owned_callbacks[model->n_owned_callbacks++] = callback;
+  return DN_OK;
+}
+
+/* ---- workspace and passes ----------------------------------------------- */
+
+static dn_status need_built(const dn_model *model, const char *fn) {
+  if (model == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
+  if (!dn_seq_is_built(model))
+    return dn_fail(DN_ERR_STATE,
+                   "%s: the model has no input shape yet (give the first layer .input_dim "
+                   "or call dn_model_build)",
+                   fn);
+  return DN_OK;
+}
+
+/* Whether every layer is a Dense layer with a fused activation (a chain of small steps). */
+static bool chainable(const dn_model *model) {
+  dn_dense_step step;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    if (l->ops->dense_step == NULL || !l->ops->dense_step(l, &step))
+      return false;
+  }
+  return true;
+}
+
+/* Fills chain with the layers' steps writing into outs; sets model->chain_width. */
+static void fill_chain(dn_model *model, dn_dense_step *chain, float **outs) {
+  size_t width = model->input_dim;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    l->ops->dense_step(l, &chain[i]);
+    chain[i].Y = outs[i];
+    if (l->output_dim > width)
+      width = l->output_dim;
+  }
+  model->chain_width = width;
+}
+
+dn_status dn_seq_reserve(dn_model *model, size_t rows) {
+  if (rows <= model->ws_rows)
+    return DN_OK;
+  size_t width = model->input_dim, n = model->n_layers, cells;
+  for (size_t i = 0; i < n; i++)
+    if (model->layers[i]->output_dim > width)
+      width = model->layers[i]->output_dim;
+  if (!dn_mul_size(rows, width, &cells, "workspace") ||
+      !dn_mul_size(cells, sizeof(float), &cells, "workspace"))
+    return DN_ERR_SHAPE;
+  float **outs = dn_calloc(n, sizeof *outs);
+  float *d0 = dn_alloc(cells), *d1 = dn_alloc(cells);
+  float *xb = dn_alloc(rows * model->input_dim * sizeof(float));
+  bool chained = chainable(model);
+  dn_dense_step *chain = chained ? dn_alloc(n * sizeof *chain) : NULL;
+  bool ok = outs && d0 && d1 && xb && (chain != NULL || !chained);
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (outs[i] = dn_alloc(rows * model->layers[i]->output_dim * sizeof(float))) != NULL;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = model->layers[i]->ops->reserve == NULL ||
+         model->layers[i]->ops->reserve(model->layers[i], rows) == DN_OK;
+  if (!ok) {
+    for (size_t i = 0; outs && i < n; i++)
+      dn_free(outs[i]);
+    dn_free(outs);
+    dn_free(d0);
+    dn_free(d1);
+    dn_free(xb);
+    dn_free(chain);
+    return dn_last_status() != DN_OK ? dn_last_status() : DN_ERR_NOMEM;
+  }
+  if (chain != NULL)
+    fill_chain(model, chain, outs);
+  free_workspace(model);
+  model->outs = outs;
+  model->dbuf[0] = d0;
+  model->dbuf[1] = d1;
+  model->xbuf = xb;
+  model->chain = chain;
+  model->ws_rows = rows;
+  model->max_width = width;
+  return DN_OK;
+}
+
+const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool training) {
+  if (need_built(model, "forward") != DN_OK || dn_seq_reserve(model, rows) != DN_OK)
+    return NULL;
+  const float *in = x;
+  if (model->chain != NULL &&
+      dn_dense_chain_forward(model->chain, model->n_layers, model->chain_width, x, rows)) {
+    in = model->outs[model->n_layers - 1];
+  } else {
+    for (size_t i = 0; i < model->n_layers; i++) {
+      dn_layer *l = model->layers[i];
+      l->ops->forward(l, model->outs[i], in, rows, training, &model->rng_dropout);
+      in = model->outs[i];
+    }
+  }
+  model->fwd_x = x;
+  model->fwd_rows = rows;
+  model->fwd_training = training;
+  return in;
+}
+
+bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y) {
+  size_t last = model->n_layers - 1, out = model->layers[last]->output_dim;
+  /* The last layer writes the caller's rows directly, unless y overlaps x (in-place predict). */
+  uintptr_t x0 = (uintptr_t)x, x1 = (uintptr_t)(x + rows * model->input_dim);
+  uintptr_t y0 = (uintptr_t)y, y1 = (uintptr_t)(y + rows * out);
+  if (model->chain != NULL && rows <= model->ws_rows && (y1 <= x0 || x1 <= y0)) {
+    model->chain[last].Y = y;
+    bool done = dn_dense_chain_forward(model->chain, model->n_layers, model->chain_width, x, rows);
+    model->chain[last].Y = model->outs[last];
+    if (done) {
+      model->fwd_rows = 0;
+      model->fwd_x = NULL;
+      return true;
+    }
+  }
+  const float *pred = dn_seq_forward(model, x, rows, false);
+  if (pred == NULL)
+    return false;
+  memmove(y, pred, rows * out * sizeof *y);
+  return true;
+}
+
+dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *dx) {
+  if (model->fwd_rows == 0 || model->fwd_rows != rows)
+    return dn_fail(DN_ERR_STATE, "backward: needs a forward pass of the same %zu rows first", rows);
+  size_t n = model->n_layers, cur = 0;
+  memcpy(model->dbuf[0], dy, rows * model->layers[n - 1]->output_dim * sizeof(float));
+  for (size_t i = n; i-- > 0;) {
+    dn_layer *l = model->layers[i];
+    const float *in = i == 0 ? model->fwd_x : model->outs[i - 1];
+    float *din = i == 0 ? dx : model->dbuf[1 - cur];
+    l->grad_state = DN_GRADS_UNCHECKED;
+    l->ops->backward(l, din, model->dbuf[cur], in, model->outs[i], rows);
+    cur = 1 - cur;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (model->layers[i]->ops->penalty)
+      model->layers[i]->ops->penalty(model->layers[i], true);
+  return DN_OK;
+}
+
+double dn_seq_penalty(const dn_model *model) {
+  double p = 0.0;
+  for (size_t i = 0; i < model->n_layers; i++)
+    if (model->layers[i]->built && model->layers[i]->ops->penalty)
+      p += model->layers[i]->ops->penalty(model->layers[i], false);
+  return p;
+}
+
+double dn_model_regularization_loss(const dn_model *model) {
+  return model ? dn_seq_penalty(model) : 0.0;
+}
+
+/* Checks x/y pointers and that rows * width fits in capacity. */
+static dn_status check_io(const char *fn, const void *in, const void *out, size_t rows,
+                          size_t width, size_t capacity, const char *out_name) {
+  if (in == NULL || out == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, in == NULL ? "input" : out_name);
+  if (rows == 0)
+    return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
+  size_t need;
+  if (!dn_mul_size(rows, width, &need, fn))
+    return DN_ERR_SHAPE;
+  if (capacity < need)
+    return dn_fail(DN_ERR_SHAPE, "%s: %s holds %zu floats, %zu rows x %zu need %zu", fn, out_name,
+                   capacity, rows, width, need);
+  return DN_OK;
+}
+
+dn_status dn_model_forward(dn_model *model, const float *x, size_t rows, bool training, float *y,
+                           size_t y_capacity) {
+  dn_status st = need_built(model, "dn_model_forward");
+  if (st == DN_OK)
+    st = check_io("dn_model_forward", x, y, rows, dn_model_output_dim(model), y_capacity, "y");
+  if (st == DN_OK)
+    st = dn_seq_reserve(model, rows);
+  if (st != DN_OK)
+    return st;
+  memcpy(model->xbuf, x, rows * model->input_dim * sizeof(float));
+  dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
+  const float *out = dn_seq_forward(model, model->xbuf, rows, training);
+  dn_fp_leave(fp);
+  memcpy(y, out, rows * dn_model_output_dim(model) * sizeof(float));
+  return DN_OK;
+}
+
+/* Shared by dn_model_backward and dn_model_backward_input; `fn` names the caller. */
+static dn_status backward_public(const char *fn, dn_model *model, const float *dy, size_t rows,
+                                 float *dx, size_t dx_capacity) {
+  dn_status st = need_built(model, fn);
+  if (st == DN_OK && dy == NULL)
+    st = dn_fail(DN_ERR_ARG, "%s: dy is NULL", fn);
+  if (st == DN_OK && rows == 0)
+    st = dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
+  if (st == DN_OK && dx != NULL)
+    st = check_io(fn, dy, dx, rows, model->input_dim, dx_capacity, "dx");
+  if (st == DN_OK && (model->fwd_rows != rows || model->fwd_x != model->xbuf))
+    st = dn_fail(DN_ERR_STATE, "%s: needs a dn_model_forward of the same %zu rows first", fn, rows);
+  if (st != DN_OK)
+    return st;
+  dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
+  st = dn_seq_backward(model, dy, rows, dx);
+  dn_fp_leave(fp);
+  return st;
+}
+
+dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
+                                  size_t dx_capacity) {
+  if (dx == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_model_backward_input: dx is NULL");
+  return backward_public("dn_model_backward_input", model, dy, rows, dx, dx_capacity);
+}
+
+dn_status dn_model_backward(dn_model *model, const float *dy, size_t rows) {
+  return backward_public("dn_model_backward", model, dy, rows, NULL, 0);
+}
+
+/* ---- weights ------------------------------------------------------------ */
+
+size_t dn_model_count_params(const dn_model *model) {
+  return model ? model->n_params : 0;
+}
+
+size_t dn_model_count_trainable_params(const dn_model *model) {
+  size_t n = 0;
+  for (size_t i = 0; model != NULL && i < model->n_vars; i++)
+    if (model->vars[i].trainable)
+      n += model->vars[i].size;
+  return n;
+}
+
+static dn_status check_weights(const char *fn, const dn_model *model, const float *buf, size_t n) {
+  if (model == NULL || buf == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "buffer");
+  if (n != model->n_params)
+    return dn_fail(DN_ERR_SHAPE, "%s: the model has %zu parameters, the buffer %zu", fn,
+                   model->n_params, n);
+  return DN_OK;
+}
+
+dn_status dn_model_get_weights(const dn_model *model, float *out, size_t n) {
+  dn_status st = check_weights("dn_model_get_weights", model, out, n);
+  if (st == DN_OK && n > 0)
+    memcpy(out, model->params, n * sizeof *out);
+  return st;
+}
+
+dn_status dn_model_set_weights(dn_model *model, const float *in, size_t n) {
+  dn_status st = check_weights("dn_model_set_weights", model, in, n);
+  if (st == DN_OK && n > 0)
+    memcpy(model->params, in, n * sizeof *in);
+  return st;
+}
+
+dn_status dn_model_get_gradients(const dn_model *model, float *out, size_t n) {
+  dn_status st = check_weights("dn_model_get_gradients", model, out, n);
+  if (st == DN_OK && n > 0)
+    memcpy(out, model->grads, n * sizeof *out);
+  return st;
+}

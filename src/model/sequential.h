@@ -1,0 +1,74 @@
+/* sequential.h -- internal: the model container (layers, parameter block, workspace). */
+#ifndef DN_SEQUENTIAL_H
+#define DN_SEQUENTIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "densenet.h"
+#include "layers/layer.h"
+#include "core/rng.h"
+
+struct dn_train; /* compiled state, owned by train.c */
+
+struct dn_model {
+  dn_layer **layers;
+  size_t n_layers, layers_cap;
+  size_t input_dim; /* 0 until known */
+
+  /* One aligned block of parameters (get_weights order) and its gradients. */
+  float *params, *grads;
+  size_t n_params;
+  dn_var *vars; /* every layer's variables, offsets into the model block */
+  size_t n_vars;
+
+  /* Workspace for batches of up to ws_rows rows: outs[i] is layer i's output
+   * (ws_rows x output_dim); dbuf[0..1] ping-pong backward buffers
+   * (ws_rows x max width); xbuf a copy of the last public forward's input. */
+  size_t ws_rows;
+  float **outs;
+  float *dbuf[2];
+  float *xbuf;
+  size_t max_width;
+  /* The layers as a chain of small Dense steps (kernels.h), writing into outs;
+   * NULL unless every layer is a Dense layer with a fused activation.
+   * chain_width: the widest input or output among them. */
+  struct dn_dense_step *chain;
+  size_t chain_width;
+  const float *fwd_x; /* input of the last forward (xbuf or a train-owned batch) */
+  size_t fwd_rows;    /* rows of the last forward, 0 = none */
+  bool fwd_training;
+
+  uint64_t seed;
+  dn_rng rng_init, rng_shuffle, rng_dropout;
+
+  bool stop_training;
+  struct dn_train *train;                /* NULL until compiled */
+  void (*train_free)(struct dn_train *); /* set by train.c */
+  dn_callback **owned_callbacks;         /* callbacks handed to fit (owned) */
+  size_t n_owned_callbacks, owned_callbacks_cap;
+};
+
+/* Makes the workspace hold batches of `rows` rows (grows only). */
+dn_status dn_seq_reserve(dn_model *model, size_t rows);
+/* Forward over rows rows of x (kept by pointer: x must stay valid until the
+ * matching backward). Returns the output (the last layer's workspace buffer),
+ * or NULL with the error set (no input shape, rows over capacity). */
+const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool training);
+/* Inference over rows rows of x into y (rows x output_dim; y may overlap x):
+ * dn_seq_forward without training, whose last layer writes straight into y
+ * where it can. No backward may follow (it needs a forward). NULL-free
+ * arguments; false with the error set as dn_seq_forward. */
+bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y);
+/* Backward from dy (rows x output_dim, copied first; dy is not written) after
+ * dn_seq_forward with the same rows. Overwrites model->grads, adds the
+ * regularizer gradients; writes dL/dx into dx if dx != NULL. */
+dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *dx);
+/* Sum of the layers' regularization penalties (no gradient). */
+double dn_seq_penalty(const dn_model *model);
+/* Takes ownership of a callback (kept until dn_model_free; duplicates ignored). */
+dn_status dn_seq_own_callback(dn_model *model, dn_callback *callback);
+/* True once every layer is built (the model has an input shape). */
+bool dn_seq_is_built(const dn_model *model);
+
+#endif

@@ -1,0 +1,319 @@
+/* fit.c -- model.fit: validation split, per-epoch shuffling, batching, the training loop,
+ * validation, callbacks, history and the progress display (Keras 3's Trainer.fit as in
+ * keras/src/backend/tensorflow/trainer.py and trainers/data_adapters/).
+ *
+ * Semantics kept from Keras: validation_split takes the last n - floor(n * (1 - split)) rows
+ * before shuffling; the last partial batch is trained on; the epoch loss is the
+ * sample-count-weighted mean of the batch losses (regularization included); metrics given to
+ * compile are not sample-weighted; val_ values come from an inference-mode pass in batches of
+ * batch_size; batch logs hold the running means since the epoch began, keys sorted (as
+ * CallbackList._pythonify_logs hands them over), epoch logs loss, metrics, then the val_ ones;
+ * callbacks run in list order, then the history, then the progress display;
+ * model->stop_training is reset at train begin and checked after every batch and epoch.
+ * Numerical safety (not in Keras): a batch whose loss or gradient is NaN/Inf is not applied;
+ * fit then fails with DN_ERR_NUMERIC, unless a TerminateOnNaN callback is present and the
+ * loss is what went bad, in which case training stops and the history is returned.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "training/callbacks.h"
+#include "training/history.h"
+#include "training/progress.h"
+#include "core/status.h"
+#include "training/train.h"
+
+#define DN_FIT_BATCH 32
+
+/* fit takes every callback: attaches it to the model (freed with it), or frees it when there
+ * is no model. A callback owned by another model is refused (and left alone). */
+static dn_status take_callbacks(dn_model *model, dn_callback *const *cbs, size_t n) {
+  dn_status result = DN_OK;
+  for (size_t i = 0; i < n; i++) {
+    dn_callback *cb = cbs[i];
+    if (cb->owner != NULL && cb->owner != model) {
+      result = dn_fail(DN_ERR_ARG, "dn_fit: callbacks[%zu] (%s) belongs to another model", i,
+                       cb->ops->type);
+      continue;
+    }
+    if (model != NULL && cb->owner == model)
+      continue;
+    if (model == NULL || dn_seq_own_callback(model, cb) != DN_OK) {
+      if (model != NULL)
+        result = dn_fail(DN_ERR_NOMEM, "dn_fit: out of memory taking callbacks[%zu]", i);
+      dn_callback_free(cb);
+      continue;
+    }
+    cb->owner = model;
+  }
+  return result;
+}
+
+typedef struct fit_data {
+  const float *x, *y, *sw;
+  size_t rows;
+  const float *vx, *vy, *vsw;
+  size_t vrows;
+  size_t batch, epochs, steps;
+  bool has_terminate_on_nan;
+} fit_data;
+
+static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, size_t n_cb,
+                           fit_data *d) {
+  const char *fn = "dn_fit";
+  dn_status st = dn_train_ready(o->model, fn);
+  if (st != DN_OK)
+    return st;
+  if (o->x == NULL || o->y == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, o->x == NULL ? "x" : "y");
+  if (o->rows == 0)
+    return dn_fail(DN_ERR_ARG, "%s: rows is 0 (no training data)", fn);
+  bool has_vx = o->validation_x != NULL, has_vy = o->validation_y != NULL;
+  if (has_vx != has_vy)
+    return dn_fail(DN_ERR_ARG, "%s: validation_%s is NULL but validation_%s is not", fn,
+                   has_vx ? "y" : "x", has_vx ? "x" : "y");
+  if (has_vx && o->validation_rows == 0)
+    return dn_fail(DN_ERR_ARG, "%s: validation_rows is 0 with validation_x/validation_y given", fn);
+  if (!has_vx && o->validation_rows != 0)
+    return dn_fail(DN_ERR_ARG, "%s: validation_rows is %zu but validation_x/validation_y are NULL",
+                   fn, o->validation_rows);
+  double split = o->validation_split;
+  if (!(split >= 0 && split < 1))
+    return dn_fail(DN_ERR_ARG, "%s: validation_split must be in [0, 1), got %g", fn, split);
+  *d = (fit_data){.x = o->x, .y = o->y, .sw = o->sample_weight, .rows = o->rows};
+  size_t in = o->model->input_dim, tcols = dn_train_target_cols(o->model);
+  if (has_vx) { /* validation_data overrides validation_split */
+    d->vx = o->validation_x;
+    d->vy = o->validation_y;
+    d->vrows = o->validation_rows;
+  } else if (split > 0) {
+    size_t keep = (size_t)floor((double)o->rows * (1.0 - split));
+    if (keep == 0 || keep == o->rows)
+      return dn_fail(DN_ERR_ARG,
+                     "%s: validation_split %g of %zu rows leaves %zu training and %zu validation "
+                     "rows; both must be > 0",
+                     fn, split, o->rows, keep, o->rows - keep);
+    d->rows = keep;
+    d->vx = o->x + keep * in;
+    d->vy = o->y + keep * tcols;
+    d->vsw = o->sample_weight ? o->sample_weight + keep : NULL;
+    d->vrows = o->rows - keep;
+  }
+  if ((st = dn_train_check_labels(o->model, fn, "y", o->y, o->rows)) != DN_OK)
+    return st;
+  if (has_vx && (st = dn_train_check_labels(o->model, fn, "validation_y", d->vy, d->vrows)))
+    return st;
+  d->batch = o->batch_size ? o->batch_size : DN_FIT_BATCH;
+  if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
+    d->batch = d->rows;
+  d->epochs = o->epochs ? o->epochs : 1;
+  d->steps = (d->rows + d->batch - 1) / d->batch;
+  for (size_t i = 0; i < n_cb; i++)
+    d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
+  return DN_OK;
+}
+
+/* Everything a fit allocates, released in one place. */
+typedef struct fit_run {
+  dn_logbook book, batch_book;
+  dn_progress progress;
+  dn_history *history;
+  dn_callback *const *cbs;
+  size_t n_cb;
+  dn_cb_ctx ctx;
+} fit_run;
+
+static void fit_cleanup(fit_run *r, bool keep_history) {
+  for (size_t i = 0; i < r->n_cb; i++)
+    dn_cb_release(r->cbs[i]);
+  dn_logbook_free(&r->book);
+  dn_logbook_free(&r->batch_book);
+  dn_progress_free(&r->progress);
+  if (!keep_history) {
+    dn_history_free(r->history);
+    r->history = NULL;
+  }
+}
+
+/* loss then the metrics (training names or val_ names) into book. */
+static dn_status log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val) {
+  dn_status st = dn_logbook_set(book, val ? "val_loss" : "loss", loss);
+  for (size_t i = 0; st == DN_OK && i < t->n_metrics; i++)
+    st = dn_logbook_set(book, val ? t->val_names[i] : t->metrics[i].name,
+                        dn_metric_result(&t->metrics[i]));
+  return st;
+}
+
+/* dst = the `cols` floats at src. The narrowest rows (a lesson net's 1 to 4 columns) are
+ * copied inline: a call to memcpy per row costs more than the row (and compilers turn a plain
+ * copy loop back into that call). */
+static void copy_row(float *restrict dst, const float *restrict src, size_t cols) {
+  switch (cols) {
+  case 4: dst[3] = src[3]; /* fall through */
+  case 3: dst[2] = src[2]; /* fall through */
+  case 2: dst[1] = src[1]; /* fall through */
+  case 1: dst[0] = src[0]; break;
+  default: memcpy(dst, src, cols * sizeof *dst);
+  }
+}
+
+static void gather(dn_model *model, const fit_data *d, const size_t *rows, size_t n) {
+  struct dn_train *t = model->train;
+  size_t in = model->input_dim, tcols = dn_train_target_cols(model);
+  for (size_t r = 0; r < n; r++) {
+    size_t src = rows[r];
+    copy_row(t->bx + r * in, d->x + src * in, in);
+    copy_row(t->by + r * tcols, d->y + src * tcols, tcols);
+    if (d->sw)
+      t->bw[r] = d->sw[src];
+  }
+}
+
+/* One epoch of training steps; *loss gets the epoch's weighted mean. */
+static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, size_t epoch,
+                             double *epoch_loss) {
+  struct dn_train *t = model->train;
+  double sum = 0.0;
+  size_t seen = 0;
+  for (size_t step = 0; step < d->steps; step++) {
+    dn_status st;
+    for (size_t i = 0; i < r->n_cb; i++)
+      if ((st = dn_cb_batch_begin(r->cbs[i], &r->ctx, step)) != DN_OK)
+        return st;
+    size_t start = step * d->batch, n = d->rows - start < d->batch ? d->rows - start : d->batch;
+    gather(model, d, t->perm + start, n);
+    double loss = NAN;
+    bool bad_gradient = false;
+    st = dn_train_step(model, t->bx, t->by, d->sw ? t->bw : NULL, n, true, &loss, &bad_gradient);
+    if (st == DN_ERR_NUMERIC && (bad_gradient || !d->has_terminate_on_nan))
+      return dn_fail(st,
+                     "dn_fit: the %s at epoch %zu, batch %zu (loss %g); the step was not applied "
+                     "(dn_terminate_on_nan() stops training and keeps the history instead)",
+                     bad_gradient ? "gradient is NaN or Inf" : "loss is NaN or Inf", epoch + 1,
+                     step, loss);
+    if (st != DN_OK && st != DN_ERR_NUMERIC) {
+      dn_error_context("dn_fit");
+      return st;
+    }
+    sum += loss * (double)n;
+    seen += n;
+    dn_logbook_clear(&r->batch_book);
+    if ((st = log_values(&r->batch_book, t, sum / (double)seen, false)) != DN_OK)
+      return st;
+    dn_logbook_sort(&r->batch_book); /* Keras hands batch logs over in sorted key order */
+    dn_logs logs = dn_logbook_view(&r->batch_book);
+    for (size_t i = 0; i < r->n_cb; i++)
+      if ((st = dn_cb_batch_end(r->cbs[i], &r->ctx, step, &logs)) != DN_OK)
+        return st;
+    dn_progress_batch_end(&r->progress, step, &logs);
+    if (model->stop_training)
+      break;
+  }
+  *epoch_loss = sum / (double)seen;
+  return DN_OK;
+}
+
+static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_data *d,
+                            fit_run *r) {
+  struct dn_train *t = model->train;
+  dn_status st;
+  for (size_t epoch = o->initial_epoch; epoch < d->epochs; epoch++) {
+    dn_train_reset_metrics(t);
+    dn_logbook_clear(&r->book);
+    for (size_t i = 0; i < r->n_cb; i++)
+      if ((st = dn_cb_epoch_begin(r->cbs[i], &r->ctx, epoch)) != DN_OK)
+        return st;
+    dn_progress_epoch_begin(&r->progress, epoch);
+    for (size_t i = 0; i < d->rows; i++)
+      t->perm[i] = i;
+    if (!o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
+      for (size_t i = d->rows - 1; i > 0; i--) {
+        size_t j = (size_t)dn_rng_below(&model->rng_shuffle, (uint64_t)i + 1);
+        size_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+      }
+    double loss = NAN;
+    if ((st = train_epoch(model, d, r, epoch, &loss)) != DN_OK)
+      return st;
+    if ((st = log_values(&r->book, t, loss, false)) != DN_OK)
+      return st;
+    if (d->vrows > 0) {
+      double vloss;
+      if ((st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows, d->batch, &vloss))) {
+        dn_error_context("dn_fit: validation");
+        return st;
+      }
+      if ((st = log_values(&r->book, t, vloss, true)) != DN_OK)
+        return st;
+    }
+    for (size_t i = 0; i < r->n_cb; i++)
+      if ((st = dn_cb_epoch_end(r->cbs[i], &r->ctx, epoch, &r->book)) != DN_OK)
+        return st;
+    dn_logs logs = dn_logbook_view(&r->book);
+    if ((st = dn_history_record(r->history, epoch, &logs)) != DN_OK)
+      return st;
+    dn_progress_epoch_end(&r->progress, &logs);
+    if (model->stop_training)
+      break;
+  }
+  return DN_OK;
+}
+
+dn_history *dn_fit_with(dn_fit_options o) {
+  size_t n_cb = 0;
+  while (o.callbacks != NULL && o.callbacks[n_cb] != NULL)
+    n_cb++;
+  if (take_callbacks(o.model, o.callbacks, n_cb) != DN_OK)
+    return NULL;
+  if (o.model == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
+  dn_model *model = o.model;
+  fit_data d = {0};
+  if (check_fit(&o, o.callbacks, n_cb, &d) != DN_OK)
+    return NULL;
+
+  /* Allocate everything before changing anything. */
+  struct dn_train *t = model->train;
+  size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
+  size_t keys = 2 * (1 + t->n_metrics) + 4;
+  fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
+  r.ctx = (dn_cb_ctx){model, o.out ? o.out : stdout, d.epochs, d.steps};
+  dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, d.rows);
+  if (st == DN_OK)
+    st = dn_seq_reserve(model, d.batch < widest ? d.batch : widest);
+  if (st == DN_OK)
+    st = dn_logbook_init(&r.book, keys);
+  if (st == DN_OK)
+    st = dn_logbook_init(&r.batch_book, keys);
+  if (st == DN_OK)
+    st = dn_progress_init(&r.progress, r.ctx.out, o.verbose, d.epochs, d.steps, keys);
+  /* Room for the epochs to run (at most 1024 up front: early stopping often ends long runs). */
+  size_t room = d.epochs > o.initial_epoch ? d.epochs - o.initial_epoch : 0;
+  if (st == DN_OK && (r.history = dn_history_new(room < 1024 ? room : 1024)) == NULL)
+    st = DN_ERR_NOMEM;
+  for (size_t i = 0; st == DN_OK && i < n_cb; i++)
+    st = dn_cb_prepare(o.callbacks[i], &r.ctx);
+  if (st != DN_OK) {
+    fit_cleanup(&r, false);
+    return NULL;
+  }
+
+  if (o.seed != 0) {
+    dn_rng_seed(&model->rng_shuffle, o.seed, DN_STREAM_SHUFFLE);
+    dn_rng_seed(&model->rng_dropout, o.seed, DN_STREAM_DROPOUT);
+  }
+  model->stop_training = false;
+  for (size_t i = 0; st == DN_OK && i < n_cb; i++)
+    st = dn_cb_train_begin(o.callbacks[i], &r.ctx);
+  if (st == DN_OK)
+    st = run_epochs(model, &o, &d, &r);
+  if (st == DN_OK) {
+    dn_logs logs = dn_logbook_view(&r.book);
+    for (size_t i = 0; st == DN_OK && i < n_cb; i++)
+      st = dn_cb_train_end(o.callbacks[i], &r.ctx, &logs);
+  }
+  fit_cleanup(&r, st == DN_OK);
+  return st == DN_OK ? r.history : NULL;
+}
