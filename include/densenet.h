@@ -4,14 +4,18 @@
  * This header is the whole public API and its manual. Keras 3 is the reference for every name,
  * default and formula; docs/keras-differences.md lists every deliberate difference.
  *
- * Data crosses the API as row-major float arrays plus a row count: x is rows x input_dim, y is
- * rows x output_dim (for the sparse_categorical_* losses and metrics, y is rows x 1 holding class
- * indices as floats). The library cannot see an input array's length: the caller supplies that
- * many floats. Outputs go into caller buffers whose capacity (in elements) is passed in and
- * checked. Handles (dn_model, dn_layer, dn_optimizer, dn_callback, dn_history) are opaque.
+ * Data crosses the API as tensors (dn_tensor): row-major float32 data with its shape, usually a
+ * borrowed view of the caller's array made with dn_tensor_2d(data, rows, cols). x is
+ * rows x input_dim, y is rows x output_dim (for the sparse_categorical_* losses and metrics,
+ * rows x 1 holding class indices as floats); a rank-1 tensor of n elements reads as n x 1. Every
+ * data call checks each width against the model and the row counts against each other, and an
+ * output tensor's shape is its capacity, so a mistake is a DN_ERR_SHAPE naming the call, the
+ * argument and both numbers, never a read past an array. Handles (dn_model, dn_layer,
+ * dn_optimizer, dn_callback, dn_history) are opaque.
  *
  * Options are structs with designated initializers standing in for Keras's keyword arguments:
- * dn_dense(4, .activation = "relu", .input_dim = 2). The zero value of every field is the Keras
+ * dn_dense(4, .activation = "relu", .input_dim = 2), passed by value. A macro's positional
+ * arguments come first, in the order the Keras call takes them (model, x, y, ...). The zero value of every field is the Keras
  * default. Booleans whose Keras default is true are spelled negatively (.no_bias, .no_shuffle).
  * A float field whose Keras default is non-zero takes DN_ZERO for "exactly 0"; an integer count
  * field likewise takes DN_ZERO_COUNT. Every macro has a plain function twin taking the options
@@ -38,6 +42,23 @@
  * dn_model_backward) run with flush-to-zero and denormals-are-zero on, on every worker too, and
  * restore the caller's floating-point state before they return. After the first batch, training and
  * prediction steps allocate nothing.
+ *
+ * Contents (each a "=====" section below):
+ *   Version .................. dn_version
+ *   Status and errors ........ dn_status, dn_last_error, dn_set_allocator, DN_ZERO
+ *   Tensors .................. dn_tensor, dn_tensor_2d, dn_tensor_new, dn_tensor_rows, ...
+ *   Layers and activations ... dn_dense, dn_activation, dn_dropout, dn_batch_normalization,
+ *                              dn_normalization (+ dn_normalization_adapt), dn_layer_*
+ *   Model lifecycle .......... dn_sequential, dn_model_add, dn_model_build, dn_model_free, ...
+ *   Weights and gradients .... dn_model_count_params, dn_model_get_weights, ...
+ *   Hand-driven passes ....... dn_model_forward, dn_model_backward, dn_model_gradient_check
+ *   Optimizers and schedules . dn_adam, dn_sgd, ..., dn_exponential_decay, ...
+ *   Compile, fit, evaluate ... dn_compile, dn_fit, dn_train_on_batch, dn_evaluate, dn_predict
+ *   History .................. dn_history_*
+ *   Callbacks ................ dn_early_stopping, dn_reduce_lr_on_plateau, dn_model_checkpoint, ...
+ *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...
+ *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split
+ *   Plots .................... dn_plot_svg, dn_plot_history_svg
  */
 #ifndef DENSENET_H
 #define DENSENET_H
@@ -56,11 +77,11 @@ extern "C" {
  * ====================================================================== */
 
 #define DN_VERSION_MAJOR 0
-#define DN_VERSION_MINOR 1
+#define DN_VERSION_MINOR 2
 #define DN_VERSION_PATCH 0
-#define DN_VERSION_STRING "0.1.0"
+#define DN_VERSION_STRING "0.2.0"
 
-/* The library's version string, DN_VERSION_STRING of the build linked in ("0.1.0"). */
+/* The library's version string, DN_VERSION_STRING of the build linked in ("0.2.0"). */
 const char *dn_version(void);
 
 /* ======================================================================
@@ -106,6 +127,57 @@ dn_status dn_set_allocator(const dn_allocator *allocator);
 #define DN_ZERO (-0.0)
 /* "Exactly zero" for a count option whose Keras default is non-zero. */
 #define DN_ZERO_COUNT (-1)
+
+/* ======================================================================
+ * Tensors
+ *
+ * The type every data call takes: row-major float32 data with its shape (rank 1 to 4). A view
+ * borrows the caller's array (dn_tensor_2d): it is a few words passed by value, allocates
+ * nothing, and the library never writes through a view it was given as an input. An owning
+ * tensor (dn_tensor_new, dn_dataset) holds 64-byte aligned storage of its own, released with
+ * dn_tensor_free; copies of the struct share that storage, so free it once. The zero struct
+ * (rank 0, data NULL) is "no tensor", which optional arguments (validation data, sample
+ * weights) take to mean none. Data calls read a tensor as a matrix: rows = shape[0], columns =
+ * the product of the other dims (1 for rank 1); they accept rank 1 and 2.
+ * ====================================================================== */
+
+#define DN_TENSOR_MAX_RANK 4
+
+typedef struct dn_tensor {
+  float *data;                      /* row-major elements; NULL for no tensor */
+  size_t shape[DN_TENSOR_MAX_RANK]; /* shape[0 .. rank-1]; the rest 0 */
+  int rank;                         /* 1 .. DN_TENSOR_MAX_RANK; 0 for no tensor */
+  bool owner;                       /* storage allocated by the library (dn_tensor_free) */
+} dn_tensor;
+
+/* Keras/numpy: a (rows, cols) array over `data`, borrowed (never copied or freed). Accepts const
+ * data without a cast: calls that take the view as an input never write through it. A NULL data
+ * or a zero dim makes a tensor every data call rejects with DN_ERR_ARG / DN_ERR_SHAPE. */
+dn_tensor dn_tensor_2d(const float *data, size_t rows, size_t cols);
+/* A (n,) vector view over `data` (sample weights, sparse labels, a single-output target). */
+dn_tensor dn_tensor_1d(const float *data, size_t n);
+/* A view of any rank (1 .. DN_TENSOR_MAX_RANK) and shape (rank dims copied). An out-of-range
+ * rank or a NULL shape gives the zero tensor. */
+dn_tensor dn_tensor_view(const float *data, int rank, const size_t *shape);
+/* numpy.zeros(shape): a new owning tensor of zeros in *out (rank 1 .. DN_TENSOR_MAX_RANK, every
+ * dim > 0). Errors: DN_ERR_ARG (NULL out or shape), DN_ERR_SHAPE (rank, a zero dim, a size that
+ * overflows), DN_ERR_NOMEM; *out is left unchanged on failure. */
+dn_status dn_tensor_new(dn_tensor *out, int rank, const size_t *shape);
+/* dn_tensor_new for a rows x cols matrix. */
+dn_status dn_tensor_new_2d(dn_tensor *out, size_t rows, size_t cols);
+/* Releases an owning tensor's storage (a view's data is the caller's and is left alone) and
+ * zeroes *t. NULL is a no-op. */
+void dn_tensor_free(dn_tensor *t);
+/* The number of elements (0 for no tensor or a size that overflows), the size of `axis`
+ * (negative counts from the end; 0 out of range), and the matrix reading: rows = shape[0],
+ * cols = the product of the other dims (1 for rank 1; 0 for no tensor). */
+size_t dn_tensor_size(dn_tensor t);
+size_t dn_tensor_dim(dn_tensor t, int axis);
+size_t dn_tensor_rows(dn_tensor t);
+size_t dn_tensor_cols(dn_tensor t);
+/* numpy t[first:first + count]: a view of `count` rows starting at row `first` (same other
+ * dims, same storage, not owning). Out of range: the zero tensor. */
+dn_tensor dn_tensor_slice_rows(dn_tensor t, size_t first, size_t count);
 
 /* ======================================================================
  * Layers and activations
@@ -232,11 +304,13 @@ dn_layer *dn_normalization_with(dn_normalization_options options);
   dn_normalization_with((dn_normalization_options){.dn_unused = 0, __VA_ARGS__})
 
 /* Keras: Normalization.adapt(x): sets mean and population variance per feature from x
- * (rows x input_dim, computed in double). The layer may be standalone or in a model (a
- * borrowed dn_model_layer pointer). count stays 0, as Keras leaves it for in-memory data.
- * Errors: DN_ERR_ARG (NULL, rows 0, not a Normalization layer), DN_ERR_STATE (input width not
- * known yet), DN_ERR_NUMERIC (a NaN or Inf in x; nothing is changed). */
-dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows);
+ * (rows x features, computed in double). The layer may be standalone or in a model (a
+ * borrowed dn_model_layer pointer); an unbuilt layer takes its input width from x, as Keras
+ * does. count stays 0, as Keras leaves it for in-memory data.
+ * Errors: DN_ERR_ARG (NULL layer, no tensor, not a Normalization layer), DN_ERR_SHAPE (x's width
+ * differs from the layer's input width, rank above 2), DN_ERR_NUMERIC (a NaN or Inf in x);
+ * nothing is changed on failure. */
+dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x);
 
 /* Frees a layer that was never given to a model. NULL, or a layer a model owns, is ignored. */
 void dn_layer_free(dn_layer *layer);
@@ -334,26 +408,26 @@ dn_status dn_model_get_gradients(const dn_model *model, float *out, size_t n);
  * Hand-driven passes (for custom training loops)
  * ====================================================================== */
 
-/* Keras: y = model(x, training=training). Forward pass over `rows` rows of x into y
- * (y_capacity >= rows * output_dim). training=true makes Dropout drop (drawing from the dropout
- * stream) and BatchNormalization use and update batch statistics. x is copied, so it may be
- * reused before dn_model_backward.
- * Errors: DN_ERR_ARG (NULL, rows 0), DN_ERR_STATE (no input shape), DN_ERR_SHAPE (y_capacity
- * too small, sizes overflow), DN_ERR_NOMEM. */
-dn_status dn_model_forward(dn_model *model, const float *x, size_t rows, bool training, float *y,
-                           size_t y_capacity);
+/* Keras: y = model(x, training=training). Forward pass over x (rows x input_dim) into y
+ * (at least x's rows, output_dim columns; extra rows are left alone). training=true makes
+ * Dropout drop (drawing from the dropout stream) and BatchNormalization use and update batch
+ * statistics. x is copied, so it may be reused before dn_model_backward. An unbuilt model takes
+ * its input width from x (Keras builds on the first call).
+ * Errors: DN_ERR_ARG (NULL model, no tensor), DN_ERR_STATE (no layers), DN_ERR_SHAPE (x's width,
+ * y's width or rows, rank above 2, sizes overflow), DN_ERR_NOMEM. */
+dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tensor y);
 
 /* Keras: tape.gradient. Backward pass from dL/dy (rows x output_dim) through the last
  * dn_model_forward, which must have had the same rows, with no other pass (fit, evaluate,
  * predict, *_on_batch, gradient check) and no add/build since. Overwrites the parameter
  * gradients, then adds the regularizer gradients.
- * Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (no input shape, no matching forward). */
-dn_status dn_model_backward(dn_model *model, const float *dy, size_t rows);
+ * Errors: DN_ERR_ARG (NULL model, no tensor), DN_ERR_STATE (no input shape, no matching
+ * forward), DN_ERR_SHAPE (dy's width, or rows other than the forward's). */
+dn_status dn_model_backward(dn_model *model, dn_tensor dy);
 
-/* As dn_model_backward, and also writes dL/dx (rows x input_dim, dx_capacity >= that) into dx
- * (dx NULL: no input gradient). Errors: as dn_model_backward, and DN_ERR_SHAPE (dx_capacity). */
-dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
-                                  size_t dx_capacity);
+/* As dn_model_backward, and also writes dL/dx (dy's rows x input_dim at least) into dx.
+ * Errors: as dn_model_backward, and DN_ERR_SHAPE (dx's width or rows). */
+dn_status dn_model_backward_input(dn_model *model, dn_tensor dy, dn_tensor dx);
 
 /* Keras: optimizer.apply(gradients): one step of the compiled optimizer with the current
  * gradients (clipping, if set, rewrites the stored gradients in place). The first step allocates
@@ -368,16 +442,13 @@ double dn_model_regularization_loss(const dn_model *model);
 
 /* Gradient check (none in Keras): compares the backward pass for the scalar
  * L = sum(y * dy) + regularization with central finite differences over every trainable
- * parameter and every input (x and dy: rows x input_dim and rows x output_dim), in the given
- * mode (options NULL = inference, epsilon 1e-3); random draws are replayed so Dropout masks
- * match. Weights and random streams are left as they were; the stored gradients become those
- * of this pass, and a later dn_model_backward needs a new dn_model_forward.
- * Errors: DN_ERR_ARG (NULL model/x/dy/report, rows 0, epsilon outside [0, 1]), DN_ERR_STATE
- * (no input shape), DN_ERR_SHAPE, DN_ERR_NOMEM. */
-typedef struct dn_gradient_check_options {
-  double epsilon; /* finite-difference step, 0 -> 1e-3 */
-  bool training;
-} dn_gradient_check_options;
+ * parameter and every input (x: rows x input_dim, dy: rows x output_dim), in inference mode
+ * (or training mode with .training = true), with step .epsilon (0 -> 1e-3); random draws are
+ * replayed so Dropout masks match. Weights and random streams are left as they were; the
+ * stored gradients become those of this pass, and a later dn_model_backward needs a new
+ * dn_model_forward. Example: dn_model_gradient_check(model, x, dy, &report, .training = true).
+ * Errors: DN_ERR_ARG (NULL model/report, no tensor, epsilon outside [0, 1]), DN_ERR_STATE
+ * (no input shape), DN_ERR_SHAPE (a width, unequal rows), DN_ERR_NOMEM. */
 typedef struct dn_gradient_check_report {
   double max_rel_error; /* |a - n| / max(|a| + |n|, 1e-8) at the worst entry */
   double max_abs_error;
@@ -386,9 +457,17 @@ typedef struct dn_gradient_check_report {
   double analytic, numeric;
   size_t checked; /* number of entries compared */
 } dn_gradient_check_report;
-dn_status dn_model_gradient_check(dn_model *model, const float *x, const float *dy, size_t rows,
-                                  const dn_gradient_check_options *options,
-                                  dn_gradient_check_report *report);
+typedef struct dn_gradient_check_options {
+  dn_model *model;
+  dn_tensor x;
+  dn_tensor dy;
+  dn_gradient_check_report *report;
+  double epsilon; /* finite-difference step, 0 -> 1e-3 */
+  bool training;
+} dn_gradient_check_options;
+dn_status dn_model_gradient_check_with(dn_gradient_check_options options);
+#define dn_model_gradient_check(...)                                                               \
+  dn_model_gradient_check_with((dn_gradient_check_options){.model = __VA_ARGS__})
 
 /* ======================================================================
  * Training: optimizers and learning-rate schedules
@@ -491,7 +570,10 @@ dn_optimizer *dn_model_optimizer(const dn_model *model);
  *   mean_absolute_error (mae), mean_absolute_percentage_error (mape),
  *   mean_squared_logarithmic_error (msle), huber, log_cosh (logcosh), binary_crossentropy
  *   (bce), categorical_crossentropy (cce), sparse_categorical_crossentropy (scce), hinge,
- *   squared_hinge, kl_divergence (kld), poisson, cosine_similarity.
+ *   squared_hinge, kl_divergence (kld), poisson, cosine_similarity; and crossentropy (ce),
+ *   resolved at the first call with data from y as Keras does: binary_crossentropy for an
+ *   output width of 1, sparse_categorical_crossentropy for a wider output with y of one column
+ *   (or rank 1), categorical_crossentropy otherwise.
  * loss options: huber_delta (huber; 0 -> 1.0, must be > 0); from_logits (the three
  *   cross-entropies); label_smoothing (binary/categorical cross-entropy, in [0, 1]). Setting
  *   one for a loss without it is DN_ERR_ARG. Hinge losses read {0, 1} targets as {-1, 1}.
@@ -531,36 +613,42 @@ typedef enum dn_verbose {
 typedef struct dn_callback dn_callback;
 typedef struct dn_history dn_history;
 
+/* The shape rules of every call below that takes x and y: x is rows x input_dim and y rows x
+ * output_dim (or rows x 1 of class indices for the sparse_categorical_* losses), each of rank 1
+ * or 2, with equal rows; a model without an input width yet takes it from x (Keras builds the
+ * model on its first batch). Optional tensors (validation data, sample weights) are "no tensor"
+ * when left zero; sample weights are rows x 1 (or rank 1). A mismatch is DN_ERR_SHAPE naming
+ * the call, the argument and both numbers ("dn_fit: x has 30 columns but the model's input
+ * width is 31"), before anything changes. */
+
 /* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
  *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
- *   initial_epoch=0). x, y: rows rows; sample_weight: rows floats or NULL.
+ *   initial_epoch=0). Example: dn_fit(model, x, y, .epochs = 10, .validation_split = 0.2).
  * validation_split in [0, 1) takes the last fraction of the rows (floor of the training part),
- * before shuffling; both parts must be non-empty. validation_x/y (validation_rows rows)
- * override it. Epochs run from initial_epoch to epochs. seed != 0 re-seeds the shuffle and
- * dropout streams first (weights are untouched). callbacks: a NULL-terminated list; the model
- * takes each callback, also on failure (never dn_callback_free one afterwards).
+ * before shuffling; both parts must be non-empty. validation_x/y override it. Epochs run from
+ * initial_epoch to epochs. seed != 0 re-seeds the shuffle and dropout streams first (weights
+ * are untouched). callbacks: a NULL-terminated list; fit takes each callback, also on failure,
+ * and frees it before it returns (never dn_callback_free one afterwards).
  * Returns a history owned by the caller (dn_history_free), or NULL. A failure before the first
  * step leaves the model unchanged; a later one keeps the steps already taken.
  * Deviation: a NaN or Inf batch loss stops fit with DN_ERR_NUMERIC without applying that step
  * (Keras trains on); with dn_terminate_on_nan() it stops and returns the history, as Keras,
  * also without applying that step.
- * Errors: DN_ERR_ARG (NULL model/x/y, rows 0, bad validation options, labels that are not class
- * indices, a callback of another model or with an unknown monitor direction), DN_ERR_STATE (not
- * compiled, no input shape), DN_ERR_SHAPE, DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
+ * Errors: DN_ERR_ARG (NULL model, no x or y tensor, bad validation options, labels that are not
+ * class indices, a callback with an unknown monitor direction), DN_ERR_STATE (not compiled, no
+ * layers), DN_ERR_SHAPE (the shape rules above), DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
  * ModelCheckpoint), DN_ERR_NOMEM, or the status of a failing callback. */
 typedef struct dn_fit_options {
   dn_model *model;
-  const float *x;
-  const float *y;
-  size_t rows;
+  dn_tensor x;
+  dn_tensor y;
   size_t epochs;     /* 0 -> 1 */
   size_t batch_size; /* 0 -> 32 */
   double validation_split;
-  const float *validation_x;
-  const float *validation_y;
-  size_t validation_rows;
+  dn_tensor validation_x; /* Keras validation_data=(x, y): both or neither */
+  dn_tensor validation_y;
   bool no_shuffle;
-  const float *sample_weight; /* rows floats, or NULL */
+  dn_tensor sample_weight; /* rows x 1, or no tensor */
   size_t initial_epoch;
   dn_verbose verbose;
   FILE *out; /* progress and verbose callbacks' stream, NULL = stdout */
@@ -572,51 +660,50 @@ dn_history *dn_fit_with(dn_fit_options options);
 
 /* Keras: model.train_on_batch(x, y): one optimizer step on these rows; *loss (may be NULL)
  * receives the batch loss including regularization.
- * Errors: DN_ERR_ARG (NULL model/x/y, rows 0, bad class indices), DN_ERR_STATE (not compiled,
- * no input shape), DN_ERR_SHAPE, DN_ERR_NUMERIC (NaN/Inf loss or gradient: the step is not
- * applied), DN_ERR_NOMEM. */
-dn_status dn_train_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
-                            float *loss);
+ * Errors: DN_ERR_ARG (NULL model, no tensor, bad class indices), DN_ERR_STATE (not compiled, no
+ * layers), DN_ERR_SHAPE, DN_ERR_NUMERIC (NaN/Inf loss or gradient: the step is not applied),
+ * DN_ERR_NOMEM. */
+dn_status dn_train_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 /* Keras: model.test_on_batch(x, y): the loss in inference mode, no update; loss may be NULL.
  * Errors: as dn_train_on_batch, without DN_ERR_NUMERIC (a NaN loss is returned). */
-dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
-                           float *loss);
-/* Keras: model.predict_on_batch(x): y_capacity >= rows * output_dim; no compile needed; y may
- * overlap x (predicting in place).
- * Errors: DN_ERR_ARG (NULL, rows 0), DN_ERR_STATE (no input shape), DN_ERR_SHAPE, DN_ERR_NOMEM. */
-dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, float *y,
-                              size_t y_capacity);
+dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
+/* Keras: model.predict_on_batch(x) into y (at least x's rows, output_dim columns; extra rows are
+ * left alone); no compile needed; y may be x's own storage (predicting in place) when it is
+ * wide enough.
+ * Errors: DN_ERR_ARG (NULL model, no tensor), DN_ERR_STATE (no layers), DN_ERR_SHAPE,
+ * DN_ERR_NOMEM. */
+dn_status dn_predict_on_batch(dn_model *model, dn_tensor x, dn_tensor y);
 
 /* Keras: model.evaluate(x, y) in batches of 32: the mean loss over the rows (regularization
  * included, as Keras reports it) into *loss. Errors: as dn_test_on_batch, and DN_ERR_ARG
  * (loss NULL). */
-dn_status dn_evaluate(dn_model *model, const float *x, const float *y, size_t rows, float *loss);
+dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 
 /* Keras: model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss then each
  * compiled metric, in compile order: writes min(values_capacity, dn_model_metrics_count) values.
- * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0). The message names
- * dn_evaluate. */
-typedef struct dn_evaluate_options {
+ * Example: dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64).
+ * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0). */
+typedef struct dn_evaluate_metrics_options {
   dn_model *model;
-  const float *x;
-  const float *y;
-  size_t rows;
-  size_t batch_size; /* 0 -> 32 */
-  const float *sample_weight;
+  dn_tensor x;
+  dn_tensor y;
   double *values;
   size_t values_capacity;
-} dn_evaluate_options;
-dn_status dn_evaluate_with(dn_evaluate_options options);
-#define dn_evaluate_ex(...) dn_evaluate_with((dn_evaluate_options){.model = __VA_ARGS__})
+  size_t batch_size;       /* 0 -> 32 */
+  dn_tensor sample_weight; /* rows x 1, or no tensor */
+} dn_evaluate_metrics_options;
+dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
+#define dn_evaluate_metrics(...)                                                                   \
+  dn_evaluate_metrics_with((dn_evaluate_metrics_options){.model = __VA_ARGS__})
 
 /* Keras: model.metrics_names: "loss", then the metrics as named in compile. The count is
  * 1 + number of metrics (0 before compile); a name is borrowed, NULL out of range. */
 size_t dn_model_metrics_count(const dn_model *model);
 const char *dn_model_metric_name(const dn_model *model, size_t index);
 
-/* Keras: model.predict(x) in batches of 32; y_capacity >= rows * output_dim; no compile needed.
+/* Keras: model.predict(x) in batches of 32 into y (as dn_predict_on_batch); no compile needed.
  * Errors: as dn_predict_on_batch. */
-dn_status dn_predict(dn_model *model, const float *x, size_t rows, float *y, size_t y_capacity);
+dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y);
 
 /* ======================================================================
  * Training: history
@@ -662,12 +749,13 @@ typedef enum dn_mode { DN_MODE_AUTO = 0, DN_MODE_MIN, DN_MODE_MAX } dn_mode;
 /* Keras: callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=0, mode="auto",
  *   baseline=None, restore_best_weights=False, start_from_epoch=0, verbose=0).
  * monitor: NULL = "val_loss", at most 63 bytes. Deviation: baseline=x is .use_baseline = true,
- * .baseline = x. Errors: DN_ERR_ARG (empty monitor, bad mode, NaN min_delta or baseline). */
+ * .baseline = x. Errors: DN_ERR_ARG (empty monitor, bad mode, NaN min_delta or baseline,
+ * patience < DN_ZERO_COUNT). */
 typedef struct dn_early_stopping_options {
   int dn_unused; /* leave unset */
   const char *monitor;
   double min_delta;
-  size_t patience;
+  int patience; /* 0 or DN_ZERO_COUNT: stop at the first epoch without improvement */
   dn_mode mode;
   bool use_baseline;
   double baseline;
@@ -683,7 +771,7 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
  *   min_delta=1e-4, cooldown=0, min_lr=0, verbose=0). In AUTO mode a monitor containing "acc"
  * is maximized, as Keras. Errors: DN_ERR_ARG (factor outside [0, 1), patience < DN_ZERO_COUNT,
  * non-finite min_delta, negative min_lr, bad monitor or mode). */
-typedef struct dn_reduce_lr_options {
+typedef struct dn_reduce_lr_on_plateau_options {
   int dn_unused; /* leave unset */
   const char *monitor;
   double factor; /* 0 -> 0.1; DN_ZERO for 0 */
@@ -693,10 +781,10 @@ typedef struct dn_reduce_lr_options {
   size_t cooldown;
   double min_lr;
   bool verbose;
-} dn_reduce_lr_options;
-dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_options options);
+} dn_reduce_lr_on_plateau_options;
+dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options options);
 #define dn_reduce_lr_on_plateau(...)                                                               \
-  dn_reduce_lr_on_plateau_with((dn_reduce_lr_options){.dn_unused = 0, __VA_ARGS__})
+  dn_reduce_lr_on_plateau_with((dn_reduce_lr_on_plateau_options){.dn_unused = 0, __VA_ARGS__})
 
 /* Keras: callbacks.LearningRateScheduler(schedule): at each epoch begin, schedule(epoch, lr,
  * user) returns the new rate (logged as "learning_rate"). During fit, a NaN or negative rate is
@@ -743,23 +831,23 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options options);
  * batch begin and end. `index` is the epoch (epoch hooks), the batch (batch hooks) or 0; logs
  * are empty at begin hooks. A hook may call dn_model_stop_training. */
 typedef void (*dn_callback_fn)(dn_model *model, size_t index, const dn_logs *logs, void *user);
-typedef struct dn_lambda_options {
+typedef struct dn_lambda_callback_options {
   int dn_unused; /* leave unset */
   dn_callback_fn on_train_begin, on_train_end;
   dn_callback_fn on_epoch_begin, on_epoch_end;
   dn_callback_fn on_batch_begin, on_batch_end;
   void *user;
-} dn_lambda_options;
-dn_callback *dn_lambda_callback_with(dn_lambda_options options);
+} dn_lambda_callback_options;
+dn_callback *dn_lambda_callback_with(dn_lambda_callback_options options);
 #define dn_lambda_callback(...)                                                                    \
-  dn_lambda_callback_with((dn_lambda_options){.dn_unused = 0, __VA_ARGS__})
+  dn_lambda_callback_with((dn_lambda_callback_options){.dn_unused = 0, __VA_ARGS__})
 
 /* Keras: model.stop_training = True: fit stops after the current batch's callbacks. NULL is a
  * no-op. */
 void dn_model_stop_training(dn_model *model);
 
 /* Frees a callback never handed to dn_fit. NULL is a no-op. Never call it on a callback given
- * to fit (even a failed fit): the model owns it and frees it. */
+ * to fit (even a failed fit): fit owns it and frees it before it returns. */
 void dn_callback_free(dn_callback *callback);
 
 /* ======================================================================
@@ -789,21 +877,27 @@ dn_status dn_model_load_weights(dn_model *model, const char *path);
  * Data: CSV loading and splitting (none in Keras; pandas/sklearn stand-ins)
  * ====================================================================== */
 
-/* A loaded data set: x is rows x n_features, y rows x n_targets (NULL when no targets),
- * row-major, owned by the struct (dn_dataset_free). */
+/* A loaded data set: x is rows x n_features, y rows x n_targets (no tensor, rank 0, when there
+ * are no targets), both owning tensors released by dn_dataset_free, ready for the data calls:
+ * dn_fit(model, data.x, data.y, .epochs = 10). */
 typedef struct dn_dataset {
-  size_t rows;
-  size_t n_features;
-  size_t n_targets;
-  float *x;
-  float *y;
+  dn_tensor x;
+  dn_tensor y;
   size_t dropped_rows; /* rows skipped with drop_invalid_rows */
 } dn_dataset;
 
-/* Column choice: by header name (NULL-terminated lists) or by 0-based index (arrays of n_*
+/* pandas.read_csv stand-in: reads `path` into *out, which is cleared first (free an earlier
+ * content before). Example: dn_csv_load("wine.csv", &data, .target_names = (const char *[]){
+ * "quality", NULL}).
+ * Column choice: by header name (NULL-terminated lists) or by 0-based index (arrays of n_*
  * indices), not both. Targets default to none; features to every column that is not a target.
- * Numbers are parsed locale-independently ("nan", "inf" are errors); RFC 4180 quoting. */
-typedef struct dn_csv_options {
+ * Numbers are parsed locale-independently ("nan", "inf" are errors); RFC 4180 quoting.
+ * Errors name the file, line and column: DN_ERR_ARG (NULL path or out, conflicting options,
+ * unknown column name or index, no feature left), DN_ERR_IO, DN_ERR_FORMAT (bad cell, ragged
+ * row, no data rows), DN_ERR_NOMEM. */
+typedef struct dn_csv_load_options {
+  const char *path;
+  dn_dataset *out;
   const char *const *feature_names;
   const char *const *target_names;
   const size_t *feature_columns;
@@ -813,14 +907,11 @@ typedef struct dn_csv_options {
   char delimiter;         /* 0 -> ',' */
   bool no_header;         /* the first row is data (columns by index only) */
   bool drop_invalid_rows; /* skip malformed/ragged/empty-cell rows, count them */
-} dn_csv_options;
-/* Reads `path` into *out, which is cleared first (free an earlier content before); options NULL
- * = defaults. Errors name the file, line and column: DN_ERR_ARG (NULL, conflicting options,
- * unknown column name or index, no feature left), DN_ERR_IO, DN_ERR_FORMAT (bad cell, ragged
- * row, no data rows), DN_ERR_NOMEM. */
-dn_status dn_csv_load(const char *path, const dn_csv_options *options, dn_dataset *out);
-/* Seeded shuffle-split into two new data sets (overwritten without freeing): test gets
- * round(rows * test_fraction) rows, clamped so each side has at least one.
+} dn_csv_load_options;
+dn_status dn_csv_load_with(dn_csv_load_options options);
+#define dn_csv_load(...) dn_csv_load_with((dn_csv_load_options){.path = __VA_ARGS__})
+/* sklearn's train_test_split: seeded shuffle-split into two new data sets (overwritten without
+ * freeing): test gets round(rows * test_fraction) rows, clamped so each side has at least one.
  * Errors: DN_ERR_ARG (NULL, train == test, an output aliasing data, no features, test_fraction
  * outside (0, 1), fewer than 2 rows), DN_ERR_SHAPE, DN_ERR_NOMEM. */
 dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint64_t seed,
@@ -839,23 +930,39 @@ typedef struct dn_plot_series {
   size_t n;
   bool points; /* scatter markers instead of a line */
 } dn_plot_series;
-typedef struct dn_plot_options {
+/* An x/y chart of n_series series with axes, ticks, labels and a legend, written to `path`
+ * (removed again if writing fails). Non-finite points are left out. Example:
+ * dn_plot_svg("fit.svg", series, 2, .title = "Fit", .x_label = "x").
+ * Errors: DN_ERR_ARG (NULL path/series, n_series 0, a series with n 0 or y NULL, a size out of
+ * range), DN_ERR_IO. */
+typedef struct dn_plot_svg_options {
+  const char *path;
+  const dn_plot_series *series;
+  size_t n_series;
   const char *title;
   const char *x_label;
   const char *y_label;
   size_t width, height; /* 0 -> 720 x 440 */
-} dn_plot_options;
-/* An x/y chart of n_series series with axes, ticks, labels and a legend, written to `path`
- * (removed again if writing fails). Non-finite points are left out. options may be NULL.
- * Errors: DN_ERR_ARG (NULL path/series, n_series 0, a series with n 0 or y NULL, a size out of
- * range), DN_ERR_IO. */
-dn_status dn_plot_svg(const char *path, const dn_plot_series *series, size_t n_series,
-                      const dn_plot_options *options);
+} dn_plot_svg_options;
+dn_status dn_plot_svg_with(dn_plot_svg_options options);
+#define dn_plot_svg(...) dn_plot_svg_with((dn_plot_svg_options){.path = __VA_ARGS__})
 /* Learning curves: the given history keys per epoch (NULL-terminated; NULL -> "loss" and, when
- * logged, "val_loss"), x labelled "epoch" from 1. Errors: as dn_plot_svg, and DN_ERR_ARG (NULL
- * history, no epochs, empty key list, a key not logged), DN_ERR_SHAPE, DN_ERR_NOMEM. */
-dn_status dn_plot_history_svg(const dn_history *history, const char *path, const char *const *keys,
-                              const dn_plot_options *options);
+ * logged, "val_loss"), x labelled "epoch" from 1. Example:
+ * dn_plot_history_svg(history, "loss.svg", .keys = (const char *[]){"mae", "val_mae", NULL}).
+ * Errors: as dn_plot_svg, and DN_ERR_ARG (NULL history, no epochs, empty key list, a key not
+ * logged), DN_ERR_SHAPE, DN_ERR_NOMEM. */
+typedef struct dn_plot_history_svg_options {
+  const dn_history *history;
+  const char *path;
+  const char *const *keys;
+  const char *title;
+  const char *x_label; /* NULL -> "epoch" */
+  const char *y_label;
+  size_t width, height; /* 0 -> 720 x 440 */
+} dn_plot_history_svg_options;
+dn_status dn_plot_history_svg_with(dn_plot_history_svg_options options);
+#define dn_plot_history_svg(...)                                                                   \
+  dn_plot_history_svg_with((dn_plot_history_svg_options){.history = __VA_ARGS__})
 
 #ifdef __cplusplus
 }

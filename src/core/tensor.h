@@ -1,4 +1,6 @@
-/* tensor.h -- internal: n-d float32 tensors (rank 1-4), row-major, 64-byte aligned. */
+/* tensor.h -- internal: what the library does with the public dn_tensor (densenet.h): shape
+ * validation with messages naming the call and the argument, and the matrix reading every data
+ * call and layer uses. */
 #ifndef DN_TENSOR_H
 #define DN_TENSOR_H
 
@@ -7,36 +9,35 @@
 
 #include "densenet.h"
 
-#define DN_MAX_RANK 4
+#define DN_MAX_RANK DN_TENSOR_MAX_RANK
 
-/* An owning tensor frees its data in dn_tensor_free; a view borrows it.
- * The zero struct is a valid empty tensor. */
-typedef struct dn_tensor {
+/* A tensor read as a matrix: rows x cols row-major floats at data. What layers and kernels
+ * pass each other; a few words on the stack. */
+typedef struct dn_matrix {
   float *data;
-  size_t shape[DN_MAX_RANK];
-  int rank;
-  size_t size; /* product of the shape */
-  bool owner;
-} dn_tensor;
+  size_t rows, cols;
+} dn_matrix;
 
-/* Allocates a zeroed owning tensor (rank 1..4, every dim > 0). */
-dn_status dn_tensor_init(dn_tensor *t, int rank, const size_t *shape);
-dn_status dn_tensor_init_2d(dn_tensor *t, size_t rows, size_t cols);
-/* A borrowed view of `data` with the given shape. */
-dn_status dn_tensor_view(dn_tensor *t, float *data, int rank, const size_t *shape);
-/* Frees an owning tensor's data; leaves *t empty. */
-void dn_tensor_free(dn_tensor *t);
+/* Checks that `t` is a tensor a data call can read as a matrix, for call `fn` and argument
+ * `arg` ("x", "y", "sample_weight"): DN_ERR_ARG if it is no tensor (rank 0 or data NULL);
+ * DN_ERR_SHAPE if its rank is above max_rank or outside 1..DN_TENSOR_MAX_RANK, a dim is 0 or
+ * its size overflows. On success *m is its matrix reading (rows = shape[0], cols = the product
+ * of the other dims, 1 for rank 1). */
+dn_status dn_tensor_matrix(dn_tensor t, const char *fn, const char *arg, int max_rank,
+                           dn_matrix *m);
+
+/* Element count of a shape (rank 1..DN_TENSOR_MAX_RANK, every dim > 0), overflow-checked:
+ * DN_ERR_SHAPE naming `fn` otherwise. */
+dn_status dn_shape_size(const char *fn, int rank, const size_t *shape, size_t *size);
+
+/* "[2 x 3]" for a shape, into buf (the empty tensor is "[]"). Returns buf. */
+const char *dn_shape_text(char *buf, size_t cap, int rank, const size_t *shape);
+#define DN_SHAPE_TEXT_CAP 128
+
 /* Same element count, new shape (DN_ERR_SHAPE otherwise; *t unchanged). */
 dn_status dn_tensor_reshape(dn_tensor *t, int rank, const size_t *shape);
-void dn_tensor_fill(dn_tensor *t, float value);
-/* Copies src's elements into dst (sizes must match). */
-dn_status dn_tensor_copy(dn_tensor *dst, const dn_tensor *src);
-/* Size of axis `axis` (negative counts from the end), 0 if out of range. */
-size_t dn_tensor_dim(const dn_tensor *t, int axis);
-/* Rows and columns of a tensor read as a matrix (last axis = columns). */
-size_t dn_tensor_rows(const dn_tensor *t);
-size_t dn_tensor_cols(const dn_tensor *t);
-/* Checks the rank and shape; *size gets the element count (overflow-checked). */
-dn_status dn_shape_size(int rank, const size_t *shape, size_t *size);
+/* Copies src's elements into dst (sizes must match; DN_ERR_SHAPE otherwise). */
+dn_status dn_tensor_copy(dn_tensor dst, dn_tensor src);
+void dn_tensor_fill(dn_tensor t, float value);
 
 #endif
