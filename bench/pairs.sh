@@ -9,7 +9,9 @@
 # same minute, and prints for every workload the median of the per-pair ratios
 # (libdensenet / peer; for W1-latency peer / libdensenet, so higher is better throughout) and
 # their min-max. 1-thread runs are pinned to vCPU 0 like run_peers.sh's. PEER is torch
-# (Debian's python3-torch, W2-W4) or fann (W1 and W1-latency, built from ../shared/bench/peers).
+# (Debian's python3-torch, W2-W4), fann (W1 and W1-latency, built from ../shared/bench/peers) or
+# build:PATH, another build of bench (an older commit, for before/after pairs on any workload:
+# its lines are named "before").
 set -euo pipefail
 bench=${1:?usage: pairs.sh BENCH [PAIRS] [THREADS] [WORKLOADS] [PEER]}
 pairs=${2:-5}
@@ -32,8 +34,12 @@ fann)
   fann_bin=$(mktemp)
   gcc -O3 -march=native -o "$fann_bin" "$peers_dir/fann_mlp.c" -lfloatfann -lm
   peer_cmd=(env BENCH_ONLY=W1 "${pin[@]}" "$fann_bin") ;;
+build:*)
+  peer_cmd=(env OMP_NUM_THREADS="$threads" "${pin[@]}" "${peer#build:}" --threads "$threads"
+    --workloads "$workloads" --peer before)
+  peer=before ;;
 *)
-  echo "pairs.sh: unknown peer '$peer' (torch, fann)" >&2
+  echo "pairs.sh: unknown peer '$peer' (torch, fann, build:PATH)" >&2
   exit 2 ;;
 esac
 
@@ -50,7 +56,7 @@ rows = {}
 for line in open(sys.argv[1]):
     kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
     name = kv["peer"]
-    if name not in ("libdensenet", sys.argv[2], "fann-mb32"):
+    if name not in ("libdensenet", sys.argv[2], "fann-mb32"):  # "before" for build:PATH
         continue
     value = kv.get("samples_per_s") or kv.get("us_per_call")
     rows.setdefault((kv["workload"], kv["PAIR"]), {})[name] = float(value)
@@ -61,7 +67,7 @@ for w in sorted({w for w, _ in rows}):
     for (wl, _), r in sorted(rows.items()):
         if wl != w:
             continue
-        other = r.get("fann-mb32") if w == "W1" else r.get(sys.argv[2])
+        other = r.get("fann-mb32") if w == "W1" and sys.argv[2] == "fann" else r.get(sys.argv[2])
         if other is None or "libdensenet" not in r:
             continue
         mine = r["libdensenet"]
