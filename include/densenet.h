@@ -15,11 +15,14 @@
  *
  * Options are structs with designated initializers standing in for Keras's keyword arguments:
  * dn_dense(4, .activation = "relu", .input_dim = 2), passed by value. A macro's positional
- * arguments come first, in the order the Keras call takes them (model, x, y, ...). The zero value of every field is the Keras
- * default. Booleans whose Keras default is true are spelled negatively (.no_bias, .no_shuffle).
- * A float field whose Keras default is non-zero takes DN_ZERO for "exactly 0"; an integer count
- * field likewise takes DN_ZERO_COUNT. Every macro has a plain function twin taking the options
- * struct (dn_dense_with, dn_compile_with, dn_fit_with, ...) for C++ and language bindings.
+ * arguments come first, in the order the Keras call takes them (model, x, y, ...); a macro
+ * without positional arguments also takes an empty list (dn_batch_normalization()). Arrays
+ * are given as compound literals: .metrics = (const char *[]){"mae", "mse", NULL}. The zero
+ * value of every field is the Keras default. Booleans whose Keras default is true are spelled
+ * negatively (.no_bias, .no_shuffle). A float field whose Keras default is non-zero takes DN_ZERO
+ * for "exactly 0"; an integer count field likewise takes DN_ZERO_COUNT. Every macro has a plain
+ * function twin taking the options struct (dn_dense_with, dn_compile_with, dn_fit_with, ...) for
+ * C++ and language bindings.
  *
  * Reading the comments below: "Keras:" names the Keras 3 equivalent; "Errors:" lists every
  * status the function can return besides DN_OK (a function returning a pointer returns NULL
@@ -46,6 +49,7 @@
  * Contents (each a "=====" section below):
  *   Version .................. dn_version
  *   Status and errors ........ dn_status, dn_last_error, dn_set_allocator, DN_ZERO
+ *   Option macro machinery ... DN_OPTIONS_ (not API)
  *   Tensors .................. dn_tensor, dn_tensor_2d, dn_tensor_new, dn_tensor_rows, ...
  *   Layers and activations ... dn_dense, dn_activation, dn_dropout, dn_batch_normalization,
  *                              dn_normalization (+ dn_normalization_adapt), dn_layer_*
@@ -127,6 +131,52 @@ dn_status dn_set_allocator(const dn_allocator *allocator);
 #define DN_ZERO (-0.0)
 /* "Exactly zero" for a count option whose Keras default is non-zero. */
 #define DN_ZERO_COUNT (-1)
+
+/* ======================================================================
+ * Option macro machinery (not API: the DN_PP_* and DN_OPTIONS_* names may change)
+ *
+ * A macro whose options are all keywords, such as dn_batch_normalization(), takes an empty
+ * list or designated arguments. DN_OPTIONS_(fn, type, ...) expands to fn((type){0}) for an
+ * empty list and to fn((type){__VA_ARGS__}) otherwise, so no initializer list is empty ({} is
+ * not C11) and no field is initialized twice (-Wpedantic, -Woverride-init stay quiet).
+ * The emptiness test is Jens Gustedt's ISEMPTY, applied to the first argument only: designated
+ * arguments start with '.', so the list is empty exactly when its first argument is, and that
+ * argument has no top-level comma. The caller's arguments are never counted, so there is no
+ * limit on them, and commas inside braces, which split macro arguments, are harmless:
+ * .mean = (const float[]){0.5f, 1, 2} passes through as written.
+ * Limit (Gustedt's): a probe appends "()" to the first argument, so that argument must not
+ * end with the name of a function-like macro (.on_epoch_end = f, where f is also such a macro,
+ * may fail to compile); put another option first or write (f).
+ * ====================================================================== */
+
+#define DN_PP_CAT_(a, b) DN_PP_CAT_I_(a, b)
+#define DN_PP_CAT_I_(a, b) a##b
+#define DN_PP_CAT5_(a, b, c, d, e) a##b##c##d##e
+/* The first argument (empty for an empty list); the ~ keeps "..." non-empty, as C11 asks. */
+#define DN_PP_FIRST_(...) DN_PP_FIRST_I_(__VA_ARGS__, ~)
+#define DN_PP_FIRST_I_(first, ...) first
+/* 1 if the arguments hold a top-level comma (2 to 15 arguments), 0 for one argument. */
+#define DN_PP_HAS_COMMA_(...)                                                                      \
+  DN_PP_ARG16_(__VA_ARGS__, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ~)
+#define DN_PP_ARG16_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, ...) a16
+/* A comma when followed by parentheses. */
+#define DN_PP_COMMA_IF_CALLED_(...) ,
+/* 1 if x (one macro argument) is empty, else 0. Four probes, each 1 if it makes a comma: x;
+ * DN_PP_COMMA_IF_CALLED_ x (x begins with parentheses); x () (x ends with a function-like
+ * macro's name); DN_PP_COMMA_IF_CALLED_ x (). Only an empty x gives 0, 0, 0, 1. */
+#define DN_PP_ISEMPTY_(x)                                                                          \
+  DN_PP_ISEMPTY_I_(DN_PP_HAS_COMMA_(x), DN_PP_HAS_COMMA_(DN_PP_COMMA_IF_CALLED_ x),                \
+                   DN_PP_HAS_COMMA_(x()), DN_PP_HAS_COMMA_(DN_PP_COMMA_IF_CALLED_ x()))
+#define DN_PP_ISEMPTY_I_(a, b, c, d) DN_PP_HAS_COMMA_(DN_PP_CAT5_(DN_PP_EMPTY_CASE_, a, b, c, d))
+#define DN_PP_EMPTY_CASE_0001 ,
+/* Takes no arguments: a list with an empty first argument but more after it (a stray leading
+ * comma) stops the build here instead of being dropped. */
+#define DN_PP_LEADING_COMMA_()
+
+#define DN_OPTIONS_(fn, type, ...)                                                                 \
+  DN_PP_CAT_(DN_OPTIONS_CASE_, DN_PP_ISEMPTY_(DN_PP_FIRST_(__VA_ARGS__)))(fn, type, __VA_ARGS__)
+#define DN_OPTIONS_CASE_0(fn, type, ...) fn((type){__VA_ARGS__})
+#define DN_OPTIONS_CASE_1(fn, type, ...) fn((type){0}) DN_PP_LEADING_COMMA_(__VA_ARGS__)
 
 /* ======================================================================
  * Tensors
@@ -273,7 +323,6 @@ dn_layer *dn_dropout_with(dn_dropout_options options);
  * Errors: DN_ERR_ARG (momentum outside [0, 1], epsilon < 0 or not finite, name too long),
  * DN_ERR_NOMEM. */
 typedef struct dn_batch_normalization_options {
-  int dn_unused; /* leave unset: lets the macro take an empty argument list */
   size_t input_dim;
   double momentum; /* 0 -> 0.99; DN_ZERO for 0 */
   double epsilon;  /* 0 -> 1e-3; DN_ZERO for 0 */
@@ -283,7 +332,7 @@ typedef struct dn_batch_normalization_options {
 } dn_batch_normalization_options;
 dn_layer *dn_batch_normalization_with(dn_batch_normalization_options options);
 #define dn_batch_normalization(...)                                                                \
-  dn_batch_normalization_with((dn_batch_normalization_options){.dn_unused = 0, __VA_ARGS__})
+  DN_OPTIONS_(dn_batch_normalization_with, dn_batch_normalization_options, __VA_ARGS__)
 
 /* Keras: layers.Normalization(mean=None, variance=None, invert=False):
  * y = (x - mean) / max(sqrt(variance), 1e-7) (invert: y = mean + x * that). Weights
@@ -292,7 +341,6 @@ dn_layer *dn_batch_normalization_with(dn_batch_normalization_options options);
  * Errors: DN_ERR_ARG (only one of mean/variance, no input_dim with them, a non-finite mean or a
  * negative or non-finite variance, name too long), DN_ERR_NOMEM. */
 typedef struct dn_normalization_options {
-  int dn_unused; /* leave unset */
   size_t input_dim;
   const float *mean;
   const float *variance;
@@ -301,7 +349,7 @@ typedef struct dn_normalization_options {
 } dn_normalization_options;
 dn_layer *dn_normalization_with(dn_normalization_options options);
 #define dn_normalization(...)                                                                      \
-  dn_normalization_with((dn_normalization_options){.dn_unused = 0, __VA_ARGS__})
+  DN_OPTIONS_(dn_normalization_with, dn_normalization_options, __VA_ARGS__)
 
 /* Keras: Normalization.adapt(x): sets mean and population variance per feature from x
  * (rows x features, computed in double). The layer may be standalone or in a model (a
@@ -335,9 +383,10 @@ size_t dn_layer_count_params(const dn_layer *layer);
  * Errors: DN_ERR_ARG (no layers, a NULL layer, a duplicate name), DN_ERR_SHAPE (a layer's
  * input_dim differs from the previous output), a failed constructor's status, DN_ERR_NOMEM. */
 dn_model *dn_sequential_with(size_t count, dn_layer *const *layers);
+/* A leading NULL, skipped, keeps the array non-empty for dn_sequential() (count 0). */
 #define dn_sequential(...)                                                                         \
-  dn_sequential_with(sizeof((dn_layer *[]){__VA_ARGS__}) / sizeof(dn_layer *),                     \
-                     (dn_layer *[]){__VA_ARGS__})
+  dn_sequential_with(sizeof((dn_layer *[]){NULL, __VA_ARGS__}) / sizeof(dn_layer *) - 1,           \
+                     (dn_layer *[]){NULL, __VA_ARGS__} + 1)
 
 /* Keras: keras.Sequential(). An empty model to fill with dn_model_add; NULL on DN_ERR_NOMEM. */
 dn_model *dn_model_new(void);
@@ -752,7 +801,6 @@ typedef enum dn_mode { DN_MODE_AUTO = 0, DN_MODE_MIN, DN_MODE_MAX } dn_mode;
  * .baseline = x. Errors: DN_ERR_ARG (empty monitor, bad mode, NaN min_delta or baseline,
  * patience < DN_ZERO_COUNT). */
 typedef struct dn_early_stopping_options {
-  int dn_unused; /* leave unset */
   const char *monitor;
   double min_delta;
   int patience; /* 0 or DN_ZERO_COUNT: stop at the first epoch without improvement */
@@ -765,14 +813,13 @@ typedef struct dn_early_stopping_options {
 } dn_early_stopping_options;
 dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
 #define dn_early_stopping(...)                                                                     \
-  dn_early_stopping_with((dn_early_stopping_options){.dn_unused = 0, __VA_ARGS__})
+  DN_OPTIONS_(dn_early_stopping_with, dn_early_stopping_options, __VA_ARGS__)
 
 /* Keras: callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto",
  *   min_delta=1e-4, cooldown=0, min_lr=0, verbose=0). In AUTO mode a monitor containing "acc"
  * is maximized, as Keras. Errors: DN_ERR_ARG (factor outside [0, 1), patience < DN_ZERO_COUNT,
  * non-finite min_delta, negative min_lr, bad monitor or mode). */
 typedef struct dn_reduce_lr_on_plateau_options {
-  int dn_unused; /* leave unset */
   const char *monitor;
   double factor; /* 0 -> 0.1; DN_ZERO for 0 */
   int patience;  /* 0 -> 10; DN_ZERO_COUNT for 0 */
@@ -784,7 +831,7 @@ typedef struct dn_reduce_lr_on_plateau_options {
 } dn_reduce_lr_on_plateau_options;
 dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options options);
 #define dn_reduce_lr_on_plateau(...)                                                               \
-  dn_reduce_lr_on_plateau_with((dn_reduce_lr_on_plateau_options){.dn_unused = 0, __VA_ARGS__})
+  DN_OPTIONS_(dn_reduce_lr_on_plateau_with, dn_reduce_lr_on_plateau_options, __VA_ARGS__)
 
 /* Keras: callbacks.LearningRateScheduler(schedule): at each epoch begin, schedule(epoch, lr,
  * user) returns the new rate (logged as "learning_rate"). During fit, a NaN or negative rate is
@@ -832,7 +879,6 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options options);
  * are empty at begin hooks. A hook may call dn_model_stop_training. */
 typedef void (*dn_callback_fn)(dn_model *model, size_t index, const dn_logs *logs, void *user);
 typedef struct dn_lambda_callback_options {
-  int dn_unused; /* leave unset */
   dn_callback_fn on_train_begin, on_train_end;
   dn_callback_fn on_epoch_begin, on_epoch_end;
   dn_callback_fn on_batch_begin, on_batch_end;
@@ -840,7 +886,7 @@ typedef struct dn_lambda_callback_options {
 } dn_lambda_callback_options;
 dn_callback *dn_lambda_callback_with(dn_lambda_callback_options options);
 #define dn_lambda_callback(...)                                                                    \
-  dn_lambda_callback_with((dn_lambda_callback_options){.dn_unused = 0, __VA_ARGS__})
+  DN_OPTIONS_(dn_lambda_callback_with, dn_lambda_callback_options, __VA_ARGS__)
 
 /* Keras: model.stop_training = True: fit stops after the current batch's callbacks. NULL is a
  * no-op. */

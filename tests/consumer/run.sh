@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- install a libdensenet build into a temporary prefix, then build and run a consumer
 # against it: through find_package(densenet), through pkg-config, and (when a C++ compiler is
-# there) from C++ through pkg-config.
+# there) from C++ through pkg-config; and compile options_macros.c, every options macro of the
+# installed header, as a user's strict -Werror C11 build would, by CC, gcc and clang.
 #
 # usage: run.sh BUILD_DIR [CONFIG]
 # env:   CC                 compiler for the consumer (default cc); CXX likewise for C++
@@ -41,6 +42,25 @@ echo "pkg-config densenet: $pc_cflags $pc_libs"
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror $flags $pc_cflags "$here/main.c" $pc_libs \
   -o "$tmp/consumer-pc"
 "$tmp/consumer-pc"
+
+echo "== options macros in a strict C11 build"
+header=$(find "$prefix" -name densenet.h -print -quit)
+# Every options macro of the header must be in the test, so a new one is not left out.
+missing=""
+while read -r macro; do
+  grep -qF "$macro(" "$here/options_macros.c" || missing="$missing $macro"
+done < <(sed -n 's/^#define \(dn_[a-z0-9_]*\)(.*/\1/p' "$header")
+[ -z "$missing" ] || { echo "run.sh: options_macros.c does not use:$missing" >&2; exit 1; }
+compilers=("$cc")
+for other in gcc clang; do
+  if [ "$other" != "$(basename "$cc")" ] && command -v "$other" >/dev/null 2>&1; then compilers+=("$other"); fi
+done
+for compiler in "${compilers[@]}"; do
+  echo "options_macros.c: $compiler"
+  # shellcheck disable=SC2086
+  "$compiler" -std=c11 -Wall -Wextra -Wpedantic -Woverride-init -Werror $pc_cflags \
+    -c "$here/options_macros.c" -o "$tmp/options_macros.o"
+done
 
 # The same header from C++ (extern "C" linkage), with the C++ compiler matching CC.
 cxx=${CXX:-}
