@@ -405,8 +405,7 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer);
  * DN_ERR_SHAPE (too large), DN_ERR_NOMEM; on failure the layers stay unbuilt. */
 dn_status dn_model_build(dn_model *model, size_t input_dim);
 
-/* Frees the model with its layers, compiled optimizer and the callbacks fit took. NULL is a
- * no-op. Borrowed pointers from it (layers, optimizer, names) become invalid. */
+/* Frees the model with its layers and its compiled optimizer. NULL is a no-op. Borrowed pointers from it (layers, optimizer, names) become invalid. */
 void dn_model_free(dn_model *model);
 
 /* Input and output widths (0 until the model has an input shape, or for NULL). */
@@ -777,8 +776,8 @@ void dn_history_free(dn_history *history);
 /* ======================================================================
  * Training: callbacks
  *
- * Constructors return a callback owned by the caller until handed to dn_fit (then the model's),
- * or NULL (DN_ERR_ARG for a bad option, DN_ERR_NOMEM). Monitored values missing from the logs
+ * Constructors return a callback owned by the caller until handed to dn_fit, which frees it
+ * before it returns; or NULL (DN_ERR_ARG for a bad option, DN_ERR_NOMEM). Monitored values missing from the logs
  * are skipped silently (Keras warns).
  * ====================================================================== */
 
