@@ -525,13 +525,12 @@ static void test_stream_seam(void **state) {
   FILE *f = fmemopen(text, strlen(text), "r");
   assert_non_null(f);
   dn_dataset d;
-  assert_ok(dn_csv_load_stream(f, "memory", (dn_csv_load_options){.out = &d}));
+  assert_ok(dn_csv_load_stream(f, "memory", NULL, &d));
   fclose(f);
   assert_int_equal(dn_tensor_rows(d.x), 2);
   assert_floats(d.x.data, (const float[]){1, 2, 3, 4}, 4);
   dn_dataset_free(&d);
-  assert_status_msg(dn_csv_load_stream(NULL, "memory", (dn_csv_load_options){.out = &d}),
-                    DN_ERR_ARG, "file is NULL");
+  assert_status_msg(dn_csv_load_stream(NULL, "memory", NULL, &d), DN_ERR_ARG, "file is NULL");
 }
 
 /* Allocator that fails after `budget` allocations (to walk every failure path). */
@@ -803,7 +802,8 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
   assert_true(dn_tensor_rows(data.x) == 100 && data.x.data[99] == 99.0f); /* untouched */
   /* x and y are tensors now: their row counts must agree. */
   data.y.shape[0] = 99;
-  assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &b1), DN_ERR_SHAPE, "99");
+  assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &b1), DN_ERR_SHAPE,
+                    "dn_train_test_split: data->x has 100 rows but data->y has 99");
   assert_empty(&a1);
   data.x.shape[0] = data.y.shape[0] = 1;
   assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &b1), DN_ERR_ARG, "at least 2 rows");

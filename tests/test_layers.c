@@ -296,7 +296,8 @@ static void test_normalization(void **state) {
                     DN_ERR_ARG, "not a Normalization");
   /* x's width against the layer's (2): a shape error, the statistics unchanged. */
   assert_status_msg(dn_normalization_adapt(dn_model_layer(m, 0), dn_tensor_2d(x2, 1, 4)),
-                    DN_ERR_SHAPE, "4");
+                    DN_ERR_SHAPE,
+                    "dn_normalization_adapt: x has 4 columns but the layer's input width is 2");
   assert_ok(dn_model_get_weights(m, w, 8));
   assert_close(w[0], 1, 0, 0);
   assert_close(w[3], 4, 0, 0);
@@ -313,7 +314,8 @@ static void test_normalization(void **state) {
   /* An unbuilt layer takes its input width from x, as Keras's adapt builds it (0.1 refused it
    * with DN_ERR_STATE); a model made from it has that input width. */
   dn_layer *unbuilt = dn_normalization();
-  assert_status_msg(dn_normalization_adapt(unbuilt, (dn_tensor){0}), DN_ERR_ARG, "x");
+  assert_status_msg(dn_normalization_adapt(unbuilt, (dn_tensor){0}), DN_ERR_ARG,
+                    "dn_normalization_adapt: x is no tensor");
   assert_ok(dn_normalization_adapt(unbuilt, dn_tensor_2d(x, 4, 2)));
   m = dn_sequential(unbuilt);
   assert_non_null(m);

@@ -145,7 +145,7 @@ static void test_add_and_build(void **state) {
    * width as Keras does, so only a refused call (here y one column short of the output width
    * that x gives) leaves it unbuilt. */
   assert_status_msg(dn_model_forward(m, tx, false, dn_tensor_2d(y, 1, 1)), DN_ERR_SHAPE,
-                    "dn_model_forward: y has 1 columns");
+                    "dn_model_forward: y has 1 column but the model's output width is 2");
   assert_int_equal(dn_model_input_dim(m), 0);
   assert_int_equal(dn_model_count_params(m), 0);
   FILE *f = tmpfile();
@@ -218,22 +218,27 @@ static void test_bad_input(void **state) {
   /* 0.1's rows argument is x's first dim now: zero rows is a shape error. */
   assert_status_msg(dn_model_forward(m, dn_tensor_2d(x, 0, 2), false, ty), DN_ERR_SHAPE, "no rows");
   /* 0.1's y_capacity is y's shape now: one output row for two input rows. */
-  assert_status_msg(dn_model_forward(m, tx, false, dn_tensor_2d(y, 1, 1)), DN_ERR_SHAPE, "2 rows");
+  assert_status_msg(dn_model_forward(m, tx, false, dn_tensor_2d(y, 1, 1)), DN_ERR_SHAPE,
+                    "dn_model_forward: y has 1 row but x has 2");
   assert_status_msg(dn_model_backward(m, tdy), DN_ERR_STATE, "forward");
   assert_ok(dn_model_forward(m, tx, true, ty));
   /* dy's rows against the forward's: a shape error now (0.1 said DN_ERR_STATE). */
-  assert_status_msg(dn_model_backward(m, dn_tensor_2d(dy, 1, 1)), DN_ERR_SHAPE, "same");
-  assert_status_msg(dn_model_backward(m, none), DN_ERR_ARG, "dy");
+  assert_status_msg(dn_model_backward(m, dn_tensor_2d(dy, 1, 1)), DN_ERR_SHAPE,
+                    "dn_model_backward: dy has 1 row but the last dn_model_forward had 2");
+  assert_status_msg(dn_model_backward(m, none), DN_ERR_ARG, "dn_model_backward: dy is no tensor");
   /* 0.1's dx_capacity (3 of 4 floats) is dx's shape now: too few rows, or the wrong width. */
-  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 1, 2)), DN_ERR_SHAPE, "dx");
-  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 2, 1)), DN_ERR_SHAPE, "dx");
+  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 1, 2)), DN_ERR_SHAPE,
+                    "dn_model_backward_input: dx has 1 row but dy has 2");
+  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 2, 1)), DN_ERR_SHAPE,
+                    "dn_model_backward_input: dx has 1 column but the model's input width is 2");
   assert_ok(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 2, 2)));
   assert_status_msg(dn_model_summary(m, NULL), DN_ERR_ARG, "out");
   assert_status_msg(dn_model_set_seed(NULL, 1), DN_ERR_ARG, "model");
   assert_status_msg(dn_model_build(m, 0), DN_ERR_ARG, "input_dim");
   dn_gradient_check_report rep;
   assert_status_msg(dn_model_gradient_check(m, none, tdy, &rep), DN_ERR_ARG, "x is no tensor");
-  assert_status_msg(dn_model_gradient_check(m, tx, tdy, NULL), DN_ERR_ARG, "NULL");
+  assert_status_msg(dn_model_gradient_check(m, tx, tdy, NULL), DN_ERR_ARG,
+                    "dn_model_gradient_check: report is NULL");
   assert_int_equal(dn_model_count_params(NULL), 0);
   assert_int_equal(dn_model_output_dim(NULL), 0);
   dn_model_free(m);

@@ -947,7 +947,7 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
        "leaves 10 training and 0 validation rows"},
       {{.model = m, .x = tx, .y = ty, .validation_x = tx},
        DN_ERR_ARG,
-       "validation_y is no tensor but validation_x is"},
+       "dn_fit: validation_x is given but validation_y is not"},
       /* 0.1's validation_rows is the validation tensors' first dim now: the "validation_rows is
        * 0" and "validation_rows without validation data" cases become zero validation rows
        * and validation_y without validation_x. */
@@ -960,7 +960,7 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
        "dn_fit: validation_x has shape [0 x 2]: no rows"},
       {{.model = m, .x = tx, .y = ty, .validation_y = dn_tensor_2d(y, 3, 1)},
        DN_ERR_ARG,
-       "validation_x is no tensor but validation_y is"},
+       "dn_fit: validation_y is given but validation_x is not"},
       {{.model = m, .x = tx, .y = ty, .verbose = (dn_verbose)9},
        DN_ERR_ARG,
        "verbose 9 is not a dn_verbose value"},
@@ -1017,7 +1017,7 @@ static void test_other_entry_points_bad_input(void **state) {
   assert_ok(dn_predict(m, tx, tout)); /* predict needs no compile, as Keras */
   /* 0.1's y_capacity is y's shape now: one output row for two input rows. */
   assert_status_msg(dn_predict(m, tx, dn_tensor_2d(out, 1, 1)), DN_ERR_SHAPE,
-                    "dn_predict: y has 1 rows but x has 2");
+                    "dn_predict: y has 1 row but x has 2");
   assert_status_msg(dn_predict(m, none, tout), DN_ERR_ARG, "dn_predict: x is no tensor");
   assert_status_msg(dn_predict(m, dn_tensor_2d(x, 0, 2), tout), DN_ERR_SHAPE, "no rows");
   assert_status_msg(dn_predict(NULL, tx, tout), DN_ERR_ARG, "model is NULL");
@@ -1042,7 +1042,8 @@ static void test_other_entry_points_bad_input(void **state) {
   dn_model *u = dn_sequential(dn_dense(2));
   assert_ok(dn_compile(u, .loss = "mse"));
   assert_null(dn_fit(u, tx, ty, .verbose = DN_VERBOSE_SILENT));
-  assert_status_msg(dn_last_status(), DN_ERR_SHAPE, "y has 1 columns");
+  assert_status_msg(dn_last_status(), DN_ERR_SHAPE,
+                    "dn_fit: y has 1 column but the model's output width is 2");
   assert_int_equal(dn_model_input_dim(u), 0); /* the failed fit did not build it */
   float y2[4] = {1, 2, 3, 4};
   dn_history *h = dn_fit(u, tx, dn_tensor_2d(y2, 2, 2), .verbose = DN_VERBOSE_SILENT);
@@ -1053,7 +1054,7 @@ static void test_other_entry_points_bad_input(void **state) {
   /* A model without layers cannot take an input width: a state error. */
   dn_model *e = dn_model_new();
   assert_non_null(e);
-  assert_status_msg(dn_predict(e, tx, tout), DN_ERR_STATE, "dn_predict");
+  assert_status_msg(dn_predict(e, tx, tout), DN_ERR_STATE, "dn_predict: the model has no layers");
   free(w);
   dn_model_free(e);
   dn_model_free(u);
