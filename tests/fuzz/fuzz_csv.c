@@ -46,14 +46,13 @@ static bool no_tensor(dn_tensor t) {
   return t.data == NULL && t.rank == 0 && !t.owner && t.shape[0] == 0 && t.shape[1] == 0;
 }
 
-static void check_load(const uint8_t *data, size_t size, dn_csv_load_options options) {
+static void check_load(const uint8_t *data, size_t size, const dn_csv_load_options *options) {
   /* fmemopen wants a non-empty buffer; /dev/null stands in for the empty input */
   FILE *f = size > 0 ? fmemopen((void *)(uintptr_t)data, size, "r") : fopen("/dev/null", "r");
   if (f == NULL)
     return;
   dn_dataset d;
-  options.out = &d;
-  dn_status s = dn_csv_load_stream(f, "fuzz.csv", options);
+  dn_status s = dn_csv_load_stream(f, "fuzz.csv", options, &d);
   fclose(f);
   if (s != DN_OK) {
     CHECK(no_tensor(d.x) && no_tensor(d.y) && d.dropped_rows == 0);
@@ -110,7 +109,7 @@ static void check_number(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < sizeof option_sets / sizeof option_sets[0]; i++)
-    check_load(data, size, option_sets[i]);
+    check_load(data, size, &option_sets[i]);
 
   check_number(data, size);
   return 0;
