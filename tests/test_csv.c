@@ -48,10 +48,19 @@ static void assert_floats(const float *got, const float *want, size_t n) {
     }
 }
 
+/* The zero tensor, field by field (a struct compare would read padding). */
+static void assert_no_tensor(dn_tensor t) {
+  assert_null(t.data);
+  assert_int_equal(t.rank, 0);
+  for (int i = 0; i < DN_TENSOR_MAX_RANK; i++)
+    assert_int_equal(t.shape[i], 0);
+  assert_false(t.owner);
+}
+
 static void assert_empty(const dn_dataset *d) {
-  dn_dataset zero;
-  memset(&zero, 0, sizeof zero);
-  assert_memory_equal(d, &zero, sizeof zero);
+  assert_no_tensor(d->x);
+  assert_no_tensor(d->y);
+  assert_int_equal(d->dropped_rows, 0);
 }
 
 static const char *const ABCD = "a,b,c,d\n1,2,3,4\n5,6,7,8\n";
@@ -60,24 +69,53 @@ static void test_default_columns_and_target_by_name(void **state) {
   (void)state;
   const char *path = write_text("abcd.csv", ABCD);
   dn_dataset d;
-  assert_ok(dn_csv_load(path, &(dn_csv_options){.target_names = (const char *[]){"b", NULL}}, &d));
-  assert_int_equal(d.rows, 2);
-  assert_int_equal(d.n_features, 3);
-  assert_int_equal(d.n_targets, 1);
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"b", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), 2);
+  assert_int_equal(dn_tensor_cols(d.x), 3);
+  assert_int_equal(dn_tensor_cols(d.y), 1);
   assert_int_equal(d.dropped_rows, 0);
-  assert_floats(d.x, (const float[]){1, 3, 4, 5, 7, 8}, 6);
-  assert_floats(d.y, (const float[]){2, 6}, 2);
+  assert_floats(d.x.data, (const float[]){1, 3, 4, 5, 7, 8}, 6);
+  assert_floats(d.y.data, (const float[]){2, 6}, 2);
+  /* Owning rows x columns tensors, ready for the data calls. */
+  assert_true(d.x.owner && d.y.owner);
+  assert_int_equal(d.x.rank, 2);
+  assert_int_equal(d.y.rank, 2);
   dn_dataset_free(&d);
   assert_empty(&d);
   dn_dataset_free(&d); /* twice is harmless */
   dn_dataset_free(NULL);
 
-  /* NULL options: every column is a feature, no targets */
-  assert_ok(dn_csv_load(path, NULL, &d));
-  assert_int_equal(d.n_features, 4);
-  assert_int_equal(d.n_targets, 0);
-  assert_null(d.y);
-  assert_floats(d.x, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8);
+  /* no options: every column is a feature, no targets */
+  assert_ok(dn_csv_load(path, &d));
+  assert_int_equal(dn_tensor_cols(d.x), 4);
+  assert_int_equal(dn_tensor_cols(d.y), 0);
+  assert_no_tensor(d.y);
+  assert_floats(d.x.data, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8);
+  dn_dataset_free(&d);
+}
+
+/* The dataset's tensors go straight into the data calls, as in Keras (model.fit(x, y)): a
+ * Dense(1) of kernel ones predicts the row sums 1+3+4 = 8 and 5+7+8 = 20 against targets 2 and 6,
+ * so the MSE is ((8-2)^2 + (20-6)^2) / 2 = 116. */
+static void test_dataset_feeds_the_data_calls(void **state) {
+  (void)state;
+  const char *path = write_text("abcd.csv", ABCD);
+  dn_dataset d;
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"b", NULL}));
+  dn_model *m = dn_sequential(dn_dense(1, .kernel_initializer = "ones"));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse"));
+  dn_history *h = dn_fit(m, d.x, d.y, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_int_equal(dn_model_input_dim(m), 3); /* built from x's width */
+  assert_close(dn_history_values(h, "loss")[0], 116.0, 0, 1e-7);
+  float loss, p[2];
+  assert_ok(dn_evaluate(m, d.x, d.y, &loss));
+  assert_close(loss, 116.0, 0, 1e-7);
+  assert_ok(dn_predict(m, d.x, dn_tensor_2d(p, 2, 1)));
+  assert_floats(p, (const float[]){8, 20}, 2);
+  dn_history_free(h);
+  dn_model_free(m);
   dn_dataset_free(&d);
 }
 
@@ -85,46 +123,36 @@ static void test_columns_by_index_and_several_targets(void **state) {
   (void)state;
   const char *path = write_text("abcd.csv", ABCD);
   dn_dataset d;
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.feature_columns = (const size_t[]){3, 1},
-                                          .n_feature_columns = 2,
-                                          .target_columns = (const size_t[]){0},
-                                          .n_target_columns = 1},
-                        &d));
-  assert_int_equal(d.n_features, 2);
-  assert_floats(d.x, (const float[]){4, 2, 8, 6}, 4);
-  assert_floats(d.y, (const float[]){1, 5}, 2);
+  assert_ok(dn_csv_load(path, &d, .feature_columns = (const size_t[]){3, 1}, .n_feature_columns = 2,
+                        .target_columns = (const size_t[]){0}, .n_target_columns = 1));
+  assert_int_equal(dn_tensor_cols(d.x), 2);
+  assert_floats(d.x.data, (const float[]){4, 2, 8, 6}, 4);
+  assert_floats(d.y.data, (const float[]){1, 5}, 2);
   dn_dataset_free(&d);
 
   /* two targets by name, in the order given; features are the rest in file order */
-  assert_ok(
-      dn_csv_load(path, &(dn_csv_options){.target_names = (const char *[]){"d", "a", NULL}}, &d));
-  assert_int_equal(d.n_features, 2);
-  assert_int_equal(d.n_targets, 2);
-  assert_floats(d.x, (const float[]){2, 3, 6, 7}, 4);
-  assert_floats(d.y, (const float[]){4, 1, 8, 5}, 4);
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"d", "a", NULL}));
+  assert_int_equal(dn_tensor_cols(d.x), 2);
+  assert_int_equal(dn_tensor_cols(d.y), 2);
+  assert_floats(d.x.data, (const float[]){2, 3, 6, 7}, 4);
+  assert_floats(d.y.data, (const float[]){4, 1, 8, 5}, 4);
   dn_dataset_free(&d);
 
   /* features by name, a subset */
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.feature_names = (const char *[]){"c", NULL},
-                                          .target_names = (const char *[]){"a", "b", NULL}},
-                        &d));
-  assert_int_equal(d.n_features, 1);
-  assert_floats(d.x, (const float[]){3, 7}, 2);
-  assert_floats(d.y, (const float[]){1, 2, 5, 6}, 4);
+  assert_ok(dn_csv_load(path, &d, .feature_names = (const char *[]){"c", NULL},
+                        .target_names = (const char *[]){"a", "b", NULL}));
+  assert_int_equal(dn_tensor_cols(d.x), 1);
+  assert_floats(d.x.data, (const float[]){3, 7}, 2);
+  assert_floats(d.y.data, (const float[]){1, 2, 5, 6}, 4);
   dn_dataset_free(&d);
 
   /* no header: by index, the first row is data */
   path = write_text("noheader.csv", "1,2,3\n4,5,6\n");
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.no_header = true,
-                                          .target_columns = (const size_t[]){2},
-                                          .n_target_columns = 1},
-                        &d));
-  assert_int_equal(d.rows, 2);
-  assert_floats(d.x, (const float[]){1, 2, 4, 5}, 4);
-  assert_floats(d.y, (const float[]){3, 6}, 2);
+  assert_ok(dn_csv_load(path, &d, .no_header = true, .target_columns = (const size_t[]){2},
+                        .n_target_columns = 1));
+  assert_int_equal(dn_tensor_rows(d.x), 2);
+  assert_floats(d.x.data, (const float[]){1, 2, 4, 5}, 4);
+  assert_floats(d.y.data, (const float[]){3, 6}, 2);
   dn_dataset_free(&d);
 }
 
@@ -135,22 +163,18 @@ static void test_quoted_fields(void **state) {
                      "2.5,\"\"\"not a number\"\"\"\"\",plain,4\n";
   const char *path = write_text("quoted.csv", text);
   dn_dataset d;
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.feature_names = (const char *[]){"x, first", NULL},
-                                          .target_names = (const char *[]){"y", NULL}},
-                        &d));
-  assert_int_equal(d.rows, 2);
-  assert_floats(d.x, (const float[]){1.5f, 2.5f}, 2);
-  assert_floats(d.y, (const float[]){3, 4}, 2);
+  assert_ok(dn_csv_load(path, &d, .feature_names = (const char *[]){"x, first", NULL},
+                        .target_names = (const char *[]){"y", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), 2);
+  assert_floats(d.x.data, (const float[]){1.5f, 2.5f}, 2);
+  assert_floats(d.y.data, (const float[]){3, 4}, 2);
   dn_dataset_free(&d);
 
   /* the escaped header name; its second row holds text -> malformed, named with its line */
-  assert_status_msg(
-      dn_csv_load(path,
-                  &(dn_csv_options){.feature_names = (const char *[]){"say \"hi\"", NULL},
-                                    .target_names = (const char *[]){"y", NULL}},
-                  &d),
-      DN_ERR_FORMAT, "line 4, column 2 (\"say \"hi\"\"): malformed number \"\"not a number\"\"\"");
+  assert_status_msg(dn_csv_load(path, &d, .feature_names = (const char *[]){"say \"hi\"", NULL},
+                                .target_names = (const char *[]){"y", NULL}),
+                    DN_ERR_FORMAT,
+                    "line 4, column 2 (\"say \"hi\"\"): malformed number \"\"not a number\"\"\"");
   assert_empty(&d);
 }
 
@@ -165,15 +189,15 @@ static void test_line_endings_whitespace_and_bom(void **state) {
                      "5 , 6"; /* no final line break */
   const char *path = write_text("endings.csv", text);
   dn_dataset d;
-  assert_ok(dn_csv_load(path, &(dn_csv_options){.target_names = (const char *[]){"b", NULL}}, &d));
-  assert_int_equal(d.rows, 3);
-  assert_floats(d.x, (const float[]){1, 3, 5}, 3);
-  assert_floats(d.y, (const float[]){2, 4, 6}, 3);
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"b", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), 3);
+  assert_floats(d.x.data, (const float[]){1, 3, 5}, 3);
+  assert_floats(d.y.data, (const float[]){2, 4, 6}, 3);
   dn_dataset_free(&d);
 
   /* line numbers count the skipped empty lines and each kind of break */
   path = write_text("endings_bad.csv", "a,b\r\n\r\n1,2\r\n\n3,4\r5,x\n");
-  assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT,
+  assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT,
                     "line 6, column 2 (\"b\"): malformed number \"x\"");
 }
 
@@ -182,26 +206,23 @@ static void test_other_delimiters(void **state) {
   dn_dataset d;
   const char *path = write_text("semi.csv", "a;b\n1,5;2\n");
   /* with ';' a comma is not a decimal separator either: "1,5" is malformed */
-  assert_status_msg(dn_csv_load(path, &(dn_csv_options){.delimiter = ';'}, &d), DN_ERR_FORMAT,
+  assert_status_msg(dn_csv_load(path, &d, .delimiter = ';'), DN_ERR_FORMAT,
                     "line 2, column 1 (\"a\"): malformed number \"1,5\"");
   path = write_text("tab.csv", "a\tb\tc\n1\t\t3\n");
   /* tab-separated: tabs are not trimmed as blanks, so the empty cell stays empty */
-  assert_status_msg(dn_csv_load(path, &(dn_csv_options){.delimiter = '\t'}, &d), DN_ERR_FORMAT,
+  assert_status_msg(dn_csv_load(path, &d, .delimiter = '\t'), DN_ERR_FORMAT,
                     "line 2, column 2 (\"b\"): missing value");
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.delimiter = '\t',
-                                          .feature_columns = (const size_t[]){0, 2},
-                                          .n_feature_columns = 2},
-                        &d));
-  assert_floats(d.x, (const float[]){1, 3}, 2);
+  assert_ok(dn_csv_load(path, &d, .delimiter = '\t', .feature_columns = (const size_t[]){0, 2},
+                        .n_feature_columns = 2));
+  assert_floats(d.x.data, (const float[]){1, 3}, 2);
   dn_dataset_free(&d);
   /* a byte above 0x7f (Latin-1's section sign) */
   path = write_text("high.csv", "a\xa7"
                                 "b\n1\xa7"
                                 " 2\n");
-  assert_ok(dn_csv_load(path, &(dn_csv_options){.delimiter = '\xa7'}, &d));
-  assert_int_equal(d.n_features, 2);
-  assert_floats(d.x, (const float[]){1, 2}, 2);
+  assert_ok(dn_csv_load(path, &d, .delimiter = '\xa7'));
+  assert_int_equal(dn_tensor_cols(d.x), 2);
+  assert_floats(d.x.data, (const float[]){1, 2}, 2);
   dn_dataset_free(&d);
 }
 
@@ -402,8 +423,9 @@ static void test_cell_errors_name_line_and_column(void **state) {
     char name[32];
     snprintf(name, sizeof name, "bad%zu.csv", i);
     const char *path = write_text(name, cases[i].text);
-    d.rows = 99; /* cleared even on failure */
-    dn_status s = dn_csv_load(path, NULL, &d);
+    d.dropped_rows = 99; /* cleared even on failure */
+    d.x.rank = 2;
+    dn_status s = dn_csv_load(path, &d);
     if (s != DN_ERR_FORMAT || strstr(dn_last_error(), cases[i].message) == NULL ||
         strstr(dn_last_error(), name) == NULL || strstr(dn_last_error(), "dn_csv_load") == NULL) {
       print_error("case %zu: %s: '%s' lacks '%s'\n", i, dn_status_string(s), dn_last_error(),
@@ -414,13 +436,9 @@ static void test_cell_errors_name_line_and_column(void **state) {
   }
   /* a cell in a column that is not chosen is never parsed */
   const char *path = write_text("unused.csv", "a,name,c\n1,Ford Pinto,3\n");
-  assert_ok(dn_csv_load(path,
-                        &(dn_csv_options){.feature_columns = (const size_t[]){0},
-                                          .n_feature_columns = 1,
-                                          .target_columns = (const size_t[]){2},
-                                          .n_target_columns = 1},
-                        &d));
-  assert_floats(d.x, (const float[]){1}, 1);
+  assert_ok(dn_csv_load(path, &d, .feature_columns = (const size_t[]){0}, .n_feature_columns = 1,
+                        .target_columns = (const size_t[]){2}, .n_target_columns = 1));
+  assert_floats(d.x.data, (const float[]){1}, 1);
   dn_dataset_free(&d);
 }
 
@@ -439,21 +457,23 @@ static void test_drop_invalid_rows(void **state) {
                      "12,\"13\"\n";
   const char *path = write_text("drop.csv", text);
   dn_dataset d;
-  dn_csv_options o = {.target_names = (const char *[]){"b", NULL}, .drop_invalid_rows = true};
-  assert_ok(dn_csv_load(path, &o, &d));
-  assert_int_equal(d.rows, 3);
+  dn_csv_load_options o = {
+      .out = &d, .target_names = (const char *[]){"b", NULL}, .drop_invalid_rows = true};
+  o.path = path;
+  assert_ok(dn_csv_load_with(o));
+  assert_int_equal(dn_tensor_rows(d.x), 3);
   assert_int_equal(d.dropped_rows, 7);
-  assert_floats(d.x, (const float[]){1, 10, 12}, 3);
-  assert_floats(d.y, (const float[]){2, 11, 13}, 3);
+  assert_floats(d.x.data, (const float[]){1, 10, 12}, 3);
+  assert_floats(d.y.data, (const float[]){2, 11, 13}, 3);
   dn_dataset_free(&d);
 
   /* nothing left */
-  path = write_text("drop_all.csv", "a,b\nx,1\n2\n");
-  assert_status_msg(dn_csv_load(path, &o, &d), DN_ERR_FORMAT, "no data rows (2 invalid rows");
+  o.path = write_text("drop_all.csv", "a,b\nx,1\n2\n");
+  assert_status_msg(dn_csv_load_with(o), DN_ERR_FORMAT, "no data rows (2 invalid rows");
   assert_empty(&d);
   /* an unterminated quote is not a droppable row */
-  path = write_text("drop_quote.csv", "a,b\n1,2\n\"3,4\n");
-  assert_status_msg(dn_csv_load(path, &o, &d), DN_ERR_FORMAT, "unterminated quoted field");
+  o.path = write_text("drop_quote.csv", "a,b\n1,2\n\"3,4\n");
+  assert_status_msg(dn_csv_load_with(o), DN_ERR_FORMAT, "unterminated quoted field");
 }
 
 static void test_file_and_argument_errors(void **state) {
@@ -461,52 +481,41 @@ static void test_file_and_argument_errors(void **state) {
   dn_dataset d;
   char missing[300];
   snprintf(missing, sizeof missing, "%s/no_such_file.csv", tmp_dir);
-  assert_status_msg(dn_csv_load(missing, NULL, &d), DN_ERR_IO, "no_such_file.csv");
-  assert_status_msg(dn_csv_load(tmp_dir, NULL, &d), DN_ERR_IO, "read error"); /* a directory */
+  assert_status_msg(dn_csv_load(missing, &d), DN_ERR_IO, "no_such_file.csv");
+  assert_status_msg(dn_csv_load(tmp_dir, &d), DN_ERR_IO, "read error"); /* a directory */
   assert_empty(&d);
 
   const char *path = write_text("empty.csv", "");
-  assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT, "no data rows");
+  assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT, "no data rows");
   path = write_text("blank.csv", "\n\r\n\n");
-  assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT, "no data rows");
+  assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT, "no data rows");
   path = write_text("header_only.csv", "a,b\n");
-  assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT, "no data rows");
-  assert_status_msg(dn_csv_load(path, &(dn_csv_options){.no_header = true}, &d), DN_ERR_FORMAT,
+  assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT, "no data rows");
+  assert_status_msg(dn_csv_load(path, &d, .no_header = true), DN_ERR_FORMAT,
                     "line 1, column 1: malformed number \"a\"");
 
   path = write_text("abcd.csv", ABCD);
+  assert_status_msg(dn_csv_load(path, &d, .target_names = (const char *[]){"nope", NULL}),
+                    DN_ERR_ARG, "abcd.csv': no column named \"nope\" (a target)");
+  assert_status_msg(dn_csv_load(path, &d, .feature_names = (const char *[]){"a", "zz", NULL}),
+                    DN_ERR_ARG, "no column named \"zz\" (a feature)");
   assert_status_msg(
-      dn_csv_load(path, &(dn_csv_options){.target_names = (const char *[]){"nope", NULL}}, &d),
-      DN_ERR_ARG, "abcd.csv': no column named \"nope\" (a target)");
-  assert_status_msg(
-      dn_csv_load(path, &(dn_csv_options){.feature_names = (const char *[]){"a", "zz", NULL}}, &d),
-      DN_ERR_ARG, "no column named \"zz\" (a feature)");
-  assert_status_msg(
-      dn_csv_load(path,
-                  &(dn_csv_options){.target_columns = (const size_t[]){4}, .n_target_columns = 1},
-                  &d),
+      dn_csv_load(path, &d, .target_columns = (const size_t[]){4}, .n_target_columns = 1),
       DN_ERR_ARG, "target column index 4 is out of range (4 columns)");
   assert_status_msg(
-      dn_csv_load(
-          path, &(dn_csv_options){.target_names = (const char *[]){"a", "b", "c", "d", NULL}}, &d),
-      DN_ERR_ARG, "no feature columns");
-  assert_status_msg(dn_csv_load(path,
-                                &(dn_csv_options){.target_names = (const char *[]){"a", NULL},
-                                                  .target_columns = (const size_t[]){0},
-                                                  .n_target_columns = 1},
-                                &d),
+      dn_csv_load(path, &d, .target_names = (const char *[]){"a", "b", "c", "d", NULL}), DN_ERR_ARG,
+      "no feature columns");
+  assert_status_msg(dn_csv_load(path, &d, .target_names = (const char *[]){"a", NULL},
+                                .target_columns = (const size_t[]){0}, .n_target_columns = 1),
                     DN_ERR_ARG, "by name or by index, not both");
-  assert_status_msg(dn_csv_load(path, &(dn_csv_options){.n_feature_columns = 2}, &d), DN_ERR_ARG,
+  assert_status_msg(dn_csv_load(path, &d, .n_feature_columns = 2), DN_ERR_ARG,
                     "feature_columns is NULL");
   assert_status_msg(
-      dn_csv_load(path,
-                  &(dn_csv_options){.no_header = true, .target_names = (const char *[]){"a", NULL}},
-                  &d),
+      dn_csv_load(path, &d, .no_header = true, .target_names = (const char *[]){"a", NULL}),
       DN_ERR_ARG, "by index only");
-  assert_status_msg(dn_csv_load(path, &(dn_csv_options){.delimiter = '"'}, &d), DN_ERR_ARG,
-                    "delimiter");
-  assert_status_msg(dn_csv_load(NULL, NULL, &d), DN_ERR_ARG, "path is NULL");
-  assert_status_msg(dn_csv_load(path, NULL, NULL), DN_ERR_ARG, "out is NULL");
+  assert_status_msg(dn_csv_load(path, &d, .delimiter = '"'), DN_ERR_ARG, "delimiter");
+  assert_status_msg(dn_csv_load(NULL, &d), DN_ERR_ARG, "path is NULL");
+  assert_status_msg(dn_csv_load(path, NULL), DN_ERR_ARG, "out is NULL");
   assert_empty(&d);
 }
 
@@ -518,8 +527,8 @@ static void test_stream_seam(void **state) {
   dn_dataset d;
   assert_ok(dn_csv_load_stream(f, "memory", NULL, &d));
   fclose(f);
-  assert_int_equal(d.rows, 2);
-  assert_floats(d.x, (const float[]){1, 2, 3, 4}, 4);
+  assert_int_equal(dn_tensor_rows(d.x), 2);
+  assert_floats(d.x.data, (const float[]){1, 2, 3, 4}, 4);
   dn_dataset_free(&d);
   assert_status_msg(dn_csv_load_stream(NULL, "memory", NULL, &d), DN_ERR_ARG, "file is NULL");
 }
@@ -551,9 +560,10 @@ static void test_out_of_memory_paths(void **state) {
   for (int i = 0; i < 300; i++)
     n += (size_t)snprintf(text + n, sizeof text - n, "%d,x,%d.5\n", i, -i);
   const char *path = write_bytes("oom.csv", text, n);
-  dn_csv_options o = {.target_names = (const char *[]){"c", NULL},
-                      .feature_columns = (const size_t[]){0},
-                      .n_feature_columns = 1};
+  dn_csv_load_options o = {.path = path,
+                           .target_names = (const char *[]){"c", NULL},
+                           .feature_columns = (const size_t[]){0},
+                           .n_feature_columns = 1};
   dn_allocator hook = {failing_alloc, counting_free, NULL};
   long budget = 0;
   for (;; budget++) {
@@ -561,10 +571,11 @@ static void test_out_of_memory_paths(void **state) {
     alloc_live = 0;
     assert_ok(dn_set_allocator(&hook));
     dn_dataset d;
-    dn_status s = dn_csv_load(path, &o, &d);
+    o.out = &d;
+    dn_status s = dn_csv_load_with(o);
     if (s == DN_OK) {
-      assert_int_equal(d.rows, 300);
-      assert_true(d.y[299] == -299.5f);
+      assert_int_equal(dn_tensor_rows(d.x), 300);
+      assert_true(d.y.data[299] == -299.5f);
       dn_dataset_free(&d);
       assert_int_equal(alloc_live, 0);
       break;
@@ -579,7 +590,9 @@ static void test_out_of_memory_paths(void **state) {
 
   /* the split's failure paths */
   dn_dataset data;
-  assert_ok(dn_csv_load(path, &o, &data));
+  o.out = &data;
+  assert_ok(dn_csv_load_with(o));
+
   for (budget = 0;; budget++) {
     alloc_budget = budget;
     alloc_live = 0;
@@ -614,17 +627,16 @@ static void test_large_file_streams(void **state) {
     fprintf(f, "%d,%d.5,-%de-3,%d\n", i, i, i % 1000, i % 7);
   assert_int_equal(fclose(f), 0);
   dn_dataset d;
-  assert_ok(
-      dn_csv_load(path, &(dn_csv_options){.target_names = (const char *[]){"target", NULL}}, &d));
-  assert_int_equal(d.rows, ROWS);
-  assert_int_equal(d.n_features, 3);
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"target", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), ROWS);
+  assert_int_equal(dn_tensor_cols(d.x), 3);
   size_t bad = 0;
   for (size_t i = 0; i < ROWS; i++) {
     float want[3] = {(float)i, (float)i + 0.5f, -(float)(i % 1000) / 1000.0f};
     char s[32];
     snprintf(s, sizeof s, "-%zue-3", i % 1000);
     want[2] = strtof(s, NULL);
-    if (memcmp(d.x + 3 * i, want, sizeof want) != 0 || d.y[i] != (float)(i % 7))
+    if (memcmp(d.x.data + 3 * i, want, sizeof want) != 0 || d.y.data[i] != (float)(i % 7))
       bad++;
   }
   assert_int_equal(bad, 0);
@@ -646,19 +658,18 @@ static void test_read_buffer_boundaries(void **state) {
                           "\r\n3,\"4\",\"p\"\"q\"\r\n5,6,\"\"\"\"\r\n7,8,z\n");
     const char *path = write_bytes("boundary.csv", text, n);
     dn_dataset d;
-    assert_ok(dn_csv_load(
-        path, &(dn_csv_options){.feature_columns = (const size_t[]){0, 1}, .n_feature_columns = 2},
-        &d));
-    assert_int_equal(d.rows, 4);
-    assert_floats(d.x, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8);
+    assert_ok(
+        dn_csv_load(path, &d, .feature_columns = (const size_t[]){0, 1}, .n_feature_columns = 2));
+    assert_int_equal(dn_tensor_rows(d.x), 4);
+    assert_floats(d.x.data, (const float[]){1, 2, 3, 4, 5, 6, 7, 8}, 8);
     dn_dataset_free(&d);
     /* line numbers stay right across the refill */
-    assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT,
+    assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT,
                       "line 2, column 3 (\"c\"): malformed number \"xxxx");
     text[n - 2] = '9';           /* "7,8,9\n": now the last row is the first bad one after line 2 */
     memset(text + 10, '0', pad); /* "1,2,000...0" is a number */
     path = write_bytes("boundary2.csv", text, n);
-    assert_status_msg(dn_csv_load(path, NULL, &d), DN_ERR_FORMAT,
+    assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT,
                       "line 3, column 3 (\"c\"): malformed number \"p\"q\"");
   }
 }
@@ -689,7 +700,7 @@ static void test_fuzz_regressions(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const char *path = write_bytes("regression.csv", cases[i].bytes, cases[i].len);
     dn_dataset d;
-    dn_status s = dn_csv_load(path, NULL, &d);
+    dn_status s = dn_csv_load(path, &d);
     if (s != cases[i].status ||
         (cases[i].message != NULL && strstr(dn_last_error(), cases[i].message) == NULL)) {
       print_error("case %zu: %s '%s', expected %s '%s'\n", i, dn_status_string(s), dn_last_error(),
@@ -697,21 +708,19 @@ static void test_fuzz_regressions(void **state) {
       fail();
     }
     if (s == DN_OK)
-      assert_int_equal(d.rows, 1);
+      assert_int_equal(dn_tensor_rows(d.x), 1);
     dn_dataset_free(&d);
   }
 }
 
 /* A dataset whose only feature is the row number and whose target is 10x it. */
 static dn_dataset numbered(size_t rows) {
-  dn_dataset d = {.rows = rows, .n_features = 1, .n_targets = 1};
-  d.x = malloc(rows * sizeof(float));
-  d.y = malloc(rows * sizeof(float));
-  assert_non_null(d.x);
-  assert_non_null(d.y);
+  dn_dataset d = {0};
+  assert_ok(dn_tensor_new_2d(&d.x, rows, 1));
+  assert_ok(dn_tensor_new_2d(&d.y, rows, 1));
   for (size_t i = 0; i < rows; i++) {
-    d.x[i] = (float)i;
-    d.y[i] = 10.0f * (float)i;
+    d.x.data[i] = (float)i;
+    d.y.data[i] = 10.0f * (float)i;
   }
   return d;
 }
@@ -727,28 +736,27 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
     dn_dataset data = numbered(sizes[k].rows), tr, te;
     assert_ok(dn_train_test_split(&data, sizes[k].fraction, 42, &tr, &te));
-    assert_int_equal(te.rows, sizes[k].test);
-    assert_int_equal(tr.rows, sizes[k].rows - sizes[k].test);
-    assert_int_equal(tr.n_features, 1);
-    assert_int_equal(te.n_targets, 1);
+    assert_int_equal(dn_tensor_rows(te.x), sizes[k].test);
+    assert_int_equal(dn_tensor_rows(tr.x), sizes[k].rows - sizes[k].test);
+    assert_int_equal(dn_tensor_cols(tr.x), 1);
+    assert_int_equal(dn_tensor_cols(te.y), 1);
     /* every row lands exactly once, with its own target */
     int *seen = calloc(sizes[k].rows, sizeof(int));
     assert_non_null(seen);
-    for (size_t i = 0; i < tr.rows; i++) {
-      assert_true(tr.y[i] == 10.0f * tr.x[i]);
-      seen[(size_t)tr.x[i]]++;
+    for (size_t i = 0; i < dn_tensor_rows(tr.x); i++) {
+      assert_true(tr.y.data[i] == 10.0f * tr.x.data[i]);
+      seen[(size_t)tr.x.data[i]]++;
     }
-    for (size_t i = 0; i < te.rows; i++) {
-      assert_true(te.y[i] == 10.0f * te.x[i]);
-      seen[(size_t)te.x[i]]++;
+    for (size_t i = 0; i < dn_tensor_rows(te.x); i++) {
+      assert_true(te.y.data[i] == 10.0f * te.x.data[i]);
+      seen[(size_t)te.x.data[i]]++;
     }
     for (size_t i = 0; i < sizes[k].rows; i++)
       assert_int_equal(seen[i], 1);
     free(seen);
     dn_dataset_free(&tr);
     dn_dataset_free(&te);
-    free(data.x);
-    free(data.y);
+    dn_dataset_free(&data);
   }
 
   /* same seed -> same split; another seed -> another; rows really are shuffled */
@@ -756,12 +764,12 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
   assert_ok(dn_train_test_split(&data, 0.3, 7, &a1, &b1));
   assert_ok(dn_train_test_split(&data, 0.3, 7, &a2, &b2));
   assert_ok(dn_train_test_split(&data, 0.3, 8, &a3, &b3));
-  assert_memory_equal(a1.x, a2.x, a1.rows * sizeof(float));
-  assert_memory_equal(b1.x, b2.x, b1.rows * sizeof(float));
-  assert_memory_not_equal(b1.x, b3.x, b1.rows * sizeof(float));
+  assert_memory_equal(a1.x.data, a2.x.data, dn_tensor_rows(a1.x) * sizeof(float));
+  assert_memory_equal(b1.x.data, b2.x.data, dn_tensor_rows(b1.x) * sizeof(float));
+  assert_memory_not_equal(b1.x.data, b3.x.data, dn_tensor_rows(b1.x) * sizeof(float));
   size_t in_order = 0;
-  for (size_t i = 0; i < a1.rows; i++)
-    in_order += a1.x[i] == (float)i;
+  for (size_t i = 0; i < dn_tensor_rows(a1.x); i++)
+    in_order += a1.x.data[i] == (float)i;
   assert_true(in_order < 10);
   dn_dataset_free(&a1);
   dn_dataset_free(&b1);
@@ -770,17 +778,16 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
   dn_dataset_free(&a3);
   dn_dataset_free(&b3);
 
-  /* no targets: y stays NULL */
-  float *y = data.y;
-  data.y = NULL;
-  data.n_targets = 0;
+  /* no targets: y stays no tensor */
+  dn_tensor y = data.y;
+  data.y = (dn_tensor){0};
   assert_ok(dn_train_test_split(&data, 0.5, 1, &a1, &b1));
-  assert_null(a1.y);
-  assert_int_equal(a1.rows + b1.rows, 100);
+  assert_no_tensor(a1.y);
+  assert_no_tensor(b1.y);
+  assert_int_equal(dn_tensor_rows(a1.x) + dn_tensor_rows(b1.x), 100);
   dn_dataset_free(&a1);
   dn_dataset_free(&b1);
   data.y = y;
-  data.n_targets = 1;
 
   /* bad arguments */
   assert_status_msg(dn_train_test_split(&data, 0.0, 1, &a1, &b1), DN_ERR_ARG, "(0, 1), got 0");
@@ -792,11 +799,16 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
   assert_status_msg(dn_train_test_split(&data, 0.5, 1, NULL, &b1), DN_ERR_ARG, "train is NULL");
   assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &a1), DN_ERR_ARG, "different");
   assert_status_msg(dn_train_test_split(&data, 0.5, 1, &data, &b1), DN_ERR_ARG, "input dataset");
-  assert_true(data.rows == 100 && data.x[99] == 99.0f); /* untouched */
-  data.rows = 1;
+  assert_true(dn_tensor_rows(data.x) == 100 && data.x.data[99] == 99.0f); /* untouched */
+  /* x and y are tensors now: their row counts must agree. */
+  data.y.shape[0] = 99;
+  assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &b1), DN_ERR_SHAPE,
+                    "dn_train_test_split: data->x has 100 rows but data->y has 99");
+  assert_empty(&a1);
+  data.x.shape[0] = data.y.shape[0] = 1;
   assert_status_msg(dn_train_test_split(&data, 0.5, 1, &a1, &b1), DN_ERR_ARG, "at least 2 rows");
-  free(data.x);
-  free(data.y);
+  data.x.shape[0] = data.y.shape[0] = 100;
+  dn_dataset_free(&data);
 }
 
 static void test_concrete_dataset(void **state) {
@@ -810,17 +822,16 @@ static void test_concrete_dataset(void **state) {
   char path[1024];
   snprintf(path, sizeof path, "%s/concrete.csv", dir);
   dn_dataset d;
-  assert_ok(dn_csv_load(
-      path, &(dn_csv_options){.target_names = (const char *[]){"CompressiveStrength", NULL}}, &d));
-  assert_int_equal(d.rows, 1030);
-  assert_int_equal(d.n_features, 8);
-  assert_int_equal(d.n_targets, 1);
-  assert_floats(d.x, (const float[]){540, 0, 0, 162, 2.5f, 1040, 676, 28}, 8);
-  assert_floats(d.y, (const float[]){79.99f}, 1);
+  assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"CompressiveStrength", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), 1030);
+  assert_int_equal(dn_tensor_cols(d.x), 8);
+  assert_int_equal(dn_tensor_cols(d.y), 1);
+  assert_floats(d.x.data, (const float[]){540, 0, 0, 162, 2.5f, 1040, 676, 28}, 8);
+  assert_floats(d.y.data, (const float[]){79.99f}, 1);
   dn_dataset tr, te;
   assert_ok(dn_train_test_split(&d, 0.2, 0, &tr, &te));
-  assert_int_equal(tr.rows, 824);
-  assert_int_equal(te.rows, 206);
+  assert_int_equal(dn_tensor_rows(tr.x), 824);
+  assert_int_equal(dn_tensor_rows(te.x), 206);
   dn_dataset_free(&tr);
   dn_dataset_free(&te);
   dn_dataset_free(&d);
@@ -829,7 +840,9 @@ static void test_concrete_dataset(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_default_columns_and_target_by_name),
+      cmocka_unit_test(test_dataset_feeds_the_data_calls),
       cmocka_unit_test(test_columns_by_index_and_several_targets),
+
       cmocka_unit_test(test_quoted_fields),
       cmocka_unit_test(test_line_endings_whitespace_and_bom),
       cmocka_unit_test(test_other_delimiters),

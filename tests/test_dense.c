@@ -94,8 +94,8 @@ static void check_gradients(const ref_net *net, size_t rows, double l2, unsigned
     x[k] = xf[k] = (float)(rand() % 2001 - 1000) / 700.0f;
   for (size_t k = 0; k < rows * O; k++)
     dy[k] = dyf[k] = (float)(rand() % 2001 - 1000) / 1000.0f;
-  assert_ok(dn_model_forward(m, xf, rows, false, y, rows * O));
-  assert_ok(dn_model_backward_input(m, dyf, rows, dx, rows * I));
+  assert_ok(dn_model_forward(m, dn_tensor_2d(xf, rows, I), false, dn_tensor_2d(y, rows, O)));
+  assert_ok(dn_model_backward_input(m, dn_tensor_2d(dyf, rows, O), dn_tensor_2d(dx, rows, I)));
   assert_ok(dn_model_get_gradients(m, g, P));
 
   const double h = 1e-6;
@@ -123,8 +123,8 @@ static void check_gradients(const ref_net *net, size_t rows, double l2, unsigned
   assert_true(max_g > 1e-3); /* guard: the gradient is not trivially zero */
   /* The public gradient check agrees (float32 finite differences, eps 1e-2 for smooth nets). */
   dn_gradient_check_report rep;
-  dn_gradient_check_options opt = {.epsilon = 1e-2};
-  assert_ok(dn_model_gradient_check(m, xf, dyf, rows, &opt, &rep));
+  assert_ok(dn_model_gradient_check(m, dn_tensor_2d(xf, rows, I), dn_tensor_2d(dyf, rows, O), &rep,
+                                    .epsilon = 1e-2));
   assert_int_equal(rep.checked, dn_model_count_trainable_params(m) + rows * I);
   bool kinks = false;
   for (size_t l = 0; l < net->n_layers; l++)
@@ -180,7 +180,7 @@ static void test_lesson_known_outputs(void **state) {
   assert_ok(dn_model_set_weights(m, w, 31));
   const float x[4] = {1, 2, -1, 0.5f};
   float y[2];
-  assert_ok(dn_model_forward(m, x, 2, false, y, 2));
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x, 2, 2), false, dn_tensor_2d(y, 2, 1)));
   /* Row (1,2): z1 = [1-4, -1+2+0.5, 0.5+1-1, 2-2+1] = [-3, 1.5, 0.5, 1] -> relu [0,1.5,0.5,1]
    * z2 = [0*1+1.5*0.5+0.5*(-1)+1*0 +0.25, 0*0+1.5*1+0.5*2+1*0 -0.5, 0*(-1)+1.5*0+0.5*1+1*1]
    *    = [0.5, 2.0, 1.5] -> relu same; y = 2*0.5 - 2 + 0.75 + 0.1 = -0.15
@@ -201,8 +201,9 @@ static void test_regularizers(void **state) {
   /* 0.01 * (1+2+0+3) + 0.01 * (1+1) = 0.08 */
   assert_close(dn_model_regularization_loss(m), 0.08, 1e-9, 1e-6);
   float x[2] = {0, 0}, y[2], dy[2] = {0, 0}, g[6];
-  assert_ok(dn_model_forward(m, x, 1, true, y, 2));
-  assert_ok(dn_model_backward(m, dy, 1));
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x, 1, 2), true, dn_tensor_2d(y, 1, 2)));
+  assert_ok(dn_model_backward(m, dn_tensor_2d(dy, 1, 2)));
+
   assert_ok(dn_model_get_gradients(m, g, 6));
   const float expect[6] = {0.01f, -0.01f, 0, 0.01f, 0.02f, -0.02f}; /* l1 sign(w), 2 l2 w */
   assert_close_array(g, expect, 6, 1e-9, 1e-6);

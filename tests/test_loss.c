@@ -811,12 +811,45 @@ static void test_lookup(void **state) {
   }
   assert_null(dn_loss_find("foo"));
   assert_int_equal(dn_last_status(), DN_ERR_ARG);
-  assert_string_equal(dn_last_error(), "unknown loss 'foo'");
+  /* 0.2 adds to "unknown loss 'foo'" what the activations say: a hint, else the names. */
+  const char *unknown = "unknown loss 'foo' (Keras names: mean_squared_error mse ";
+  assert_int_equal(strncmp(dn_last_error(), unknown, strlen(unknown)), 0);
+  assert_non_null(strstr(dn_last_error(), " cosine_similarity crossentropy ce)"));
   assert_null(dn_loss_find("Mse")); /* names are case-sensitive, as in Keras */
   assert_non_null(strstr(dn_last_error(), "'Mse'"));
+  assert_non_null(strstr(dn_last_error(), "did you mean 'mse'?"));
+  assert_null(dn_loss_find("hubber"));
+  assert_non_null(strstr(dn_last_error(), "did you mean 'huber'?"));
   assert_null(dn_loss_find("categorical_hinge")); /* not implemented */
   assert_null(dn_loss_find(NULL));
   assert_int_equal(dn_last_status(), DN_ERR_ARG);
+}
+
+/* Keras 3's "crossentropy" (compile_utils.get_loss) stands for the cross-entropy the targets
+ * call for, resolved at the first call with data: binary for an output of 1 column, sparse for
+ * 1-column targets (class indices) and a wider output, categorical otherwise. */
+static void test_crossentropy_resolves_from_the_shapes(void **state) {
+  (void)state;
+  const dn_loss *ce = dn_loss_find("crossentropy");
+  assert_non_null(ce);
+  assert_ptr_equal(dn_loss_find("ce"), ce);
+  assert_true(ce->from_targets);
+  const dn_loss *bce = dn_loss_find("binary_crossentropy"),
+                *cce = dn_loss_find("categorical_crossentropy"),
+                *scce = dn_loss_find("sparse_categorical_crossentropy");
+  assert_false(bce->from_targets || cce->from_targets || scce->from_targets);
+  assert_ptr_equal(dn_loss_resolve(ce, 1, 1), bce);
+  assert_ptr_equal(dn_loss_resolve(ce, 3, 1), scce);
+  assert_ptr_equal(dn_loss_resolve(ce, 3, 3), cce);
+  assert_ptr_equal(dn_loss_resolve(ce, 2, 2), cce);
+  /* Any other loss is itself, whatever the shapes. */
+  assert_ptr_equal(dn_loss_resolve(bce, 3, 1), bce);
+  assert_ptr_equal(dn_loss_resolve(scce, 1, 1), scce);
+  /* Unresolved, it computes nothing. */
+  double loss = 0;
+  float g[2], pred[2] = {0.5f, 0.5f}, target[2] = {1, 0};
+  assert_status_msg(ce->eval(&loss, g, pred, target, 1, 2, NULL, NULL), DN_ERR_STATE,
+                    "not resolved");
 }
 
 static void test_eval_does_not_allocate(void **state) {
@@ -849,7 +882,9 @@ int main(void) {
       cmocka_unit_test(test_sparse_bad_index),
       cmocka_unit_test(test_option_errors),
       cmocka_unit_test(test_lookup),
+      cmocka_unit_test(test_crossentropy_resolves_from_the_shapes),
       cmocka_unit_test(test_eval_does_not_allocate),
+
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

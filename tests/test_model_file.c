@@ -184,9 +184,11 @@ static void assert_same_optimizer(const dn_optimizer *a, const dn_optimizer *b, 
   }
 }
 
-/* Data: 40 rows of 3 features, 2 targets. */
+/* Data: 40 rows of 3 features, 2 targets; X and Y view `rows` rows of them from `p`. */
 #define ROWS 40
 static float g_x[ROWS * 3], g_y[ROWS * 2];
+#define X(p, rows) dn_tensor_2d((p), (rows), 3)
+#define Y(p, rows) dn_tensor_2d((p), (rows), 2)
 
 static void make_data(void) {
   for (size_t i = 0; i < ROWS; i++) {
@@ -203,7 +205,7 @@ static void make_data(void) {
 static dn_model *rich_model(const char *optimizer_name) {
   dn_layer *norm = dn_normalization(.input_dim = 3);
   assert_non_null(norm);
-  assert_ok(dn_normalization_adapt(norm, g_x, ROWS));
+  assert_ok(dn_normalization_adapt(norm, dn_tensor_2d(g_x, ROWS, 3)));
   dn_model *m = dn_sequential(
       norm,
       dn_dense(5, .activation = "relu", .kernel_initializer = "random_uniform",
@@ -222,7 +224,7 @@ static dn_model *rich_model(const char *optimizer_name) {
   assert_ok(dn_compile(m, .optimizer_object = opt, .loss = "huber", .huber_delta = 0.5,
                        .metrics = (const char *[]){"mae", "mean_squared_error", NULL}));
   for (int s = 0; s < 3; s++)
-    assert_ok(dn_train_on_batch(m, g_x + 3 * (8 * s), g_y + 2 * (8 * s), 8, NULL));
+    assert_ok(dn_train_on_batch(m, X(g_x + 3 * (8 * s), 8), Y(g_y + 2 * (8 * s), 8), NULL));
   return m;
 }
 
@@ -266,19 +268,20 @@ static void test_round_trip_everything(void **state) {
   assert_true(back->train->optimizer->iterations == 3);
   /* Predictions, bit for bit. */
   float pa[ROWS * 2], pb[ROWS * 2];
-  assert_ok(dn_predict(m, g_x, ROWS, pa, ROWS * 2));
-  assert_ok(dn_predict(back, g_x, ROWS, pb, ROWS * 2));
+  assert_ok(dn_predict(m, X(g_x, ROWS), Y(pa, ROWS)));
+  assert_ok(dn_predict(back, X(g_x, ROWS), Y(pb, ROWS)));
   assert_memory_equal(pa, pb, sizeof pa);
   /* Training goes on identically (dropout masks, BN statistics, Adam slots). */
   for (int s = 0; s < 2; s++) {
-    assert_ok(dn_train_on_batch(m, g_x + 8, g_y + 16, 16, NULL));
-    assert_ok(dn_train_on_batch(back, g_x + 8, g_y + 16, 16, NULL));
+    assert_ok(dn_train_on_batch(m, X(g_x + 8, 16), Y(g_y + 16, 16), NULL));
+    assert_ok(dn_train_on_batch(back, X(g_x + 8, 16), Y(g_y + 16, 16), NULL));
   }
   assert_same_weights(m, back);
   /* Evaluate gives the same loss and metrics. */
   double va[3], vb[3];
-  assert_ok(dn_evaluate_ex(m, g_x, g_y, ROWS, .values = va, .values_capacity = 3));
-  assert_ok(dn_evaluate_ex(back, g_x, g_y, ROWS, .values = vb, .values_capacity = 3));
+  assert_ok(dn_evaluate_metrics(m, X(g_x, ROWS), Y(g_y, ROWS), .values = va, .values_capacity = 3));
+  assert_ok(
+      dn_evaluate_metrics(back, X(g_x, ROWS), Y(g_y, ROWS), .values = vb, .values_capacity = 3));
   assert_memory_equal(va, vb, sizeof va);
   dn_model_free(m);
   dn_model_free(back);
@@ -292,8 +295,8 @@ static void test_round_trip_every_optimizer(void **state) {
     dn_model *m = rich_model(names[i]);
     dn_model *back = save_load(m, "opt.dnn");
     assert_same_optimizer(m->train->optimizer, back->train->optimizer, true);
-    assert_ok(dn_train_on_batch(m, g_x, g_y, 16, NULL));
-    assert_ok(dn_train_on_batch(back, g_x, g_y, 16, NULL));
+    assert_ok(dn_train_on_batch(m, X(g_x, 16), Y(g_y, 16), NULL));
+    assert_ok(dn_train_on_batch(back, X(g_x, 16), Y(g_y, 16), NULL));
     assert_same_weights(m, back);
     dn_model_free(m);
     dn_model_free(back);
@@ -335,15 +338,15 @@ static void test_round_trip_schedules_and_explicit_zeros(void **state) {
     assert_non_null(opt);
     assert_ok(dn_compile(m, .optimizer_object = opt, .loss = "mse"));
     for (int s = 0; s < 4; s++)
-      assert_ok(dn_train_on_batch(m, g_x, g_y, 8, NULL));
+      assert_ok(dn_train_on_batch(m, X(g_x, 8), Y(g_y, 8), NULL));
     dn_model *back = save_load(m, "sched.dnn");
     assert_same_optimizer(m->train->optimizer, back->train->optimizer, true);
     assert_true(dn_optimizer_learning_rate(dn_model_optimizer(m)) ==
                 dn_optimizer_learning_rate(dn_model_optimizer(back)));
     for (int s = 0; s < 3; s++) {
-      if (dn_train_on_batch(m, g_x + 3, g_y + 2, 8, NULL) != DN_OK)
+      if (dn_train_on_batch(m, X(g_x + 3, 8), Y(g_y + 2, 8), NULL) != DN_OK)
         fail_msg("case %zu step %d: %s", i, s, dn_last_error());
-      assert_ok(dn_train_on_batch(back, g_x + 3, g_y + 2, 8, NULL));
+      assert_ok(dn_train_on_batch(back, X(g_x + 3, 8), Y(g_y + 2, 8), NULL));
     }
     assert_same_weights(m, back);
     dn_model_free(m);
@@ -358,7 +361,7 @@ static void test_changed_learning_rate_and_losses(void **state) {
   assert_ok(dn_compile(m, .optimizer = "adam", .loss = "categorical_crossentropy",
                        .label_smoothing = 0.1, .from_logits = false,
                        .metrics = (const char *[]){"accuracy", NULL}));
-  assert_ok(dn_train_on_batch(m, g_x, g_y, 8, NULL));
+  assert_ok(dn_train_on_batch(m, X(g_x, 8), Y(g_y, 8), NULL));
   assert_ok(dn_optimizer_set_learning_rate(dn_model_optimizer(m), 0.123));
   dn_model *back = save_load(m, "lr.dnn");
   assert_true(dn_optimizer_learning_rate(dn_model_optimizer(back)) == 0.123);
@@ -413,7 +416,7 @@ static void test_uncompiled_and_unbuilt(void **state) {
   assert_string_equal(dn_layer_name(dn_model_layer(back, 0)), "first");
   assert_ok(dn_model_build(back, 3));
   assert_int_equal(dn_model_count_params(back), 3 * 4 + 4 + 4 + 1);
-  assert_ok(dn_train_on_batch(back, g_x, g_y, 4, NULL)); /* 4 rows of 1 target */
+  assert_ok(dn_train_on_batch(back, X(g_x, 4), dn_tensor_2d(g_y, 4, 1), NULL)); /* 1 target */
   dn_model_free(m);
   dn_model_free(back);
 
@@ -432,15 +435,15 @@ static void test_resume_from_checkpoint(void **state) {
   path_in(ckpt, sizeof ckpt, "ckpt-02.dnn");
   /* Uninterrupted: 4 epochs. */
   dn_model *a = rich_model("nadam");
-  dn_history *h = dn_fit(a, g_x, g_y, ROWS, .epochs = 4, .batch_size = 8, .validation_split = 0.2,
-                         .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(a, X(g_x, ROWS), Y(g_y, ROWS), .epochs = 4, .batch_size = 8,
+                         .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
   /* Interrupted: 2 epochs with a checkpoint each epoch, then a new process loads epoch 2. */
   dn_model *b = rich_model("nadam");
   dn_callback *cb = dn_model_checkpoint(pattern, .monitor = "val_loss");
   assert_non_null(cb);
-  h = dn_fit(b, g_x, g_y, ROWS, .epochs = 2, .batch_size = 8, .validation_split = 0.2,
+  h = dn_fit(b, X(g_x, ROWS), Y(g_y, ROWS), .epochs = 2, .batch_size = 8, .validation_split = 0.2,
              .verbose = DN_VERBOSE_SILENT, .callbacks = (dn_callback *[]){cb, NULL});
   if (h == NULL)
     fail_msg("fit with ModelCheckpoint: %s", dn_last_error());
@@ -449,7 +452,7 @@ static void test_resume_from_checkpoint(void **state) {
   dn_model *c = dn_model_load(ckpt);
   if (c == NULL)
     fail_msg("loading the checkpoint: %s", dn_last_error());
-  h = dn_fit(c, g_x, g_y, ROWS, .epochs = 4, .initial_epoch = 2, .batch_size = 8,
+  h = dn_fit(c, X(g_x, ROWS), Y(g_y, ROWS), .epochs = 4, .initial_epoch = 2, .batch_size = 8,
              .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
@@ -465,7 +468,7 @@ static void test_checkpoint_weights_only(void **state) {
   char p[128];
   dn_model *m = rich_model("adam");
   dn_callback *cb = dn_model_checkpoint(path_in(p, sizeof p, "w.ckpt"), .save_weights_only = true);
-  dn_history *h = dn_fit(m, g_x, g_y, ROWS, .epochs = 1, .verbose = DN_VERBOSE_SILENT,
+  dn_history *h = dn_fit(m, X(g_x, ROWS), Y(g_y, ROWS), .epochs = 1, .verbose = DN_VERBOSE_SILENT,
                          .callbacks = (dn_callback *[]){cb, NULL});
   if (h == NULL)
     fail_msg("fit: %s", dn_last_error());
@@ -554,7 +557,7 @@ static uint8_t *small_file(size_t *len, bool compiled) {
   if (compiled) {
     assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse",
                          .metrics = (const char *[]){"mae", NULL}));
-    assert_ok(dn_train_on_batch(m, g_x, g_y, 4, NULL));
+    assert_ok(dn_train_on_batch(m, dn_tensor_2d(g_x, 4, 2), Y(g_y, 4), NULL)); /* 2 inputs */
   }
   assert_ok(dn_model_save(m, path_in(p, sizeof p, "small.dnn")));
   dn_model_free(m);
@@ -643,7 +646,8 @@ static void test_structural_corruption_with_repaired_checksum(void **state) {
       } else {
         loaded++;
         float y[4];
-        dn_status st = dn_predict(m, g_x, dn_model_input_dim(m) == 2 ? 2 : 0, y, 4);
+        dn_status st = dn_predict(m, dn_tensor_2d(g_x, dn_model_input_dim(m) == 2 ? 2 : 0, 2),
+                                  dn_tensor_2d(y, 2, 2));
         (void)st; /* any status; it must not crash */
         dn_model_free(m);
       }

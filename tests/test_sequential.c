@@ -4,6 +4,9 @@
 
 #include <stdlib.h>
 
+#include "core/alloc.h"
+#include "model/sequential.h"
+
 static dn_model *lesson(void) {
   return dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
                        dn_dense(3, .activation = "relu"), dn_dense(1));
@@ -91,7 +94,7 @@ static void test_weights_roundtrip_and_order(void **state) {
   assert_ok(dn_model_set_weights(one, p, 8));
   const float x[3] = {1, 1, 2};
   float y[2];
-  assert_ok(dn_model_forward(one, x, 1, false, y, 2));
+  assert_ok(dn_model_forward(one, dn_tensor_2d(x, 1, 3), false, dn_tensor_2d(y, 1, 2)));
   assert_close(y[0], 1 + 3 + 10 + 0.5, 0, 0);
   assert_close(y[1], 2 + 4 + 12 - 0.5, 0, 0);
   /* Wrong sizes: an error, weights unchanged. */
@@ -137,20 +140,40 @@ static void test_add_and_build(void **state) {
   assert_int_equal(dn_model_input_dim(m), 0);
   assert_int_equal(dn_model_count_params(m), 0);
   float x[3] = {1, 2, 3}, y[2];
-  assert_status_msg(dn_model_forward(m, x, 1, false, y, 2), DN_ERR_STATE, "input shape");
+  dn_tensor tx = dn_tensor_2d(x, 1, 3), ty = dn_tensor_2d(y, 1, 2);
+  /* 0.1 refused a forward pass on an unbuilt model (DN_ERR_STATE); 0.2 builds it from x's
+   * width as Keras does, so only a refused call (here y one column short of the output width
+   * that x gives) leaves it unbuilt. */
+  assert_status_msg(dn_model_forward(m, tx, false, dn_tensor_2d(y, 1, 1)), DN_ERR_SHAPE,
+                    "dn_model_forward: y has 1 column but the model's output width is 2");
+  assert_int_equal(dn_model_input_dim(m), 0);
+  assert_int_equal(dn_model_count_params(m), 0);
   FILE *f = tmpfile();
   assert_ok(dn_model_summary(m, f)); /* unbuilt layers print as Keras does */
   fclose(f);
   assert_ok(dn_model_build(m, 3));
   assert_int_equal(dn_model_count_params(m), 3 * 4 + 4 + 4 * 2 + 2);
-  assert_ok(dn_model_forward(m, x, 1, false, y, 2));
+  assert_ok(dn_model_forward(m, tx, false, ty));
   assert_status_msg(dn_model_build(m, 5), DN_ERR_STATE, "input_dim");
-  /* Built by dn_model_build or by input_dim: the same seed gives the same weights. */
+  /* Built by dn_model_build, by input_dim or by the first forward pass: the same seed gives the
+   * same weights. */
   dn_model *n = dn_sequential(dn_dense(4, .activation = "tanh", .input_dim = 3), dn_dense(2));
-  float wm[26], wn[26];
+  dn_model *b = dn_model_new();
+  assert_ok(dn_model_add(b, dn_dense(4, .activation = "tanh")));
+  assert_ok(dn_model_add(b, dn_dense(2)));
+  assert_ok(dn_model_forward(b, tx, false, ty));
+  assert_int_equal(dn_model_input_dim(b), 3);
+  float wm[26], wn[26], wb[26];
   assert_ok(dn_model_get_weights(m, wm, 26));
   assert_ok(dn_model_get_weights(n, wn, 26));
+  assert_ok(dn_model_get_weights(b, wb, 26));
   assert_memory_equal(wm, wn, sizeof wm);
+  assert_memory_equal(wb, wn, sizeof wb);
+  /* ... and then takes no other width. */
+  float x4[4] = {1, 2, 3, 4};
+  assert_status_msg(dn_model_forward(b, dn_tensor_2d(x4, 1, 4), false, ty), DN_ERR_SHAPE,
+                    "dn_model_forward: x has 4 columns but the model's input width is 3");
+  dn_model_free(b);
   /* Adding to a built model extends the parameter block, keeping the old weights. */
   assert_ok(dn_model_add(n, dn_dense(5, .name = "extra")));
   assert_int_equal(dn_model_count_params(n), 26 + 15);
@@ -188,21 +211,34 @@ static void test_bad_input(void **state) {
   dn_model_free(empty);
   m = lesson();
   float x[4] = {0}, y[2] = {0}, dy[2] = {1, 1}, dx[4];
-  assert_status_msg(dn_model_forward(NULL, x, 2, false, y, 2), DN_ERR_ARG, "model");
-  assert_status_msg(dn_model_forward(m, NULL, 2, false, y, 2), DN_ERR_ARG, "NULL");
-  assert_status_msg(dn_model_forward(m, x, 0, false, y, 2), DN_ERR_ARG, "rows");
-  assert_status_msg(dn_model_forward(m, x, 2, false, y, 1), DN_ERR_SHAPE, "2 rows");
-  assert_status_msg(dn_model_backward(m, dy, 2), DN_ERR_STATE, "forward");
-  assert_ok(dn_model_forward(m, x, 2, true, y, 2));
-  assert_status_msg(dn_model_backward(m, dy, 1), DN_ERR_STATE, "same");
-  assert_status_msg(dn_model_backward(m, NULL, 2), DN_ERR_ARG, "dy");
-  assert_status_msg(dn_model_backward_input(m, dy, 2, dx, 3), DN_ERR_SHAPE, "dx");
-  assert_ok(dn_model_backward_input(m, dy, 2, dx, 4));
+  dn_tensor tx = dn_tensor_2d(x, 2, 2), ty = dn_tensor_2d(y, 2, 1), tdy = dn_tensor_2d(dy, 2, 1);
+  const dn_tensor none = {0};
+  assert_status_msg(dn_model_forward(NULL, tx, false, ty), DN_ERR_ARG, "model");
+  assert_status_msg(dn_model_forward(m, none, false, ty), DN_ERR_ARG, "x is no tensor");
+  /* 0.1's rows argument is x's first dim now: zero rows is a shape error. */
+  assert_status_msg(dn_model_forward(m, dn_tensor_2d(x, 0, 2), false, ty), DN_ERR_SHAPE, "no rows");
+  /* 0.1's y_capacity is y's shape now: one output row for two input rows. */
+  assert_status_msg(dn_model_forward(m, tx, false, dn_tensor_2d(y, 1, 1)), DN_ERR_SHAPE,
+                    "dn_model_forward: y has 1 row but x has 2");
+  assert_status_msg(dn_model_backward(m, tdy), DN_ERR_STATE, "forward");
+  assert_ok(dn_model_forward(m, tx, true, ty));
+  /* dy's rows against the forward's: a shape error now (0.1 said DN_ERR_STATE). */
+  assert_status_msg(dn_model_backward(m, dn_tensor_2d(dy, 1, 1)), DN_ERR_SHAPE,
+                    "dn_model_backward: dy has 1 row but the last dn_model_forward had 2");
+  assert_status_msg(dn_model_backward(m, none), DN_ERR_ARG, "dn_model_backward: dy is no tensor");
+  /* 0.1's dx_capacity (3 of 4 floats) is dx's shape now: too few rows, or the wrong width. */
+  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 1, 2)), DN_ERR_SHAPE,
+                    "dn_model_backward_input: dx has 1 row but dy has 2");
+  assert_status_msg(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 2, 1)), DN_ERR_SHAPE,
+                    "dn_model_backward_input: dx has 1 column but the model's input width is 2");
+  assert_ok(dn_model_backward_input(m, tdy, dn_tensor_2d(dx, 2, 2)));
   assert_status_msg(dn_model_summary(m, NULL), DN_ERR_ARG, "out");
   assert_status_msg(dn_model_set_seed(NULL, 1), DN_ERR_ARG, "model");
   assert_status_msg(dn_model_build(m, 0), DN_ERR_ARG, "input_dim");
   dn_gradient_check_report rep;
-  assert_status_msg(dn_model_gradient_check(m, NULL, dy, 2, NULL, &rep), DN_ERR_ARG, "NULL");
+  assert_status_msg(dn_model_gradient_check(m, none, tdy, &rep), DN_ERR_ARG, "x is no tensor");
+  assert_status_msg(dn_model_gradient_check(m, tx, tdy, NULL), DN_ERR_ARG,
+                    "dn_model_gradient_check: report is NULL");
   assert_int_equal(dn_model_count_params(NULL), 0);
   assert_int_equal(dn_model_output_dim(NULL), 0);
   dn_model_free(m);
@@ -218,7 +254,8 @@ static void test_gradient_check_report(void **state) {
   float before[17], after[17];
   assert_ok(dn_model_get_weights(m, before, 17));
   dn_gradient_check_report rep;
-  assert_ok(dn_model_gradient_check(m, x, dy, 3, NULL, &rep));
+  assert_ok(dn_model_gradient_check(m, dn_tensor_2d(x, 3, 2), dn_tensor_2d(dy, 3, 2), &rep));
+
   assert_int_equal(rep.checked, 17 + 6);
   assert_true(rep.max_rel_error < 5e-2); /* float32 differences at eps 1e-3 */
   assert_true(rep.max_abs_error < 1e-3);
@@ -227,16 +264,28 @@ static void test_gradient_check_report(void **state) {
   dn_model_free(m);
 }
 
+/* The workspace (every layer's output buffer for ws_rows rows, sequential.h) is sized by the
+ * largest batch seen: it grows from 1 to 300 rows when a larger forward pass comes, and a
+ * smaller pass after that reuses it (no allocation, no shrinking). */
 static void test_workspace_grows(void **state) {
   (void)state;
   dn_model *m = lesson();
-  float *x = calloc(300 * 2, sizeof *x), *y = calloc(300, sizeof *y), y1[1];
+  assert_int_equal(m->ws_rows, 0); /* nothing reserved before the first pass */
+  float *x = calloc(300 * 2, sizeof *x), *y = calloc(300, sizeof *y), y1[1], y2[1];
   for (int i = 0; i < 600; i++)
     x[i] = (float)(i % 17) / 17.0f - 0.3f;
-  assert_ok(dn_model_forward(m, x + 2 * 250, 1, false, y1, 1));
-  assert_ok(dn_model_forward(m, x, 300, false, y, 300));
-  /* Batched rows equal single-row results. */
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x + 2 * 250, 1, 2), false, dn_tensor_2d(y1, 1, 1)));
+  assert_int_equal(m->ws_rows, 1);
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x, 300, 2), false, dn_tensor_2d(y, 300, 1)));
+  assert_int_equal(m->ws_rows, 300); /* grown */
+  size_t allocs = dn_alloc_count();
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x + 2 * 250, 1, 2), false, dn_tensor_2d(y2, 1, 1)));
+  assert_int_equal(m->ws_rows, 300);              /* kept */
+  assert_int_equal(dn_alloc_count() - allocs, 0); /* reused */
+  /* Batched rows equal single-row results, before and after the growth. */
   assert_close(y[250], y1[0], 0, 0);
+  assert_close(y2[0], y1[0], 0, 0);
+
   free(x);
   free(y);
   dn_model_free(m);

@@ -41,7 +41,7 @@ static void make_data(float *x, float *y, size_t rows) {
 /* MSE of the model's predictions on rows [from, from + n) computed here in double. */
 static double mse_of(dn_model *m, const float *x, const float *y, size_t from, size_t n) {
   float *p = malloc(n * sizeof *p);
-  assert_ok(dn_predict(m, x + 2 * from, n, p, n));
+  assert_ok(dn_predict(m, dn_tensor_2d(x + 2 * from, n, 2), dn_tensor_2d(p, n, 1)));
   double s = 0;
   for (size_t i = 0; i < n; i++)
     s += ((double)p[i] - y[from + i]) * ((double)p[i] - y[from + i]);
@@ -72,15 +72,16 @@ static void test_fit_learns_with_adam(void **state) {
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mse",
                        .metrics = (const char *[]){"mae", NULL}));
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   float initial;
-  assert_ok(dn_evaluate(m, x, y, N, &initial));
-  dn_history *h = dn_fit(m, x, y, N, .epochs = 60, .batch_size = 32, .verbose = DN_VERBOSE_SILENT);
+  assert_ok(dn_evaluate(m, tx, ty, &initial));
+  dn_history *h = dn_fit(m, tx, ty, .epochs = 60, .batch_size = 32, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   assert_int_equal(dn_history_length(h), 60);
   const double *loss = dn_history_values(h, "loss");
   assert_non_null(loss);
   float final;
-  assert_ok(dn_evaluate(m, x, y, N, &final));
+  assert_ok(dn_evaluate(m, tx, ty, &final));
   /* Stated goal: Adam at lr 0.01 cuts the MSE at least 20-fold within 60 epochs. */
   assert_true(final < initial / 20.0f);
   assert_true(loss[59] < loss[0] / 10.0);
@@ -100,8 +101,8 @@ static void test_epoch_loss_is_weighted_mean_and_split_takes_last_rows(void **st
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = DN_ZERO), .loss = "mse"));
   /* split 0.2 of 13: floor(13 * 0.8) = 10 training rows, the last 3 validate. */
-  dn_history *h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
-                         .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 2,
+                         .batch_size = 4, .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   double train = mse_of(m, x, y, 0, 10), val = mse_of(m, x, y, 10, 3);
   assert_true(fabs(train - val) > 1e-3); /* the two sets differ, so the check can fail */
@@ -130,10 +131,11 @@ static void test_split_row_counts(void **state) {
   make_data(x, y, N);
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .loss = "mae"));
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   /* batch 1: one batch per training row. 10 * (1 - 0.25) = 7.5 -> 7 rows train. */
   batches_seen = 0;
   dn_history *h =
-      dn_fit(m, x, y, N, .batch_size = 1, .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT,
+      dn_fit(m, tx, ty, .batch_size = 1, .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
   assert_non_null(h);
   assert_int_equal(batches_seen, 7);
@@ -141,14 +143,14 @@ static void test_split_row_counts(void **state) {
   /* Keras computes floor(n * (1.0 - split)) in double: 1.0 - 0.8 = 0.19999999999999996, so
    * 10 rows keep floor(1.9999999999999996) = 1 training row (exact arithmetic would give 2). */
   batches_seen = 0;
-  h = dn_fit(m, x, y, N, .batch_size = 1, .validation_split = 0.8, .verbose = DN_VERBOSE_SILENT,
+  h = dn_fit(m, tx, ty, .batch_size = 1, .validation_split = 0.8, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
   assert_non_null(h);
   assert_int_equal(batches_seen, 1);
   dn_history_free(h);
   /* Default batch 32 with 10 rows: one partial batch. */
   batches_seen = 0;
-  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+  h = dn_fit(m, tx, ty, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
   assert_non_null(h);
   assert_int_equal(batches_seen, 1);
@@ -167,8 +169,9 @@ static void test_validation_data_overrides_split(void **state) {
                        .metrics = (const char *[]){"mae", NULL}));
   batches_seen = 0;
   dn_history *h =
-      dn_fit(m, x, y, 8, .batch_size = 1, .validation_split = 0.5, .validation_x = x + 8 * 2,
-             .validation_y = y + 8, .validation_rows = 4, .verbose = DN_VERBOSE_SILENT,
+      dn_fit(m, dn_tensor_2d(x, 8, 2), dn_tensor_2d(y, 8, 1), .batch_size = 1,
+             .validation_split = 0.5, .validation_x = dn_tensor_2d(x + 8 * 2, 4, 2),
+             .validation_y = dn_tensor_2d(y + 8, 4, 1), .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = count_batch), NULL});
   assert_non_null(h);
   assert_int_equal(batches_seen, 8); /* all 8 rows trained: the split was ignored */
@@ -195,8 +198,8 @@ static void test_same_seed_is_bit_identical(void **state) {
     assert_non_null(m);
     assert_ok(dn_model_set_seed(m, 7));
     assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
-    h[k] = dn_fit(m, x, y, N, .epochs = 3, .batch_size = 8, .validation_split = 0.25,
-                  .seed = fit_seed[k], .verbose = DN_VERBOSE_SILENT);
+    h[k] = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 3, .batch_size = 8,
+                  .validation_split = 0.25, .seed = fit_seed[k], .verbose = DN_VERBOSE_SILENT);
     assert_non_null(h[k]);
     w[k] = weights_of(m);
     if (k == 0)
@@ -237,14 +240,14 @@ static void visit_order(dn_model *m, const float *x, const float *y, bool shuffl
                         size_t order[3][12]) {
   run_epoch = 0;
   dn_history *h = dn_fit(
-      m, x, y, 12, .epochs = 3, .batch_size = 1, .no_shuffle = !shuffle,
-      .verbose = DN_VERBOSE_SILENT,
+      m, dn_tensor_2d(x, 12, 2), dn_tensor_2d(y, 12, 1), .epochs = 3, .batch_size = 1,
+      .no_shuffle = !shuffle, .verbose = DN_VERBOSE_SILENT,
       .callbacks = (dn_callback *[]){
           dn_lambda_callback(.on_batch_end = record_running, .on_epoch_end = next_epoch), NULL});
   assert_non_null(h);
   dn_history_free(h);
   float p[12];
-  assert_ok(dn_predict(m, x, 12, p, 12));
+  assert_ok(dn_predict(m, dn_tensor_2d(x, 12, 2), dn_tensor_2d(p, 12, 1)));
   for (size_t e = 0; e < 3; e++) {
     bool used[12] = {false};
     for (size_t b = 0; b < 12; b++) {
@@ -316,8 +319,8 @@ static void test_no_allocation_in_steady_state(void **state) {
                        .metrics = (const char *[]){"mae", "r2_score", NULL}));
   size_t before = dn_alloc_count();
   dn_history *h =
-      dn_fit(m, x, y, N, .epochs = 3, .batch_size = 8, .validation_split = 0.2,
-             .verbose = DN_VERBOSE_SILENT,
+      dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 3, .batch_size = 8,
+             .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT,
              .callbacks = (dn_callback *[]){dn_lambda_callback(.on_epoch_begin = note_allocs_begin,
                                                                .on_epoch_end = note_allocs_end),
                                             NULL});
@@ -349,10 +352,10 @@ static void test_nan_loss_fails_and_keeps_last_good_weights(void **state) {
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
   float *before = weights_of(m);
-  dn_history *h =
-      dn_fit(m, x, y, N, .batch_size = 1, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
-             .callbacks = (dn_callback *[]){
-                 dn_lambda_callback(.on_batch_end = save_weights_at_batch_2), NULL});
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .batch_size = 1,
+                         .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+                         .callbacks = (dn_callback *[]){
+                             dn_lambda_callback(.on_batch_end = save_weights_at_batch_2), NULL});
   assert_null(h);
   assert_int_equal(dn_last_status(), DN_ERR_NUMERIC);
   assert_non_null(strstr(dn_last_error(), "dn_fit: the loss is NaN or Inf at epoch 1, batch 3"));
@@ -393,10 +396,10 @@ static void test_refused_step_keeps_moving_statistics(void **state) {
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
   size_t np = dn_model_count_params(m);
   assert_int_equal(np, 12 + 16 + 5); /* dense 12, BN 4 x 4 (moving stats 8), dense 5 */
-  dn_history *h =
-      dn_fit(m, x, y, N, .batch_size = 2, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
-             .callbacks = (dn_callback *[]){
-                 dn_lambda_callback(.on_batch_end = save_weights_at_batch_0), NULL});
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .batch_size = 2,
+                         .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
+                         .callbacks = (dn_callback *[]){
+                             dn_lambda_callback(.on_batch_end = save_weights_at_batch_0), NULL});
   assert_null(h);
   assert_status_msg(dn_last_status(), DN_ERR_NUMERIC, "loss is NaN or Inf at epoch 1, batch 1");
   assert_non_null(weights_after_batch_0);
@@ -414,8 +417,9 @@ static void test_refused_step_keeps_moving_statistics(void **state) {
   weights_after_batch_0 = NULL;
   /* The same through dn_train_on_batch. */
   float *before = weights_of(m);
-  assert_status_msg(dn_train_on_batch(m, x + 2 * 2, y + 2, 2, NULL), DN_ERR_NUMERIC,
-                    "the step was not applied");
+  assert_status_msg(
+      dn_train_on_batch(m, dn_tensor_2d(x + 2 * 2, 2, 2), dn_tensor_2d(y + 2, 2, 1), NULL),
+      DN_ERR_NUMERIC, "the step was not applied");
   assert_weights_equal(m, before);
   free(before);
   dn_model_free(m);
@@ -431,8 +435,8 @@ static void test_terminate_on_nan_returns_history(void **state) {
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
   FILE *out = tmpfile();
   dn_history *h = dn_fit(
-      m, x, y, N, .epochs = 5, .batch_size = 1, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
-      .out = out,
+      m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 5, .batch_size = 1,
+      .no_shuffle = true, .verbose = DN_VERBOSE_SILENT, .out = out,
       .callbacks = (dn_callback *[]){dn_lambda_callback(.on_batch_end = save_weights_at_batch_2),
                                      dn_terminate_on_nan(), NULL});
   assert_non_null(h);
@@ -455,8 +459,8 @@ static void test_apply_gradients_refuses_nan(void **state) {
   assert_status_msg(dn_model_apply_gradients(m), DN_ERR_STATE, "not compiled");
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 0.5), .loss = "mse"));
   float x[4] = {0.5f, -0.25f, 1.0f, 0.75f}, y[2], dy[2] = {1.0f, -2.0f};
-  assert_ok(dn_model_forward(m, x, 2, true, y, 2));
-  assert_ok(dn_model_backward(m, dy, 2));
+  assert_ok(dn_model_forward(m, dn_tensor_2d(x, 2, 2), true, dn_tensor_2d(y, 2, 1)));
+  assert_ok(dn_model_backward(m, dn_tensor_2d(dy, 2, 1)));
   float *w = weights_of(m), g[31];
   assert_ok(dn_model_get_gradients(m, g, 31));
   double gsum = 0;
@@ -492,7 +496,8 @@ static void test_train_on_batch_is_one_sgd_step_with_regularization(void **state
   size_t n = dn_model_count_params(m);
   float *w = weights_of(m), p[N], dy[N], *g = malloc(n * sizeof *g);
   /* Expected loss and gradient computed by hand from the hand-driven passes. */
-  assert_ok(dn_model_forward(m, x, N, true, p, N));
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  assert_ok(dn_model_forward(m, tx, true, dn_tensor_2d(p, N, 1)));
   double data = 0;
   for (size_t i = 0; i < N; i++) {
     double e = (double)p[i] - y[i];
@@ -501,17 +506,17 @@ static void test_train_on_batch_is_one_sgd_step_with_regularization(void **state
   }
   double penalty = dn_model_regularization_loss(m);
   assert_true(penalty > 0);
-  assert_ok(dn_model_backward(m, dy, N));
+  assert_ok(dn_model_backward(m, dn_tensor_2d(dy, N, 1)));
   assert_ok(dn_model_get_gradients(m, g, n));
   float loss;
-  assert_ok(dn_train_on_batch(m, x, y, N, &loss));
+  assert_ok(dn_train_on_batch(m, tx, ty, &loss));
   assert_close(loss, data + penalty, 1e-6, 1e-5);
   float *w2 = weights_of(m);
   for (size_t i = 0; i < n; i++)
     assert_close(w2[i], (double)w[i] - lr * (double)g[i], 1e-6, 1e-5);
   /* test_on_batch: the loss at the new weights, nothing changes. */
   float tl;
-  assert_ok(dn_test_on_batch(m, x, y, N, &tl));
+  assert_ok(dn_test_on_batch(m, tx, ty, &tl));
   assert_close(tl, mse_of(m, x, y, 0, N) + dn_model_regularization_loss(m), 1e-6, 1e-5);
   assert_weights_equal(m, w2);
   free(w);
@@ -534,10 +539,11 @@ static void test_evaluate_and_predict_in_batches(void **state) {
   assert_string_equal(dn_model_metric_name(m, 1), "mae");
   assert_string_equal(dn_model_metric_name(m, 2), "mse");
   assert_null(dn_model_metric_name(m, 3));
-  assert_ok(dn_predict(m, x, N, p, N));
-  assert_ok(dn_model_forward(m, x, N, false, q, N));
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  assert_ok(dn_predict(m, tx, dn_tensor_2d(p, N, 1)));
+  assert_ok(dn_model_forward(m, tx, false, dn_tensor_2d(q, N, 1)));
   assert_close_array(p, q, N, 1e-6, 1e-6);
-  assert_ok(dn_predict_on_batch(m, x, N, q, N));
+  assert_ok(dn_predict_on_batch(m, tx, dn_tensor_2d(q, N, 1)));
   assert_close_array(p, q, N, 1e-6, 1e-6);
   double mae = 0, mse = 0;
   for (size_t i = 0; i < N; i++) {
@@ -546,7 +552,7 @@ static void test_evaluate_and_predict_in_batches(void **state) {
     mse += e * e / N;
   }
   double v[3];
-  assert_ok(dn_evaluate_ex(m, x, y, N, .values = v, .values_capacity = 3));
+  assert_ok(dn_evaluate_metrics(m, tx, ty, .values = v, .values_capacity = 3));
   double penalty = dn_model_regularization_loss(m);
   assert_true(penalty > 0);
   assert_close(v[0], mse + penalty, 1e-6, 1e-5); /* Keras: evaluate's loss includes it */
@@ -560,8 +566,8 @@ static void test_evaluate_and_predict_in_batches(void **state) {
     double e = (double)p[i] - y[i];
     wsum += sw[i] * e * e;
   }
-  assert_ok(dn_evaluate_ex(m, x, y, N, .batch_size = 7, .sample_weight = sw, .values = v,
-                           .values_capacity = 3));
+  assert_ok(dn_evaluate_metrics(m, tx, ty, .batch_size = 7, .sample_weight = dn_tensor_1d(sw, N),
+                                .values = v, .values_capacity = 3));
   assert_close(v[0], wsum / N + penalty, 1e-6, 1e-5);
   assert_close(v[1], mae, 1e-6, 1e-5);
   dn_model_free(m);
@@ -578,11 +584,11 @@ static void test_predict_in_place(void **state) {
   float x[N], apart[N * O], buf[N * O];
   for (size_t i = 0; i < N; i++)
     x[i] = (float)i * 0.25f - 1.0f;
-  assert_ok(dn_predict_on_batch(m, x, N, apart, N * O));
+  assert_ok(dn_predict_on_batch(m, dn_tensor_2d(x, N, 1), dn_tensor_2d(apart, N, O)));
   for (int call = 0; call < 2; call++) { /* the first call makes the workspace, the second not */
     memcpy(buf, x, sizeof x);
-    assert_ok(call == 0 ? dn_predict(m, buf, N, buf, N * O)
-                        : dn_predict_on_batch(m, buf, N, buf, N * O));
+    dn_tensor in = dn_tensor_2d(buf, N, 1), out = dn_tensor_2d(buf, N, O);
+    assert_ok(call == 0 ? dn_predict(m, in, out) : dn_predict_on_batch(m, in, out));
     assert_memory_equal(buf, apart, sizeof apart);
   }
   dn_model_free(m);
@@ -601,7 +607,7 @@ static void test_compile_again_replaces_optimizer(void **state) {
   assert_ptr_equal(dn_model_optimizer(m), adam); /* the object wins over the name */
   /* Recompiling with the model's own optimizer keeps it (and resets its state). */
   float x[2] = {1, 2}, y[1] = {0.5f};
-  assert_ok(dn_train_on_batch(m, x, y, 1, NULL));
+  assert_ok(dn_train_on_batch(m, dn_tensor_2d(x, 1, 2), dn_tensor_2d(y, 1, 1), NULL));
   assert_int_equal(dn_optimizer_iterations(adam), 1);
   assert_ok(dn_compile(m, .optimizer_object = adam, .loss = "mse"));
   assert_ptr_equal(dn_model_optimizer(m), adam);
@@ -648,17 +654,19 @@ static void test_fit_after_model_grows(void **state) {
   float y2[2 * N];
   for (size_t i = 0; i < N; i++)
     y2[2 * i] = y2[2 * i + 1] = y[i];
-  dn_history *h = dn_fit(m, x, y2, N, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  dn_history *h =
+      dn_fit(m, tx, dn_tensor_2d(y2, N, 2), .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
   assert_ok(dn_model_add(m, dn_dense(16, .activation = "relu")));
   assert_ok(dn_model_add(m, dn_dense(1)));
-  h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
+  h = dn_fit(m, tx, ty, .epochs = 2, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   double v[2];
-  assert_ok(dn_evaluate_ex(m, x, y, N, .values = v, .values_capacity = 2));
+  assert_ok(dn_evaluate_metrics(m, tx, ty, .values = v, .values_capacity = 2));
   float p[N];
-  assert_ok(dn_predict(m, x, N, p, N));
+  assert_ok(dn_predict(m, tx, dn_tensor_2d(p, N, 1)));
   double mae = 0;
   for (size_t i = 0; i < N; i++)
     mae += fabs((double)p[i] - y[i]) / N;
@@ -790,8 +798,9 @@ static void test_fit_progress_lines_and_silent(void **state) {
   make_data(x, y, N);
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", NULL}));
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   FILE *out = tmpfile();
-  dn_history *h = dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
+  dn_history *h = dn_fit(m, tx, ty, .epochs = 2, .batch_size = 4, .validation_split = 0.2,
                          .verbose = DN_VERBOSE_LINES, .out = out);
   assert_non_null(h);
   char *text = dn_test_read_stream(out, NULL);
@@ -829,7 +838,7 @@ static void test_fit_progress_lines_and_silent(void **state) {
   dn_history_free(h);
   /* initial_epoch 1 of 2: only "Epoch 2/2" (Keras prints epoch + 1 over fit's epochs). */
   out = tmpfile();
-  h = dn_fit(m, x, y, N, .epochs = 2, .initial_epoch = 1, .batch_size = 4,
+  h = dn_fit(m, tx, ty, .epochs = 2, .initial_epoch = 1, .batch_size = 4,
              .verbose = DN_VERBOSE_LINES, .out = out);
   assert_non_null(h);
   text = dn_test_read_stream(out, NULL);
@@ -841,11 +850,11 @@ static void test_fit_progress_lines_and_silent(void **state) {
   dn_history_free(h);
   /* SILENT writes nothing; AUTO on a file (not a terminal) is LINES. */
   out = tmpfile();
-  h = dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT, .out = out);
+  h = dn_fit(m, tx, ty, .verbose = DN_VERBOSE_SILENT, .out = out);
   assert_non_null(h);
   assert_int_equal(ftell(out), 0);
   dn_history_free(h);
-  h = dn_fit(m, x, y, N, .batch_size = 8, .out = out);
+  h = dn_fit(m, tx, ty, .batch_size = 8, .out = out);
   assert_non_null(h);
   text = dn_test_read_stream(out, NULL);
   assert_int_equal(strncmp(text, "3/3 - ", 6), 0);
@@ -864,8 +873,8 @@ static void test_fit_progress_bar_draws_final_line(void **state) {
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .loss = "mse"));
   FILE *out = tmpfile();
-  dn_history *h =
-      dn_fit(m, x, y, N, .epochs = 2, .batch_size = 4, .verbose = DN_VERBOSE_BAR, .out = out);
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 2,
+                         .batch_size = 4, .verbose = DN_VERBOSE_BAR, .out = out);
   assert_non_null(h);
   char *text = dn_test_read_stream(out, NULL);
   assert_int_equal(strncmp(text, "Epoch 1/2\n\r1/3 ", 15), 0);
@@ -895,48 +904,64 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
   enum { N = 10 };
   float x[2 * N], y[N];
   make_data(x, y, N);
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   dn_model *m = lesson_model();
   float *w = weights_of(m);
-  assert_null(dn_fit(m, x, y, N));
+  assert_null(dn_fit(m, tx, ty));
   assert_status_msg(dn_last_status(), DN_ERR_STATE, "dn_fit: the model is not compiled");
-  assert_null(dn_fit(NULL, x, y, N));
+  assert_null(dn_fit(NULL, tx, ty));
   assert_status_msg(dn_last_status(), DN_ERR_ARG, "dn_fit: model is NULL");
   /* A callback handed to a failing fit is owned (freed) all the same: no leak under ASan. */
-  assert_null(dn_fit(NULL, x, y, N, .callbacks = (dn_callback *[]){dn_terminate_on_nan(), NULL}));
+  assert_null(dn_fit(NULL, tx, ty, .callbacks = (dn_callback *[]){dn_terminate_on_nan(), NULL}));
   assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+  const dn_tensor none = {0};
   struct {
     dn_fit_options o;
     dn_status st;
     const char *msg;
   } cases[] = {
-      {{.model = m, .x = NULL, .y = y, .rows = N}, DN_ERR_ARG, "dn_fit: x is NULL"},
-      {{.model = m, .x = x, .y = NULL, .rows = N}, DN_ERR_ARG, "dn_fit: y is NULL"},
-      {{.model = m, .x = x, .y = y, .rows = 0}, DN_ERR_ARG, "rows is 0"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = -0.1},
+      {{.model = m, .x = none, .y = ty}, DN_ERR_ARG, "dn_fit: x is no tensor"},
+      {{.model = m, .x = tx, .y = none}, DN_ERR_ARG, "dn_fit: y is no tensor"},
+      {{.model = m, .x = dn_tensor_2d(NULL, N, 2), .y = ty}, DN_ERR_ARG, "dn_fit: x is no tensor"},
+      /* 0.1's rows argument is the tensors' first dim now: zero rows is a shape error. */
+      {{.model = m, .x = dn_tensor_2d(x, 0, 2), .y = dn_tensor_2d(y, 0, 1)},
+       DN_ERR_SHAPE,
+       "dn_fit: x has shape [0 x 2]: no rows"},
+      {{.model = m, .x = tx, .y = ty, .validation_split = -0.1},
        DN_ERR_ARG,
        "validation_split must be in [0, 1), got -0.1"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = 1.0},
+      {{.model = m, .x = tx, .y = ty, .validation_split = 1.0},
        DN_ERR_ARG,
        "validation_split must be in [0, 1), got 1"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = NAN},
+      {{.model = m, .x = tx, .y = ty, .validation_split = NAN},
        DN_ERR_ARG,
        "validation_split must be in [0, 1)"},
-      {{.model = m, .x = x, .y = y, .rows = 1, .validation_split = 0.5},
+      {{.model = m,
+        .x = dn_tensor_2d(x, 1, 2),
+        .y = dn_tensor_2d(y, 1, 1),
+        .validation_split = 0.5},
        DN_ERR_ARG,
        "leaves 0 training and 1 validation rows"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_split = 1e-17},
+      {{.model = m, .x = tx, .y = ty, .validation_split = 1e-17},
        DN_ERR_ARG,
        "leaves 10 training and 0 validation rows"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_x = x},
+      {{.model = m, .x = tx, .y = ty, .validation_x = tx},
        DN_ERR_ARG,
-       "validation_y is NULL but validation_x is not"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_x = x, .validation_y = y},
+       "dn_fit: validation_x is given but validation_y is not"},
+      /* 0.1's validation_rows is the validation tensors' first dim now: the "validation_rows is
+       * 0" and "validation_rows without validation data" cases become zero validation rows
+       * and validation_y without validation_x. */
+      {{.model = m,
+        .x = tx,
+        .y = ty,
+        .validation_x = dn_tensor_2d(x, 0, 2),
+        .validation_y = dn_tensor_2d(y, 0, 1)},
+       DN_ERR_SHAPE,
+       "dn_fit: validation_x has shape [0 x 2]: no rows"},
+      {{.model = m, .x = tx, .y = ty, .validation_y = dn_tensor_2d(y, 3, 1)},
        DN_ERR_ARG,
-       "validation_rows is 0"},
-      {{.model = m, .x = x, .y = y, .rows = N, .validation_rows = 3},
-       DN_ERR_ARG,
-       "validation_rows is 3 but validation_x/validation_y are NULL"},
-      {{.model = m, .x = x, .y = y, .rows = N, .verbose = (dn_verbose)9},
+       "dn_fit: validation_y is given but validation_x is not"},
+      {{.model = m, .x = tx, .y = ty, .verbose = (dn_verbose)9},
        DN_ERR_ARG,
        "verbose 9 is not a dn_verbose value"},
   };
@@ -947,7 +972,7 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
     assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
   }
   /* A monitor whose direction cannot be told is refused before training. */
-  assert_null(dn_fit(m, x, y, N, .verbose = DN_VERBOSE_SILENT,
+  assert_null(dn_fit(m, tx, ty, .verbose = DN_VERBOSE_SILENT,
                      .callbacks = (dn_callback *[]){dn_early_stopping(.monitor = "foo"), NULL}));
   assert_status_msg(dn_last_status(), DN_ERR_ARG,
                     "EarlyStopping cannot tell whether monitor 'foo'");
@@ -960,17 +985,18 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
 static void test_sparse_labels_checked_up_front(void **state) {
   (void)state;
   float x[6] = {0, 1, 1, 0, 0.5f, 0.5f}, y[3] = {0, 2, 1};
+  dn_tensor tx = dn_tensor_2d(x, 3, 2), ty = dn_tensor_2d(y, 3, 1);
   dn_model *m = dn_sequential(dn_dense(3, .activation = "softmax", .input_dim = 2));
   assert_non_null(m);
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "sparse_categorical_crossentropy",
                        .metrics = (const char *[]){"accuracy", NULL}));
   float *w = weights_of(m);
   y[1] = 3; /* not a class of 3 */
-  assert_null(dn_fit(m, x, y, 3, .verbose = DN_VERBOSE_SILENT));
+  assert_null(dn_fit(m, tx, ty, .verbose = DN_VERBOSE_SILENT));
   assert_status_msg(dn_last_status(), DN_ERR_ARG, "dn_fit: y row 1 holds 3, not a class index");
   assert_weights_equal(m, w);
   y[1] = 2;
-  dn_history *h = dn_fit(m, x, y, 3, .epochs = 2, .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, tx, ty, .epochs = 2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   assert_non_null(dn_history_values(h, "accuracy"));
   dn_history_free(h);
@@ -981,16 +1007,20 @@ static void test_sparse_labels_checked_up_front(void **state) {
 static void test_other_entry_points_bad_input(void **state) {
   (void)state;
   float x[4] = {1, 2, 3, 4}, y[2] = {1, 2}, out[2], loss;
+  dn_tensor tx = dn_tensor_2d(x, 2, 2), ty = dn_tensor_2d(y, 2, 1), tout = dn_tensor_2d(out, 2, 1);
+  const dn_tensor none = {0};
   dn_model *m = lesson_model();
   float *w = weights_of(m);
-  assert_status_msg(dn_train_on_batch(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
-  assert_status_msg(dn_evaluate(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
-  assert_status_msg(dn_test_on_batch(m, x, y, 2, &loss), DN_ERR_STATE, "not compiled");
-  assert_ok(dn_predict(m, x, 2, out, 2)); /* predict needs no compile, as Keras */
-  assert_status_msg(dn_predict(m, x, 2, out, 1), DN_ERR_SHAPE, "y holds 1 floats");
-  assert_status_msg(dn_predict(m, NULL, 2, out, 2), DN_ERR_ARG, "dn_predict: x is NULL");
-  assert_status_msg(dn_predict(m, x, 0, out, 2), DN_ERR_ARG, "rows is 0");
-  assert_status_msg(dn_predict(NULL, x, 2, out, 2), DN_ERR_ARG, "model is NULL");
+  assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
+  assert_status_msg(dn_evaluate(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
+  assert_status_msg(dn_test_on_batch(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
+  assert_ok(dn_predict(m, tx, tout)); /* predict needs no compile, as Keras */
+  /* 0.1's y_capacity is y's shape now: one output row for two input rows. */
+  assert_status_msg(dn_predict(m, tx, dn_tensor_2d(out, 1, 1)), DN_ERR_SHAPE,
+                    "dn_predict: y has 1 row but x has 2");
+  assert_status_msg(dn_predict(m, none, tout), DN_ERR_ARG, "dn_predict: x is no tensor");
+  assert_status_msg(dn_predict(m, dn_tensor_2d(x, 0, 2), tout), DN_ERR_SHAPE, "no rows");
+  assert_status_msg(dn_predict(NULL, tx, tout), DN_ERR_ARG, "model is NULL");
   assert_status_msg(dn_compile(m, .loss = NULL), DN_ERR_ARG, "loss is required");
   assert_status_msg(dn_compile(m, .optimizer = "adamx", .loss = "mse"), DN_ERR_ARG, "adamx");
   assert_status_msg(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", "f2", NULL}),
@@ -1000,18 +1030,33 @@ static void test_other_entry_points_bad_input(void **state) {
                     DN_ERR_ARG, "dn_compile: unknown metric 'loss'");
   assert_null(dn_model_optimizer(m)); /* all those compiles failed */
   assert_ok(dn_compile(m, .loss = "mse"));
-  assert_status_msg(dn_train_on_batch(m, NULL, y, 2, &loss), DN_ERR_ARG, "x is NULL");
-  assert_status_msg(dn_train_on_batch(m, x, NULL, 2, &loss), DN_ERR_ARG, "y is NULL");
-  assert_status_msg(dn_train_on_batch(m, x, y, 0, &loss), DN_ERR_ARG, "rows is 0");
-  assert_status_msg(dn_evaluate(m, x, y, 2, NULL), DN_ERR_ARG, "loss is NULL");
-  assert_status_msg(dn_evaluate_ex(m, x, y, 2, .values = NULL), DN_ERR_ARG, "values is NULL");
+  assert_status_msg(dn_train_on_batch(m, none, ty, &loss), DN_ERR_ARG, "x is no tensor");
+  assert_status_msg(dn_train_on_batch(m, tx, none, &loss), DN_ERR_ARG, "y is no tensor");
+  assert_status_msg(dn_train_on_batch(m, dn_tensor_2d(x, 0, 2), dn_tensor_2d(y, 0, 1), &loss),
+                    DN_ERR_SHAPE, "no rows");
+  assert_status_msg(dn_evaluate(m, tx, ty, NULL), DN_ERR_ARG, "loss is NULL");
+  assert_status_msg(dn_evaluate_metrics(m, tx, ty, .values = NULL), DN_ERR_ARG, "values is NULL");
   assert_weights_equal(m, w);
-  /* No input shape: a clear state error. */
+  /* No input shape: 0.1 refused fit with DN_ERR_STATE; 0.2 builds the model from x's width, as
+   * Keras builds on its first batch, after checking y against the output that width gives. */
   dn_model *u = dn_sequential(dn_dense(2));
   assert_ok(dn_compile(u, .loss = "mse"));
-  assert_null(dn_fit(u, x, y, 2));
-  assert_status_msg(dn_last_status(), DN_ERR_STATE, "no input shape");
+  assert_null(dn_fit(u, tx, ty, .verbose = DN_VERBOSE_SILENT));
+  assert_status_msg(dn_last_status(), DN_ERR_SHAPE,
+                    "dn_fit: y has 1 column but the model's output width is 2");
+  assert_int_equal(dn_model_input_dim(u), 0); /* the failed fit did not build it */
+  float y2[4] = {1, 2, 3, 4};
+  dn_history *h = dn_fit(u, tx, dn_tensor_2d(y2, 2, 2), .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_int_equal(dn_model_input_dim(u), 2);
+  assert_int_equal(dn_model_count_params(u), 2 * 2 + 2);
+  dn_history_free(h);
+  /* A model without layers cannot take an input width: a state error. */
+  dn_model *e = dn_model_new();
+  assert_non_null(e);
+  assert_status_msg(dn_predict(e, tx, tout), DN_ERR_STATE, "dn_predict: the model has no layers");
   free(w);
+  dn_model_free(e);
   dn_model_free(u);
   dn_model_free(m);
 }
@@ -1023,8 +1068,9 @@ static void test_batch_larger_than_data(void **state) {
   dn_model *m = lesson_model();
   const float x[6] = {0.1f, 0.2f, 0.3f, -0.4f, 0.5f, 0.6f}, y[3] = {1, 2, 3};
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
-  dn_history *h =
-      dn_fit(m, x, y, 3, .epochs = 2, .batch_size = SIZE_MAX, .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, 3, 2), dn_tensor_2d(y, 3, 1), .epochs = 2,
+                         .batch_size = SIZE_MAX, .verbose = DN_VERBOSE_SILENT);
+
   assert_non_null(h);
   assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 2);
   dn_history_free(h);

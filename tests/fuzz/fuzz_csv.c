@@ -27,7 +27,7 @@ static const char *const features_bc[] = {"b", "c", NULL};
 static const size_t column0[] = {0};
 static const size_t columns12[] = {1, 2};
 
-static const dn_csv_options option_sets[] = {
+static const dn_csv_load_options option_sets[] = {
     {0},
     {.target_names = target_a, .drop_invalid_rows = true},
     {.feature_names = features_bc, .target_names = target_a},
@@ -42,7 +42,11 @@ static const dn_csv_options option_sets[] = {
     {.delimiter = '\xff', .drop_invalid_rows = true},
 };
 
-static void check_load(const uint8_t *data, size_t size, const dn_csv_options *options) {
+static bool no_tensor(dn_tensor t) {
+  return t.data == NULL && t.rank == 0 && !t.owner && t.shape[0] == 0 && t.shape[1] == 0;
+}
+
+static void check_load(const uint8_t *data, size_t size, const dn_csv_load_options *options) {
   /* fmemopen wants a non-empty buffer; /dev/null stands in for the empty input */
   FILE *f = size > 0 ? fmemopen((void *)(uintptr_t)data, size, "r") : fopen("/dev/null", "r");
   if (f == NULL)
@@ -51,21 +55,25 @@ static void check_load(const uint8_t *data, size_t size, const dn_csv_options *o
   dn_status s = dn_csv_load_stream(f, "fuzz.csv", options, &d);
   fclose(f);
   if (s != DN_OK) {
-    CHECK(d.rows == 0 && d.x == NULL && d.y == NULL && d.n_features == 0);
+    CHECK(no_tensor(d.x) && no_tensor(d.y) && d.dropped_rows == 0);
     CHECK(strstr(dn_last_error(), "dn_csv_load") != NULL);
     CHECK(s == DN_ERR_FORMAT || s == DN_ERR_ARG || s == DN_ERR_NOMEM);
     return;
   }
-  CHECK(d.rows >= 1 && d.n_features >= 1 && d.x != NULL);
-  CHECK((d.n_targets == 0) == (d.y == NULL));
-  for (size_t i = 0; i < d.rows * d.n_features; i++)
-    CHECK(isfinite(d.x[i]));
-  for (size_t i = 0; i < d.rows * d.n_targets; i++)
-    CHECK(isfinite(d.y[i]));
-  if (d.rows >= 2) {
+  size_t rows = dn_tensor_rows(d.x), features = dn_tensor_cols(d.x), targets = dn_tensor_cols(d.y);
+  CHECK(rows >= 1 && features >= 1 && d.x.data != NULL && d.x.rank == 2 && d.x.owner);
+  CHECK(targets == 0
+            ? no_tensor(d.y)
+            : d.y.data != NULL && d.y.rank == 2 && d.y.owner && dn_tensor_rows(d.y) == rows);
+  for (size_t i = 0; i < rows * features; i++)
+    CHECK(isfinite(d.x.data[i]));
+  for (size_t i = 0; i < rows * targets; i++)
+    CHECK(isfinite(d.y.data[i]));
+  if (rows >= 2) {
     dn_dataset train, test;
     CHECK(dn_train_test_split(&d, 0.3, size, &train, &test) == DN_OK);
-    CHECK(train.rows + test.rows == d.rows && train.rows >= 1 && test.rows >= 1);
+    size_t tr = dn_tensor_rows(train.x), te = dn_tensor_rows(test.x);
+    CHECK(tr + te == rows && tr >= 1 && te >= 1);
     dn_dataset_free(&train);
     dn_dataset_free(&test);
   }
@@ -102,6 +110,7 @@ static void check_number(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < sizeof option_sets / sizeof option_sets[0]; i++)
     check_load(data, size, &option_sets[i]);
+
   check_number(data, size);
   return 0;
 }

@@ -62,7 +62,8 @@ static void exercise(dn_model *m) {
     float x[64] = {0}, y[64];
     for (size_t i = 0; i < in; i++)
       x[i] = (float)i - 1.5f;
-    if (dn_predict(m, x, 1, y, out) != DN_OK && dn_last_status() != DN_ERR_NOMEM) {
+    if (dn_predict(m, dn_tensor_2d(x, 1, in), dn_tensor_2d(y, 1, out)) != DN_OK &&
+        dn_last_status() != DN_ERR_NOMEM) {
       fprintf(stderr, "a loaded model does not predict: %s\n", dn_last_error());
       abort();
     }

@@ -26,12 +26,12 @@ int main(int argc, char **argv) {
 
   /* Every layer kind, compiled with Adam and trained a step. */
   dn_layer *norm = dn_normalization(.input_dim = 3);
-  dn_normalization_adapt(norm, x, 4);
+  dn_normalization_adapt(norm, dn_tensor_2d(x, 4, 3));
   dn_model *m = dn_sequential(norm, dn_dense(3, .activation = "relu", .kernel_regularizer = "l2"),
                               dn_batch_normalization(), dn_dropout(0.5), dn_activation("tanh"),
                               dn_dense(2, .no_bias = true));
   dn_compile(m, .optimizer = "adam", .loss = "mse", .metrics = (const char *[]){"mae", NULL});
-  dn_train_on_batch(m, x, y, 4, NULL);
+  dn_train_on_batch(m, dn_tensor_2d(x, 4, 3), dn_tensor_2d(y, 4, 2), NULL);
   bad |= save(m, dir, "all_layers.dnn", 0);
   bad |= save(m, dir, "all_layers.weights", 1);
   dn_model_free(m);
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
                    .name = optimizers[i], .schedule = schedules[i], .clipnorm = 1.0}),
                .loss = "categorical_crossentropy",
                .metrics = (const char *[]){"accuracy", "mse", NULL});
-    dn_train_on_batch(m, x, y, 4, NULL);
+    dn_train_on_batch(m, dn_tensor_2d(x, 4, 3), dn_tensor_2d(y, 4, 2), NULL);
     bad |= save(m, dir, names[i], 0);
     dn_model_free(m);
   }
