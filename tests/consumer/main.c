@@ -17,7 +17,7 @@ static const float weights[31] = {
     0.25f, -0.5f, 0.25f,                      /* bias 3 */
     2, -1, 0.5f,                              /* kernel 3x1 */
     0.1f};                                    /* bias 1 */
-/* clang-format on */                 /* bias 1 */
+/* clang-format on */
 
 /* The same network in double, for finite differences of L = sum(y * dy). */
 static double loss(const double *w, const double *x, const double *dy, int rows) {
@@ -63,8 +63,8 @@ int main(void) {
   const float x[4] = {1, 2, -1, 0.5f}, dy[2] = {1, -2};
   float y[2], grads[31];
   int bad = 0;
-  if (dn_model_forward(model, x, 2, true, y, 2) != DN_OK ||
-      dn_model_backward(model, dy, 2) != DN_OK ||
+  if (dn_model_forward(model, dn_tensor_2d(x, 2, 2), true, dn_tensor_2d(y, 2, 1)) != DN_OK ||
+      dn_model_backward(model, dn_tensor_2d(dy, 2, 1)) != DN_OK ||
       dn_model_get_gradients(model, grads, 31) != DN_OK) {
     fprintf(stderr, "consumer: passes failed: %s\n", dn_last_error());
     dn_model_free(model);
