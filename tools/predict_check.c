@@ -65,7 +65,9 @@ static int run(const char *args) {
 /* The expected output text for x (rows x 3) with the given header. */
 static void expected(dn_model *m, const float *x, size_t rows, const char *header, char *out,
                      size_t cap) {
-  float y[64];
+  /* Zeroed: dn_tensor_2d takes a const float *, and gcc 12 -O2 warns about passing it an
+   * uninitialised array (-Wmaybe-uninitialized) although dn_predict only writes it. */
+  float y[64] = {0};
   if (dn_predict(m, dn_tensor_2d(x, rows, 3), dn_tensor_2d(y, rows, 2)) != DN_OK) {
     fprintf(stderr, "dn_predict: %s\n", dn_last_error());
     exit(1);
