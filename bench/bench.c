@@ -8,9 +8,11 @@
  * -DDENSENET_BLAS=openblas build).
  *
  * Timed region (as for the peers): the whole dn_fit call of a fresh model (shuffles, batch
- * gathers, forward, loss, backward, optimizer steps); model construction and one warm-up epoch
- * (on a separate model) are excluded. W1-latency: 100,000 single-row predicts on the trained
- * W1 net after 2,000 warm-up calls. W4: 100,000 rows in batches of 1024. */
+ * gathers, forward, loss, backward, optimizer steps); model construction, the data's tensor
+ * views and one warm-up epoch (on a separate model) are excluded. W1-latency: 100,000
+ * single-row predicts on the trained W1 net after 2,000 warm-up calls, each call on a view of
+ * its row made in the loop (as a caller would); W4: 100,000 rows in batches of 1024, a view per
+ * batch. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -137,11 +139,12 @@ static dn_model *make_model(const workload *w, uint64_t seed) {
   return m;
 }
 
-static double fit(dn_model *m, const workload *w, const float *X, const float *Y, size_t epochs,
+/* x, y: the workload's data as tensors (views made before the timed region). */
+static double fit(dn_model *m, const workload *w, dn_tensor x, dn_tensor y, size_t epochs,
                   uint64_t seed, double *final_loss) {
   double t0 = now();
-  dn_history *h = dn_fit(m, .x = X, .y = Y, .rows = w->samples, .epochs = epochs,
-                         .batch_size = w->batch, .verbose = DN_VERBOSE_SILENT, .seed = seed);
+  dn_history *h = dn_fit(m, x, y, .epochs = epochs, .batch_size = w->batch,
+                         .verbose = DN_VERBOSE_SILENT, .seed = seed);
   double t = now() - t0;
   if (h == NULL)
     die("fit");
@@ -174,21 +177,22 @@ static void train_workload(const workload *w, int threads, int reps, bool latenc
   if (!X || !Y)
     die("out of memory");
   make_data(w->wl, n, X, Y);
+  dn_tensor x = dn_tensor_2d(X, n, w->in), y = dn_tensor_2d(Y, n, w->out);
   double loss, loss0 = NAN, rates[32];
   { /* warm-up: one epoch on a separate model */
     dn_model *m = make_model(w, 7);
-    fit(m, w, X, Y, 1, 7, &loss);
+    fit(m, w, x, y, 1, 7, &loss);
     dn_model_free(m);
   }
   dn_model *last = NULL;
   for (int r = 0; r < reps; r++) {
     dn_model *m = make_model(w, 100 + (uint64_t)r);
-    if (r == 0 && dn_evaluate(m, X, Y, n, &(float){0}) == DN_OK) {
+    if (r == 0 && dn_evaluate(m, x, y, &(float){0}) == DN_OK) {
       float l0;
-      dn_evaluate(m, X, Y, n, &l0);
+      dn_evaluate(m, x, y, &l0);
       loss0 = l0;
     }
-    double t = fit(m, w, X, Y, w->epochs, 100 + (uint64_t)r, &loss);
+    double t = fit(m, w, x, y, w->epochs, 100 + (uint64_t)r, &loss);
     rates[r] = (double)(n * w->epochs) / t;
     if (last)
       dn_model_free(last);
@@ -200,14 +204,16 @@ static void train_workload(const workload *w, int threads, int reps, bool latenc
   if (latency) { /* W1-latency: single-row predict on the trained net */
     enum { CALLS = 100000, WARM = 2000 };
     double us[32];
-    float y;
+    float out;
+    dn_tensor out_view = dn_tensor_2d(&out, 1, 1); /* the same output row every call */
     for (int i = 0; i < WARM; i++)
-      if (dn_predict_on_batch(last, X + 2 * (size_t)(i % 1000), 1, &y, 1) != DN_OK)
+      if (dn_predict_on_batch(last, dn_tensor_2d(X + 2 * (size_t)(i % 1000), 1, 2), out_view) !=
+          DN_OK)
         die("predict");
     for (int r = 0; r < reps; r++) {
       double t0 = now();
       for (int i = 0; i < CALLS; i++)
-        dn_predict_on_batch(last, X + 2 * (size_t)(i % 1000), 1, &y, 1);
+        dn_predict_on_batch(last, dn_tensor_2d(X + 2 * (size_t)(i % 1000), 1, 2), out_view);
       us[r] = (now() - t0) / CALLS * 1e6;
     }
     double mn = us[0], mx = us[0];
@@ -238,7 +244,8 @@ static void predict_workload(int threads, int reps) {
     double t0 = now();
     for (size_t s = 0; s < N; s += BATCH) {
       size_t rows = N - s < BATCH ? N - s : BATCH;
-      if (dn_predict_on_batch(m, X + 8 * s, rows, Y + s, rows) != DN_OK)
+      if (dn_predict_on_batch(m, dn_tensor_2d(X + 8 * s, rows, 8), dn_tensor_2d(Y + s, rows, 1)) !=
+          DN_OK)
         die("predict");
     }
     if (r >= 0)

@@ -176,32 +176,33 @@ int dn_ex_fail(const char *program, const char *what) {
   return 1;
 }
 
-double dn_ex_mae(dn_model *model, const float *x, const float *y, size_t rows) {
+double dn_ex_mae(dn_model *model, dn_tensor x, dn_tensor y) {
+  size_t rows = dn_tensor_rows(x);
   float *pred = malloc(rows * sizeof *pred);
   if (pred == NULL) {
     fprintf(stderr, "out of memory for %zu predictions\n", rows);
     return NAN;
   }
   double sum = 0.0;
-  if (dn_predict(model, x, rows, pred, rows) != DN_OK) {
+  if (dn_predict(model, x, dn_tensor_2d(pred, rows, 1)) != DN_OK) {
     dn_ex_fail("predict", "dn_predict failed");
     free(pred);
     return NAN;
   }
   for (size_t i = 0; i < rows; i++)
-    sum += fabs((double)pred[i] - (double)y[i]);
+    sum += fabs((double)pred[i] - (double)y.data[i]);
   free(pred);
   return sum / (double)rows;
 }
 
-double dn_ex_mean_baseline_mae(const float *train_y, size_t train_rows, const float *y,
-                               size_t rows) {
+double dn_ex_mean_baseline_mae(dn_tensor train_y, dn_tensor y) {
+  size_t train_rows = dn_tensor_rows(train_y), rows = dn_tensor_rows(y);
   double mean = 0.0, sum = 0.0;
   for (size_t i = 0; i < train_rows; i++)
-    mean += train_y[i];
+    mean += train_y.data[i];
   mean /= (double)train_rows;
   for (size_t i = 0; i < rows; i++)
-    sum += fabs((double)y[i] - mean);
+    sum += fabs((double)y.data[i] - mean);
   return sum / (double)rows;
 }
 
@@ -227,37 +228,35 @@ double dn_ex_now(void) {
 
 /* ---- the steps of the lesson's workflow ------------------------------------------------------ */
 
-/* Fills *all from args->csv, or with the synthetic stand-in in *synthetic (one block: the x
- * rows, then y; the caller frees it), and prints where the rows came from. */
+/* Fills *all from args->csv, or with the synthetic stand-in (generated into owning tensors),
+ * and prints where the rows came from. */
 static bool load_rows(const char *program, const dn_ex_data *d, const dn_ex_args *args,
-                      dn_dataset *all, float **synthetic) {
+                      dn_dataset *all) {
   if (args->csv != NULL) {
-    dn_csv_options csv = {.feature_names = d->features, .target_names = d->target};
-    if (dn_csv_load(args->csv, &csv, all) != DN_OK) {
+    if (dn_csv_load(args->csv, all, .feature_names = d->features, .target_names = d->target) !=
+        DN_OK) {
       dn_ex_fail(program, "loading the data");
       return false;
     }
-    if (all->n_features != d->n_columns) { /* possible when features is NULL */
+    size_t n_features = dn_tensor_cols(all->x);
+    if (n_features != d->n_columns) { /* possible when features is NULL */
       fprintf(stderr, "%s: %s has %zu input columns besides '%s'; the %s layout has %zu\n", program,
-              args->csv, all->n_features, d->target[0], d->layout, d->n_columns);
+              args->csv, n_features, d->target[0], d->layout, d->n_columns);
       dn_dataset_free(all);
       return false;
     }
-    printf("Loaded %zu %s from %s\n", all->rows, d->noun, args->csv);
+    printf("Loaded %zu %s from %s\n", dn_tensor_rows(all->x), d->noun, args->csv);
     return true;
   }
   size_t rows = d->synthetic_rows;
-  *synthetic = malloc(rows * (d->n_columns + 1) * sizeof **synthetic);
-  if (*synthetic == NULL) {
-    fprintf(stderr, "%s: out of memory\n", program);
+  *all = (dn_dataset){0};
+  if (dn_tensor_new_2d(&all->x, rows, d->n_columns) != DN_OK ||
+      dn_tensor_new_2d(&all->y, rows, 1) != DN_OK) {
+    dn_ex_fail(program, "making the synthetic data");
+    dn_dataset_free(all);
     return false;
   }
-  *all = (dn_dataset){.rows = rows,
-                      .n_features = d->n_columns,
-                      .n_targets = 1,
-                      .x = *synthetic,
-                      .y = *synthetic + rows * d->n_columns};
-  d->synthesize(args->seed, all->x, all->y, rows);
+  d->synthesize(args->seed, all->x.data, all->y.data, rows);
   printf("No CSV given: using a SYNTHETIC %s data set of %zu %s (%s).\nFor the real data pass "
          "the UCI file: %s %s\n",
          d->synthetic, rows, d->synthetic_noun, d->synthetic_how, args->invoked, d->file);
@@ -267,24 +266,26 @@ static bool load_rows(const char *program, const dn_ex_data *d, const dn_ex_args
 bool dn_ex_load_and_split(const char *program, const dn_ex_data *d, const dn_ex_args *args,
                           dn_dataset *train, dn_dataset *valid) {
   dn_dataset all = {0};
-  float *synthetic = NULL;
-  if (!load_rows(program, d, args, &all, &synthetic))
+  if (!load_rows(program, d, args, &all))
     return false;
-  /* The model's inputs: the columns as they are, or as encode turns them into n_inputs. */
+  /* The model's inputs: the columns as they are, or as encode turns them into n_inputs (a new
+   * x beside the same y). */
   dn_dataset inputs = all;
   bool encoded = true;
   if (d->encode != NULL) {
-    inputs = (dn_dataset){.rows = all.rows, .n_features = d->n_inputs, .n_targets = 1, .y = all.y};
-    inputs.x = malloc(all.rows * d->n_inputs * sizeof *inputs.x);
-    encoded = inputs.x != NULL && d->encode(all.x, all.rows, inputs.x);
+    size_t rows = dn_tensor_rows(all.x);
+    inputs.x = (dn_tensor){0};
+    if (dn_tensor_new_2d(&inputs.x, rows, d->n_inputs) != DN_OK) {
+      dn_ex_fail(program, "encoding the data");
+      encoded = false;
+    } else {
+      encoded = d->encode(all.x.data, rows, inputs.x.data);
+    }
   }
   dn_status st = encoded ? dn_train_test_split(&inputs, 0.2, args->seed, train, valid) : DN_OK;
   if (d->encode != NULL)
-    free(inputs.x);
-  if (synthetic)
-    free(synthetic);
-  else
-    dn_dataset_free(&all);
+    dn_tensor_free(&inputs.x);
+  dn_dataset_free(&all);
   if (!encoded)
     return false;
   if (st != DN_OK) {
@@ -301,7 +302,7 @@ bool dn_ex_seed_and_adapt(const char *program, dn_model *model, uint64_t seed, d
     return false;
   }
   if (dn_model_set_seed(model, seed) != DN_OK ||
-      (norm != NULL && dn_normalization_adapt(norm, train->x, train->rows) != DN_OK)) {
+      (norm != NULL && dn_normalization_adapt(norm, train->x) != DN_OK)) {
     dn_ex_fail(program, "preparing the model");
     return false;
   }
@@ -319,20 +320,22 @@ static bool report_written(const char *program, dn_status st, const char *label,
   return true;
 }
 
-bool dn_ex_write_learning_curves(const char *program, const dn_history *history,
-                                 const dn_ex_args *args, const char *file,
-                                 const dn_plot_options *plot) {
+bool dn_ex_write_learning_curves(const char *program, const dn_ex_args *args, const char *file,
+                                 dn_plot_history_svg_options plot) {
   char path[4096];
-  return dn_ex_out_path(args->out_dir, file, path, sizeof path) != NULL &&
-         report_written(program, dn_plot_history_svg(history, path, NULL, plot), "learning curves",
-                        path);
+  if (dn_ex_out_path(args->out_dir, file, path, sizeof path) == NULL)
+    return false;
+  plot.path = path;
+  return report_written(program, dn_plot_history_svg_with(plot), "learning curves", path);
 }
 
 bool dn_ex_write_plot(const char *program, const dn_ex_args *args, const char *file,
-                      const dn_plot_series *series, size_t n, const dn_plot_options *plot) {
+                      dn_plot_svg_options plot) {
   char path[4096];
-  return dn_ex_out_path(args->out_dir, file, path, sizeof path) != NULL &&
-         report_written(program, dn_plot_svg(path, series, n, plot), "plot", path);
+  if (dn_ex_out_path(args->out_dir, file, path, sizeof path) == NULL)
+    return false;
+  plot.path = path;
+  return report_written(program, dn_plot_svg_with(plot), "plot", path);
 }
 
 /* ---- the accuracy protocol --------------------------------------------------------------- */
@@ -570,18 +573,22 @@ static int run_one(const char *program, const dn_ex_protocol *p, const table *t,
   }
   /* Section 7: fixed epochs and batch size, reshuffled every epoch, last partial batch kept;
    * section 8: the validation rows evaluated after every epoch. */
+  dn_tensor all_x = dn_tensor_2d(x, n, n_in), all_y = dn_tensor_2d(y, n, 1);
+  dn_tensor train_x = dn_tensor_slice_rows(all_x, 0, n_train),
+            train_y = dn_tensor_slice_rows(all_y, 0, n_train);
+  dn_tensor valid_x = dn_tensor_slice_rows(all_x, n_train, n_val),
+            valid_y = dn_tensor_slice_rows(all_y, n_train, n_val);
   double start = dn_ex_now();
-  history =
-      dn_fit(model, .x = x, .y = y, .rows = n_train, .epochs = epochs, .batch_size = p->batch_size,
-             .validation_x = x + n_train * n_in, .validation_y = y + n_train,
-             .validation_rows = n_val, .verbose = verbose ? DN_VERBOSE_LINES : DN_VERBOSE_SILENT);
+  history = dn_fit(model, train_x, train_y, .epochs = epochs, .batch_size = p->batch_size,
+                   .validation_x = valid_x, .validation_y = valid_y,
+                   .verbose = verbose ? DN_VERBOSE_LINES : DN_VERBOSE_SILENT);
   res->seconds = dn_ex_now() - start;
   if (history == NULL) {
     code = dn_ex_fail(program, "training");
     goto done;
   }
   /* final: predictions in float32, the mean absolute error in double. */
-  res->final_mae = dn_ex_mae(model, x + n_train * n_in, y + n_train, n_val);
+  res->final_mae = dn_ex_mae(model, valid_x, valid_y);
   const double *val = dn_history_values(history, "val_loss");
   size_t len = dn_history_length(history);
   if (val == NULL || len == 0 || isnan(res->final_mae)) {

@@ -64,13 +64,12 @@ char *dn_ex_out_path(const char *out_dir, const char *file, char *buf, size_t ca
 /* Prints "<program>: <what>: <dn_last_error()>" to stderr and returns 1 (an exit code). */
 int dn_ex_fail(const char *program, const char *what);
 
-/* Mean absolute error of the model's predictions on rows of x against y (one target), in
+/* Mean absolute error of the model's predictions for x against y (rows x 1, one target), in
  * double. Returns NaN (after dn_ex_fail's message) when prediction fails. */
-double dn_ex_mae(dn_model *model, const float *x, const float *y, size_t rows);
+double dn_ex_mae(dn_model *model, dn_tensor x, dn_tensor y);
 
 /* MAE of always predicting the mean of train_y, on y (the "no model" baseline). */
-double dn_ex_mean_baseline_mae(const float *train_y, size_t train_rows, const float *y,
-                               size_t rows);
+double dn_ex_mean_baseline_mae(dn_tensor train_y, dn_tensor y);
 
 /* Does a file exist (readable)? */
 bool dn_ex_file_exists(const char *path);
@@ -120,15 +119,16 @@ bool dn_ex_load_and_split(const char *program, const dn_ex_data *data, const dn_
 bool dn_ex_seed_and_adapt(const char *program, dn_model *model, uint64_t seed, dn_layer *norm,
                           const dn_dataset *train);
 
-/* Plots history's loss and val_loss per epoch into <out>/<file> and prints
+/* Plots the learning curves plot.history holds (loss and val_loss per epoch, as
+ * dn_plot_history_svg draws them with plot's options) into <out>/<file> and prints
  * "learning curves: <path>". Returns false after a message. */
-bool dn_ex_write_learning_curves(const char *program, const dn_history *history,
-                                 const dn_ex_args *args, const char *file,
-                                 const dn_plot_options *plot);
+bool dn_ex_write_learning_curves(const char *program, const dn_ex_args *args, const char *file,
+                                 dn_plot_history_svg_options plot);
 
-/* Draws n series into <out>/<file> and prints "plot: <path>". Returns false after a message. */
+/* Draws plot's series (dn_plot_svg with plot's options) into <out>/<file> and prints
+ * "plot: <path>". Returns false after a message. */
 bool dn_ex_write_plot(const char *program, const dn_ex_args *args, const char *file,
-                      const dn_plot_series *series, size_t n, const dn_plot_options *plot);
+                      dn_plot_svg_options plot);
 
 /* ---- the accuracy protocol (ACCURACY.md) ------------------------------------------------- */
 

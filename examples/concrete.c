@@ -113,9 +113,8 @@ int main(int argc, char **argv) {
    * keep the best weights seen. */
   dn_callback *callbacks[] = {
       dn_early_stopping(.min_delta = 0.001, .patience = 20, .restore_best_weights = true), NULL};
-  history = dn_fit(model, .x = train.x, .y = train.y, .rows = train.rows, .epochs = args.epochs,
-                   .batch_size = 32, .validation_x = valid.x, .validation_y = valid.y,
-                   .validation_rows = valid.rows, .callbacks = callbacks,
+  history = dn_fit(model, train.x, train.y, .epochs = args.epochs, .batch_size = 32,
+                   .validation_x = valid.x, .validation_y = valid.y, .callbacks = callbacks,
                    .verbose = args.quiet ? DN_VERBOSE_SILENT : DN_VERBOSE_AUTO);
   if (history == NULL) {
     dn_ex_fail(PROGRAM, "training");
@@ -123,9 +122,9 @@ int main(int argc, char **argv) {
   }
 
   /* 4. How good is it? The validation MAE in MPa, next to guessing the mean strength. */
-  double train_mae = dn_ex_mae(model, train.x, train.y, train.rows);
-  double valid_mae = dn_ex_mae(model, valid.x, valid.y, valid.rows);
-  double baseline = dn_ex_mean_baseline_mae(train.y, train.rows, valid.y, valid.rows);
+  double train_mae = dn_ex_mae(model, train.x, train.y);
+  double valid_mae = dn_ex_mae(model, valid.x, valid.y);
+  double baseline = dn_ex_mean_baseline_mae(train.y, valid.y);
   /* restore_best_weights: at the end of training the best epoch's weights come back. */
   size_t epochs_run = dn_history_length(history);
   printf("\n%s %zu epochs; the weights of the best epoch (by val_loss) were restored.\n",
@@ -136,10 +135,11 @@ int main(int argc, char **argv) {
          baseline);
 
   /* 5. The learning curves, and the trained model. */
-  const dn_plot_options plot = {.title = "Concrete: mean absolute error per epoch",
-                                .x_label = "epoch",
-                                .y_label = "MAE (MPa)"};
-  if (!dn_ex_write_learning_curves(PROGRAM, history, &args, "concrete_learning_curves.svg", &plot))
+  const dn_plot_history_svg_options plot = {.history = history,
+                                            .title = "Concrete: mean absolute error per epoch",
+                                            .x_label = "epoch",
+                                            .y_label = "MAE (MPa)"};
+  if (!dn_ex_write_learning_curves(PROGRAM, &args, "concrete_learning_curves.svg", plot))
     goto done;
   char path[4096];
   if (dn_ex_out_path(args.out_dir, "concrete.dnn", path, sizeof path) == NULL)
@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
     dn_ex_fail(PROGRAM, "loading the saved model");
     goto done;
   }
-  double reloaded_mae = dn_ex_mae(loaded, valid.x, valid.y, valid.rows);
+  double reloaded_mae = dn_ex_mae(loaded, valid.x, valid.y);
   dn_model_free(loaded);
   printf("reloaded model: validation MAE %.2f MPa (%s)\n", reloaded_mae,
          reloaded_mae == valid_mae ? "the same predictions" : "DIFFERENT from the trained model");

@@ -34,10 +34,10 @@ static const char ABOUT[] = "Fits y = sin(1.5x) + x/4 + noise with a Dense(1), t
                             "three fits in <out>/curve_fit.svg (no data file; --protocol does "
                             "not apply).";
 
-/* Trains one model on (x, y) and writes its predictions at the grid points. Returns the MAE on
- * the data, or NaN after an error message. Takes ownership of the model. */
-static double fit_and_draw(dn_model *model, const char *name, const dn_ex_args *args,
-                           const float *x, const float *y, const float *grid, float *curve) {
+/* Trains one model on (x, y) and writes its predictions at the grid points into curve. Returns
+ * the MAE on the data, or NaN after an error message. Takes ownership of the model. */
+static double fit_and_draw(dn_model *model, const char *name, const dn_ex_args *args, dn_tensor x,
+                           dn_tensor y, dn_tensor grid, dn_tensor curve) {
   double mae = NAN;
   dn_history *history = NULL;
   if (model == NULL) {
@@ -51,13 +51,13 @@ static double fit_and_draw(dn_model *model, const char *name, const dn_ex_args *
     goto done;
   }
   printf("\n== %s (%zu parameters)\n", name, dn_model_count_params(model));
-  history = dn_fit(model, .x = x, .y = y, .rows = ROWS, .epochs = args->epochs,
+  history = dn_fit(model, x, y, .epochs = args->epochs,
                    .verbose = args->quiet ? DN_VERBOSE_SILENT : DN_VERBOSE_LINES);
-  if (history == NULL || dn_predict(model, grid, GRID, curve, GRID) != DN_OK) {
+  if (history == NULL || dn_predict(model, grid, curve) != DN_OK) {
     dn_ex_fail(PROGRAM, name);
     goto done;
   }
-  mae = dn_ex_mae(model, x, y, ROWS);
+  mae = dn_ex_mae(model, x, y);
 done:
   dn_history_free(history);
   dn_model_free(model);
@@ -94,7 +94,10 @@ int main(int argc, char **argv) {
   double mae[N_MODELS];
   bool ok = true;
   for (size_t m = 0; m < N_MODELS; m++) {
-    mae[m] = ok ? fit_and_draw(models[m], names[m], &args, x, y, grid, curves[m]) : NAN;
+    mae[m] = ok ? fit_and_draw(models[m], names[m], &args, dn_tensor_2d(x, ROWS, 1),
+                               dn_tensor_2d(y, ROWS, 1), dn_tensor_2d(grid, GRID, 1),
+                               dn_tensor_2d(curves[m], GRID, 1))
+                : NAN;
     if (!ok)
       dn_model_free(models[m]);
     ok = ok && !isnan(mae[m]);
@@ -113,7 +116,10 @@ int main(int argc, char **argv) {
       {.label = "Dense -> Dense (no activation)", .x = grid, .y = curves[1], .n = GRID},
       {.label = "ReLU stack", .x = grid, .y = curves[2], .n = GRID},
   };
-  const dn_plot_options plot = {
-      .title = "Without an activation, stacked layers stay a line", .x_label = "x", .y_label = "y"};
-  return dn_ex_write_plot(PROGRAM, &args, "curve_fit.svg", series, 4, &plot) ? 0 : 1;
+  const dn_plot_svg_options plot = {.series = series,
+                                    .n_series = 4,
+                                    .title = "Without an activation, stacked layers stay a line",
+                                    .x_label = "x",
+                                    .y_label = "y"};
+  return dn_ex_write_plot(PROGRAM, &args, "curve_fit.svg", plot) ? 0 : 1;
 }

@@ -131,9 +131,8 @@ int main(int argc, char **argv) {
   dn_model_summary(model, stdout);
 
   /* 3. Stochastic gradient descent in minibatches of 128 cars. */
-  history = dn_fit(model, .x = train.x, .y = train.y, .rows = train.rows, .epochs = args.epochs,
-                   .batch_size = 128, .validation_x = valid.x, .validation_y = valid.y,
-                   .validation_rows = valid.rows,
+  history = dn_fit(model, train.x, train.y, .epochs = args.epochs, .batch_size = 128,
+                   .validation_x = valid.x, .validation_y = valid.y,
                    .verbose = args.quiet ? DN_VERBOSE_SILENT : DN_VERBOSE_AUTO);
   if (history == NULL) {
     dn_ex_fail(PROGRAM, "training");
@@ -141,16 +140,16 @@ int main(int argc, char **argv) {
   }
 
   /* 4. The validation MAE in mpg, next to guessing the mean mpg. */
-  double valid_mae = dn_ex_mae(model, valid.x, valid.y, valid.rows);
-  double baseline = dn_ex_mean_baseline_mae(train.y, train.rows, valid.y, valid.rows);
+  double valid_mae = dn_ex_mae(model, valid.x, valid.y);
+  double baseline = dn_ex_mean_baseline_mae(train.y, valid.y);
   printf("\nvalidation MAE: %.2f mpg (predicting the mean mpg: %.2f)\n", valid_mae, baseline);
 
   /* 5. The learning curves. */
-  const dn_plot_options plot = {.title = "Fuel economy: mean absolute error per epoch",
-                                .x_label = "epoch",
-                                .y_label = "MAE (mpg)"};
-  if (dn_ex_write_learning_curves(PROGRAM, history, &args, "fuel_economy_learning_curves.svg",
-                                  &plot))
+  const dn_plot_history_svg_options plot = {.history = history,
+                                            .title = "Fuel economy: mean absolute error per epoch",
+                                            .x_label = "epoch",
+                                            .y_label = "MAE (mpg)"};
+  if (dn_ex_write_learning_curves(PROGRAM, &args, "fuel_economy_learning_curves.svg", plot))
     code = 0;
 done:
   dn_history_free(history);

@@ -21,20 +21,21 @@ int main(void) {
   dn_model_summary(model, stdout);
 
   /* A batch of three rows with two features each. */
-  const float x[3 * 2] = {0.5f, -1.0f, 1.5f, 0.25f, -0.75f, 2.0f};
-  float y[3];
-  if (dn_model_forward(model, x, 3, true, y, 3) != DN_OK) {
+  const float x_data[3 * 2] = {0.5f, -1.0f, 1.5f, 0.25f, -0.75f, 2.0f};
+  float y_data[3];
+  dn_tensor x = dn_tensor_2d(x_data, 3, 2), y = dn_tensor_2d(y_data, 3, 1);
+  if (dn_model_forward(model, x, true, y) != DN_OK) {
     fprintf(stderr, "forward: %s\n", dn_last_error());
     dn_model_free(model);
     return 1;
   }
-  printf("\nforward:  y = [%.6f, %.6f, %.6f]\n", y[0], y[1], y[2]);
+  printf("\nforward:  y = [%.6f, %.6f, %.6f]\n", y_data[0], y_data[1], y_data[2]);
 
   /* Backward from dL/dy for L = sum(y): every upstream gradient is 1. */
-  const float dy[3] = {1.0f, 1.0f, 1.0f};
+  const float dy_data[3] = {1.0f, 1.0f, 1.0f};
+  dn_tensor dy = dn_tensor_2d(dy_data, 3, 1);
   float grads[31];
-  if (dn_model_backward(model, dy, 3) != DN_OK ||
-      dn_model_get_gradients(model, grads, 31) != DN_OK) {
+  if (dn_model_backward(model, dy) != DN_OK || dn_model_get_gradients(model, grads, 31) != DN_OK) {
     fprintf(stderr, "backward: %s\n", dn_last_error());
     dn_model_free(model);
     return 1;
@@ -43,7 +44,7 @@ int main(void) {
 
   /* The library's own check: backward pass against central finite differences. */
   dn_gradient_check_report report;
-  if (dn_model_gradient_check(model, x, dy, 3, NULL, &report) == DN_OK)
+  if (dn_model_gradient_check(model, x, dy, &report) == DN_OK)
     printf("gradient check: %zu entries, largest relative error %.2e\n", report.checked,
            report.max_rel_error);
   dn_model_free(model);

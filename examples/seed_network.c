@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
     x[2 * r + 1] = (float)x2;
     y[r] = (float)(surface(x1, x2) + 0.05 * dn_ex_normal(&rng));
   }
+  /* The arrays as the model sees them: 1000 rows of 2 inputs, 1000 rows of 1 target. */
+  dn_tensor xs = dn_tensor_2d(x, ROWS, 2), ys = dn_tensor_2d(y, ROWS, 1);
 
   /* 2. The network: exactly the lesson's. Dense(4) has 2 x 4 weights + 4 biases = 12
    * parameters, Dense(3) 4 x 3 + 3 = 15, Dense(1) 3 + 1 = 4: 31 in all. */
@@ -73,19 +75,22 @@ int main(int argc, char **argv) {
   dn_model_summary(model, stdout);
 
   /* 3. Training: the last 20% of the rows are held out for validation. */
-  history =
-      dn_fit(model, .x = x, .y = y, .rows = ROWS, .epochs = args.epochs, .validation_split = 0.2,
-             .verbose = args.quiet ? DN_VERBOSE_SILENT : DN_VERBOSE_AUTO);
+  history = dn_fit(model, xs, ys, .epochs = args.epochs, .validation_split = 0.2,
+                   .verbose = args.quiet ? DN_VERBOSE_SILENT : DN_VERBOSE_AUTO);
   if (history == NULL) {
     dn_ex_fail(PROGRAM, "training");
     goto done;
   }
 
-  /* 4. How well does it fit? */
+  /* 4. How well does it fit? The rows fit trained on, and the last 20% it held out. */
   size_t n_train = (size_t)floor(ROWS * 0.8), n_val = ROWS - n_train;
-  double train_mae = dn_ex_mae(model, x, y, n_train);
-  double val_mae = dn_ex_mae(model, x + 2 * n_train, y + n_train, n_val);
-  double baseline = dn_ex_mean_baseline_mae(y, n_train, y + n_train, n_val);
+  dn_tensor train_x = dn_tensor_slice_rows(xs, 0, n_train),
+            train_y = dn_tensor_slice_rows(ys, 0, n_train);
+  dn_tensor val_x = dn_tensor_slice_rows(xs, n_train, n_val),
+            val_y = dn_tensor_slice_rows(ys, n_train, n_val);
+  double train_mae = dn_ex_mae(model, train_x, train_y);
+  double val_mae = dn_ex_mae(model, val_x, val_y);
+  double baseline = dn_ex_mean_baseline_mae(train_y, val_y);
   printf("\ntraining MAE:   %.3f\n", train_mae);
   printf("validation MAE: %.3f (predicting the mean: %.3f, so the network removes %.0f%% of "
          "that error)\n",
@@ -102,16 +107,19 @@ int main(int argc, char **argv) {
     line_x[2 * i] = line_x[2 * i + 1] = t[i];
     truth[i] = (float)surface(t[i], t[i]);
   }
-  if (dn_predict(model, line_x, SLICE, fitted, SLICE) != DN_OK) {
+  if (dn_predict(model, dn_tensor_2d(line_x, SLICE, 2), dn_tensor_2d(fitted, SLICE, 1)) != DN_OK) {
     dn_ex_fail(PROGRAM, "predicting");
     goto done;
   }
   const dn_plot_series series[] = {
       {.label = "surface y = sin(t) + t^2/2", .x = t, .y = truth, .n = SLICE},
       {.label = "network (31 parameters)", .x = t, .y = fitted, .n = SLICE}};
-  const dn_plot_options plot = {
-      .title = "seed_network along the line x1 = x2 = t", .x_label = "t", .y_label = "y"};
-  if (dn_ex_write_plot(PROGRAM, &args, "seed_network_slice.svg", series, 2, &plot))
+  const dn_plot_svg_options plot = {.series = series,
+                                    .n_series = 2,
+                                    .title = "seed_network along the line x1 = x2 = t",
+                                    .x_label = "t",
+                                    .y_label = "y"};
+  if (dn_ex_write_plot(PROGRAM, &args, "seed_network_slice.svg", plot))
     code = 0;
 done:
   dn_history_free(history);

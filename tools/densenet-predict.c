@@ -6,7 +6,7 @@
  *
  * MODEL is a native file written by dn_model_save (docs/model-format.md); Keras files (.keras
  * archives, .h5 models) are read when the tool is built with the Keras interchange library
- * (DENSENET_HAVE_KERAS: see load_model below).
+ * (DENSENET_HAVE_KERAS: see load_model below), and the usage text says which this build reads.
  * Columns: by default every column of the CSV is a feature, in file order. --features names the
  * feature columns (in the order the model expects them); --target names target columns, which
  * are then not features (unless --features says otherwise) and give the output header.
@@ -15,6 +15,7 @@
  * stdout or to --out FILE. Errors go to stderr; the exit status is 0 on success, 1 on an error,
  * 2 on a usage error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,13 @@
 static const char USAGE[] =
     "usage: densenet-predict MODEL CSV [--out FILE] [--features A,B,...] [--target T,...]\n"
     "                        [--delimiter C] [--no-header]\n"
-    "Writes the predictions of MODEL (a file from dn_model_save) for every row of CSV.\n"
+    "Writes the predictions of MODEL for every row of CSV. MODEL is a native model file (from\n"
+#ifdef DENSENET_HAVE_KERAS
+    "dn_model_save) or a Keras file: a .keras archive or a legacy .h5 model.\n"
+#else
+    "dn_model_save); this build reads no Keras files (.keras / .h5 need the Keras interchange\n"
+    "library: configure with -DDENSENET_KERAS=ON).\n"
+#endif
     "  --out FILE       write to FILE instead of standard output\n"
     "  --features LIST  comma-separated feature columns, in the model's input order\n"
     "                   (default: every column that is not a --target, in file order)\n"
@@ -102,7 +109,8 @@ static int write_predictions(FILE *out, const float *y, size_t rows, size_t cols
 int main(int argc, char **argv) {
   const char *model_path = NULL, *csv_path = NULL, *out_path = NULL;
   const char *features_arg = NULL, *target_arg = NULL;
-  dn_csv_options csv = {0};
+  char delimiter = 0;
+  bool no_header = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     bool has_value = i + 1 < argc;
@@ -116,9 +124,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--target") == 0 && has_value) {
       target_arg = argv[++i];
     } else if (strcmp(a, "--delimiter") == 0 && has_value && strlen(argv[i + 1]) == 1) {
-      csv.delimiter = argv[++i][0];
+      delimiter = argv[++i][0];
     } else if (strcmp(a, "--no-header") == 0) {
-      csv.no_header = true;
+      no_header = true;
     } else if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "densenet-predict: unknown option or missing value: %s\n%s", a, USAGE);
       return 2;
@@ -135,19 +143,17 @@ int main(int argc, char **argv) {
     fputs(USAGE, stderr);
     return 2;
   }
-  if (csv.no_header && (features_arg || target_arg)) {
+  if (no_header && (features_arg || target_arg)) {
     fprintf(stderr, "densenet-predict: --features and --target name header columns; they "
                     "cannot be used with --no-header\n");
     return 2;
   }
 
   const char **features = NULL, **targets = NULL;
-  size_t n_features = 0, n_targets = 0;
-  if ((features_arg && (features = split_list(features_arg, &n_features)) == NULL) ||
-      (target_arg && (targets = split_list(target_arg, &n_targets)) == NULL))
+  size_t n_feature_names = 0, n_target_names = 0;
+  if ((features_arg && (features = split_list(features_arg, &n_feature_names)) == NULL) ||
+      (target_arg && (targets = split_list(target_arg, &n_target_names)) == NULL))
     return fail("out of memory", NULL);
-  csv.feature_names = features;
-  csv.target_names = targets;
 
   int rc = 1;
   dn_dataset data = {0};
@@ -162,39 +168,42 @@ int main(int argc, char **argv) {
     fail("the model has no input shape (it was saved before being built)", model_path);
     goto done;
   }
-  if (targets != NULL && n_targets != out_dim) {
+  if (targets != NULL && n_target_names != out_dim) {
     fprintf(stderr, "densenet-predict: the model has %zu outputs but --target names %zu columns\n",
-            out_dim, n_targets);
+            out_dim, n_target_names);
     goto done;
   }
-  if (dn_csv_load(csv_path, &csv, &data) != DN_OK) {
+  if (dn_csv_load(csv_path, &data, .feature_names = features, .target_names = targets,
+                  .delimiter = delimiter, .no_header = no_header) != DN_OK) {
     fail("cannot read the CSV", dn_last_error());
     goto done;
   }
-  if (data.n_features != in) {
+  size_t rows = dn_tensor_rows(data.x), cols = dn_tensor_cols(data.x);
+  if (cols != in) {
     fprintf(stderr,
             "densenet-predict: the model takes %zu features but %s gives %zu (choose the columns "
             "with --features/--target)\n",
-            in, csv_path, data.n_features);
+            in, csv_path, cols);
     goto done;
   }
-  if (data.rows > 0) {
-    if (data.rows > (size_t)-1 / sizeof(float) / out_dim ||
-        (y = malloc(data.rows * out_dim * sizeof *y)) == NULL) {
+  if (rows > 0) {
+    if (rows > (size_t)-1 / sizeof(float) / out_dim ||
+        (y = malloc(rows * out_dim * sizeof *y)) == NULL) {
       fail("out of memory", NULL);
       goto done;
     }
-    if (dn_predict(model, data.x, data.rows, y, data.rows * out_dim) != DN_OK) {
+    if (dn_predict(model, data.x, dn_tensor_2d(y, rows, out_dim)) != DN_OK) {
       fail("prediction failed", dn_last_error());
       goto done;
     }
   }
   FILE *out = stdout;
   if (out_path != NULL && (out = fopen(out_path, "w")) == NULL) {
-    perror("densenet-predict: cannot create the output file");
+    fprintf(stderr, "densenet-predict: cannot create the output file '%s': %s\n", out_path,
+            strerror(errno));
     goto done;
   }
-  int werr = write_predictions(out, y, data.rows, out_dim, targets);
+  int werr = write_predictions(out, y, rows, out_dim, targets);
   if (out != stdout)
     werr |= fclose(out) != 0;
   else

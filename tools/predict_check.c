@@ -65,8 +65,10 @@ static int run(const char *args) {
 /* The expected output text for x (rows x 3) with the given header. */
 static void expected(dn_model *m, const float *x, size_t rows, const char *header, char *out,
                      size_t cap) {
-  float y[64];
-  if (dn_predict(m, x, rows, y, 64) != DN_OK) {
+  /* Zeroed: dn_tensor_2d takes a const float *, and gcc 12 -O2 warns about passing it an
+   * uninitialised array (-Wmaybe-uninitialized) although dn_predict only writes it. */
+  float y[64] = {0};
+  if (dn_predict(m, dn_tensor_2d(x, rows, 3), dn_tensor_2d(y, rows, 2)) != DN_OK) {
     fprintf(stderr, "dn_predict: %s\n", dn_last_error());
     exit(1);
   }
@@ -156,10 +158,23 @@ int main(int argc, char **argv) {
   check(run(args) == 1, "an unknown column exits 1");
   snprintf(args, sizeof args, "'%s' '%s' --target a", path("m.dnn"), path("in.csv"));
   check(run(args) == 1, "a target count that does not match the outputs exits 1");
+  snprintf(args, sizeof args, "'%s' '%s' --out '%s'", path("m.dnn"), path("in.csv"),
+           path("no_such_dir/out.csv"));
+  check(run(args) == 1, "an output file that cannot be created exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "cannot create the output file") && strstr(got, "no_such_dir/out.csv") &&
+            strstr(got, "No such file or directory"),
+        "the output file that cannot be created is named, with the reason");
+  free(got);
   check(run("") == 2, "no arguments is a usage error");
   snprintf(args, sizeof args, "'%s' '%s' --bogus", path("m.dnn"), path("in.csv"));
   check(run(args) == 2, "an unknown option is a usage error");
-  check(run("--help >/dev/null") == 0, "--help exits 0");
+  snprintf(args, sizeof args, "--help > '%s'", path("usage.txt"));
+  check(run(args) == 0, "--help exits 0");
+  got = read_text(path("usage.txt"));
+  check(got && strstr(got, "native model file") && strstr(got, ".keras") && strstr(got, ".h5"),
+        "the usage says which model files the tool reads");
+  free(got);
 
   dn_model_free(m);
   printf("%d passed, %d failed\n", passed, failed);

@@ -122,7 +122,8 @@ static void check_predictions(dn_model *m, const cJSON *entry) {
   size_t rows = (size_t)cJSON_GetArraySize(dn_keras_json_get(entry, "check_inputs"));
   assert_int_equal(nx, rows * dn_model_input_dim(m));
   assert_int_equal(ny, rows * dn_model_output_dim(m));
-  assert_ok(dn_predict(m, x, rows, got, 64));
+  assert_ok(dn_predict(m, dn_tensor_2d(x, rows, dn_model_input_dim(m)),
+                       dn_tensor_2d(got, rows, dn_model_output_dim(m))));
   /* float32 precision: relative 1e-6 (plus a few float32 ulps near 0) */
   assert_close_array(got, want, ny, 1e-7, 1e-6);
 }
@@ -342,7 +343,8 @@ static void compare_archives(const char *ours, const char *theirs) {
   }
 }
 
-/* Bit-identical weights, optimizer state and predictions of two models. */
+/* Bit-identical weights, optimizer state and predictions of two models (on x: rows x the
+ * models' input width). */
 static void same_model(dn_model *a, dn_model *b, const float *x, size_t rows) {
   size_t n = dn_model_count_params(a);
   assert_int_equal(n, dn_model_count_params(b));
@@ -368,8 +370,9 @@ static void same_model(dn_model *a, dn_model *b, const float *x, size_t rows) {
   }
   size_t out = dn_model_output_dim(a);
   float *ya = calloc(rows * out, sizeof *ya), *yb = calloc(rows * out, sizeof *yb);
-  assert_ok(dn_predict(a, x, rows, ya, rows * out));
-  assert_ok(dn_predict(b, x, rows, yb, rows * out));
+  dn_tensor xt = dn_tensor_2d(x, rows, dn_model_input_dim(a));
+  assert_ok(dn_predict(a, xt, dn_tensor_2d(ya, rows, out)));
+  assert_ok(dn_predict(b, xt, dn_tensor_2d(yb, rows, out)));
   assert_memory_equal(ya, yb, rows * out * sizeof *ya);
   free(ya);
   free(yb);
@@ -633,8 +636,9 @@ static void test_own_round_trip(void **state) {
     ys[2 * i] = xs[5 * i] - 0.5f * xs[5 * i + 3];
     ys[2 * i + 1] = (float)tanh(xs[5 * i + 1]);
   }
+  dn_tensor x = dn_tensor_2d(xs, 40, 5), y = dn_tensor_2d(ys, 40, 2);
   dn_layer *norm = dn_normalization(.input_dim = 5);
-  assert_ok(dn_normalization_adapt(norm, xs, 40));
+  assert_ok(dn_normalization_adapt(norm, x));
   dn_model *m = dn_sequential(
       norm,
       dn_dense(6, .activation = "gelu", .kernel_regularizer = "l2", .bias_l1 = 0.001,
@@ -645,8 +649,7 @@ static void test_own_round_trip(void **state) {
   const char *metrics[] = {"mae", NULL};
   assert_ok(dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01, .beta_1 = 0.8),
                        .loss = "huber", .huber_delta = 0.5, .metrics = metrics));
-  dn_history *h =
-      dn_fit(m, xs, ys, 40, .epochs = 2, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, x, y, .epochs = 2, .batch_size = 16, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
   assert_int_equal(m->train->optimizer->iterations, 6);
@@ -666,8 +669,9 @@ static void test_own_round_trip(void **state) {
   assert_ok(dn_model_set_weights(m, r->params, dn_model_count_params(r)));
   assert_ok(dn_model_set_seed(r, 5));
   assert_ok(dn_model_set_weights(r, m->params, dn_model_count_params(m)));
-  assert_ok(dn_train_on_batch(m, xs, ys, 16, &l1));
-  assert_ok(dn_train_on_batch(r, xs, ys, 16, &l2));
+  dn_tensor x16 = dn_tensor_slice_rows(x, 0, 16), y16 = dn_tensor_slice_rows(y, 0, 16);
+  assert_ok(dn_train_on_batch(m, x16, y16, &l1));
+  assert_ok(dn_train_on_batch(r, x16, y16, &l2));
   assert_true(l1 == l2);
   assert_memory_equal(m->params, r->params, dn_model_count_params(m) * sizeof(float));
   /* the weights alone into a fresh model of the same architecture */
@@ -761,6 +765,7 @@ static void test_own_optimizer_layouts(void **state) {
     x[i] = (float)cos(0.3 * (double)i);
   for (size_t i = 0; i < 12; i++)
     y[i] = x[3 * i] * 0.5f - x[3 * i + 2];
+  dn_tensor xt = dn_tensor_2d(x, 12, 3), yt = dn_tensor_2d(y, 12, 1);
   struct {
     dn_optimizer_options o;
     size_t slots;
@@ -779,8 +784,8 @@ static void test_own_optimizer_layouts(void **state) {
     dn_model *m = dn_sequential(dn_dense(2, .activation = "tanh", .input_dim = 3), dn_dense(1));
     assert_ok(dn_compile(m, .optimizer_object = dn_optimizer_with(cases[c].o), .loss = "mse"));
     float loss;
-    assert_ok(dn_train_on_batch(m, x, y, 12, &loss));
-    assert_ok(dn_train_on_batch(m, x, y, 12, &loss));
+    assert_ok(dn_train_on_batch(m, xt, yt, &loss));
+    assert_ok(dn_train_on_batch(m, xt, yt, &loss));
     const dn_optimizer *o = m->train->optimizer;
     assert_int_equal(o->n_slots, cases[c].slots);
     const char *path = tmp("opt.keras");
@@ -806,8 +811,8 @@ static void test_own_optimizer_layouts(void **state) {
     same_model(m, r, x, 12);
     /* and training continues identically */
     float l1, l2;
-    assert_ok(dn_train_on_batch(m, x, y, 12, &l1));
-    assert_ok(dn_train_on_batch(r, x, y, 12, &l2));
+    assert_ok(dn_train_on_batch(m, xt, yt, &l1));
+    assert_ok(dn_train_on_batch(r, xt, yt, &l2));
     assert_memory_equal(m->params, r->params, m->n_params * sizeof(float));
     dn_model_free(r);
     dn_model_free(m);
@@ -817,7 +822,7 @@ static void test_own_optimizer_layouts(void **state) {
   assert_ok(dn_compile(m, .optimizer = "nadam", .loss = "mse"));
   assert_ok(dn_keras_save(m, tmp("nadam0.keras"))); /* unbuilt optimizer: fine */
   float loss;
-  assert_ok(dn_train_on_batch(m, x, y, 12, &loss));
+  assert_ok(dn_train_on_batch(m, xt, yt, &loss));
   assert_status_msg(dn_keras_save(m, tmp("nadam.keras")), DN_ERR_UNSUPPORTED, "nadam");
   dn_model_free(m);
 }
@@ -832,7 +837,8 @@ static void check_fixture_model(dn_model *m, const cJSON *e) {
   flatten(dn_keras_json_get(e, "x"), x, 64);
   size_t ny = flatten(dn_keras_json_get(e, "predict"), want, 64);
   assert_int_equal(ny, rows * dn_model_output_dim(m));
-  assert_ok(dn_predict(m, x, rows, got, 64));
+  assert_ok(dn_predict(m, dn_tensor_2d(x, rows, dn_model_input_dim(m)),
+                       dn_tensor_2d(got, rows, dn_model_output_dim(m))));
   assert_close_array(got, want, ny, 1e-6, 1e-5); /* numpy's exp/tanh vs ours */
   size_t nw = flatten(dn_keras_json_get(e, "weights"), w, 256);
   assert_int_equal(nw, dn_model_count_params(m));
@@ -965,6 +971,14 @@ static void test_tool_predict(void **state) {
   fclose(f);
   assert_int_equal(n, rows);
   assert_close_array(got, want, rows, 1e-7, 1e-6);
+  /* its usage says this build reads Keras files */
+  snprintf(cmd, sizeof cmd, "'%s' --help > '%s'", g_tool, tmp("usage.txt"));
+  assert_int_equal(system(cmd), 0);
+  char *usage = dn_test_read_file(tmp("usage.txt"), NULL);
+  assert_non_null(usage);
+  assert_non_null(strstr(usage, "native model file"));
+  assert_non_null(strstr(usage, "a .keras archive or a legacy .h5 model"));
+  free(usage);
 }
 
 /* ---- main -------------------------------------------------------------------------------------

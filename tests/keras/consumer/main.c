@@ -19,8 +19,9 @@ int main(int argc, char **argv) {
   }
   const float x[4] = {0.5f, -1.0f, 2.0f, 0.25f};
   float a[2], b[2];
-  int ok = dn_predict(m, x, 2, a, 2) == DN_OK && dn_predict(r, x, 2, b, 2) == DN_OK &&
-           memcmp(a, b, sizeof a) == 0;
+  dn_tensor xt = dn_tensor_2d(x, 2, 2);
+  int ok = dn_predict(m, xt, dn_tensor_2d(a, 2, 1)) == DN_OK &&
+           dn_predict(r, xt, dn_tensor_2d(b, 2, 1)) == DN_OK && memcmp(a, b, sizeof a) == 0;
   dn_model_free(m);
   dn_model_free(r);
   printf("keras consumer: %s\n", ok ? "ok" : "MISMATCH");
