@@ -200,15 +200,24 @@ typedef struct dn_tensor {
   bool owner;                       /* storage allocated by the library (dn_tensor_free) */
 } dn_tensor;
 
+/* The view constructors only record the pointer; they never read the data, so an output view
+ * over an array not yet written (float y[4]; dn_predict(m, x, dn_tensor_2d(y, 1, 4))) must not
+ * draw gcc's -Wmaybe-uninitialized, which a const pointer argument would otherwise trigger. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10
+#define DN_VIEW_NO_ACCESS_ __attribute__((access(none, 1)))
+#else
+#define DN_VIEW_NO_ACCESS_
+#endif
+
 /* Keras/numpy: a (rows, cols) array over `data`, borrowed (never copied or freed). Accepts const
  * data without a cast: calls that take the view as an input never write through it. A NULL data
  * or a zero dim makes a tensor every data call rejects with DN_ERR_ARG / DN_ERR_SHAPE. */
-dn_tensor dn_tensor_2d(const float *data, size_t rows, size_t cols);
+DN_VIEW_NO_ACCESS_ dn_tensor dn_tensor_2d(const float *data, size_t rows, size_t cols);
 /* A (n,) vector view over `data` (sample weights, sparse labels, a single-output target). */
-dn_tensor dn_tensor_1d(const float *data, size_t n);
+DN_VIEW_NO_ACCESS_ dn_tensor dn_tensor_1d(const float *data, size_t n);
 /* A view of any rank (1 .. DN_TENSOR_MAX_RANK) and shape (rank dims copied). An out-of-range
  * rank or a NULL shape gives the zero tensor. */
-dn_tensor dn_tensor_view(const float *data, int rank, const size_t *shape);
+DN_VIEW_NO_ACCESS_ dn_tensor dn_tensor_view(const float *data, int rank, const size_t *shape);
 /* numpy.zeros(shape): a new owning tensor of zeros in *out (rank 1 .. DN_TENSOR_MAX_RANK, every
  * dim > 0). Errors: DN_ERR_ARG (NULL out or shape), DN_ERR_SHAPE (rank, a zero dim, a size that
  * overflows), DN_ERR_NOMEM; *out is left unchanged on failure. */

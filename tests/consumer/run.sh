@@ -58,7 +58,7 @@ done
 for compiler in "${compilers[@]}"; do
   echo "options_macros.c: $compiler"
   # shellcheck disable=SC2086
-  "$compiler" -std=c11 -Wall -Wextra -Wpedantic -Woverride-init -Werror $pc_cflags \
+  "$compiler" -std=c11 -O2 -Wall -Wextra -Wpedantic -Woverride-init -Werror $pc_cflags \
     -c "$here/options_macros.c" -o "$tmp/options_macros.o"
 done
 
