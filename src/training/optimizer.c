@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "core/status.h"
 
 #define FN "dn_optimizer_with"

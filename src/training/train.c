@@ -8,7 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/fpenv.h"
-#include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/kernels.h"
 #include "core/status.h"
 
