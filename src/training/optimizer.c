@@ -548,6 +548,15 @@ double dn_optimizer_current_lr(const dn_optimizer *opt) {
   return schedule_value(&opt->options.schedule, (double)opt->iterations);
 }
 
+size_t dn_optimizer_variable_count(const dn_optimizer *opt, size_t trainable_params) {
+  if (opt == NULL || opt->n_params == 0) /* not built until the first step */
+    return 0;
+  size_t n = 1 + (opt->options.schedule.kind == DN_SCHEDULE_CONSTANT);
+  if (opt->kind == DN_OPT_NADAM)
+    n += 1; /* u_product */
+  return n + opt->n_slots * trainable_params;
+}
+
 double dn_optimizer_learning_rate(const dn_optimizer *optimizer) {
   if (optimizer == NULL) {
     dn_fail(DN_ERR_ARG, "dn_optimizer_learning_rate: optimizer is NULL");
