@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "io/model_file.h"
 #include "training/optimizer.h"
 #include "model/sequential.h"
@@ -489,11 +490,6 @@ static void get_rng(reader *r, dn_rng *rng) {
     rng->s[i] = get_u64(r, "random stream state");
 }
 
-/* Zero stands for "Keras default" in dn_optimizer_options: a saved (resolved) zero is DN_ZERO. */
-static double explicit_zero(double v) {
-  return v == 0.0 ? DN_ZERO : v;
-}
-
 /* Reads the COMP section and compiles the model with it. */
 static void get_compile(reader *r, dn_model *model) {
   size_t at = r->pos;
@@ -538,9 +534,10 @@ static void get_compile(reader *r, dn_model *model) {
     for (size_t i = 0; i <= nb; i++)
       arrays[nb + i] = get_f64(&a, "value");
   }
+  /* The saved options are resolved: a saved 0 means exactly 0. */
   dn_optimizer *opt = dn_optimizer_with((dn_optimizer_options){
       .name = f.optimizer,
-      .learning_rate = explicit_zero(f.learning_rate),
+      .learning_rate = dn_option_exact(f.learning_rate),
       .schedule = {.kind = (dn_schedule_kind)kind,
                    .initial_learning_rate = f.initial_learning_rate,
                    .decay_steps = f.decay_steps,
@@ -552,16 +549,16 @@ static void get_compile(reader *r, dn_model *model) {
                    .alpha = f.alpha,
                    .warmup_target = f.warmup_target,
                    .warmup_steps = f.warmup_steps},
-      .beta_1 = explicit_zero(f.beta_1),
-      .beta_2 = explicit_zero(f.beta_2),
-      .epsilon = explicit_zero(f.epsilon),
+      .beta_1 = dn_option_exact(f.beta_1),
+      .beta_2 = dn_option_exact(f.beta_2),
+      .epsilon = dn_option_exact(f.epsilon),
       .amsgrad = f.amsgrad,
-      .momentum = explicit_zero(f.momentum),
+      .momentum = dn_option_exact(f.momentum),
       .nesterov = f.nesterov,
-      .rho = explicit_zero(f.rho),
+      .rho = dn_option_exact(f.rho),
       .centered = f.centered,
-      .initial_accumulator_value = explicit_zero(f.initial_accumulator_value),
-      .weight_decay = explicit_zero(f.weight_decay),
+      .initial_accumulator_value = dn_option_exact(f.initial_accumulator_value),
+      .weight_decay = dn_option_exact(f.weight_decay),
       .clipnorm = f.clipnorm,
       .clipvalue = f.clipvalue,
       .global_clipnorm = f.global_clipnorm,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "layers/initializer.h"
 #include "keras/keras_io.h"
 #include "model/sequential.h"
@@ -142,11 +143,6 @@ const dn_keras_init_class *dn_keras_init_by_name(const char *name) {
   return NULL;
 }
 
-/* 0 from a file means "exactly 0" for the arguments whose default is not 0. */
-static double explicit_value(double v) {
-  return v == 0.0 ? DN_ZERO : v;
-}
-
 static dn_status read_initializer(const ctx *c, const cJSON *cfg, const char *key,
                                   const char **name, dn_init_args *args) {
   const cJSON *v = dn_keras_json_get(cfg, key);
@@ -187,13 +183,12 @@ static dn_status read_initializer(const ctx *c, const cJSON *cfg, const char *ke
       get_number(c, icfg, "value", &value) != DN_OK)
     return dn_last_status();
   if (ic->kind == 1) {
-    a.minval = minval;
-    a.maxval = maxval;
-    if (minval == 0.0 && maxval == 0.0)
-      return unsupported(c, key, "RandomUniform(0, 0)");
+    bool zeros = minval == 0.0 && maxval == 0.0; /* plain zeros would mean the defaults */
+    a.minval = zeros ? DN_ZERO : minval;
+    a.maxval = zeros ? DN_ZERO : maxval;
   } else if (ic->kind == 2) {
     a.mean = mean;
-    a.stddev = explicit_value(stddev);
+    a.stddev = dn_option_exact(stddev);
   } else if (ic->kind == 4) {
     a.value = value;
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "keras/keras_io.h"
+#include "layers/initializer.h"
 #include "model/sequential.h"
 #include "core/status.h"
 
@@ -51,14 +52,14 @@ static cJSON *build_config(size_t dim) {
   return o;
 }
 
-static cJSON *initializer_json(const char *name, const dn_init_args *a) {
+static cJSON *initializer_json(const char *name, const dn_init_args *args) {
   const dn_keras_init_class *ic = dn_keras_init_by_name(name ? name : "zeros");
   if (ic == NULL)
     return NULL;
   cJSON *cfg = cJSON_CreateObject();
   if (cfg == NULL)
     return NULL;
-  bool both0 = a->minval == 0.0 && a->maxval == 0.0;
+  dn_init_args a = dn_init_keras_args(args);
   switch (ic->kind) {
   case 0:
     cJSON_AddNullToObject(cfg, "seed");
@@ -66,17 +67,16 @@ static cJSON *initializer_json(const char *name, const dn_init_args *a) {
     cJSON_AddNullToObject(cfg, "output_axes");
     break;
   case 1:
-    cJSON_AddNumberToObject(cfg, "minval", both0 ? -0.05 : a->minval);
-    cJSON_AddNumberToObject(cfg, "maxval", both0 ? 0.05 : a->maxval);
+    cJSON_AddNumberToObject(cfg, "minval", a.minval);
+    cJSON_AddNumberToObject(cfg, "maxval", a.maxval);
     cJSON_AddNullToObject(cfg, "seed");
     break;
   case 2:
-    cJSON_AddNumberToObject(cfg, "mean", a->mean);
-    cJSON_AddNumberToObject(cfg, "stddev",
-                            a->stddev == 0.0 ? (signbit(a->stddev) ? 0.0 : 0.05) : a->stddev);
+    cJSON_AddNumberToObject(cfg, "mean", a.mean);
+    cJSON_AddNumberToObject(cfg, "stddev", a.stddev);
     cJSON_AddNullToObject(cfg, "seed");
     break;
-  case 4: cJSON_AddNumberToObject(cfg, "value", a->value); break;
+  case 4: cJSON_AddNumberToObject(cfg, "value", a.value); break;
   default: break;
   }
   return keras_object("keras.initializers", ic->keras, cfg);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "layers/layer.h"
 #include "core/status.h"
 
@@ -205,13 +206,9 @@ static const dn_layer_ops batch_norm_ops = {
     .free_impl = bn_free_impl,
 };
 
-/* Zero -> default; DN_ZERO (negative zero) -> exactly 0. */
-static double or_default(double v, double def) {
-  return v == 0.0 && !signbit(v) ? def : (v == 0.0 ? 0.0 : v);
-}
-
 dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
-  double momentum = or_default(o.momentum, 0.99), epsilon = or_default(o.epsilon, 1e-3);
+  double momentum = dn_option_or_default(o.momentum, 0.99);
+  double epsilon = dn_option_or_default(o.epsilon, 1e-3);
   if (!(momentum >= 0.0 && momentum <= 1.0))
     return dn_fail_null(DN_ERR_ARG, "dn_batch_normalization: momentum must be in [0, 1], got %g",
                         momentum);
