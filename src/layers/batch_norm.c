@@ -16,10 +16,10 @@
 typedef struct batch_norm {
   double momentum, epsilon;
   bool center, scale;
-  float *xhat;   /* N x D normalised input of the last forward */
-  float *inv;    /* D: 1/sqrt(var + eps) used by the last forward */
-  size_t rows;   /* capacity of xhat in rows */
-  bool training; /* the last forward used batch statistics */
+  float *xhat;              /* N x D normalised input of the last forward */
+  float *inv;               /* D: 1/sqrt(var + eps) used by the last forward */
+  size_t xhat_cap, inv_cap; /* floats */
+  bool training;            /* the last forward used batch statistics */
 } batch_norm;
 
 /* Offsets of the four vectors in the layer's params (gamma/beta may be absent). */
@@ -83,24 +83,9 @@ static void bn_init_fixed(dn_layer *layer) {
 
 static dn_status bn_reserve(dn_layer *layer, size_t rows) {
   batch_norm *b = layer->impl;
-  if (rows <= b->rows && b->inv != NULL)
-    return DN_OK;
-  size_t n;
-  if (!dn_mul_size(rows, layer->output_dim, &n, "BatchNormalization workspace"))
-    return DN_ERR_SHAPE;
-  float *xhat = dn_alloc(n * sizeof *xhat);
-  float *inv = dn_alloc(layer->output_dim * sizeof *inv);
-  if (xhat == NULL || inv == NULL) {
-    dn_free(xhat);
-    dn_free(inv);
-    return DN_ERR_NOMEM;
-  }
-  dn_free(b->xhat);
-  dn_free(b->inv);
-  b->xhat = xhat;
-  b->inv = inv;
-  b->rows = rows;
-  return DN_OK;
+  const char *what = "BatchNormalization workspace";
+  dn_status st = dn_grow_floats(&b->xhat, &b->xhat_cap, rows, layer->output_dim, what);
+  return st != DN_OK ? st : dn_grow_floats(&b->inv, &b->inv_cap, 1, layer->output_dim, what);
 }
 
 static void bn_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,

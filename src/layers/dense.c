@@ -21,8 +21,8 @@ typedef struct dense {
   const char *kernel_init, *bias_init; /* canonical names (static strings) */
   dn_init_args kernel_args, bias_args;
   double kernel_l1, kernel_l2, bias_l1, bias_l2;
-  float *z; /* pre-activation cache, N x O (NULL for a linear layer) */
-  size_t z_rows;
+  float *z;     /* pre-activation cache, N x O (NULL for a fused layer) */
+  size_t z_cap; /* floats */
 } dense;
 
 static dense *impl_of(const dn_layer *layer) {
@@ -59,18 +59,9 @@ static dn_status dense_init_random(dn_layer *layer, dn_rng *rng) {
 
 static dn_status dense_reserve(dn_layer *layer, size_t rows) {
   dense *d = impl_of(layer);
-  if (d->fused || rows <= d->z_rows)
+  if (d->fused)
     return DN_OK;
-  size_t n;
-  if (!dn_mul_size(rows, layer->output_dim, &n, "Dense workspace"))
-    return DN_ERR_SHAPE;
-  float *z = dn_alloc(n * sizeof *z);
-  if (z == NULL)
-    return DN_ERR_NOMEM;
-  dn_free(d->z);
-  d->z = z;
-  d->z_rows = rows;
-  return DN_OK;
+  return dn_grow_floats(&d->z, &d->z_cap, rows, layer->output_dim, "Dense workspace");
 }
 
 /* Y = act(X . W + b): X is N x I, Y is N x O. */
