@@ -106,9 +106,10 @@ static dn_status setup_vs_normal(const init_row *row, const dn_init_args *args, 
 dn_init_args dn_init_keras_args(const dn_init_args *args) {
   dn_init_args a = args != NULL ? *args : (dn_init_args){0};
   /* Both plain zeros mean "Keras default"; DN_ZERO in either asks for an explicit 0. */
-  bool default_range = dn_option_is_default(a.minval) && dn_option_is_default(a.maxval);
-  a.minval = default_range ? -DEFAULT_HALF_RANGE : dn_option_or_default(a.minval, 0.0);
-  a.maxval = default_range ? DEFAULT_HALF_RANGE : dn_option_or_default(a.maxval, 0.0);
+  if (dn_option_is_default(a.minval) && dn_option_is_default(a.maxval)) {
+    a.minval = -DEFAULT_HALF_RANGE;
+    a.maxval = DEFAULT_HALF_RANGE;
+  }
   a.stddev = dn_option_or_default(a.stddev, DEFAULT_STDDEV);
   return a;
 }
