@@ -179,9 +179,22 @@ static void bn_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
-static const dn_layer_ops batch_norm_ops = {
+/* A config's values are resolved: a 0 there is an explicit 0. */
+static dn_layer *bn_from_config(const dn_layer_config *c) {
+  return dn_batch_normalization_with(
+      (dn_batch_normalization_options){.input_dim = c->input_dim,
+                                       .momentum = dn_option_exact(c->momentum),
+                                       .epsilon = dn_option_exact(c->epsilon),
+                                       .no_center = !c->center,
+                                       .no_scale = !c->scale,
+                                       .name = c->name});
+}
+
+const dn_layer_ops dn_batch_normalization_ops = {
     .type = "BatchNormalization",
     .base_name = "batch_normalization",
+    .config_fields = DN_CFG_MOMENTUM | DN_CFG_EPSILON | DN_CFG_CENTER | DN_CFG_SCALE,
+    .from_config = bn_from_config,
     .build = bn_build,
     .init_fixed = bn_init_fixed,
     .reserve = bn_reserve,
@@ -205,5 +218,5 @@ dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
     return NULL;
   *b = (batch_norm){
       .momentum = momentum, .epsilon = epsilon, .center = !o.no_center, .scale = !o.no_scale};
-  return dn_layer_new(&batch_norm_ops, b, o.name, o.input_dim);
+  return dn_layer_new(&dn_batch_normalization_ops, b, o.name, o.input_dim);
 }

@@ -70,9 +70,16 @@ static void dropout_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
-static const dn_layer_ops dropout_ops = {
+static dn_layer *dropout_from_config(const dn_layer_config *c) {
+  return dn_dropout_with(
+      (dn_dropout_options){.rate = c->rate, .input_dim = c->input_dim, .name = c->name});
+}
+
+const dn_layer_ops dn_dropout_ops = {
     .type = "Dropout",
     .base_name = "dropout",
+    .config_fields = DN_CFG_RATE,
+    .from_config = dropout_from_config,
     .build = dropout_build,
     .reserve = dropout_reserve,
     .forward = dropout_forward,
@@ -88,5 +95,5 @@ dn_layer *dn_dropout_with(dn_dropout_options o) {
   if (d == NULL)
     return NULL;
   d->rate = o.rate;
-  return dn_layer_new(&dropout_ops, d, o.name, o.input_dim);
+  return dn_layer_new(&dn_dropout_ops, d, o.name, o.input_dim);
 }
