@@ -189,8 +189,8 @@ static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
 }
 
 cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
-  if (!dn_seq_is_built(model))
-    return dn_fail_null(DN_ERR_STATE, "%s: the model has no input shape yet (build it first)", fn);
+  if (dn_seq_require_built(model, fn) != DN_OK)
+    return NULL;
   size_t D = model->input_dim;
   cJSON *layers = cJSON_CreateArray();
   cJSON *in_cfg = cJSON_CreateObject();

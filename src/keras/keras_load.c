@@ -126,12 +126,12 @@ dn_status dn_keras_load_weights(dn_model *model, const char *path) {
   const char *fn = "dn_keras_load_weights";
   if (model == NULL || path == NULL)
     return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE, "%s: the model has no input shape yet (build it first)", fn);
+  dn_status st = dn_seq_require_built(model, fn);
+  if (st != DN_OK)
+    return st;
   file_kind kind;
   size_t size = 0;
-  dn_status st = sniff(path, fn, &kind, &size);
-  if (st != DN_OK)
+  if ((st = sniff(path, fn, &kind, &size)) != DN_OK)
     return st;
   dn_keras_h5_quiet q;
   dn_keras_h5_quiet_begin(&q);
