@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "model/sequential.h"
 #include "core/status.h"
 
@@ -147,7 +148,7 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options o) {
   es->o = o;
   es->o.monitor = NULL; /* the monitor keeps its own copy */
   es->monitor = m;
-  es->patience = o.patience > 0 ? (size_t)o.patience : 0;
+  es->patience = (size_t)dn_count_or_default(o.patience, 0);
   return dn_callback_new(&early_stopping_ops, es);
 }
 
@@ -224,13 +225,13 @@ dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options o) {
   dn_monitor m;
   if (dn_monitor_init(&m, fn, o.monitor, o.mode, 0.0) != DN_OK)
     return NULL;
-  double factor = o.factor == 0 && !signbit(o.factor) ? 0.1 : o.factor;
+  double factor = dn_option_or_default(o.factor, 0.1);
   if (!(factor >= 0 && factor < 1))
     return dn_fail_null(DN_ERR_ARG, "%s: factor must be in [0, 1), got %g", fn, o.factor);
   if (o.patience < DN_ZERO_COUNT)
     return dn_fail_null(DN_ERR_ARG, "%s: patience must be >= 0 (DN_ZERO_COUNT for 0), got %d", fn,
                         o.patience);
-  double min_delta = o.min_delta == 0 && !signbit(o.min_delta) ? 1e-4 : o.min_delta;
+  double min_delta = dn_option_or_default(o.min_delta, 1e-4);
   if (!isfinite(min_delta))
     return dn_fail_null(DN_ERR_ARG, "%s: min_delta must be finite, got %g", fn, o.min_delta);
   if (!(o.min_lr >= 0) || !isfinite(o.min_lr))
@@ -242,8 +243,8 @@ dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options o) {
   /* Keras's ReduceLROnPlateau has its own auto rule: maximize iff the name contains "acc". */
   r->monitor.less = o.mode == DN_MODE_MIN || (o.mode == DN_MODE_AUTO && !strstr(m.name, "acc"));
   r->factor = factor;
-  r->patience = o.patience == 0 ? 10 : o.patience == DN_ZERO_COUNT ? 0 : (size_t)o.patience;
-  r->min_delta = min_delta == 0 ? 0.0 : min_delta;
+  r->patience = (size_t)dn_count_or_default(o.patience, 10);
+  r->min_delta = min_delta;
   r->cooldown = o.cooldown;
   r->min_lr = o.min_lr;
   r->verbose = o.verbose;

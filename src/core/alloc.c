@@ -85,6 +85,21 @@ bool dn_mul_size(size_t a, size_t b, size_t *out, const char *what) {
   return true;
 }
 
+dn_status dn_grow_floats(float **buf, size_t *cap, size_t rows, size_t cols, const char *what) {
+  size_t n, bytes;
+  if (!dn_mul_size(rows, cols, &n, what) || !dn_mul_size(n, sizeof(float), &bytes, what))
+    return DN_ERR_SHAPE;
+  if (n <= *cap && *buf != NULL)
+    return DN_OK;
+  float *p = dn_alloc(bytes);
+  if (p == NULL)
+    return DN_ERR_NOMEM;
+  dn_free(*buf);
+  *buf = p;
+  *cap = n;
+  return DN_OK;
+}
+
 size_t dn_alloc_count(void) {
   return alloc_calls;
 }

@@ -1,4 +1,6 @@
 /* status.c -- status codes, their strings and the thread-local last error. */
+#define _POSIX_C_SOURCE 200809L /* strerror_r (the XSI one, returning int) */
+
 #include "core/status.h"
 
 #include <stdarg.h>
@@ -75,4 +77,10 @@ void dn_error_save(dn_error_state *state) {
 void dn_error_restore(const dn_error_state *state) {
   last_status = state->status;
   memcpy(last_message, state->message, sizeof last_message);
+}
+
+const char *dn_errno_text(int err, char *buf, size_t cap) {
+  if (strerror_r(err, buf, cap) != 0)
+    snprintf(buf, cap, "error %d", err);
+  return buf;
 }

@@ -21,6 +21,10 @@ void *dn_fail_null(dn_status status, const char *fmt, ...) DN_PRINTF(2, 3);
 /* Prefixes the current message with "<context>: " (keeps the status). */
 void dn_error_context(const char *context);
 
+/* The text of errno value err, written into buf (cap bytes) as strerror_r does, so messages can
+ * give the OS's reason from any thread. Returns buf. */
+const char *dn_errno_text(int err, char *buf, size_t cap);
+
 /* Saves and restores the last error (for cleanup paths that may fail too). */
 typedef struct dn_error_state {
   dn_status status;

@@ -1,24 +1,13 @@
-/* model_file.c -- the native model file's shared parts and its file handling: CRC-32, the
- * record tables (a layer's config and the compile settings by Keras names), crash-safe
- * writing (temporary file, fflush + fsync, rename, directory fsync), reading a file whole,
- * and the public dn_model_save / load / save_weights / load_weights.
- * The byte layout is docs/model-format.md; encoding and decoding are model_file_write.c and
- * model_file_read.c.
+/* model_file.c -- the native model file's shared format: CRC-32, the record tables (a layer's
+ * config and the compile settings by Keras names) and the schedule names. The byte layout is
+ * docs/model-format.md; encoding and saving are model_file_write.c, decoding and loading
+ * model_file_read.c, and both use this file, which calls neither.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include "io/model_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "core/alloc.h"
-#include "core/status.h"
+#include "layers/registry.h"
 
 /* ---- CRC-32 ------------------------------------------------------------------------------- */
 
@@ -75,37 +64,36 @@ uint32_t dn_crc32(uint32_t crc, const void *data, size_t n) {
 /* ---- record tables ------------------------------------------------------------------------ */
 
 #define LF(field) offsetof(dn_mf_layer_fields, field)
-#define ALL_LAYERS                                                                                 \
-  (DN_MF_DENSE | DN_MF_ACTIVATION | DN_MF_DROPOUT | DN_MF_BATCH_NORMALIZATION | DN_MF_NORMALIZATION)
 
+/* In the order a record stores them. */
 const dn_mf_key dn_mf_layer_keys[] = {
-    {"name", DN_MF_T_STR, LF(name), ALL_LAYERS},
-    {"input_dim", DN_MF_T_U64, LF(input_dim), ALL_LAYERS},
-    {"units", DN_MF_T_U64, LF(units), DN_MF_DENSE},
-    {"activation", DN_MF_T_STR, LF(activation), DN_MF_DENSE | DN_MF_ACTIVATION},
-    {"use_bias", DN_MF_T_BOOL, LF(use_bias), DN_MF_DENSE},
-    {"kernel_initializer", DN_MF_T_STR, LF(kernel_initializer), DN_MF_DENSE},
-    {"kernel_initializer.value", DN_MF_T_F64, LF(kernel_value), DN_MF_DENSE},
-    {"kernel_initializer.minval", DN_MF_T_F64, LF(kernel_minval), DN_MF_DENSE},
-    {"kernel_initializer.maxval", DN_MF_T_F64, LF(kernel_maxval), DN_MF_DENSE},
-    {"kernel_initializer.mean", DN_MF_T_F64, LF(kernel_mean), DN_MF_DENSE},
-    {"kernel_initializer.stddev", DN_MF_T_F64, LF(kernel_stddev), DN_MF_DENSE},
-    {"bias_initializer", DN_MF_T_STR, LF(bias_initializer), DN_MF_DENSE},
-    {"bias_initializer.value", DN_MF_T_F64, LF(bias_value), DN_MF_DENSE},
-    {"bias_initializer.minval", DN_MF_T_F64, LF(bias_minval), DN_MF_DENSE},
-    {"bias_initializer.maxval", DN_MF_T_F64, LF(bias_maxval), DN_MF_DENSE},
-    {"bias_initializer.mean", DN_MF_T_F64, LF(bias_mean), DN_MF_DENSE},
-    {"bias_initializer.stddev", DN_MF_T_F64, LF(bias_stddev), DN_MF_DENSE},
-    {"kernel_regularizer.l1", DN_MF_T_F64, LF(kernel_l1), DN_MF_DENSE},
-    {"kernel_regularizer.l2", DN_MF_T_F64, LF(kernel_l2), DN_MF_DENSE},
-    {"bias_regularizer.l1", DN_MF_T_F64, LF(bias_l1), DN_MF_DENSE},
-    {"bias_regularizer.l2", DN_MF_T_F64, LF(bias_l2), DN_MF_DENSE},
-    {"rate", DN_MF_T_F64, LF(rate), DN_MF_DROPOUT},
-    {"momentum", DN_MF_T_F64, LF(momentum), DN_MF_BATCH_NORMALIZATION},
-    {"epsilon", DN_MF_T_F64, LF(epsilon), DN_MF_BATCH_NORMALIZATION},
-    {"center", DN_MF_T_BOOL, LF(center), DN_MF_BATCH_NORMALIZATION},
-    {"scale", DN_MF_T_BOOL, LF(scale), DN_MF_BATCH_NORMALIZATION},
-    {"invert", DN_MF_T_BOOL, LF(invert), DN_MF_NORMALIZATION},
+    {"name", DN_MF_T_STR, LF(name), DN_CFG_COMMON},
+    {"input_dim", DN_MF_T_U64, LF(input_dim), DN_CFG_COMMON},
+    {"units", DN_MF_T_U64, LF(units), DN_CFG_UNITS},
+    {"activation", DN_MF_T_STR, LF(activation), DN_CFG_ACTIVATION},
+    {"use_bias", DN_MF_T_BOOL, LF(use_bias), DN_CFG_USE_BIAS},
+    {"kernel_initializer", DN_MF_T_STR, LF(kernel_initializer), DN_CFG_KERNEL_INITIALIZER},
+    {"kernel_initializer.value", DN_MF_T_F64, LF(kernel_value), DN_CFG_KERNEL_INITIALIZER},
+    {"kernel_initializer.minval", DN_MF_T_F64, LF(kernel_minval), DN_CFG_KERNEL_INITIALIZER},
+    {"kernel_initializer.maxval", DN_MF_T_F64, LF(kernel_maxval), DN_CFG_KERNEL_INITIALIZER},
+    {"kernel_initializer.mean", DN_MF_T_F64, LF(kernel_mean), DN_CFG_KERNEL_INITIALIZER},
+    {"kernel_initializer.stddev", DN_MF_T_F64, LF(kernel_stddev), DN_CFG_KERNEL_INITIALIZER},
+    {"bias_initializer", DN_MF_T_STR, LF(bias_initializer), DN_CFG_BIAS_INITIALIZER},
+    {"bias_initializer.value", DN_MF_T_F64, LF(bias_value), DN_CFG_BIAS_INITIALIZER},
+    {"bias_initializer.minval", DN_MF_T_F64, LF(bias_minval), DN_CFG_BIAS_INITIALIZER},
+    {"bias_initializer.maxval", DN_MF_T_F64, LF(bias_maxval), DN_CFG_BIAS_INITIALIZER},
+    {"bias_initializer.mean", DN_MF_T_F64, LF(bias_mean), DN_CFG_BIAS_INITIALIZER},
+    {"bias_initializer.stddev", DN_MF_T_F64, LF(bias_stddev), DN_CFG_BIAS_INITIALIZER},
+    {"kernel_regularizer.l1", DN_MF_T_F64, LF(kernel_l1), DN_CFG_KERNEL_REGULARIZER},
+    {"kernel_regularizer.l2", DN_MF_T_F64, LF(kernel_l2), DN_CFG_KERNEL_REGULARIZER},
+    {"bias_regularizer.l1", DN_MF_T_F64, LF(bias_l1), DN_CFG_BIAS_REGULARIZER},
+    {"bias_regularizer.l2", DN_MF_T_F64, LF(bias_l2), DN_CFG_BIAS_REGULARIZER},
+    {"rate", DN_MF_T_F64, LF(rate), DN_CFG_RATE},
+    {"momentum", DN_MF_T_F64, LF(momentum), DN_CFG_MOMENTUM},
+    {"epsilon", DN_MF_T_F64, LF(epsilon), DN_CFG_EPSILON},
+    {"center", DN_MF_T_BOOL, LF(center), DN_CFG_CENTER},
+    {"scale", DN_MF_T_BOOL, LF(scale), DN_CFG_SCALE},
+    {"invert", DN_MF_T_BOOL, LF(invert), DN_CFG_INVERT},
 };
 const size_t dn_mf_n_layer_keys = sizeof dn_mf_layer_keys / sizeof dn_mf_layer_keys[0];
 
@@ -144,21 +132,9 @@ const dn_mf_key dn_mf_compile_keys[] = {
 };
 const size_t dn_mf_n_compile_keys = sizeof dn_mf_compile_keys / sizeof dn_mf_compile_keys[0];
 
-unsigned dn_mf_class_bit(const char *class_name) {
-  static const struct {
-    const char *name;
-    unsigned bit;
-  } classes[] = {
-      {"Dense", DN_MF_DENSE},
-      {"Activation", DN_MF_ACTIVATION},
-      {"Dropout", DN_MF_DROPOUT},
-      {"BatchNormalization", DN_MF_BATCH_NORMALIZATION},
-      {"Normalization", DN_MF_NORMALIZATION},
-  };
-  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-    if (strcmp(class_name, classes[i].name) == 0)
-      return classes[i].bit;
-  return 0;
+unsigned dn_mf_layer_keys_of(const char *type) {
+  const dn_layer_ops *kind = dn_layer_kind(type);
+  return kind != NULL ? kind->config_fields | DN_CFG_COMMON : 0;
 }
 
 static const struct {
@@ -186,237 +162,4 @@ bool dn_mf_schedule_kind(const char *name, int *kind) {
       return true;
     }
   return false;
-}
-
-/* ---- crash-safe writing ------------------------------------------------------------------- */
-
-static _Thread_local int fail_stage;
-
-void dn_mf_set_fail_stage(int stage) {
-  fail_stage = stage;
-}
-
-static const char *errno_text(int err, char *buf, size_t cap) {
-  if (strerror_r(err, buf, cap) != 0)
-    snprintf(buf, cap, "error %d", err);
-  return buf;
-}
-
-/* A 12-hex-digit name part that differs between calls, processes and threads (no state). */
-static void unique_suffix(char out[13], unsigned attempt) {
-  struct timespec ts = {0};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_nsec ^
-               ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)&ts ^ attempt;
-  x ^= x >> 30; /* splitmix64 finalizer */
-  x *= 0xbf58476d1ce4e5b9u;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebu;
-  x ^= x >> 31;
-  for (int i = 0; i < 12; i++)
-    out[i] = "0123456789abcdef"[(x >> (4 * i)) & 15u];
-  out[12] = '\0';
-}
-
-/* Writes buf to `path` atomically: a new file ".<name>.tmp<suffix>" in the same directory,
- * flushed and synced, renamed over path; the directory is synced after. On any failure the
- * temporary file is removed and path is untouched. */
-static dn_status write_atomic(const char *path, const uint8_t *buf, size_t len, const char *fn) {
-  char err[128];
-  const char *slash = strrchr(path, '/');
-  const char *base = slash ? slash + 1 : path;
-  size_t dir_len = slash ? (size_t)(slash - path) : 0;
-  if (base[0] == '\0')
-    return dn_fail(DN_ERR_IO, "%s: '%s' names a directory, not a file", fn, path);
-  /* dir + "/." + base + ".tmp" + 12 digits + NUL */
-  size_t cap = dir_len + strlen(base) + 24;
-  char *tmp = dn_alloc(cap), *dir = dn_alloc(dir_len + 2);
-  if (tmp == NULL || dir == NULL) {
-    dn_free(tmp);
-    dn_free(dir);
-    return DN_ERR_NOMEM;
-  }
-  if (slash == NULL)
-    memcpy(dir, ".", 2);
-  else if (dir_len == 0)
-    memcpy(dir, "/", 2);
-  else {
-    memcpy(dir, path, dir_len);
-    dir[dir_len] = '\0';
-  }
-  int fd = -1;
-  for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
-    char suffix[13];
-    unique_suffix(suffix, attempt);
-    snprintf(tmp, cap, "%.*s.%s.tmp%s", (int)(slash ? dir_len + 1 : 0), path, base, suffix);
-    if (fail_stage == DN_MF_FAIL_OPEN) {
-      errno = ENOSPC;
-      break;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST)
-      break;
-  }
-  dn_status st = DN_OK;
-  if (fd < 0) {
-    st = dn_fail(DN_ERR_IO, "%s: cannot create a temporary file in '%s' to save '%s': %s", fn, dir,
-                 path, errno_text(errno, err, sizeof err));
-    dn_free(tmp);
-    dn_free(dir);
-    return st;
-  }
-  FILE *f = fdopen(fd, "wb");
-  if (f == NULL) {
-    st =
-        dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, tmp, errno_text(errno, err, sizeof err));
-    close(fd);
-  } else {
-    size_t half = len / 2;
-    const char *what = NULL;
-    errno = 0;
-    if (fwrite(buf, 1, half, f) != half)
-      what = "write";
-    else if (fail_stage == DN_MF_FAIL_WRITE)
-      errno = ENOSPC, what = "write";
-    else if (fwrite(buf + half, 1, len - half, f) != len - half)
-      what = "write";
-    else if (fail_stage == DN_MF_FAIL_SYNC)
-      errno = EIO, what = "flush";
-    else if (fflush(f) != 0)
-      what = "flush";
-    else if (fsync(fileno(f)) != 0)
-      what = "fsync";
-    int saved = errno;
-    if (fclose(f) != 0 && what == NULL)
-      what = "close", saved = errno;
-    if (what == NULL && fail_stage == DN_MF_FAIL_RENAME)
-      what = "rename", saved = EIO;
-    else if (what == NULL && rename(tmp, path) != 0)
-      what = "rename", saved = errno;
-    if (what != NULL)
-      st = dn_fail(DN_ERR_IO,
-                   "%s: cannot save '%s' (%s of the temporary file '%s' failed: %s); "
-                   "the previous file, if any, is unchanged",
-                   fn, path, what, tmp, errno_text(saved ? saved : EIO, err, sizeof err));
-  }
-  if (st != DN_OK) {
-    unlink(tmp);
-  } else {
-    /* Make the rename itself durable. Some file systems cannot sync a directory (EINVAL). */
-    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-      if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS && errno != EBADF)
-        st = dn_fail(DN_ERR_IO, "%s: saved '%s' but syncing its directory '%s' failed: %s", fn,
-                     path, dir, errno_text(errno, err, sizeof err));
-      close(dfd);
-    }
-  }
-  dn_free(tmp);
-  dn_free(dir);
-  return st;
-}
-
-/* ---- reading ------------------------------------------------------------------------------ */
-
-/* Reads the whole regular file into a new buffer (its size is what justifies the allocation). */
-static dn_status read_whole(const char *path, const char *fn, uint8_t **out, size_t *len) {
-  char err[128];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                   errno_text(errno, err, sizeof err));
-  struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    int e = errno;
-    close(fd);
-    if (S_ISDIR(sb.st_mode))
-      return dn_fail(DN_ERR_IO, "%s: '%s' is a directory", fn, path);
-    return dn_fail(DN_ERR_IO, "%s: '%s' is not a regular file%s%s", fn, path, e ? ": " : "",
-                   e ? errno_text(e, err, sizeof err) : "");
-  }
-  if ((uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX / 2) {
-    close(fd);
-    return dn_fail(DN_ERR_FORMAT, "%s: '%s' is too large to be a model file (%jd bytes)", fn, path,
-                   (intmax_t)sb.st_size);
-  }
-  size_t size = (size_t)sb.st_size, got = 0;
-  uint8_t *buf = dn_alloc(size ? size : 1);
-  if (buf == NULL) {
-    close(fd);
-    return DN_ERR_NOMEM;
-  }
-  while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0) {
-      int e = r < 0 ? errno : 0;
-      close(fd);
-      dn_free(buf);
-      if (r == 0)
-        return dn_fail(DN_ERR_IO, "%s: '%s' ended after %zu of its %zu bytes while being read", fn,
-                       path, got, size);
-      return dn_fail(DN_ERR_IO, "%s: cannot read '%s': %s", fn, path,
-                     errno_text(e, err, sizeof err));
-    }
-    got += (size_t)r;
-  }
-  close(fd);
-  *out = buf;
-  *len = size;
-  return DN_OK;
-}
-
-/* ---- public functions --------------------------------------------------------------------- */
-
-static dn_status save_kind(const dn_model *model, const char *path, int kind, bool optimizer,
-                           const char *fn) {
-  if (model == NULL || path == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
-  if (path[0] == '\0')
-    return dn_fail(DN_ERR_ARG, "%s: path is empty", fn);
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  dn_status st = dn_mf_encode(model, kind, optimizer, fn, &buf, &len);
-  if (st == DN_OK)
-    st = write_atomic(path, buf, len, fn);
-  dn_free(buf);
-  return st;
-}
-
-dn_status dn_model_save_ex(const dn_model *model, const char *path, bool include_optimizer) {
-  return save_kind(model, path, DN_MF_KIND_MODEL, include_optimizer, "dn_model_save");
-}
-
-dn_status dn_model_save(const dn_model *model, const char *path) {
-  return save_kind(model, path, DN_MF_KIND_MODEL, true, "dn_model_save");
-}
-
-dn_status dn_model_save_weights(const dn_model *model, const char *path) {
-  return save_kind(model, path, DN_MF_KIND_WEIGHTS, false, "dn_model_save_weights");
-}
-
-dn_model *dn_model_load(const char *path) {
-  if (path == NULL)
-    return dn_fail_null(DN_ERR_ARG, "dn_model_load: path is NULL");
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  if (read_whole(path, "dn_model_load", &buf, &len) != DN_OK)
-    return NULL;
-  dn_model *model = dn_mf_decode_model(buf, len, path);
-  dn_free(buf);
-  return model;
-}
-
-dn_status dn_model_load_weights(dn_model *model, const char *path) {
-  if (model == NULL || path == NULL)
-    return dn_fail(DN_ERR_ARG, "dn_model_load_weights: %s is NULL",
-                   model == NULL ? "model" : "path");
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  dn_status st = read_whole(path, "dn_model_load_weights", &buf, &len);
-  if (st == DN_OK)
-    st = dn_mf_decode_weights(model, buf, len, path);
-  dn_free(buf);
-  return st;
 }

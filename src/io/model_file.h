@@ -1,9 +1,12 @@
 /* model_file.h -- internal: the native model file (docs/model-format.md): the byte-level
- * constants, the shared record tables, the in-memory encoder/decoder entry points the fuzz
- * harness and tests use, and the test hook that makes a save fail at a chosen stage.
+ * constants, the shared record tables, and the in-memory encoder/decoder entry points the fuzz
+ * harness and tests use.
  *
- * Files: model_file.c (CRC-32, the record tables, crash-safe writing, reading a file whole,
- * the public functions), model_file_write.c (encoding), model_file_read.c (decoding).
+ * Files, lowest first: model_file.c (the shared format: CRC-32, the record tables, the schedule
+ * names; it calls neither of the others), model_file_write.c (encoding, and dn_model_save /
+ * dn_model_save_weights), model_file_read.c (decoding, and dn_model_load /
+ * dn_model_load_weights). Files are written and read through io/file.h, which also has the
+ * test hook that makes a save fail at a chosen stage.
  */
 #ifndef DN_MODEL_FILE_H
 #define DN_MODEL_FILE_H
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "densenet.h"
+#include "io/file.h"
 
 /* ---- layout ------------------------------------------------------------------------------- */
 
@@ -85,24 +89,19 @@ typedef struct dn_mf_compile_fields {
 } dn_mf_compile_fields;
 
 /* One entry of a record table: Keras name, value type, where it lives in the fields struct,
- * and (layer records) the bit set of layer classes that have it. */
+ * and the bit that selects it: in the layer table the config field it stores (DN_CFG_*,
+ * layers/layer.h; a layer record holds the entries of its kind's config_fields and
+ * DN_CFG_COMMON, dn_mf_layer_keys_of), in the compile table 1. */
 typedef struct dn_mf_key {
   const char *key;
   int type;
   size_t offset;
-  unsigned classes;
+  unsigned field;
 } dn_mf_key;
 
-/* The layer classes, as bits of dn_mf_key.classes. */
-enum {
-  DN_MF_DENSE = 1u << 0,
-  DN_MF_ACTIVATION = 1u << 1,
-  DN_MF_DROPOUT = 1u << 2,
-  DN_MF_BATCH_NORMALIZATION = 1u << 3,
-  DN_MF_NORMALIZATION = 1u << 4,
-};
-/* The class bit of a Keras class name, 0 if unknown. */
-unsigned dn_mf_class_bit(const char *class_name);
+/* The entries of dn_mf_layer_keys that a layer of Keras class `type` records: the DN_CFG_*
+ * bits of its kind, with DN_CFG_COMMON; 0 if the class is not a layer kind here. */
+unsigned dn_mf_layer_keys_of(const char *type);
 
 /* Keras class names of the learning-rate schedules ("None" for a constant rate): the name of
  * a dn_schedule_kind (NULL if unknown), and back (false if unknown). */
@@ -127,20 +126,9 @@ dn_model *dn_mf_decode_model(const uint8_t *buf, size_t len, const char *name);
 /* dn_model_load_weights on a buffer (a weights file or a model file's weights). */
 dn_status dn_mf_decode_weights(dn_model *model, const uint8_t *buf, size_t len, const char *name);
 
-/* ---- files -------------------------------------------------------------------------------- */
+/* ---- files (model_file_write.c) ----------------------------------------------------------- */
 
 /* model.save(path, include_optimizer=...): dn_model_save with the optimizer state optional. */
 dn_status dn_model_save_ex(const dn_model *model, const char *path, bool include_optimizer);
-
-/* Test hook: make the next saves on this thread fail at `stage` (0 = never), as a crash or a
- * full disk would, to show that the old file survives. Stages: */
-enum {
-  DN_MF_FAIL_NONE = 0,
-  DN_MF_FAIL_OPEN,   /* creating the temporary file */
-  DN_MF_FAIL_WRITE,  /* after writing half the bytes */
-  DN_MF_FAIL_SYNC,   /* at fflush/fsync */
-  DN_MF_FAIL_RENAME, /* after the temporary file is complete, before the rename */
-};
-void dn_mf_set_fail_stage(int stage);
 
 #endif

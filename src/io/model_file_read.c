@@ -1,4 +1,5 @@
-/* model_file_read.c -- decoding the native model file (docs/model-format.md) from memory,
+/* model_file_read.c -- decoding the native model file (docs/model-format.md) from memory, and
+ * dn_model_load / dn_model_load_weights, which read the file whole (io/file.h) and decode it,
  * treating every byte as untrusted: each read is bounds-checked against its section, every
  * count is checked against the bytes left before anything is allocated for it, a layer's
  * parameter count is checked against the weights the file holds before the layer allocates
@@ -11,10 +12,12 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "io/model_file.h"
 #include "training/optimizer.h"
 #include "model/sequential.h"
 #include "core/status.h"
+#include "layers/registry.h"
 #include "training/train.h"
 
 /* A bounds-checked cursor over one section of the buffer; the first failure sticks. */
@@ -145,8 +148,9 @@ static const char *type_name(unsigned type) {
   return type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-/* Reads a record into `fields`: every key of `classes` exactly once, nothing else. */
-static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned classes,
+/* Reads a record into `fields`: every key whose field bit is in `selected` exactly once,
+ * nothing else. */
+static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned selected,
                        void *fields, const char *what) {
   char *base = fields;
   uint64_t seen = 0; /* tables have at most 64 keys */
@@ -161,7 +165,7 @@ static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned
     size_t i = 0;
     while (i < n_keys && strcmp(keys[i].key, key) != 0)
       i++;
-    if (i == n_keys || !(keys[i].classes & classes)) {
+    if (i == n_keys || !(keys[i].field & selected)) {
       rd_fail(r, at, "%s: unknown key '%s'", what, key);
       return;
     }
@@ -221,7 +225,7 @@ static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned
     }
   }
   for (size_t i = 0; i < n_keys && r->st == DN_OK; i++)
-    if ((keys[i].classes & classes) && !(seen & (1ull << i)))
+    if ((keys[i].field & selected) && !(seen & (1ull << i)))
       rd_fail(r, r->pos, "%s: key '%s' is missing", what, keys[i].key);
 }
 
@@ -426,18 +430,17 @@ static void get_layer(reader *ra, reader *rw, dn_model *model, size_t i) {
   get_str(ra, class_name, "layer class");
   if (ra->st != DN_OK)
     return;
-  unsigned bit = dn_mf_class_bit(class_name);
-  if (bit == 0) {
-    rd_fail(ra, at,
-            "layer %zu: unknown layer class '%s' (Dense, Activation, Dropout, "
-            "BatchNormalization, Normalization)",
-            i, class_name);
+  unsigned keys = dn_mf_layer_keys_of(class_name);
+  if (keys == 0) {
+    char names[128];
+    rd_fail(ra, at, "layer %zu: unknown layer class '%s' (%s)", i, class_name,
+            dn_layer_kind_names(names, sizeof names));
     return;
   }
   dn_mf_layer_fields f = {0};
   char what[96];
   snprintf(what, sizeof what, "layer %zu (%s)", i, class_name);
-  get_record(ra, dn_mf_layer_keys, dn_mf_n_layer_keys, bit, &f, what);
+  get_record(ra, dn_mf_layer_keys, dn_mf_n_layer_keys, keys, &f, what);
   if (ra->st != DN_OK)
     return;
   dn_layer_config c;
@@ -456,19 +459,18 @@ static void get_layer(reader *ra, reader *rw, dn_model *model, size_t i) {
   size_t width =
       i == 0 ? input_dim : (model->layers[i - 1]->built ? model->layers[i - 1]->output_dim : 0);
   if (width != 0) {
-    dn_layer saved = *layer;
+    dn_layer plan;
     if (input_dim != 0 && input_dim != width) {
       rd_fail(ra, at, "%s: input_dim %zu but the previous layer outputs %zu", what, input_dim,
               width);
-    } else if (layer->ops->build(layer, width) != DN_OK) {
+    } else if (dn_layer_plan(layer, width, &plan) != DN_OK) {
       rd_fail_call(ra, at, what);
     } else {
       reader probe = *rw;
-      get_layer_weights(&probe, i, class_name, f.name, layer->vars, layer->n_vars, NULL);
+      get_layer_weights(&probe, i, class_name, f.name, plan.vars, plan.n_vars, NULL);
       if (probe.st != DN_OK)
         ra->st = probe.st; /* the message is set */
     }
-    *layer = saved;
   }
   if (ra->st != DN_OK) {
     dn_layer_free(layer);
@@ -487,11 +489,6 @@ static void get_layer(reader *ra, reader *rw, dn_model *model, size_t i) {
 static void get_rng(reader *r, dn_rng *rng) {
   for (int i = 0; i < 4; i++)
     rng->s[i] = get_u64(r, "random stream state");
-}
-
-/* Zero stands for "Keras default" in dn_optimizer_options: a saved (resolved) zero is DN_ZERO. */
-static double explicit_zero(double v) {
-  return v == 0.0 ? DN_ZERO : v;
 }
 
 /* Reads the COMP section and compiles the model with it. */
@@ -538,9 +535,10 @@ static void get_compile(reader *r, dn_model *model) {
     for (size_t i = 0; i <= nb; i++)
       arrays[nb + i] = get_f64(&a, "value");
   }
+  /* The saved options are resolved: a saved 0 means exactly 0. */
   dn_optimizer *opt = dn_optimizer_with((dn_optimizer_options){
       .name = f.optimizer,
-      .learning_rate = explicit_zero(f.learning_rate),
+      .learning_rate = dn_option_exact(f.learning_rate),
       .schedule = {.kind = (dn_schedule_kind)kind,
                    .initial_learning_rate = f.initial_learning_rate,
                    .decay_steps = f.decay_steps,
@@ -552,16 +550,16 @@ static void get_compile(reader *r, dn_model *model) {
                    .alpha = f.alpha,
                    .warmup_target = f.warmup_target,
                    .warmup_steps = f.warmup_steps},
-      .beta_1 = explicit_zero(f.beta_1),
-      .beta_2 = explicit_zero(f.beta_2),
-      .epsilon = explicit_zero(f.epsilon),
+      .beta_1 = dn_option_exact(f.beta_1),
+      .beta_2 = dn_option_exact(f.beta_2),
+      .epsilon = dn_option_exact(f.epsilon),
       .amsgrad = f.amsgrad,
-      .momentum = explicit_zero(f.momentum),
+      .momentum = dn_option_exact(f.momentum),
       .nesterov = f.nesterov,
-      .rho = explicit_zero(f.rho),
+      .rho = dn_option_exact(f.rho),
       .centered = f.centered,
-      .initial_accumulator_value = explicit_zero(f.initial_accumulator_value),
-      .weight_decay = explicit_zero(f.weight_decay),
+      .initial_accumulator_value = dn_option_exact(f.initial_accumulator_value),
+      .weight_decay = dn_option_exact(f.weight_decay),
       .clipnorm = f.clipnorm,
       .clipvalue = f.clipvalue,
       .global_clipnorm = f.global_clipnorm,
@@ -719,4 +717,31 @@ dn_status dn_mf_decode_weights(dn_model *model, const uint8_t *buf, size_t len, 
     leave(&r);
   }
   return r.st;
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+dn_model *dn_model_load(const char *path) {
+  if (path == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_load: path is NULL");
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (dn_file_read_whole(path, "dn_model_load", "a model file", &buf, &len) != DN_OK)
+    return NULL;
+  dn_model *model = dn_mf_decode_model(buf, len, path);
+  dn_free(buf);
+  return model;
+}
+
+dn_status dn_model_load_weights(dn_model *model, const char *path) {
+  if (model == NULL || path == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_model_load_weights: %s is NULL",
+                   model == NULL ? "model" : "path");
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  dn_status st = dn_file_read_whole(path, "dn_model_load_weights", "a model file", &buf, &len);
+  if (st == DN_OK)
+    st = dn_mf_decode_weights(model, buf, len, path);
+  dn_free(buf);
+  return st;
 }

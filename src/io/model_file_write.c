@@ -1,6 +1,7 @@
 /* model_file_write.c -- encoding a model (or its weights) into the native file's bytes
- * (docs/model-format.md). Every number is written byte by byte, little-endian, whatever the
- * host; the file is measured in a first pass and written in a second.
+ * (docs/model-format.md), and dn_model_save / dn_model_save_weights, which write them through
+ * the crash-safe writer (io/file.h). Every number is written byte by byte, little-endian,
+ * whatever the host; the file is measured in a first pass and written in a second.
  */
 #include <string.h>
 
@@ -98,17 +99,17 @@ static bool set_str(char dst[DN_MF_STR_MAX + 1], const char *src) {
 }
 
 /* A record: u16 entry count, then per entry u8 type, key, value (the table's entries that
- * belong to `classes`, in table order). */
-static void put_record(writer *w, const dn_mf_key *keys, size_t n_keys, unsigned classes,
+ * have a field bit in `selected`, in table order). */
+static void put_record(writer *w, const dn_mf_key *keys, size_t n_keys, unsigned selected,
                        const void *fields) {
   const char *base = fields;
   size_t count = 0;
   for (size_t i = 0; i < n_keys; i++)
-    count += (keys[i].classes & classes) != 0;
+    count += (keys[i].field & selected) != 0;
   put_u16(w, count);
   for (size_t i = 0; i < n_keys; i++) {
     const dn_mf_key *k = &keys[i];
-    if (!(k->classes & classes))
+    if (!(k->field & selected))
       continue;
     const char *p = base + k->offset;
     put_u8(w, (unsigned)k->type);
@@ -282,7 +283,7 @@ static void put_file(writer *w, const dn_model *model, int kind, bool include_op
     for (size_t i = 0; i < model->n_layers; i++) {
       const char *type = model->layers[i]->ops->type;
       put_str(w, type);
-      put_record(w, dn_mf_layer_keys, dn_mf_n_layer_keys, dn_mf_class_bit(type), &fields[i]);
+      put_record(w, dn_mf_layer_keys, dn_mf_n_layer_keys, dn_mf_layer_keys_of(type), &fields[i]);
     }
     end_section(w, at);
   }
@@ -380,4 +381,33 @@ dn_status dn_mf_encode(const dn_model *model, int kind, bool include_optimizer, 
   }
   dn_free(fields);
   return st;
+}
+
+/* ---- saving ------------------------------------------------------------------------------- */
+
+static dn_status save_kind(const dn_model *model, const char *path, int kind, bool optimizer,
+                           const char *fn) {
+  if (model == NULL || path == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
+  if (path[0] == '\0')
+    return dn_fail(DN_ERR_ARG, "%s: path is empty", fn);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  dn_status st = dn_mf_encode(model, kind, optimizer, fn, &buf, &len);
+  if (st == DN_OK)
+    st = dn_file_write_atomic(path, buf, len, fn);
+  dn_free(buf);
+  return st;
+}
+
+dn_status dn_model_save_ex(const dn_model *model, const char *path, bool include_optimizer) {
+  return save_kind(model, path, DN_MF_KIND_MODEL, include_optimizer, "dn_model_save");
+}
+
+dn_status dn_model_save(const dn_model *model, const char *path) {
+  return save_kind(model, path, DN_MF_KIND_MODEL, true, "dn_model_save");
+}
+
+dn_status dn_model_save_weights(const dn_model *model, const char *path) {
+  return save_kind(model, path, DN_MF_KIND_WEIGHTS, false, "dn_model_save_weights");
 }

@@ -3,21 +3,18 @@
  * Reading is defensive: the archive is opened with libzip's consistency checks, every member's
  * declared size is checked against what its stored bytes can justify before anything is
  * allocated, and a member must read back exactly its declared size (libzip checks the CRC).
- * Writing stores members uncompressed, as Keras does, into a temporary file next to the target,
- * which is flushed to disk (fsync) and then renamed over the target (and the directory synced):
- * a failed or interrupted save leaves any previous file intact.
+ * Writing builds the archive in memory, members stored uncompressed as Keras does, and saves it
+ * through the crash-safe writer (io/file.h: a temporary file next to the target, synced, renamed
+ * over it): a failed or interrupted save leaves any previous file intact.
  */
-#define _POSIX_C_SOURCE 200809L /* fsync, open */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <zip.h>
 
 #include "core/alloc.h"
+#include "io/file.h"
 #include "keras/keras_io.h"
 #include "core/status.h"
 
@@ -132,97 +129,82 @@ dn_status dn_keras_zip_read(const char *path, const char *fn, dn_keras_blob *blo
   return st;
 }
 
-/* Writes the archive at `file` (messages name `path`, the user's target). */
-static dn_status write_archive(const char *file, const char *path, const char *fn,
-                               const dn_keras_blob *blobs, size_t n) {
-  int err = 0;
-  zip_t *z = zip_open(file, ZIP_CREATE | ZIP_TRUNCATE, &err);
+/* The bytes of an archive of blobs[0..n) (members stored, in order), built in memory by libzip
+ * into *out (dn_free it) of *size bytes. Messages name `path`, the file it is for. */
+static dn_status build_archive(const char *path, const char *fn, const dn_keras_blob *blobs,
+                               size_t n, unsigned char **out, size_t *size) {
+  zip_error_t e;
+  zip_error_init(&e);
+  zip_source_t *mem = zip_source_buffer_create(NULL, 0, 0, &e);
+  zip_t *z = mem == NULL ? NULL : zip_open_from_source(mem, ZIP_CREATE | ZIP_TRUNCATE, &e);
   if (z == NULL) {
-    zip_error_t e;
-    zip_error_init_with_code(&e, err);
-    dn_status st = dn_fail(err == ZIP_ER_MEMORY ? DN_ERR_NOMEM : DN_ERR_IO,
+    int code = zip_error_code_zip(&e);
+    dn_status st = dn_fail(code == ZIP_ER_MEMORY ? DN_ERR_NOMEM : DN_ERR_IO,
                            "%s: cannot write '%s': %s", fn, path, zip_error_strerror(&e));
     zip_error_fini(&e);
+    zip_source_free(mem); /* not taken by a failed open */
     return st;
   }
+  zip_error_fini(&e);
+  zip_source_keep(mem); /* the bytes are read back after zip_close */
   /* Keras's zipfile members carry the 1980-01-01 DOS epoch for the JSON files and the save time
    * for the weights; we do the same. */
   struct tm epoch = {.tm_year = 80, .tm_mon = 0, .tm_mday = 1, .tm_isdst = -1};
   time_t t1980 = mktime(&epoch), now = time(NULL);
-  for (size_t i = 0; i < n; i++) {
+  dn_status st = DN_OK;
+  for (size_t i = 0; i < n && st == DN_OK; i++) {
     zip_source_t *src = zip_source_buffer(z, blobs[i].data, blobs[i].size, 0);
     zip_int64_t index = src == NULL ? -1 : zip_file_add(z, blobs[i].name, src, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       if (src != NULL)
         zip_source_free(src);
-      dn_status st = dn_fail(DN_ERR_IO, "%s: '%s': cannot add member '%s': %s", fn, path,
-                             blobs[i].name, zip_strerror(z));
-      zip_discard(z);
-      return st;
+      st = dn_fail(DN_ERR_IO, "%s: '%s': cannot add member '%s': %s", fn, path, blobs[i].name,
+                   zip_strerror(z));
+      break;
     }
     bool is_json = strstr(blobs[i].name, ".json") != NULL;
     if (zip_set_file_compression(z, (zip_uint64_t)index, ZIP_CM_STORE, 0) != 0 ||
-        zip_file_set_mtime(z, (zip_uint64_t)index, is_json ? t1980 : now, 0) != 0) {
-      dn_status st = dn_fail(DN_ERR_IO, "%s: '%s': cannot set up member '%s': %s", fn, path,
-                             blobs[i].name, zip_strerror(z));
-      zip_discard(z);
-      return st;
-    }
+        zip_file_set_mtime(z, (zip_uint64_t)index, is_json ? t1980 : now, 0) != 0)
+      st = dn_fail(DN_ERR_IO, "%s: '%s': cannot set up member '%s': %s", fn, path, blobs[i].name,
+                   zip_strerror(z));
   }
-  if (zip_close(z) != 0) {
-    dn_status st = dn_fail(DN_ERR_IO, "%s: cannot write '%s': %s", fn, path, zip_strerror(z));
+  if (st == DN_OK && zip_close(z) != 0)
+    st = dn_fail(DN_ERR_IO, "%s: cannot write '%s': %s", fn, path, zip_strerror(z));
+  if (st != DN_OK) {
     zip_discard(z);
+    zip_source_free(mem);
     return st;
   }
-  return DN_OK;
-}
-
-static dn_status sync_path(const char *path, int flags, const char *fn, const char *what) {
-  int fd = open(path, flags);
-  if (fd < 0)
-    return dn_fail(DN_ERR_IO, "%s: cannot open %s '%s' to sync it: %s", fn, what, path,
-                   strerror(errno));
-  int rc = fsync(fd);
-  int e = errno;
-  close(fd);
-  if (rc != 0 && flags == O_RDONLY && e == EINVAL)
-    return DN_OK; /* directories that cannot be synced */
-  if (rc != 0)
-    return dn_fail(DN_ERR_IO, "%s: cannot sync %s '%s': %s", fn, what, path, strerror(e));
+  zip_stat_t sb;
+  zip_stat_init(&sb);
+  unsigned char *buf = NULL;
+  if (zip_source_stat(mem, &sb) != 0 || !(sb.valid & ZIP_STAT_SIZE) || zip_source_open(mem) != 0) {
+    st = dn_fail(DN_ERR_IO, "%s: cannot write '%s': the archive cannot be read back", fn, path);
+  } else {
+    buf = dn_alloc(sb.size ? (size_t)sb.size : 1);
+    if (buf == NULL)
+      st = DN_ERR_NOMEM;
+    else if (zip_source_read(mem, buf, sb.size) != (zip_int64_t)sb.size)
+      st = dn_fail(DN_ERR_IO, "%s: cannot write '%s': the archive cannot be read back", fn, path);
+    zip_source_close(mem);
+  }
+  zip_source_free(mem);
+  if (st != DN_OK) {
+    dn_free(buf);
+    return st;
+  }
+  *out = buf;
+  *size = (size_t)sb.size;
   return DN_OK;
 }
 
 dn_status dn_keras_zip_write(const char *path, const char *fn, const dn_keras_blob *blobs,
                              size_t n) {
-  size_t len = strlen(path);
-  char *tmp = dn_alloc(len + 32);
-  if (tmp == NULL)
-    return DN_ERR_NOMEM;
-  snprintf(tmp, len + 32, "%s.dn-tmp-%ld", path, (long)getpid());
-  dn_status st = write_archive(tmp, path, fn, blobs, n);
+  unsigned char *bytes = NULL;
+  size_t size = 0;
+  dn_status st = build_archive(path, fn, blobs, n, &bytes, &size);
   if (st == DN_OK)
-    st = sync_path(tmp, O_RDONLY, fn, "file");
-  if (st == DN_OK && rename(tmp, path) != 0)
-    st = dn_fail(DN_ERR_IO, "%s: cannot rename the temporary file over '%s': %s", fn, path,
-                 strerror(errno));
-  if (st != DN_OK) {
-    remove(tmp);
-  } else {
-    /* make the rename durable: sync the directory holding the target */
-    char *dir = dn_alloc(len + 2);
-    if (dir != NULL) {
-      memcpy(dir, path, len + 1);
-      char *slash = strrchr(dir, '/');
-      if (slash == NULL)
-        memcpy(dir, ".", 2);
-      else if (slash == dir)
-        slash[1] = '\0';
-      else
-        *slash = '\0';
-      st = sync_path(dir, O_RDONLY, fn, "directory");
-      dn_free(dir);
-    }
-  }
-  dn_free(tmp);
+    st = dn_file_write_atomic(path, bytes, size, fn);
+  dn_free(bytes);
   return st;
 }

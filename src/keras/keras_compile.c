@@ -9,6 +9,7 @@
 #include "keras/keras_io.h"
 #include "training/optimizer.h"
 #include "model/sequential.h"
+#include "core/options.h"
 #include "core/status.h"
 #include "training/train.h"
 
@@ -151,8 +152,7 @@ static dn_status opt_number(const cJSON *cfg, const char *key, double *out, cons
                        : "serialized");
   if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
     return dn_fail(DN_ERR_FORMAT, "%s: %s: optimizer '%s' is not a number", fn, where, key);
-  /* 0 from a file means exactly 0 (our zero value means "Keras default") */
-  *out = v->valuedouble == 0.0 ? DN_ZERO : v->valuedouble;
+  *out = dn_option_exact(v->valuedouble); /* 0 from a file means exactly 0 */
   return DN_OK;
 }
 
@@ -316,7 +316,7 @@ static dn_status loss_from_json(const cJSON *v, const char *fn, const char *wher
       if (k[0] == 'l')
         o->label_smoothing = item->valuedouble;
       else
-        o->huber_delta = item->valuedouble == 0.0 ? DN_ZERO : item->valuedouble;
+        o->huber_delta = dn_option_exact(item->valuedouble);
       continue;
     }
     return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: %s option '%s' is not supported", fn, where,
@@ -444,8 +444,8 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
   cJSON_AddItemToObject(cc, "optimizer", oj);
 
   const dn_loss_params *lp = &t->loss_params;
-  bool plain = !lp->from_logits && lp->label_smoothing == 0.0 &&
-               (lp->huber_delta == 0.0 || lp->huber_delta == 1.0) && !signbit(lp->huber_delta);
+  double delta = dn_option_or_default(lp->huber_delta, 1.0);
+  bool plain = !lp->from_logits && lp->label_smoothing == 0.0 && delta == 1.0;
   const loss_class *lc = NULL;
   for (size_t i = 0; i < N_LOSS && lc == NULL; i++)
     if (strcmp(loss_classes[i].name, t->loss->name) == 0)
@@ -458,7 +458,7 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
       cJSON_AddStringToObject(lcfg, "name", t->loss->name);
       cJSON_AddStringToObject(lcfg, "reduction", "sum_over_batch_size");
       if (strcmp(lc->name, "huber") == 0)
-        add_opt_value(lcfg, "delta", signbit(lp->huber_delta) ? 0.0 : lp->huber_delta);
+        add_opt_value(lcfg, "delta", delta);
       else {
         cJSON_AddBoolToObject(lcfg, "from_logits", lp->from_logits);
         if (lp->label_smoothing != 0.0)

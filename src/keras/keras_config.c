@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "layers/initializer.h"
 #include "keras/keras_io.h"
+#include "layers/registry.h"
 #include "model/sequential.h"
 #include "core/status.h"
 
@@ -142,11 +144,6 @@ const dn_keras_init_class *dn_keras_init_by_name(const char *name) {
   return NULL;
 }
 
-/* 0 from a file means "exactly 0" for the arguments whose default is not 0. */
-static double explicit_value(double v) {
-  return v == 0.0 ? DN_ZERO : v;
-}
-
 static dn_status read_initializer(const ctx *c, const cJSON *cfg, const char *key,
                                   const char **name, dn_init_args *args) {
   const cJSON *v = dn_keras_json_get(cfg, key);
@@ -187,13 +184,12 @@ static dn_status read_initializer(const ctx *c, const cJSON *cfg, const char *ke
       get_number(c, icfg, "value", &value) != DN_OK)
     return dn_last_status();
   if (ic->kind == 1) {
-    a.minval = minval;
-    a.maxval = maxval;
-    if (minval == 0.0 && maxval == 0.0)
-      return unsupported(c, key, "RandomUniform(0, 0)");
+    bool zeros = minval == 0.0 && maxval == 0.0; /* plain zeros would mean the defaults */
+    a.minval = zeros ? DN_ZERO : minval;
+    a.maxval = zeros ? DN_ZERO : maxval;
   } else if (ic->kind == 2) {
     a.mean = mean;
-    a.stddev = explicit_value(stddev);
+    a.stddev = dn_option_exact(stddev);
   } else if (ic->kind == 4) {
     a.value = value;
   }
@@ -243,24 +239,75 @@ static dn_status read_regularizer(const ctx *c, const cJSON *cfg, const char *ke
 
 /* ---- layer configs ------------------------------------------------------------- */
 
-/* Keys of a layer config: handled by the reader, or harmless to ignore. Any other key must be
- * null or false. */
-typedef struct layer_kind {
-  const char *cls;
-  const char *keys[24];
-} layer_kind;
+#define LC(field) offsetof(dn_layer_config, field)
 
-static const layer_kind layer_kinds[] = {
-    {"Dense",
-     {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-      "kernel_regularizer", "bias_regularizer", "lora_alpha", NULL}},
-    {"Activation", {"activation", NULL}},
-    {"Dropout", {"rate", "seed", NULL}},
-    {"BatchNormalization",
-     {"axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
-      "moving_mean_initializer", "moving_variance_initializer", "renorm_momentum", NULL}},
-    {"Normalization", {"axis", "invert", NULL}},
+const dn_keras_field dn_keras_fields[] = {
+    {DN_CFG_UNITS, "units", DN_KERAS_COUNT, LC(units), 0, 0.0},
+    {DN_CFG_ACTIVATION, "activation", DN_KERAS_ACTIVATION, LC(activation), 0, 0.0},
+    {DN_CFG_USE_BIAS, "use_bias", DN_KERAS_BOOL, LC(use_bias), 0, 1.0},
+    {DN_CFG_KERNEL_INITIALIZER, "kernel_initializer", DN_KERAS_INITIALIZER, LC(kernel_initializer),
+     LC(kernel_init), 0.0},
+    {DN_CFG_BIAS_INITIALIZER, "bias_initializer", DN_KERAS_INITIALIZER, LC(bias_initializer),
+     LC(bias_init), 0.0},
+    {DN_CFG_KERNEL_REGULARIZER, "kernel_regularizer", DN_KERAS_REGULARIZER, LC(kernel_l1),
+     LC(kernel_l2), 0.0},
+    {DN_CFG_BIAS_REGULARIZER, "bias_regularizer", DN_KERAS_REGULARIZER, LC(bias_l1), LC(bias_l2),
+     0.0},
+    {DN_CFG_RATE, "rate", DN_KERAS_FRACTION, LC(rate), 0, 0.0},
+    {DN_CFG_MOMENTUM, "momentum", DN_KERAS_NUMBER, LC(momentum), 0, 0.99},
+    {DN_CFG_EPSILON, "epsilon", DN_KERAS_NUMBER, LC(epsilon), 0, 1e-3},
+    {DN_CFG_CENTER, "center", DN_KERAS_BOOL, LC(center), 0, 1.0},
+    {DN_CFG_SCALE, "scale", DN_KERAS_BOOL, LC(scale), 0, 1.0},
+    {DN_CFG_INVERT, "invert", DN_KERAS_BOOL, LC(invert), 0, 0.0},
 };
+const size_t dn_keras_n_fields = sizeof dn_keras_fields / sizeof dn_keras_fields[0];
+
+unsigned dn_keras_field_bits(void) {
+  unsigned bits = 0;
+  for (size_t i = 0; i < dn_keras_n_fields; i++)
+    bits |= dn_keras_fields[i].bit;
+  return bits;
+}
+
+/* The keys Keras 3.16 writes beside a class's fields, in its order (a key's type defaults to
+ * DN_KERAS_EXTRA_NULL). */
+static const struct {
+  const char *cls;
+  dn_keras_extra extras[16];
+} layer_extras[] = {
+    {"Dense",
+     {{.key = "kernel_constraint"},
+      {.key = "bias_constraint"},
+      {.key = "quantization_config"},
+      {.key = "lora_alpha", .type = DN_KERAS_EXTRA_IGNORED, .unwritten = true}}},
+    {"Dropout", {{.key = "seed", .type = DN_KERAS_EXTRA_IGNORED}, {.key = "noise_shape"}}},
+    {"BatchNormalization",
+     {{.key = "axis", .type = DN_KERAS_EXTRA_AXIS},
+      {.key = "beta_initializer", .type = DN_KERAS_EXTRA_INITIALIZER, .init = "zeros"},
+      {.key = "gamma_initializer", .type = DN_KERAS_EXTRA_INITIALIZER, .init = "ones"},
+      {.key = "moving_mean_initializer", .type = DN_KERAS_EXTRA_INITIALIZER, .init = "zeros"},
+      {.key = "moving_variance_initializer", .type = DN_KERAS_EXTRA_INITIALIZER, .init = "ones"},
+      {.key = "beta_regularizer"},
+      {.key = "gamma_regularizer"},
+      {.key = "beta_constraint"},
+      {.key = "gamma_constraint"},
+      {.key = "synchronized", .type = DN_KERAS_EXTRA_FALSE},
+      {.key = "renorm", .type = DN_KERAS_EXTRA_FALSE},
+      {.key = "renorm_clipping"},
+      {.key = "renorm_momentum", .type = DN_KERAS_EXTRA_IGNORED, .value = 0.99, .numeric = true}}},
+    {"Normalization",
+     {{.key = "axis", .type = DN_KERAS_EXTRA_AXIS, .list = true},
+      {.key = "mean"},
+      {.key = "variance"}}},
+};
+
+const dn_keras_extra *dn_keras_extras_of(const char *cls) {
+  static const dn_keras_extra none[1] = {{.key = NULL}};
+  for (size_t i = 0; i < sizeof layer_extras / sizeof layer_extras[0]; i++)
+    if (strcmp(layer_extras[i].cls, cls) == 0)
+      return layer_extras[i].extras;
+  return none;
+}
 
 static const char *const common_keys[] = {"name",        "trainable", "dtype", "batch_input_shape",
                                           "batch_shape", "input_dim", NULL};
@@ -272,10 +319,24 @@ static bool in_list(const char *const *list, const char *key) {
   return false;
 }
 
-static dn_status check_keys(const ctx *c, const layer_kind *kind, const cJSON *cfg) {
+/* A key the reader handles for this kind: one of its fields, or an extra it checks or ignores. */
+static bool known_key(const dn_layer_ops *kind, const dn_keras_extra *extras, const char *key) {
+  for (size_t i = 0; i < dn_keras_n_fields; i++)
+    if ((kind->config_fields & dn_keras_fields[i].bit) && strcmp(dn_keras_fields[i].key, key) == 0)
+      return true;
+  for (const dn_keras_extra *x = extras; x->key != NULL; x++)
+    if (x->type != DN_KERAS_EXTRA_NULL && x->type != DN_KERAS_EXTRA_FALSE &&
+        strcmp(x->key, key) == 0)
+      return true;
+  return false;
+}
+
+/* Every key is known, or null or false (a feature left off). */
+static dn_status check_keys(const ctx *c, const dn_layer_ops *kind, const dn_keras_extra *extras,
+                            const cJSON *cfg) {
   const cJSON *item;
   cJSON_ArrayForEach(item, cfg) {
-    if (in_list(common_keys, item->string) || in_list(kind->keys, item->string))
+    if (in_list(common_keys, item->string) || known_key(kind, extras, item->string))
       continue;
     if (dn_keras_json_is_null(item) || cJSON_IsFalse(item))
       continue;
@@ -287,14 +348,14 @@ static dn_status check_keys(const ctx *c, const layer_kind *kind, const cJSON *c
 }
 
 /* An axis of -1 (or 1, the same axis for 2-d inputs), possibly as a one-element list. */
-static dn_status check_axis(const ctx *c, const cJSON *cfg) {
-  const cJSON *v = dn_keras_json_get(cfg, "axis");
+static dn_status check_axis(const ctx *c, const cJSON *cfg, const char *key) {
+  const cJSON *v = dn_keras_json_get(cfg, key);
   if (v == NULL)
     return DN_OK;
   if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1)
     v = cJSON_GetArrayItem(v, 0);
   if (!cJSON_IsNumber(v) || (v->valuedouble != -1.0 && v->valuedouble != 1.0))
-    return unsupported(c, "axis", "only the last axis (-1) is supported");
+    return unsupported(c, key, "only the last axis (-1) is supported");
   return DN_OK;
 }
 
@@ -311,22 +372,59 @@ static dn_status check_default_init(const ctx *c, const cJSON *cfg, const char *
   return DN_OK;
 }
 
-static dn_status read_activation(const ctx *c, const cJSON *cfg, const char **out) {
-  const cJSON *v = dn_keras_json_get(cfg, "activation");
-  if (dn_keras_json_is_null(v)) {
-    *out = "linear";
-    return DN_OK;
+/* Checks the extras of the given kind: the axis (axis true) or the others. */
+static dn_status check_extras(const ctx *c, const dn_keras_extra *extras, const cJSON *cfg,
+                              bool axis) {
+  dn_status st = DN_OK;
+  for (const dn_keras_extra *x = extras; x->key != NULL && st == DN_OK; x++) {
+    if (axis && x->type == DN_KERAS_EXTRA_AXIS)
+      st = check_axis(c, cfg, x->key);
+    else if (!axis && x->type == DN_KERAS_EXTRA_INITIALIZER)
+      st = check_default_init(c, cfg, x->key, x->init);
   }
-  if (!cJSON_IsString(v))
-    return unsupported(c, "activation", "only activations by name are supported");
-  *out = v->valuestring;
+  return st;
+}
+
+/* One config field into lc, from its key (absent: the field's default). */
+static dn_status read_field(const ctx *c, const dn_keras_field *f, const cJSON *cfg,
+                            dn_layer_config *lc) {
+  char *at = (char *)lc + f->offset, *at2 = (char *)lc + f->offset2;
+  const cJSON *v = dn_keras_json_get(cfg, f->key);
+  switch (f->type) {
+  case DN_KERAS_COUNT: return get_count(c, v, f->key, (size_t)1 << 24, (size_t *)(void *)at);
+  case DN_KERAS_ACTIVATION:
+    if (!dn_keras_json_is_null(v) && !cJSON_IsString(v))
+      return unsupported(c, f->key, "only activations by name are supported");
+    *(const char **)(void *)at = dn_keras_json_is_null(v) ? "linear" : v->valuestring;
+    return DN_OK;
+  case DN_KERAS_BOOL:
+    *(bool *)(void *)at = f->default_value != 0.0;
+    return get_bool(c, cfg, f->key, (bool *)(void *)at);
+  case DN_KERAS_NUMBER:
+    *(double *)(void *)at = f->default_value;
+    return get_number(c, cfg, f->key, (double *)(void *)at);
+  case DN_KERAS_FRACTION: {
+    double *x = (double *)(void *)at;
+    *x = -1.0;
+    dn_status st = get_number(c, cfg, f->key, x);
+    if (st == DN_OK && !(*x >= 0.0 && *x <= 1.0))
+      st = bad(c, f->key, "is missing or not in [0, 1]");
+    return st;
+  }
+  case DN_KERAS_INITIALIZER:
+    return read_initializer(c, cfg, f->key, (const char **)(void *)at, (dn_init_args *)(void *)at2);
+  case DN_KERAS_REGULARIZER:
+    return read_regularizer(c, cfg, f->key, (double *)(void *)at, (double *)(void *)at2);
+  }
   return DN_OK;
 }
 
-/* Fills lc from a layer's config (lc->type and name set by the caller). */
-static dn_status read_layer(const ctx *c, const layer_kind *kind, const cJSON *cfg,
+/* Fills lc from a layer's config (lc->type and name set by the caller): the kind's fields in
+ * Keras's order, with the class's axis checked before them and its other extras after. */
+static dn_status read_layer(const ctx *c, const dn_layer_ops *kind, const cJSON *cfg,
                             dn_layer_config *lc) {
-  dn_status st = check_keys(c, kind, cfg);
+  const dn_keras_extra *extras = dn_keras_extras_of(kind->type);
+  dn_status st = check_keys(c, kind, extras, cfg);
   if (st == DN_OK)
     st = check_dtype(c, dn_keras_json_get(cfg, "dtype"));
   bool trainable = true;
@@ -334,76 +432,26 @@ static dn_status read_layer(const ctx *c, const layer_kind *kind, const cJSON *c
     st = get_bool(c, cfg, "trainable", &trainable);
   if (st == DN_OK && !trainable)
     st = unsupported(c, "trainable", "frozen layers (trainable=false)");
-  if (st != DN_OK)
-    return st;
-  const char *t = lc->type;
-  if (strcmp(t, "Dense") == 0) {
-    const cJSON *u = dn_keras_json_get(cfg, "units");
-    lc->use_bias = true;
-    if ((st = get_count(c, u, "units", (size_t)1 << 24, &lc->units)) != DN_OK ||
-        (st = read_activation(c, cfg, &lc->activation)) != DN_OK ||
-        (st = get_bool(c, cfg, "use_bias", &lc->use_bias)) != DN_OK ||
-        (st = read_initializer(c, cfg, "kernel_initializer", &lc->kernel_initializer,
-                               &lc->kernel_init)) != DN_OK ||
-        (st = read_initializer(c, cfg, "bias_initializer", &lc->bias_initializer,
-                               &lc->bias_init)) != DN_OK ||
-        (st = read_regularizer(c, cfg, "kernel_regularizer", &lc->kernel_l1, &lc->kernel_l2)) !=
-            DN_OK ||
-        (st = read_regularizer(c, cfg, "bias_regularizer", &lc->bias_l1, &lc->bias_l2)) != DN_OK)
-      return st;
-  } else if (strcmp(t, "Activation") == 0) {
-    return read_activation(c, cfg, &lc->activation);
-  } else if (strcmp(t, "Dropout") == 0) {
-    lc->rate = -1.0;
-    if ((st = get_number(c, cfg, "rate", &lc->rate)) != DN_OK)
-      return st;
-    if (!(lc->rate >= 0.0 && lc->rate <= 1.0))
-      return bad(c, "rate", "is missing or not in [0, 1]");
-  } else if (strcmp(t, "BatchNormalization") == 0) {
-    lc->momentum = 0.99;
-    lc->epsilon = 1e-3;
-    lc->center = lc->scale = true;
-    if ((st = check_axis(c, cfg)) != DN_OK ||
-        (st = get_number(c, cfg, "momentum", &lc->momentum)) != DN_OK ||
-        (st = get_number(c, cfg, "epsilon", &lc->epsilon)) != DN_OK ||
-        (st = get_bool(c, cfg, "center", &lc->center)) != DN_OK ||
-        (st = get_bool(c, cfg, "scale", &lc->scale)) != DN_OK ||
-        (st = check_default_init(c, cfg, "beta_initializer", "zeros")) != DN_OK ||
-        (st = check_default_init(c, cfg, "gamma_initializer", "ones")) != DN_OK ||
-        (st = check_default_init(c, cfg, "moving_mean_initializer", "zeros")) != DN_OK ||
-        (st = check_default_init(c, cfg, "moving_variance_initializer", "ones")) != DN_OK)
-      return st;
-    /* dn_layer_from_config maps 0 to an explicit zero itself */
-  } else if (strcmp(t, "Normalization") == 0) {
-    if ((st = check_axis(c, cfg)) != DN_OK ||
-        (st = get_bool(c, cfg, "invert", &lc->invert)) != DN_OK)
-      return st;
-  }
-  return DN_OK;
+  if (st == DN_OK)
+    st = check_extras(c, extras, cfg, true);
+  for (size_t i = 0; i < dn_keras_n_fields && st == DN_OK; i++)
+    if (kind->config_fields & dn_keras_fields[i].bit)
+      st = read_field(c, &dn_keras_fields[i], cfg, lc);
+  if (st == DN_OK)
+    st = check_extras(c, extras, cfg, false);
+  /* A 0 read (momentum, epsilon) is an explicit 0: dn_layer_from_config takes it so. */
+  return st;
 }
 
-static const layer_kind *kind_of(const char *cls) {
-  for (size_t i = 0; i < sizeof layer_kinds / sizeof layer_kinds[0]; i++)
-    if (strcmp(layer_kinds[i].cls, cls) == 0)
-      return &layer_kinds[i];
-  return NULL;
-}
-
-/* Parameter count of a layer config for an input width (0 on overflow: checked by caller). */
-static size_t config_params(const dn_layer_config *lc, size_t in, size_t *out_width) {
-  *out_width = in;
-  if (strcmp(lc->type, "Dense") == 0) {
-    *out_width = lc->units;
-    size_t k;
-    if (!dn_mul_size(in, lc->units, &k, "Dense kernel") || k > SIZE_MAX - lc->units)
-      return SIZE_MAX;
-    return k + (lc->use_bias ? lc->units : 0);
-  }
-  if (strcmp(lc->type, "BatchNormalization") == 0)
-    return in * (2 + (lc->center ? 1u : 0u) + (lc->scale ? 1u : 0u));
-  if (strcmp(lc->type, "Normalization") == 0)
-    return 2 * in + 1;
-  return 0;
+/* A layer of the config could not be made or added: the error, naming the layer, with an
+ * argument the library refuses reported as a setting it does not support. */
+static dn_status layer_failed(const char *fn, size_t i, const dn_layer_config *lc) {
+  dn_status st = dn_last_status();
+  dn_error_context(fn);
+  if (st == DN_ERR_ARG)
+    st = dn_fail(DN_ERR_UNSUPPORTED, "%s (layer %zu '%s')", dn_last_error(), i,
+                 lc->name ? lc->name : lc->type);
+  return st;
 }
 
 dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max_params) {
@@ -478,12 +526,14 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
         st = unsupported(&c, sparse ? "sparse" : "ragged", "");
       continue;
     }
-    const layer_kind *kind = kind_of(lcls->valuestring);
-    if (kind == NULL) {
+    const dn_layer_ops *kind = dn_layer_kind(lcls->valuestring);
+    if (kind == NULL || (kind->config_fields & ~dn_keras_field_bits()) != 0) {
+      char names[128];
       st = dn_fail(DN_ERR_UNSUPPORTED,
                    "%s: config.json layer %zu ('%s'): layer class '%s' is not supported "
-                   "(supported: Dense, Activation, Dropout, BatchNormalization, Normalization)",
-                   fn, (size_t)i, c.name, lcls->valuestring);
+                   "(supported: %s)",
+                   fn, (size_t)i, c.name, lcls->valuestring,
+                   dn_layer_kind_names(names, sizeof names));
       break;
     }
     if (!dn_keras_json_is_null(bshape) && count == 0 && input_dim == 0 &&
@@ -495,7 +545,7 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
         break;
     }
     dn_layer_config *lc = &lcs[count];
-    lc->type = kind->cls;
+    lc->type = kind->type;
     lc->name = c.name[0] ? c.name : NULL;
     if (lc->name != NULL && strlen(lc->name) >= DN_LAYER_NAME_CAP) {
       st = unsupported(&c, "name", "names of 64 characters or more");
@@ -508,17 +558,24 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
     st = dn_fail(DN_ERR_FORMAT, "%s: the model config gives no input shape (unbuilt model)", fn);
   if (st == DN_OK && count == 0)
     st = dn_fail(DN_ERR_FORMAT, "%s: the model config has no layers", fn);
-  /* Bound the model's size by what the weights can hold before building anything. */
+  /* The layers, unbuilt (nothing allocated for weights yet); then the model's size, bounded by
+   * what the weights can hold, before anything is built. */
+  dn_layer **made = st == DN_OK ? dn_calloc(count, sizeof *made) : NULL;
+  if (st == DN_OK && made == NULL)
+    st = dn_last_status();
+  for (size_t i = 0; st == DN_OK && i < count; i++)
+    if ((made[i] = dn_layer_from_config(&lcs[i])) == NULL)
+      st = layer_failed(fn, i, &lcs[i]);
   size_t total = 0, width = input_dim;
   for (size_t i = 0; st == DN_OK && i < count; i++) {
-    size_t next;
-    size_t p = config_params(&lcs[i], width, &next);
-    if (p == SIZE_MAX || p > max_params || total + p > max_params)
+    dn_layer plan;
+    if (dn_layer_plan(made[i], width, &plan) != DN_OK || plan.n_params > max_params ||
+        total + plan.n_params > max_params)
       st = dn_fail(DN_ERR_FORMAT,
                    "%s: layer %zu ('%s') needs more weights than the weights file holds", fn, i,
                    lcs[i].name ? lcs[i].name : lcs[i].type);
-    total += p;
-    width = next;
+    total += plan.n_params;
+    width = plan.output_dim;
   }
   dn_model *model = NULL;
   if (st == DN_OK)
@@ -527,20 +584,15 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
     st = dn_last_status();
   for (size_t i = 0; st == DN_OK && i < count; i++) {
     if (i == 0)
-      lcs[i].input_dim = input_dim;
-    dn_layer *layer = dn_layer_from_config(&lcs[i]);
-    if (layer == NULL) {
-      st = dn_last_status();
-    } else {
-      st = dn_model_add(model, layer);
-    }
-    if (st != DN_OK) {
-      dn_error_context(fn);
-      if (st == DN_ERR_ARG)
-        st = dn_fail(DN_ERR_UNSUPPORTED, "%s (layer %zu '%s')", dn_last_error(), i,
-                     lcs[i].name ? lcs[i].name : lcs[i].type);
-    }
+      made[i]->input_dim = input_dim;
+    st = dn_model_add(model, made[i]); /* takes the layer, also on failure */
+    made[i] = NULL;
+    if (st != DN_OK)
+      st = layer_failed(fn, i, &lcs[i]);
   }
+  for (size_t i = 0; made != NULL && i < count; i++)
+    dn_layer_free(made[i]);
+  dn_free(made);
   dn_free(lcs);
   if (st != DN_OK) {
     dn_model_free(model);

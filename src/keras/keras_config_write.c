@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "keras/keras_io.h"
+#include "layers/initializer.h"
 #include "model/sequential.h"
 #include "core/status.h"
 
@@ -51,14 +52,14 @@ static cJSON *build_config(size_t dim) {
   return o;
 }
 
-static cJSON *initializer_json(const char *name, const dn_init_args *a) {
+static cJSON *initializer_json(const char *name, const dn_init_args *args) {
   const dn_keras_init_class *ic = dn_keras_init_by_name(name ? name : "zeros");
   if (ic == NULL)
     return NULL;
   cJSON *cfg = cJSON_CreateObject();
   if (cfg == NULL)
     return NULL;
-  bool both0 = a->minval == 0.0 && a->maxval == 0.0;
+  dn_init_args a = dn_init_keras_args(args);
   switch (ic->kind) {
   case 0:
     cJSON_AddNullToObject(cfg, "seed");
@@ -66,17 +67,16 @@ static cJSON *initializer_json(const char *name, const dn_init_args *a) {
     cJSON_AddNullToObject(cfg, "output_axes");
     break;
   case 1:
-    cJSON_AddNumberToObject(cfg, "minval", both0 ? -0.05 : a->minval);
-    cJSON_AddNumberToObject(cfg, "maxval", both0 ? 0.05 : a->maxval);
+    cJSON_AddNumberToObject(cfg, "minval", a.minval);
+    cJSON_AddNumberToObject(cfg, "maxval", a.maxval);
     cJSON_AddNullToObject(cfg, "seed");
     break;
   case 2:
-    cJSON_AddNumberToObject(cfg, "mean", a->mean);
-    cJSON_AddNumberToObject(cfg, "stddev",
-                            a->stddev == 0.0 ? (signbit(a->stddev) ? 0.0 : 0.05) : a->stddev);
+    cJSON_AddNumberToObject(cfg, "mean", a.mean);
+    cJSON_AddNumberToObject(cfg, "stddev", a.stddev);
     cJSON_AddNullToObject(cfg, "seed");
     break;
-  case 4: cJSON_AddNumberToObject(cfg, "value", a->value); break;
+  case 4: cJSON_AddNumberToObject(cfg, "value", a.value); break;
   default: break;
   }
   return keras_object("keras.initializers", ic->keras, cfg);
@@ -99,78 +99,98 @@ static cJSON *regularizer_json(double l1, double l2) {
                       cfg);
 }
 
+/* One config field of c under its Keras key. */
+static void add_field(cJSON *cfg, const dn_keras_field *f, const dn_layer_config *c) {
+  const char *at = (const char *)c + f->offset, *at2 = (const char *)c + f->offset2;
+  switch (f->type) {
+  case DN_KERAS_COUNT:
+    cJSON_AddNumberToObject(cfg, f->key, (double)*(const size_t *)(const void *)at);
+    break;
+  case DN_KERAS_ACTIVATION: {
+    const char *name = *(const char *const *)(const void *)at;
+    cJSON_AddStringToObject(cfg, f->key, name ? name : "linear");
+    break;
+  }
+  case DN_KERAS_BOOL: cJSON_AddBoolToObject(cfg, f->key, *(const bool *)(const void *)at); break;
+  case DN_KERAS_NUMBER:
+  case DN_KERAS_FRACTION:
+    cJSON_AddNumberToObject(cfg, f->key, *(const double *)(const void *)at);
+    break;
+  case DN_KERAS_INITIALIZER:
+    cJSON_AddItemToObject(cfg, f->key,
+                          initializer_json(*(const char *const *)(const void *)at,
+                                           (const dn_init_args *)(const void *)at2));
+    break;
+  case DN_KERAS_REGULARIZER:
+    cJSON_AddItemToObject(
+        cfg, f->key,
+        regularizer_json(*(const double *)(const void *)at, *(const double *)(const void *)at2));
+    break;
+  }
+}
+
+/* One extra key of a class (axis: only the axis; else every other). */
+static void add_extras(cJSON *cfg, const dn_keras_extra *extras, bool axis) {
+  static const dn_init_args none = {0};
+  for (const dn_keras_extra *x = extras; x->key != NULL; x++) {
+    if (axis != (x->type == DN_KERAS_EXTRA_AXIS))
+      continue;
+    switch (x->type) {
+    case DN_KERAS_EXTRA_NULL: cJSON_AddNullToObject(cfg, x->key); break;
+    case DN_KERAS_EXTRA_FALSE: cJSON_AddFalseToObject(cfg, x->key); break;
+    case DN_KERAS_EXTRA_IGNORED:
+      if (x->numeric)
+        cJSON_AddNumberToObject(cfg, x->key, x->value);
+      else if (!x->unwritten)
+        cJSON_AddNullToObject(cfg, x->key);
+      break;
+    case DN_KERAS_EXTRA_AXIS:
+      if (x->list) {
+        cJSON *list = cJSON_CreateArray();
+        if (list != NULL)
+          cJSON_AddItemToArray(list, cJSON_CreateNumber(-1));
+        cJSON_AddItemToObject(cfg, x->key, list);
+      } else {
+        cJSON_AddNumberToObject(cfg, x->key, -1);
+      }
+      break;
+    case DN_KERAS_EXTRA_INITIALIZER:
+      cJSON_AddItemToObject(cfg, x->key, initializer_json(x->init, &none));
+      break;
+    }
+  }
+}
+
+/* A layer's Keras object: name, trainable, dtype, then its class's axis, its kind's config
+ * fields and its class's other keys, as Keras orders them; a build_config for a layer with
+ * variables (as Keras writes one for the layers that build weights). */
 static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
   dn_layer_config c;
   dn_layer_get_config(layer, &c);
+  unsigned fields = layer->ops->config_fields;
+  if ((fields & ~dn_keras_field_bits()) != 0)
+    return dn_fail_null(DN_ERR_UNSUPPORTED, "layer type '%s' has no Keras config writer", c.type);
   cJSON *cfg = cJSON_CreateObject();
   if (cfg == NULL)
     return NULL;
   cJSON_AddStringToObject(cfg, "name", layer->name);
   cJSON_AddTrueToObject(cfg, "trainable");
   cJSON_AddItemToObject(cfg, "dtype", dtype_policy(shared_dtype));
-  bool with_build = true;
-  const char *t = c.type;
-  if (strcmp(t, "Dense") == 0) {
-    cJSON_AddNumberToObject(cfg, "units", (double)c.units);
-    cJSON_AddStringToObject(cfg, "activation", c.activation ? c.activation : "linear");
-    cJSON_AddBoolToObject(cfg, "use_bias", c.use_bias);
-    cJSON_AddItemToObject(cfg, "kernel_initializer",
-                          initializer_json(c.kernel_initializer, &c.kernel_init));
-    cJSON_AddItemToObject(cfg, "bias_initializer",
-                          initializer_json(c.bias_initializer, &c.bias_init));
-    cJSON_AddItemToObject(cfg, "kernel_regularizer", regularizer_json(c.kernel_l1, c.kernel_l2));
-    cJSON_AddItemToObject(cfg, "bias_regularizer", regularizer_json(c.bias_l1, c.bias_l2));
-    cJSON_AddNullToObject(cfg, "kernel_constraint");
-    cJSON_AddNullToObject(cfg, "bias_constraint");
-    cJSON_AddNullToObject(cfg, "quantization_config");
-  } else if (strcmp(t, "Activation") == 0) {
-    cJSON_AddStringToObject(cfg, "activation", c.activation ? c.activation : "linear");
-    with_build = false;
-  } else if (strcmp(t, "Dropout") == 0) {
-    cJSON_AddNumberToObject(cfg, "rate", c.rate);
-    cJSON_AddNullToObject(cfg, "seed");
-    cJSON_AddNullToObject(cfg, "noise_shape");
-    with_build = false;
-  } else if (strcmp(t, "BatchNormalization") == 0) {
-    static const dn_init_args none = {0};
-    cJSON_AddNumberToObject(cfg, "axis", -1);
-    cJSON_AddNumberToObject(cfg, "momentum", c.momentum);
-    cJSON_AddNumberToObject(cfg, "epsilon", c.epsilon);
-    cJSON_AddBoolToObject(cfg, "center", c.center);
-    cJSON_AddBoolToObject(cfg, "scale", c.scale);
-    cJSON_AddItemToObject(cfg, "beta_initializer", initializer_json("zeros", &none));
-    cJSON_AddItemToObject(cfg, "gamma_initializer", initializer_json("ones", &none));
-    cJSON_AddItemToObject(cfg, "moving_mean_initializer", initializer_json("zeros", &none));
-    cJSON_AddItemToObject(cfg, "moving_variance_initializer", initializer_json("ones", &none));
-    cJSON_AddNullToObject(cfg, "beta_regularizer");
-    cJSON_AddNullToObject(cfg, "gamma_regularizer");
-    cJSON_AddNullToObject(cfg, "beta_constraint");
-    cJSON_AddNullToObject(cfg, "gamma_constraint");
-    cJSON_AddFalseToObject(cfg, "synchronized");
-    cJSON_AddFalseToObject(cfg, "renorm");
-    cJSON_AddNullToObject(cfg, "renorm_clipping");
-    cJSON_AddNumberToObject(cfg, "renorm_momentum", 0.99);
-  } else if (strcmp(t, "Normalization") == 0) {
-    cJSON *axis = cJSON_CreateArray();
-    if (axis != NULL)
-      cJSON_AddItemToArray(axis, cJSON_CreateNumber(-1));
-    cJSON_AddItemToObject(cfg, "axis", axis);
-    cJSON_AddBoolToObject(cfg, "invert", c.invert);
-    cJSON_AddNullToObject(cfg, "mean");
-    cJSON_AddNullToObject(cfg, "variance");
-  } else {
-    cJSON_Delete(cfg);
-    return dn_fail_null(DN_ERR_UNSUPPORTED, "layer type '%s' has no Keras config writer", t);
-  }
-  cJSON *o = keras_object("keras.layers", t, cfg);
-  if (o != NULL && with_build)
+  const dn_keras_extra *extras = dn_keras_extras_of(c.type);
+  add_extras(cfg, extras, true);
+  for (size_t i = 0; i < dn_keras_n_fields; i++)
+    if (fields & dn_keras_fields[i].bit)
+      add_field(cfg, &dn_keras_fields[i], &c);
+  add_extras(cfg, extras, false);
+  cJSON *o = keras_object("keras.layers", c.type, cfg);
+  if (o != NULL && layer->n_vars > 0)
     cJSON_AddItemToObject(o, "build_config", build_config(layer->input_dim));
   return o;
 }
 
 cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
-  if (!dn_seq_is_built(model))
-    return dn_fail_null(DN_ERR_STATE, "%s: the model has no input shape yet (build it first)", fn);
+  if (dn_seq_require_built(model, fn) != DN_OK)
+    return NULL;
   size_t D = model->input_dim;
   cJSON *layers = cJSON_CreateArray();
   cJSON *in_cfg = cJSON_CreateObject();

@@ -6,6 +6,7 @@
  * public call (dn_keras_h5_quiet_begin/end).
  */
 #define _POSIX_C_SOURCE 200809L /* strnlen, localtime_r */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,9 @@ void dn_keras_h5_quiet_end(const dn_keras_h5_quiet *q) {
 hid_t dn_keras_h5_open_file(const char *path, const char *fn) {
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
-    dn_fail(DN_ERR_IO, "%s: cannot open '%s'", fn, path);
+    char reason[128];
+    dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+            dn_errno_text(errno, reason, sizeof reason));
     return -1;
   }
   fclose(f);

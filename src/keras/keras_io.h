@@ -42,8 +42,7 @@ typedef struct dn_keras_blob {
  * DN_ERR_IO if the file cannot be opened, DN_ERR_FORMAT for a bad zip or a missing member. */
 dn_status dn_keras_zip_read(const char *path, const char *fn, dn_keras_blob *blobs,
                             const bool *optional, size_t n);
-/* Writes a zip (members stored, uncompressed, in order) at `path` through a temporary file in the
- * same directory renamed over the target. */
+/* Writes a zip (members stored, uncompressed, in order) at `path`, crash-safe (io/file.h). */
 dn_status dn_keras_zip_write(const char *path, const char *fn, const dn_keras_blob *blobs,
                              size_t n);
 void dn_keras_blob_free(dn_keras_blob *blob);
@@ -112,6 +111,56 @@ dn_status dn_keras_h5_write(hid_t file, const char *path, size_t rank, const siz
 dn_model *dn_keras_model_from_json(const cJSON *model, const char *fn, size_t max_params);
 /* The Sequential object of config.json for `model` (NULL + DN_ERR_NOMEM/UNSUPPORTED). */
 cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn);
+
+/* A layer's Keras config, driven by the layer registry (layers/registry.h): a kind's config
+ * fields (its DN_CFG_* bits) are read and written through dn_keras_fields, under their Keras
+ * keys; the keys Keras has beside them (constraints, axis, ...) come from the class's
+ * dn_keras_layer_extras row, if it has one. Both tables are keras_config.c's. */
+typedef enum dn_keras_field_type {
+  DN_KERAS_COUNT,       /* size_t: a positive integer, required */
+  DN_KERAS_ACTIVATION,  /* const char *: an activation by name; null or absent: "linear" */
+  DN_KERAS_BOOL,        /* bool; absent: the default */
+  DN_KERAS_NUMBER,      /* double; absent: the default */
+  DN_KERAS_FRACTION,    /* double in [0, 1], required */
+  DN_KERAS_INITIALIZER, /* const char * (canonical name) at offset, dn_init_args at offset2 */
+  DN_KERAS_REGULARIZER, /* double l1 at offset, double l2 at offset2 */
+} dn_keras_field_type;
+
+typedef struct dn_keras_field {
+  unsigned bit;    /* the DN_CFG_* field */
+  const char *key; /* its Keras config key */
+  dn_keras_field_type type;
+  size_t offset, offset2; /* where it lives in dn_layer_config */
+  double default_value;   /* DN_KERAS_BOOL (0 or 1) and DN_KERAS_NUMBER */
+} dn_keras_field;
+/* In the order Keras writes them. */
+extern const dn_keras_field dn_keras_fields[];
+extern const size_t dn_keras_n_fields;
+
+/* A key of a class's Keras config that is no dn_layer_config field: how it is written and how
+ * a value read is checked. Every key a reader does not know must be null or false. */
+typedef enum dn_keras_extra_type {
+  DN_KERAS_EXTRA_NULL = 0, /* written null; read: must be null or false */
+  DN_KERAS_EXTRA_FALSE,    /* written false; read: must be null or false */
+  DN_KERAS_EXTRA_IGNORED,  /* written null, or `value` if numeric, or not (unwritten); read: any */
+  DN_KERAS_EXTRA_AXIS,     /* written -1 (list: [-1]) before the fields; read: the last axis */
+  DN_KERAS_EXTRA_INITIALIZER, /* written as initializer `init`; read: must be that initializer */
+} dn_keras_extra_type;
+
+typedef struct dn_keras_extra {
+  const char *key;
+  dn_keras_extra_type type;
+  const char *init; /* DN_KERAS_EXTRA_INITIALIZER: its canonical name */
+  double value;     /* DN_KERAS_EXTRA_IGNORED and numeric: the number written */
+  bool numeric, unwritten;
+  bool list; /* DN_KERAS_EXTRA_AXIS: written as a one-element list */
+} dn_keras_extra;
+
+/* The extra keys of Keras class `cls`, in writing order, ending at a NULL key (none for a
+ * class without a row). */
+const dn_keras_extra *dn_keras_extras_of(const char *cls);
+/* The union of dn_keras_fields' bits: the config fields Keras files can carry. */
+unsigned dn_keras_field_bits(void);
 
 /* Keras initializer classes and our names (keras_config.c's table). kind: 0 variance scaling
  * (config seed, input_axes, output_axes), 1 RandomUniform (minval, maxval, seed), 2 normal

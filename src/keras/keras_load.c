@@ -1,5 +1,6 @@
 /* keras_load.c -- dn_keras_load (a .keras archive or a legacy .h5 full model, told apart by
  * their first bytes) and dn_keras_load_weights (a .weights.h5 or the weights of a .keras). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,11 @@ typedef enum file_kind { KIND_ZIP, KIND_HDF5 } file_kind;
 /* Sniffs the file: a zip starts with "PK\3\4", an HDF5 file with its 8-byte signature. */
 static dn_status sniff(const char *path, const char *fn, file_kind *kind, size_t *size) {
   FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    return dn_fail(DN_ERR_IO, "%s: cannot open '%s'", fn, path);
+  if (f == NULL) {
+    char reason[128];
+    return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                   dn_errno_text(errno, reason, sizeof reason));
+  }
   unsigned char head[8] = {0};
   size_t n = fread(head, 1, sizeof head, f);
   long end = -1;
@@ -122,12 +126,12 @@ dn_status dn_keras_load_weights(dn_model *model, const char *path) {
   const char *fn = "dn_keras_load_weights";
   if (model == NULL || path == NULL)
     return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE, "%s: the model has no input shape yet (build it first)", fn);
+  dn_status st = dn_seq_require_built(model, fn);
+  if (st != DN_OK)
+    return st;
   file_kind kind;
   size_t size = 0;
-  dn_status st = sniff(path, fn, &kind, &size);
-  if (st != DN_OK)
+  if ((st = sniff(path, fn, &kind, &size)) != DN_OK)
     return st;
   dn_keras_h5_quiet q;
   dn_keras_h5_quiet_begin(&q);

@@ -114,15 +114,4 @@ typedef struct dn_tile_op {
   bool *flag; /* not NULL: set to true if a finished element is Inf or NaN */
 } dn_tile_op;
 
-/* Largest thread count the kernels may use (1 without OpenMP). */
-int dn_gemm_max_threads(void);
-
-/* Elementwise work over [0, n): fn(ctx, lo, hi) on contiguous parts, one per
- * thread (OpenMP builds: at most dn_gemm_max_threads() parts, each at least
- * `grain` long; otherwise one call for the whole range on this thread).
- * Workers adopt the caller's FTZ/DAZ state. Only for work whose result for
- * each element does not depend on where the parts begin and end. */
-typedef void (*dn_range_fn)(void *ctx, size_t lo, size_t hi);
-void dn_parallel_ranges(size_t n, size_t grain, dn_range_fn fn, void *ctx);
-
 #endif

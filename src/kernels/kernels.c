@@ -14,6 +14,7 @@
 
 #include "core/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel.h"
 
 #ifdef DENSENET_HAVE_CBLAS
 #include <cblas.h>
@@ -205,7 +206,7 @@ const char *dn_kernels_backend(void) {
 void dn_gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc) {
   dn_gemm_args g = {trans_a, trans_b, M,   N, K,   alpha, beta,          A,
-                    B,       lda,     ldb, C, ldc, NULL,  DN_EPI_LINEAR, dn_gemm_max_threads(),
+                    B,       lda,     ldb, C, ldc, NULL,  DN_EPI_LINEAR, dn_max_threads(),
                     NULL};
   active_backend()->fn(&g);
 }
@@ -234,7 +235,7 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
                     O,
                     b,
                     relu ? DN_EPI_RELU : DN_EPI_LINEAR,
-                    dn_gemm_max_threads(),
+                    dn_max_threads(),
                     NULL};
   be->fn(&g);
 }
@@ -276,7 +277,7 @@ void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const f
     if (relu || db != NULL)
       relu_colsum(be, dY, Y, db, N, O, relu);
     dn_gemm_args g = {true,     false, I, O,  N, 1.0f, 0.0f,          X,
-                      dY,       I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_gemm_max_threads(),
+                      dY,       I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_max_threads(),
                       nonfinite};
     be->fn(&g);
     if (dX != NULL)

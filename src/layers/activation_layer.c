@@ -30,9 +30,16 @@ static void act_get_config(const dn_layer *layer, dn_layer_config *c) {
   c->activation = ((const dn_act *)layer->impl)->name;
 }
 
-static const dn_layer_ops activation_ops = {
+static dn_layer *act_from_config(const dn_layer_config *c) {
+  return dn_activation_with((dn_activation_options){
+      .activation = c->activation, .input_dim = c->input_dim, .name = c->name});
+}
+
+const dn_layer_ops dn_activation_ops = {
     .type = "Activation",
     .base_name = "activation",
+    .config_fields = DN_CFG_ACTIVATION,
+    .from_config = act_from_config,
     .build = act_build,
     .forward = act_forward,
     .backward = act_backward,
@@ -48,5 +55,5 @@ dn_layer *dn_activation_with(dn_activation_options o) {
     return NULL;
   }
   /* The table row is static: the layer borrows it (free_impl stays NULL). */
-  return dn_layer_new(&activation_ops, (void *)act, o.name, o.input_dim);
+  return dn_layer_new(&dn_activation_ops, (void *)act, o.name, o.input_dim);
 }

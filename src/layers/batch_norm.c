@@ -9,16 +9,17 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "layers/layer.h"
 #include "core/status.h"
 
 typedef struct batch_norm {
   double momentum, epsilon;
   bool center, scale;
-  float *xhat;   /* N x D normalised input of the last forward */
-  float *inv;    /* D: 1/sqrt(var + eps) used by the last forward */
-  size_t rows;   /* capacity of xhat in rows */
-  bool training; /* the last forward used batch statistics */
+  float *xhat;              /* N x D normalised input of the last forward */
+  float *inv;               /* D: 1/sqrt(var + eps) used by the last forward */
+  size_t xhat_cap, inv_cap; /* floats */
+  bool training;            /* the last forward used batch statistics */
 } batch_norm;
 
 /* Offsets of the four vectors in the layer's params (gamma/beta may be absent). */
@@ -82,24 +83,9 @@ static void bn_init_fixed(dn_layer *layer) {
 
 static dn_status bn_reserve(dn_layer *layer, size_t rows) {
   batch_norm *b = layer->impl;
-  if (rows <= b->rows && b->inv != NULL)
-    return DN_OK;
-  size_t n;
-  if (!dn_mul_size(rows, layer->output_dim, &n, "BatchNormalization workspace"))
-    return DN_ERR_SHAPE;
-  float *xhat = dn_alloc(n * sizeof *xhat);
-  float *inv = dn_alloc(layer->output_dim * sizeof *inv);
-  if (xhat == NULL || inv == NULL) {
-    dn_free(xhat);
-    dn_free(inv);
-    return DN_ERR_NOMEM;
-  }
-  dn_free(b->xhat);
-  dn_free(b->inv);
-  b->xhat = xhat;
-  b->inv = inv;
-  b->rows = rows;
-  return DN_OK;
+  const char *what = "BatchNormalization workspace";
+  dn_status st = dn_grow_floats(&b->xhat, &b->xhat_cap, rows, layer->output_dim, what);
+  return st != DN_OK ? st : dn_grow_floats(&b->inv, &b->inv_cap, 1, layer->output_dim, what);
 }
 
 static void bn_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
@@ -193,9 +179,22 @@ static void bn_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
-static const dn_layer_ops batch_norm_ops = {
+/* A config's values are resolved: a 0 there is an explicit 0. */
+static dn_layer *bn_from_config(const dn_layer_config *c) {
+  return dn_batch_normalization_with(
+      (dn_batch_normalization_options){.input_dim = c->input_dim,
+                                       .momentum = dn_option_exact(c->momentum),
+                                       .epsilon = dn_option_exact(c->epsilon),
+                                       .no_center = !c->center,
+                                       .no_scale = !c->scale,
+                                       .name = c->name});
+}
+
+const dn_layer_ops dn_batch_normalization_ops = {
     .type = "BatchNormalization",
     .base_name = "batch_normalization",
+    .config_fields = DN_CFG_MOMENTUM | DN_CFG_EPSILON | DN_CFG_CENTER | DN_CFG_SCALE,
+    .from_config = bn_from_config,
     .build = bn_build,
     .init_fixed = bn_init_fixed,
     .reserve = bn_reserve,
@@ -205,13 +204,9 @@ static const dn_layer_ops batch_norm_ops = {
     .free_impl = bn_free_impl,
 };
 
-/* Zero -> default; DN_ZERO (negative zero) -> exactly 0. */
-static double or_default(double v, double def) {
-  return v == 0.0 && !signbit(v) ? def : (v == 0.0 ? 0.0 : v);
-}
-
 dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
-  double momentum = or_default(o.momentum, 0.99), epsilon = or_default(o.epsilon, 1e-3);
+  double momentum = dn_option_or_default(o.momentum, 0.99);
+  double epsilon = dn_option_or_default(o.epsilon, 1e-3);
   if (!(momentum >= 0.0 && momentum <= 1.0))
     return dn_fail_null(DN_ERR_ARG, "dn_batch_normalization: momentum must be in [0, 1], got %g",
                         momentum);
@@ -223,5 +218,5 @@ dn_layer *dn_batch_normalization_with(dn_batch_normalization_options o) {
     return NULL;
   *b = (batch_norm){
       .momentum = momentum, .epsilon = epsilon, .center = !o.no_center, .scale = !o.no_scale};
-  return dn_layer_new(&batch_norm_ops, b, o.name, o.input_dim);
+  return dn_layer_new(&dn_batch_normalization_ops, b, o.name, o.input_dim);
 }

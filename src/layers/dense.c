@@ -21,8 +21,8 @@ typedef struct dense {
   const char *kernel_init, *bias_init; /* canonical names (static strings) */
   dn_init_args kernel_args, bias_args;
   double kernel_l1, kernel_l2, bias_l1, bias_l2;
-  float *z; /* pre-activation cache, N x O (NULL for a linear layer) */
-  size_t z_rows;
+  float *z;     /* pre-activation cache, N x O (NULL for a fused layer) */
+  size_t z_cap; /* floats */
 } dense;
 
 static dense *impl_of(const dn_layer *layer) {
@@ -59,18 +59,9 @@ static dn_status dense_init_random(dn_layer *layer, dn_rng *rng) {
 
 static dn_status dense_reserve(dn_layer *layer, size_t rows) {
   dense *d = impl_of(layer);
-  if (d->fused || rows <= d->z_rows)
+  if (d->fused)
     return DN_OK;
-  size_t n;
-  if (!dn_mul_size(rows, layer->output_dim, &n, "Dense workspace"))
-    return DN_ERR_SHAPE;
-  float *z = dn_alloc(n * sizeof *z);
-  if (z == NULL)
-    return DN_ERR_NOMEM;
-  dn_free(d->z);
-  d->z = z;
-  d->z_rows = rows;
-  return DN_OK;
+  return dn_grow_floats(&d->z, &d->z_cap, rows, layer->output_dim, "Dense workspace");
 }
 
 /* Y = act(X . W + b): X is N x I, Y is N x O. */
@@ -176,9 +167,29 @@ static bool dense_step(const dn_layer *layer, dn_dense_step *step) {
   return true;
 }
 
-static const dn_layer_ops dense_ops = {
+static dn_layer *dense_from_config(const dn_layer_config *c) {
+  return dn_dense_with((dn_dense_options){.units = c->units,
+                                          .activation = c->activation,
+                                          .input_dim = c->input_dim,
+                                          .no_bias = !c->use_bias,
+                                          .kernel_initializer = c->kernel_initializer,
+                                          .kernel_init = c->kernel_init,
+                                          .bias_initializer = c->bias_initializer,
+                                          .bias_init = c->bias_init,
+                                          .kernel_l1 = c->kernel_l1,
+                                          .kernel_l2 = c->kernel_l2,
+                                          .bias_l1 = c->bias_l1,
+                                          .bias_l2 = c->bias_l2,
+                                          .name = c->name});
+}
+
+const dn_layer_ops dn_dense_ops = {
     .type = "Dense",
     .base_name = "dense",
+    .config_fields = DN_CFG_UNITS | DN_CFG_ACTIVATION | DN_CFG_USE_BIAS |
+                     DN_CFG_KERNEL_INITIALIZER | DN_CFG_BIAS_INITIALIZER |
+                     DN_CFG_KERNEL_REGULARIZER | DN_CFG_BIAS_REGULARIZER,
+    .from_config = dense_from_config,
     .build = dense_build,
     .init_random = dense_init_random,
     .reserve = dense_reserve,
@@ -254,5 +265,5 @@ dn_layer *dn_dense_with(dn_dense_options o) {
   if (impl == NULL)
     return NULL;
   *impl = d;
-  return dn_layer_new(&dense_ops, impl, o.name, o.input_dim);
+  return dn_layer_new(&dn_dense_ops, impl, o.name, o.input_dim);
 }

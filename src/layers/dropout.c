@@ -8,9 +8,9 @@
 
 typedef struct dropout {
   double rate;
-  float *mask; /* rows x width: 0 or 1/(1-rate), from the last training forward */
-  size_t mask_rows;
-  bool masked; /* the last forward dropped (training and rate > 0) */
+  float *mask;     /* rows x width: 0 or 1/(1-rate), from the last training forward */
+  size_t mask_cap; /* floats */
+  bool masked;     /* the last forward dropped (training and rate > 0) */
 } dropout;
 
 static dn_status dropout_build(dn_layer *layer, size_t input_dim) {
@@ -22,18 +22,7 @@ static dn_status dropout_build(dn_layer *layer, size_t input_dim) {
 
 static dn_status dropout_reserve(dn_layer *layer, size_t rows) {
   dropout *d = layer->impl;
-  if (rows <= d->mask_rows)
-    return DN_OK;
-  size_t n;
-  if (!dn_mul_size(rows, layer->output_dim, &n, "Dropout mask"))
-    return DN_ERR_SHAPE;
-  float *mask = dn_alloc(n * sizeof *mask);
-  if (mask == NULL)
-    return DN_ERR_NOMEM;
-  dn_free(d->mask);
-  d->mask = mask;
-  d->mask_rows = rows;
-  return DN_OK;
+  return dn_grow_floats(&d->mask, &d->mask_cap, rows, layer->output_dim, "Dropout mask");
 }
 
 /* Keeps each value with probability 1 - rate, scaled by 1/(1 - rate); rate 1 drops all. */
@@ -54,8 +43,8 @@ static void dropout_forward(dn_layer *layer, float *y, const float *x, size_t ro
   }
 }
 
-static void dropout_backward(dn_layer *layer, float *dx, float *dy, const float *x,
-                             const float *y, size_t rows) {
+static void dropout_backward(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
+                             size_t rows) {
   (void)x;
   (void)y;
   dropout *d = layer->impl;
@@ -81,9 +70,16 @@ static void dropout_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
-static const dn_layer_ops dropout_ops = {
+static dn_layer *dropout_from_config(const dn_layer_config *c) {
+  return dn_dropout_with(
+      (dn_dropout_options){.rate = c->rate, .input_dim = c->input_dim, .name = c->name});
+}
+
+const dn_layer_ops dn_dropout_ops = {
     .type = "Dropout",
     .base_name = "dropout",
+    .config_fields = DN_CFG_RATE,
+    .from_config = dropout_from_config,
     .build = dropout_build,
     .reserve = dropout_reserve,
     .forward = dropout_forward,
@@ -99,5 +95,5 @@ dn_layer *dn_dropout_with(dn_dropout_options o) {
   if (d == NULL)
     return NULL;
   d->rate = o.rate;
-  return dn_layer_new(&dropout_ops, d, o.name, o.input_dim);
+  return dn_layer_new(&dn_dropout_ops, d, o.name, o.input_dim);
 }

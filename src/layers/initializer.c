@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/options.h"
 #include "core/status.h"
 
 /* Standard deviation of N(0, 1) truncated to [-2, 2] (Keras's constant). */
@@ -102,16 +103,23 @@ static dn_status setup_vs_normal(const init_row *row, const dn_init_args *args, 
   return DN_OK;
 }
 
+dn_init_args dn_init_keras_args(const dn_init_args *args) {
+  dn_init_args a = args != NULL ? *args : (dn_init_args){0};
+  /* Both plain zeros mean "Keras default"; DN_ZERO in either asks for an explicit 0. */
+  if (dn_option_is_default(a.minval) && dn_option_is_default(a.maxval)) {
+    a.minval = -DEFAULT_HALF_RANGE;
+    a.maxval = DEFAULT_HALF_RANGE;
+  }
+  a.stddev = dn_option_or_default(a.stddev, DEFAULT_STDDEV);
+  return a;
+}
+
 static dn_status setup_uniform(const init_row *row, const dn_init_args *args, double fan_in,
                                double fan_out, init_params *p) {
   (void)fan_in;
   (void)fan_out;
-  double lo = args->minval, hi = args->maxval;
-  /* Both plain zeros mean "Keras default"; DN_ZERO in either asks for an explicit 0. */
-  if (lo == 0.0 && hi == 0.0 && !signbit(lo) && !signbit(hi)) {
-    lo = -DEFAULT_HALF_RANGE;
-    hi = DEFAULT_HALF_RANGE;
-  }
+  dn_init_args a = dn_init_keras_args(args);
+  double lo = a.minval, hi = a.maxval;
   if (!float_finite(lo) || !float_finite(hi))
     return dn_fail(DN_ERR_ARG, "%s: minval (%g) and maxval (%g) must be finite", row->name, lo, hi);
   if (lo > hi)
@@ -126,15 +134,13 @@ static dn_status setup_normal(const init_row *row, const dn_init_args *args, dou
                               double fan_out, init_params *p) {
   (void)fan_in;
   (void)fan_out;
-  double sd = args->stddev;
-  if (sd == 0.0 && !signbit(sd))
-    sd = DEFAULT_STDDEV;
+  double sd = dn_init_keras_args(args).stddev;
   if (!float_finite(args->mean))
     return dn_fail(DN_ERR_ARG, "%s: mean (%g) must be finite", row->name, args->mean);
   if (!(sd >= 0.0) || !float_finite(sd))
     return dn_fail(DN_ERR_ARG, "%s: stddev (%g) must be finite and >= 0", row->name, sd);
   p->a = args->mean;
-  p->b = fabs(sd); /* DN_ZERO -> +0 */
+  p->b = sd;
   return DN_OK;
 }
 

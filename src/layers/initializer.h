@@ -20,4 +20,9 @@ const char *dn_init_resolve(const char *name, const char *fallback);
 dn_status dn_init_fill(const char *name, const dn_init_args *args, float *w, size_t n,
                        size_t fan_in, size_t fan_out, dn_rng *rng);
 
+/* The arguments as Keras reads them (args may be NULL): RandomUniform's minval/maxval both
+ * unset -> -0.05/0.05 (else as given), RandomNormal/TruncatedNormal's stddev unset -> 0.05,
+ * DN_ZERO -> 0. */
+dn_init_args dn_init_keras_args(const dn_init_args *args);
+
 #endif

@@ -29,7 +29,9 @@ dn_layer *dn_layer_new(const dn_layer_ops *ops, void *impl, const char *name, si
   return layer;
 }
 
-dn_status dn_layer_build(dn_layer *layer, size_t input_dim) {
+/* The width checks of building for input_dim; then, for an unbuilt layer, ops->build on
+ * *layer (which only declares: output_dim, vars, n_params). */
+static dn_status declare(dn_layer *layer, size_t input_dim) {
   if (layer->built) {
     if (layer->input_dim != input_dim)
       return dn_fail(DN_ERR_SHAPE, "layer '%s' (%s) expects %zu inputs, got %zu", layer->name,
@@ -42,8 +44,22 @@ dn_status dn_layer_build(dn_layer *layer, size_t input_dim) {
   if (layer->input_dim != 0 && layer->input_dim != input_dim)
     return dn_fail(DN_ERR_SHAPE, "layer '%s' (%s) was given input_dim %zu but receives %zu",
                    layer->name, layer->ops->type, layer->input_dim, input_dim);
+  return layer->ops->build(layer, input_dim);
+}
+
+dn_status dn_layer_plan(const dn_layer *layer, size_t input_dim, dn_layer *plan) {
+  *plan = *layer;
+  dn_status st = declare(plan, input_dim);
+  plan->input_dim = input_dim;
+  plan->params = plan->grads = NULL;
+  return st;
+}
+
+dn_status dn_layer_build(dn_layer *layer, size_t input_dim) {
+  if (layer->built)
+    return declare(layer, input_dim);
   dn_layer saved = *layer;
-  dn_status st = layer->ops->build(layer, input_dim);
+  dn_status st = declare(layer, input_dim);
   if (st != DN_OK) {
     *layer = saved;
     return st;
@@ -81,38 +97,10 @@ void dn_layer_bind(dn_layer *layer, float *params, float *grads) {
 }
 
 void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config) {
-  *config = (dn_layer_config){.type = layer->ops->type, .name = layer->name,
-                              .input_dim = layer->input_dim};
+  *config = (dn_layer_config){
+      .type = layer->ops->type, .name = layer->name, .input_dim = layer->input_dim};
   if (layer->ops->get_config)
     layer->ops->get_config(layer, config);
-}
-
-dn_layer *dn_layer_from_config(const dn_layer_config *c) {
-  if (c == NULL || c->type == NULL)
-    return dn_fail_null(DN_ERR_ARG, "layer config: no layer type");
-  const char *name = c->name && c->name[0] ? c->name : NULL;
-  if (strcmp(c->type, "Dense") == 0)
-    return dn_dense_with((dn_dense_options){
-        .units = c->units, .activation = c->activation, .input_dim = c->input_dim,
-        .no_bias = !c->use_bias, .kernel_initializer = c->kernel_initializer,
-        .kernel_init = c->kernel_init, .bias_initializer = c->bias_initializer,
-        .bias_init = c->bias_init, .kernel_l1 = c->kernel_l1, .kernel_l2 = c->kernel_l2,
-        .bias_l1 = c->bias_l1, .bias_l2 = c->bias_l2, .name = name});
-  if (strcmp(c->type, "Activation") == 0)
-    return dn_activation_with((dn_activation_options){
-        .activation = c->activation, .input_dim = c->input_dim, .name = name});
-  if (strcmp(c->type, "Dropout") == 0)
-    return dn_dropout_with(
-        (dn_dropout_options){.rate = c->rate, .input_dim = c->input_dim, .name = name});
-  if (strcmp(c->type, "BatchNormalization") == 0)
-    return dn_batch_normalization_with((dn_batch_normalization_options){
-        .input_dim = c->input_dim, .momentum = c->momentum == 0.0 ? DN_ZERO : c->momentum,
-        .epsilon = c->epsilon == 0.0 ? DN_ZERO : c->epsilon, .no_center = !c->center,
-        .no_scale = !c->scale, .name = name});
-  if (strcmp(c->type, "Normalization") == 0)
-    return dn_normalization_with(
-        (dn_normalization_options){.input_dim = c->input_dim, .invert = c->invert, .name = name});
-  return dn_fail_null(DN_ERR_UNSUPPORTED, "layer type '%s' is not supported", c->type);
 }
 
 size_t dn_layer_trainable_params(const dn_layer *layer) {

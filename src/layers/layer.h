@@ -43,9 +43,10 @@ static inline bool dn_var_trainable_within(const dn_var *var, size_t lo, size_t 
 #define DN_LAYER_NAME_CAP 64
 
 /* Everything that defines a layer's architecture, by Keras names: what
- * persistence writes and reads back (dn_layer_from_config rebuilds the layer
- * from it). Fields a layer kind does not have stay zero. Strings are static
- * (canonical names) or point into the layer, valid while it lives. */
+ * persistence writes and reads back (dn_layer_from_config, layers/registry.h,
+ * rebuilds the layer from it). Fields a layer kind does not have stay zero;
+ * values are resolved (a 0 means exactly 0, not "the default"). Strings are
+ * static (canonical names) or point into the layer, valid while it lives. */
 typedef struct dn_layer_config {
   const char *type; /* Keras class: Dense, Activation, Dropout, BatchNormalization, Normalization */
   const char *name;
@@ -62,9 +63,35 @@ typedef struct dn_layer_config {
   bool invert; /* Normalization */
 } dn_layer_config;
 
+/* The fields of dn_layer_config a layer kind has, as bits (dn_layer_ops.config_fields): the
+ * file formats read and write a kind's fields and no others. Each bit is one Keras config key
+ * (an initializer's bit covers its name and its arguments, a regularizer's its l1 and l2). */
+enum {
+  DN_CFG_COMMON = 1u << 0, /* name and input_dim: every kind has them (listed by no kind) */
+  DN_CFG_UNITS = 1u << 1,
+  DN_CFG_ACTIVATION = 1u << 2,
+  DN_CFG_USE_BIAS = 1u << 3,
+  DN_CFG_KERNEL_INITIALIZER = 1u << 4,
+  DN_CFG_BIAS_INITIALIZER = 1u << 5,
+  DN_CFG_KERNEL_REGULARIZER = 1u << 6,
+  DN_CFG_BIAS_REGULARIZER = 1u << 7,
+  DN_CFG_RATE = 1u << 8,
+  DN_CFG_MOMENTUM = 1u << 9,
+  DN_CFG_EPSILON = 1u << 10,
+  DN_CFG_CENTER = 1u << 11,
+  DN_CFG_SCALE = 1u << 12,
+  DN_CFG_INVERT = 1u << 13,
+};
+
+/* A layer kind: its Keras class, its config and its behaviour. Each kind's file defines one
+ * (dn_dense_ops, ...); layers/registry.c lists them. */
 typedef struct dn_layer_ops {
-  const char *type;      /* Keras class name: "Dense" */
-  const char *base_name; /* auto-name stem: "dense" -> dense, dense_1, ... */
+  const char *type;       /* Keras class name: "Dense" */
+  const char *base_name;  /* auto-name stem: "dense" -> dense, dense_1, ... */
+  unsigned config_fields; /* the DN_CFG_* fields of dn_layer_config the kind has */
+  /* A new unbuilt layer from a config of this kind (name NULL for an automatic one), as the
+   * kind's public constructor makes it; NULL with the constructor's error. */
+  dn_layer *(*from_config)(const dn_layer_config *config);
   /* Given input_dim (> 0), sets layer->output_dim, layer->vars/n_vars and
    * layer->n_params (declaring only: dn_layer_build then allocates the
    * storage and calls init_fixed). DN_ERR_SHAPE if the width does not fit. */
@@ -133,9 +160,11 @@ dn_status dn_layer_build(dn_layer *layer, size_t input_dim);
 /* Points params/grads at the model's block (copying current values in and
  * releasing own storage). */
 void dn_layer_bind(dn_layer *layer, float *params, float *grads);
-/* A new unbuilt layer from a config (input_dim as in the config), or NULL
- * with DN_ERR_ARG/DN_ERR_UNSUPPORTED naming what is wrong. */
-dn_layer *dn_layer_from_config(const dn_layer_config *config);
+/* What building `layer` for input_dim would declare (output_dim, variables, n_params), into
+ * *plan, without allocating or changing the layer: for checking sizes from a file before
+ * anything is allocated. *plan is a copy that owns nothing: never free it or run it.
+ * DN_ERR_SHAPE as dn_layer_build. */
+dn_status dn_layer_plan(const dn_layer *layer, size_t input_dim, dn_layer *plan);
 /* The config of a layer. */
 void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config);
 /* Count of trainable floats. */

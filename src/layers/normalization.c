@@ -93,9 +93,16 @@ static void norm_free_impl(dn_layer *layer) {
   layer->impl = NULL;
 }
 
-static const dn_layer_ops normalization_ops = {
+static dn_layer *norm_from_config(const dn_layer_config *c) {
+  return dn_normalization_with(
+      (dn_normalization_options){.input_dim = c->input_dim, .invert = c->invert, .name = c->name});
+}
+
+const dn_layer_ops dn_normalization_ops = {
     .type = "Normalization",
     .base_name = "normalization",
+    .config_fields = DN_CFG_INVERT,
+    .from_config = norm_from_config,
     .build = norm_build,
     .init_fixed = norm_init_fixed,
     .forward = norm_forward,
@@ -137,7 +144,7 @@ dn_layer *dn_normalization_with(dn_normalization_options o) {
       return NULL;
     }
   }
-  dn_layer *layer = dn_layer_new(&normalization_ops, z, o.name, o.input_dim);
+  dn_layer *layer = dn_layer_new(&dn_normalization_ops, z, o.name, o.input_dim);
   /* With a known width, build now so adapt() works before the layer joins a model. */
   if (layer != NULL && o.input_dim != 0 && dn_layer_build(layer, o.input_dim) != DN_OK) {
     dn_layer_free(layer);
@@ -150,7 +157,7 @@ dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x) {
   static const char fn[] = "dn_normalization_adapt";
   if (layer == NULL)
     return dn_fail(DN_ERR_ARG, "%s: layer is NULL", fn);
-  if (layer->ops != &normalization_ops)
+  if (layer->ops != &dn_normalization_ops)
     return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn, layer->name,
                    layer->ops->type);
   dn_matrix m;

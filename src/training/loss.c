@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/names.h"
+#include "core/options.h"
 #include "core/status.h"
 
 /* keras.config.epsilon() and 1 - epsilon as float32 (Keras clips float32 tensors). */
@@ -530,9 +531,7 @@ static dn_status resolve(const loss_entry *e, const dn_loss_params *params, loss
     params = &def;
   *ctx = (loss_ctx){1.0, 0.0, false, false, (double)clip_lo_f, (double)clip_hi_f};
   if (e->options & OPT_DELTA) {
-    double d = params->huber_delta;
-    if (d == 0 && !signbit(d))
-      d = 1.0; /* unset: Keras's default */
+    double d = dn_option_or_default(params->huber_delta, 1.0);
     if (!(d > 0) || !isfinite(d))
       return dn_fail(DN_ERR_ARG, "loss '%s': huber_delta must be > 0, got %g", name, d);
     ctx->delta = d;

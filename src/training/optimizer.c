@@ -26,7 +26,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "kernels/gemm.h"
+#include "core/options.h"
+#include "kernels/parallel.h"
 #include "core/status.h"
 
 #define FN "dn_optimizer_with"
@@ -288,13 +289,6 @@ static bool same_name(const char *a, const char *b) {
  * Options
  * ------------------------------------------------------------------------- */
 
-/* 0 -> the Keras default, DN_ZERO (-0.0) -> exactly 0, anything else as given. */
-static double resolve(double value, double keras_default) {
-  if (value == 0.0)
-    return signbit(value) ? 0.0 : keras_default;
-  return value;
-}
-
 static bool in_range(double x, double lo, double hi) {
   return x >= lo && x <= hi; /* false for NaN */
 }
@@ -357,7 +351,7 @@ static dn_status resolve_options(const opt_row *row, const dn_optimizer_options 
   *r = (dn_optimizer_options){.name = row->name, .schedule = in->schedule};
   const char *name = row->name;
 
-  r->learning_rate = resolve(in->learning_rate, row->learning_rate);
+  r->learning_rate = dn_option_or_default(in->learning_rate, row->learning_rate);
   if (!(r->learning_rate >= 0.0) || isinf(r->learning_rate))
     return dn_fail(DN_ERR_ARG, FN ": %s learning_rate = %g must be finite and >= 0", name,
                    in->learning_rate);
@@ -366,8 +360,8 @@ static dn_status resolve_options(const opt_row *row, const dn_optimizer_options 
     return s;
 
   if (row->has & (HAS_BETAS | HAS_LION_BETAS)) {
-    r->beta_1 = resolve(in->beta_1, 0.9);
-    r->beta_2 = resolve(in->beta_2, row->beta_2);
+    r->beta_1 = dn_option_or_default(in->beta_1, 0.9);
+    r->beta_2 = dn_option_or_default(in->beta_2, row->beta_2);
     if (row->has & HAS_BETAS) {
       if (!in_range(r->beta_1, 0.0, 1.0) || r->beta_1 == 1.0)
         return dn_fail(DN_ERR_ARG, FN ": %s beta_1 = %g must be in [0, 1)", name, r->beta_1);
@@ -382,22 +376,22 @@ static dn_status resolve_options(const opt_row *row, const dn_optimizer_options 
     }
   }
   if (row->has & HAS_EPSILON) {
-    r->epsilon = resolve(in->epsilon, 1e-7);
+    r->epsilon = dn_option_or_default(in->epsilon, 1e-7);
     if (!(r->epsilon >= 0.0) || isinf(r->epsilon))
       return dn_fail(DN_ERR_ARG, FN ": %s epsilon = %g must be finite and >= 0", name, in->epsilon);
   }
   if (row->has & HAS_MOMENTUM) {
-    r->momentum = resolve(in->momentum, 0.0);
+    r->momentum = dn_option_or_default(in->momentum, 0.0);
     if (!in_range(r->momentum, 0.0, 1.0))
       return dn_fail(DN_ERR_ARG, FN ": %s momentum = %g must be in [0, 1]", name, in->momentum);
   }
   if (row->has & HAS_RHO) {
-    r->rho = resolve(in->rho, row->rho);
+    r->rho = dn_option_or_default(in->rho, row->rho);
     if (!in_range(r->rho, 0.0, 1.0))
       return dn_fail(DN_ERR_ARG, FN ": %s rho = %g must be in [0, 1]", name, in->rho);
   }
   if (row->has & HAS_ACCUMULATOR) {
-    r->initial_accumulator_value = resolve(in->initial_accumulator_value, 0.1);
+    r->initial_accumulator_value = dn_option_or_default(in->initial_accumulator_value, 0.1);
     if (!(r->initial_accumulator_value >= 0.0) || isinf(r->initial_accumulator_value))
       return dn_fail(DN_ERR_ARG, FN ": %s initial_accumulator_value = %g must be finite and >= 0",
                      name, in->initial_accumulator_value);
@@ -406,7 +400,7 @@ static dn_status resolve_options(const opt_row *row, const dn_optimizer_options 
   r->nesterov = row->kind == DN_OPT_SGD ? in->nesterov : false;
   r->centered = row->kind == DN_OPT_RMSPROP ? in->centered : false;
 
-  r->weight_decay = resolve(in->weight_decay, row->weight_decay);
+  r->weight_decay = dn_option_or_default(in->weight_decay, row->weight_decay);
   if (!(r->weight_decay >= 0.0) || isinf(r->weight_decay))
     return dn_fail(DN_ERR_ARG, FN ": %s weight_decay = %g must be finite and >= 0", name,
                    in->weight_decay);
@@ -520,7 +514,7 @@ static double schedule_value(const dn_schedule *s, double step) {
     return s->values[s->n_boundaries];
   }
   case DN_SCHEDULE_COSINE_DECAY: {
-    const bool warmup = s->warmup_target != 0.0 || signbit(s->warmup_target);
+    const bool warmup = !dn_option_is_default(s->warmup_target);
     double from = s->initial_learning_rate;
     if (warmup) {
       step = fmin(step, s->decay_steps + s->warmup_steps);
@@ -546,6 +540,15 @@ double dn_optimizer_current_lr(const dn_optimizer *opt) {
   if (opt->options.schedule.kind == DN_SCHEDULE_CONSTANT)
     return opt->learning_rate;
   return schedule_value(&opt->options.schedule, (double)opt->iterations);
+}
+
+size_t dn_optimizer_variable_count(const dn_optimizer *opt, size_t trainable_params) {
+  if (opt == NULL || opt->n_params == 0) /* not built until the first step */
+    return 0;
+  size_t n = 1 + (opt->options.schedule.kind == DN_SCHEDULE_CONSTANT);
+  if (opt->kind == DN_OPT_NADAM)
+    n += 1; /* u_product */
+  return n + opt->n_slots * trainable_params;
 }
 
 double dn_optimizer_learning_rate(const dn_optimizer *optimizer) {

@@ -48,5 +48,10 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
                             size_t n_vars);
 /* The learning rate at the current iteration (schedule or constant). */
 double dn_optimizer_current_lr(const dn_optimizer *opt);
+/* How many variables Keras counts for this optimizer (its "Optimizer params" in
+ * model.summary()): 0 before its first step (Keras builds it then); else the iteration
+ * counter, the learning rate unless a schedule drives it, Nadam's momentum product, and one
+ * slot per trainable parameter per slot kind. trainable_params: the model's trainable count. */
+size_t dn_optimizer_variable_count(const dn_optimizer *opt, size_t trainable_params);
 
 #endif

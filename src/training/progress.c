@@ -10,7 +10,9 @@
  * Values print as %.4f when |v| > 1e-3, else %.4e (LINES tests v > 1e-3 without the
  * absolute value, as Keras's verbose=2 branch does). During an epoch BAR shows, per key, the
  * average of the values logged at each redraw point (Keras averages the running means
- * again), in sorted key order as Keras's CallbackList hands them over.
+ * again), in sorted key order as Keras's CallbackList hands them over. The epoch's last line
+ * (BAR and LINES alike, as Keras's Progbar keeps its key order in both) shows those keys first,
+ * then the keys new at the epoch's end (val_ ones, then any a callback added) in their order.
  * Deviation: the ANSI colours (bold counts, green done part, grey rest) are written only when
  * the stream is a terminal.
  */
@@ -215,7 +217,7 @@ static void draw_bar(dn_progress *p, size_t current, bool finalize, double now, 
 }
 
 void dn_progress_batch_end(dn_progress *p, size_t batch, const dn_logs *logs) {
-  if (p->mode != DN_VERBOSE_BAR)
+  if (p->mode == DN_VERBOSE_SILENT)
     return;
   size_t current = batch + 1;
   double base = current > p->seen ? (double)(current - p->seen) : 1.0;
@@ -237,6 +239,8 @@ void dn_progress_batch_end(dn_progress *p, size_t batch, const dn_logs *logs) {
     }
   }
   p->seen = current;
+  if (p->mode != DN_VERBOSE_BAR) /* LINES learns the keys' order and values, draws at the end */
+    return;
   double now = p->clock();
   double t = step_time(p, current, now);
   if (now - p->last_update < p->interval)

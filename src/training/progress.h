@@ -32,9 +32,11 @@ dn_status dn_progress_init(dn_progress *p, FILE *out, dn_verbose verbose, size_t
 void dn_progress_free(dn_progress *p);
 /* "Epoch e/E" (when E > 1) and a fresh bar. */
 void dn_progress_epoch_begin(dn_progress *p, size_t epoch);
-/* BAR: redraw (at most every interval) with the batch's logs, shown in sorted key order. */
+/* Takes the batch's logs (in sorted key order: the order the epoch's last line keeps); BAR also
+ * redraws, at most every interval. */
 void dn_progress_batch_end(dn_progress *p, size_t batch, const dn_logs *logs);
-/* The final line of the epoch with the epoch's logs (val_ values included). */
+/* The final line of the epoch with the epoch's logs (val_ values included): the batches' keys
+ * first, then the epoch's new ones in their order. */
 void dn_progress_epoch_end(dn_progress *p, const dn_logs *logs);
 
 #endif

@@ -56,18 +56,6 @@ static void total_line(FILE *out, const char *what, size_t count) {
   fprintf(out, " %s: %s (%s)\n", what, n, mem);
 }
 
-/* Keras counts the optimizer's variables: iteration, learning_rate (unless a
- * schedule drives it), one slot per trainable weight per slot kind. */
-static size_t optimizer_params(const dn_model *model) {
-  const dn_optimizer *opt = dn_model_optimizer(model);
-  if (opt == NULL || opt->n_params == 0) /* not built until the first step */
-    return 0;
-  size_t n = 1 + (opt->options.schedule.kind == DN_SCHEDULE_CONSTANT);
-  if (opt->kind == DN_OPT_NADAM)
-    n += 1; /* u_product */
-  return n + opt->n_slots * dn_model_count_trainable_params(model);
-}
-
 dn_status dn_model_summary(const dn_model *model, FILE *out) {
   if (model == NULL || out == NULL)
     return dn_fail(DN_ERR_ARG, "dn_model_summary: %s is NULL", model ? "out" : "model");
@@ -94,10 +82,11 @@ dn_status dn_model_summary(const dn_model *model, FILE *out) {
   }
   rule(out, "└", "─", "┴", "┘");
   size_t total = model->n_params, trainable = dn_model_count_trainable_params(model);
-  total_line(out, "Total params", total + optimizer_params(model));
+  size_t optimizer = dn_optimizer_variable_count(dn_model_optimizer(model), trainable);
+  total_line(out, "Total params", total + optimizer);
   total_line(out, "Trainable params", trainable);
   total_line(out, "Non-trainable params", total - trainable);
-  if (optimizer_params(model) > 0)
-    total_line(out, "Optimizer params", optimizer_params(model));
+  if (optimizer > 0)
+    total_line(out, "Optimizer params", optimizer);
   return ferror(out) ? dn_fail(DN_ERR_IO, "dn_model_summary: write error") : DN_OK;
 }

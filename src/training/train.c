@@ -11,8 +11,9 @@
 #include "core/alloc.h"
 #include "core/fpenv.h"
 #include "core/names.h"
+#include "core/options.h"
 #include "core/status.h"
-#include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/kernels.h"
 
 #define DN_EVAL_BATCH 32
@@ -104,7 +105,7 @@ static dn_status check_compile_args(const dn_compile_options *o, const dn_loss *
     dn_error_context("dn_compile");
     return DN_ERR_ARG;
   }
-  if (!dn_loss_takes_huber_delta(*loss) && (o->huber_delta != 0 || signbit(o->huber_delta)))
+  if (!dn_loss_takes_huber_delta(*loss) && !dn_option_is_default(o->huber_delta))
     return dn_fail(DN_ERR_ARG, "dn_compile: loss '%s' takes no huber_delta option (got %g)",
                    (*loss)->name, o->huber_delta);
   dn_loss_params params = {o->huber_delta, o->from_logits, o->label_smoothing};
@@ -308,16 +309,8 @@ dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
 }
 
 static dn_status grow(float **buf, size_t rows, size_t cols) {
-  size_t n;
-  if (!dn_mul_size(rows, cols ? cols : 1, &n, "batch buffer") ||
-      !dn_mul_size(n, sizeof(float), &n, "batch buffer"))
-    return DN_ERR_SHAPE;
-  float *p = dn_alloc(n);
-  if (p == NULL)
-    return DN_ERR_NOMEM;
-  dn_free(*buf);
-  *buf = p;
-  return DN_OK;
+  size_t cap = 0; /* the caller decides when: always a new block */
+  return dn_grow_floats(buf, &cap, rows, cols ? cols : 1, "batch buffer");
 }
 
 dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows) {
