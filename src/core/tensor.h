@@ -18,6 +18,12 @@ typedef struct dn_matrix {
   size_t rows, cols;
 } dn_matrix;
 
+/* A rows x cols view over data. Accepts const data, as dn_tensor_2d does: a view given to a
+ * layer or kernel as an input is only read. */
+static inline dn_matrix dn_matrix_view(const float *data, size_t rows, size_t cols) {
+  return (dn_matrix){(float *)data, rows, cols};
+}
+
 /* Checks that `t` is a tensor a data call can read as a matrix, for call `fn` and argument
  * `arg` ("x", "y", "sample_weight"): DN_ERR_ARG if it is no tensor (rank 0 or data NULL);
  * DN_ERR_SHAPE if its rank is above max_rank or outside 1..DN_TENSOR_MAX_RANK, a dim is 0 or

@@ -11,19 +11,21 @@ static dn_status act_build(dn_layer *layer, size_t input_dim) {
   return DN_OK;
 }
 
-static void act_forward(dn_layer *layer, float *y, const float *x, size_t rows, bool training,
+static void act_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                         dn_rng *rng) {
   (void)training;
   (void)rng;
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
   const dn_act *act = layer->impl;
-  act->forward(y, x, rows, layer->output_dim);
+  act->forward(y->data, x->data, x->rows, x->cols);
 }
 
-static void act_backward(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
-                         size_t rows) {
+static void act_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                         const dn_matrix *x, const dn_matrix *y) {
+  DN_LAYER_ASSERT_BACKWARD(layer, dx, dy, x, y);
   const dn_act *act = layer->impl;
-  if (dx != NULL)
-    act->backward(dx, dy, x, y, rows, layer->output_dim);
+  if (dx->data != NULL)
+    act->backward(dx->data, dy->data, x->data, y->data, x->rows, x->cols);
 }
 
 static void act_get_config(const dn_layer *layer, dn_layer_config *c) {

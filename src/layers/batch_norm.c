@@ -88,11 +88,14 @@ static dn_status bn_reserve(dn_layer *layer, size_t rows) {
   return st != DN_OK ? st : dn_grow_floats(&b->inv, &b->inv_cap, 1, layer->output_dim, what);
 }
 
-static void bn_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
+static void bn_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                        dn_rng *rng) {
   (void)rng;
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
   batch_norm *b = layer->impl;
-  size_t D = layer->output_dim;
+  size_t N = x->rows, D = x->cols;
+  const float *X = x->data;
+  float *Y = y->data;
   bn_views v = views(layer, layer->params);
   b->training = training;
   for (size_t j = 0; j < D; j++) {
@@ -128,12 +131,15 @@ static void bn_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool
 
 /* dgamma = sum dy*xhat, dbeta = sum dy. Training: dx = inv/N * (N*g*dy - sum(g*dy) -
  * xhat * sum(g*dy*xhat)); inference: dx = g * inv * dy. Moving statistics get 0. */
-static void bn_backward(dn_layer *layer, float *dX, float *dY, const float *X, const float *Y,
-                        size_t N) {
-  (void)X;
-  (void)Y;
+static void bn_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                        const dn_matrix *x, const dn_matrix *y) {
+  (void)x;
+  (void)y;
+  DN_LAYER_ASSERT_BACKWARD(layer, dx, dy, x, y);
   batch_norm *b = layer->impl;
-  size_t D = layer->output_dim;
+  size_t N = dy->rows, D = dy->cols;
+  float *dX = dx->data;
+  const float *dY = dy->data;
   bn_views v = views(layer, layer->params), g = views(layer, layer->grads);
   for (size_t j = 0; j < D; j++) {
     double sdy = 0.0, sdyx = 0.0;

@@ -65,12 +65,15 @@ static dn_status dense_reserve(dn_layer *layer, size_t rows) {
 }
 
 /* Y = act(X . W + b): X is N x I, Y is N x O. */
-static void dense_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
+static void dense_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                           dn_rng *rng) {
   (void)training;
   (void)rng;
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
   dense *d = impl_of(layer);
-  size_t I = layer->input_dim, O = layer->output_dim;
+  size_t N = x->rows, I = x->cols, O = y->cols;
+  const float *X = x->data;
+  float *Y = y->data;
   const float *W = layer->params;
   if (d->fused) {
     dn_dense_forward_fused(Y, X, W, d->use_bias ? W + I * O : NULL, N, I, O, d->relu);
@@ -84,10 +87,13 @@ static void dense_forward(dn_layer *layer, float *Y, const float *X, size_t N, b
 }
 
 /* From dY (N x O, reused as dZ): dW = X^T . dZ, db = colsum(dZ), dX = dZ . W^T. */
-static void dense_backward(dn_layer *layer, float *dX, float *dY, const float *X, const float *Y,
-                           size_t N) {
+static void dense_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                           const dn_matrix *x, const dn_matrix *y) {
+  DN_LAYER_ASSERT_BACKWARD(layer, dx, dy, x, y);
   dense *d = impl_of(layer);
-  size_t I = layer->input_dim, O = layer->output_dim;
+  size_t N = x->rows, I = x->cols, O = y->cols;
+  const float *X = x->data, *Y = y->data;
+  float *dX = dx->data, *dY = dy->data;
   const float *W = layer->params;
   float *dW = layer->grads;
   if (d->fused) {

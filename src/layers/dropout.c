@@ -26,36 +26,42 @@ static dn_status dropout_reserve(dn_layer *layer, size_t rows) {
 }
 
 /* Keeps each value with probability 1 - rate, scaled by 1/(1 - rate); rate 1 drops all. */
-static void dropout_forward(dn_layer *layer, float *y, const float *x, size_t rows, bool training,
+static void dropout_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                             dn_rng *rng) {
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
   dropout *d = layer->impl;
-  size_t n = rows * layer->output_dim;
+  size_t n = x->rows * x->cols;
+  const float *X = x->data;
+  float *Y = y->data;
   d->masked = training && d->rate > 0.0;
   if (!d->masked) {
-    memcpy(y, x, n * sizeof *y);
+    memcpy(Y, X, n * sizeof *Y);
     return;
   }
   float scale = d->rate < 1.0 ? (float)(1.0 / (1.0 - d->rate)) : 0.0f;
   float rate = (float)d->rate;
   for (size_t i = 0; i < n; i++) {
     d->mask[i] = dn_rng_uniform(rng) >= rate ? scale : 0.0f;
-    y[i] = x[i] * d->mask[i];
+    Y[i] = X[i] * d->mask[i];
   }
 }
 
-static void dropout_backward(dn_layer *layer, float *dx, float *dy, const float *x, const float *y,
-                             size_t rows) {
+static void dropout_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                             const dn_matrix *x, const dn_matrix *y) {
   (void)x;
   (void)y;
+  DN_LAYER_ASSERT_BACKWARD(layer, dx, dy, x, y);
   dropout *d = layer->impl;
-  size_t n = rows * layer->output_dim;
-  if (dx == NULL)
+  size_t n = dy->rows * dy->cols;
+  float *dX = dx->data;
+  const float *dY = dy->data;
+  if (dX == NULL)
     return;
   if (d->masked)
     for (size_t i = 0; i < n; i++)
-      dx[i] = dy[i] * d->mask[i];
+      dX[i] = dY[i] * d->mask[i];
   else
-    memcpy(dx, dy, n * sizeof *dx);
+    memcpy(dX, dY, n * sizeof *dX);
 }
 
 static void dropout_get_config(const dn_layer *layer, dn_layer_config *c) {

@@ -48,12 +48,15 @@ static float scale_of(float variance) {
   return s > (float)DN_NORM_EPSILON ? s : (float)DN_NORM_EPSILON;
 }
 
-static void norm_forward(dn_layer *layer, float *Y, const float *X, size_t N, bool training,
+static void norm_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                          dn_rng *rng) {
   (void)training;
   (void)rng;
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
   normalization *z = layer->impl;
-  size_t D = layer->output_dim;
+  size_t N = x->rows, D = x->cols;
+  const float *X = x->data;
+  float *Y = y->data;
   const float *mean = layer->params, *var = layer->params + D;
   for (size_t j = 0; j < D; j++) {
     float s = scale_of(var[j]), m = mean[j];
@@ -62,12 +65,15 @@ static void norm_forward(dn_layer *layer, float *Y, const float *X, size_t N, bo
   }
 }
 
-static void norm_backward(dn_layer *layer, float *dX, float *dY, const float *X, const float *Y,
-                          size_t N) {
-  (void)X;
-  (void)Y;
+static void norm_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                          const dn_matrix *x, const dn_matrix *y) {
+  (void)x;
+  (void)y;
+  DN_LAYER_ASSERT_BACKWARD(layer, dx, dy, x, y);
   normalization *z = layer->impl;
-  size_t D = layer->output_dim;
+  size_t N = dy->rows, D = dy->cols;
+  float *dX = dx->data;
+  const float *dY = dy->data;
   memset(layer->grads, 0, layer->n_params * sizeof *layer->grads);
   if (dX == NULL)
     return;

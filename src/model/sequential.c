@@ -491,7 +491,9 @@ const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool t
   } else {
     for (size_t i = 0; i < model->n_layers; i++) {
       dn_layer *l = model->layers[i];
-      l->ops->forward(l, model->outs[i], in, rows, training, &model->rng_dropout);
+      dn_matrix vy = {model->outs[i], rows, l->output_dim};
+      dn_matrix vx = dn_matrix_view(in, rows, l->input_dim);
+      l->ops->forward(l, &vy, &vx, training, &model->rng_dropout);
       in = model->outs[i];
     }
   }
@@ -532,8 +534,11 @@ dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *
     dn_layer *l = model->layers[i];
     const float *in = i == 0 ? model->fwd_x : model->outs[i - 1];
     float *din = i == 0 ? dx : model->dbuf[1 - cur];
+    dn_matrix vdx = {din, rows, l->input_dim}, vdy = {model->dbuf[cur], rows, l->output_dim};
+    dn_matrix vx = dn_matrix_view(in, rows, l->input_dim);
+    dn_matrix vy = {model->outs[i], rows, l->output_dim};
     l->grad_state = DN_GRADS_UNCHECKED;
-    l->ops->backward(l, din, model->dbuf[cur], in, model->outs[i], rows);
+    l->ops->backward(l, &vdx, &vdy, &vx, &vy);
     cur = 1 - cur;
   }
   for (size_t i = 0; i < n; i++)
