@@ -75,21 +75,14 @@ dn_tensor dn_tensor_view(const float *data, int rank, const size_t *shape) {
   return t;
 }
 
-dn_tensor dn_tensor_2d(const float *data, size_t rows, size_t cols) {
-  dn_tensor t = {0};
-  t.data = (float *)(uintptr_t)data;
-  t.rank = 2;
-  t.shape[0] = rows;
-  t.shape[1] = cols;
-  return t;
+/* The exported twins of the header's inline constructors (the parentheses keep the macros of
+ * the same names from expanding). */
+dn_tensor(dn_tensor_2d)(const float *data, size_t rows, size_t cols) {
+  return dn_tensor_2d_inline(data, rows, cols);
 }
 
-dn_tensor dn_tensor_1d(const float *data, size_t n) {
-  dn_tensor t = {0};
-  t.data = (float *)(uintptr_t)data;
-  t.rank = 1;
-  t.shape[0] = n;
-  return t;
+dn_tensor(dn_tensor_1d)(const float *data, size_t n) {
+  return dn_tensor_1d_inline(data, n);
 }
 
 dn_status dn_tensor_new(dn_tensor *out, int rank, const size_t *shape) {

@@ -598,15 +598,22 @@ dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y) {
   return predict_batches("dn_predict", model, x, y, DN_EVAL_BATCH);
 }
 
-dn_status dn_predict_on_batch(dn_model *model, dn_tensor x, dn_tensor y) {
+dn_status dn_predict_on_batch_ref(dn_model *model, const dn_tensor *x, const dn_tensor *y) {
+  if (x == NULL || y == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_predict_on_batch: %s is NULL", x == NULL ? "x" : "y");
   /* A small Dense net serving a row at a time: predict_batches's checks, in short, for a
    * built model whose workspace (made by an earlier call) already holds these rows. */
-  if (model != NULL && model->chain != NULL && x.rank == 2 && y.rank == 2 && x.data != NULL &&
-      y.data != NULL && x.shape[1] == model->input_dim && x.shape[0] != 0 &&
-      x.shape[0] <= model->ws_rows && y.shape[1] == model->chain[model->n_layers - 1].O &&
-      y.shape[0] >= x.shape[0] && dn_seq_predict(model, x.data, x.shape[0], y.data))
+  if (model != NULL && model->chain != NULL && x->rank == 2 && y->rank == 2 && x->data != NULL &&
+      y->data != NULL && x->shape[1] == model->input_dim && x->shape[0] != 0 &&
+      x->shape[0] <= model->ws_rows && y->shape[1] == model->chain[model->n_layers - 1].O &&
+      y->shape[0] >= x->shape[0] && dn_seq_predict(model, x->data, x->shape[0], y->data))
     return DN_OK;
-  return predict_batches("dn_predict_on_batch", model, x, y, 0);
+  return predict_batches("dn_predict_on_batch", model, *x, *y, 0);
+}
+
+/* The exported by-value entry point (the header's macro of the same name calls the _ref twin). */
+dn_status(dn_predict_on_batch)(dn_model *model, dn_tensor x, dn_tensor y) {
+  return dn_predict_on_batch_ref(model, &x, &y);
 }
 
 dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
