@@ -35,6 +35,7 @@ static bool monitored(const dn_monitor *m, const dn_logs *logs, double *value) {
 typedef struct early_stopping {
   dn_early_stopping_options o;
   dn_monitor monitor;
+  size_t patience; /* resolved: 0 and DN_ZERO_COUNT both mean 0 */
   size_t wait, stopped_epoch, best_epoch;
   bool has_best, has_best_weights;
   double best;
@@ -93,7 +94,7 @@ static dn_status es_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
       es->wait = 0;
     return st;
   }
-  if (es->wait >= es->o.patience && epoch > 0) {
+  if (es->wait >= es->patience && epoch > 0) {
     es->stopped_epoch = epoch;
     ctx->model->stop_training = true;
   }
@@ -137,12 +138,16 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options o) {
     return NULL;
   if (o.use_baseline && isnan(o.baseline))
     return dn_fail_null(DN_ERR_ARG, "%s: baseline is NaN", fn);
+  if (o.patience < DN_ZERO_COUNT)
+    return dn_fail_null(DN_ERR_ARG, "%s: patience must be >= 0 (DN_ZERO_COUNT for 0), got %d", fn,
+                        o.patience);
   early_stopping *es = dn_calloc(1, sizeof *es);
   if (es == NULL)
     return NULL;
   es->o = o;
   es->o.monitor = NULL; /* the monitor keeps its own copy */
   es->monitor = m;
+  es->patience = o.patience > 0 ? (size_t)o.patience : 0;
   return dn_callback_new(&early_stopping_ops, es);
 }
 
@@ -214,7 +219,7 @@ static const dn_callback_ops reduce_lr_ops = {
     .epoch_end = rl_epoch_end,
 };
 
-dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_options o) {
+dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options o) {
   const char *fn = "dn_reduce_lr_on_plateau";
   dn_monitor m;
   if (dn_monitor_init(&m, fn, o.monitor, o.mode, 0.0) != DN_OK)
@@ -322,38 +327,38 @@ dn_callback *dn_terminate_on_nan(void) {
 static const dn_logs no_logs = {0, NULL, NULL};
 
 static dn_status lc_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   if (o->on_train_begin)
     o->on_train_begin(ctx->model, 0, &no_logs, o->user);
   return DN_OK;
 }
 static dn_status lc_epoch_begin(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   if (o->on_epoch_begin)
     o->on_epoch_begin(ctx->model, epoch, &no_logs, o->user);
   return DN_OK;
 }
 static dn_status lc_batch_begin(dn_callback *cb, dn_cb_ctx *ctx, size_t batch) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   if (o->on_batch_begin)
     o->on_batch_begin(ctx->model, batch, &no_logs, o->user);
   return DN_OK;
 }
 static dn_status lc_batch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t batch, const dn_logs *logs) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   if (o->on_batch_end)
     o->on_batch_end(ctx->model, batch, logs, o->user);
   return DN_OK;
 }
 static dn_status lc_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_logbook *book) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   dn_logs logs = dn_logbook_view(book);
   if (o->on_epoch_end)
     o->on_epoch_end(ctx->model, epoch, &logs, o->user);
   return DN_OK;
 }
 static dn_status lc_train_end(dn_callback *cb, dn_cb_ctx *ctx, const dn_logs *logs) {
-  dn_lambda_options *o = cb->impl;
+  dn_lambda_callback_options *o = cb->impl;
   if (o->on_train_end)
     o->on_train_end(ctx->model, 0, logs, o->user);
   return DN_OK;
@@ -369,8 +374,8 @@ static const dn_callback_ops lambda_ops = {
     .train_end = lc_train_end,
 };
 
-dn_callback *dn_lambda_callback_with(dn_lambda_options options) {
-  dn_lambda_options *o = dn_alloc(sizeof *o);
+dn_callback *dn_lambda_callback_with(dn_lambda_callback_options options) {
+  dn_lambda_callback_options *o = dn_alloc(sizeof *o);
   if (o == NULL)
     return NULL;
   *o = options;

@@ -29,6 +29,7 @@
 #include "core/decimal.h"
 #include "core/rng.h"
 #include "core/status.h"
+#include "core/tensor.h"
 
 #define FN "dn_csv_load"
 #ifndef DN_CSV_READ_CHUNK /* the fuzz build makes it tiny to exercise refills */
@@ -234,7 +235,7 @@ static dn_status read_record(reader *r, bool *got) {
 
 typedef struct loader {
   reader r;
-  const dn_csv_options *opt;
+  const dn_csv_load_options *opt;
   char *header_text; /* copy of the header record (names), or NULL */
   field *header;
   size_t n_columns;
@@ -289,7 +290,7 @@ static dn_status resolve(loader *ld, const char *const *names, const size_t *ind
 }
 
 static dn_status choose_columns(loader *ld) {
-  const dn_csv_options *o = ld->opt;
+  const dn_csv_load_options *o = ld->opt;
   dn_status s = resolve(ld, o->target_names, o->target_columns, o->n_target_columns, "target",
                         &ld->targets, &ld->n_targets);
   if (s != DN_OK)
@@ -470,7 +471,7 @@ static dn_status load(loader *ld) {
   return DN_OK;
 }
 
-static dn_status check_options(const dn_csv_options *o) {
+static dn_status check_options(const dn_csv_load_options *o) {
   DN_CHECK_ARG(o->feature_names == NULL || o->n_feature_columns == 0, FN,
                "give features by name or by index, not both");
   DN_CHECK_ARG(o->target_names == NULL || o->n_target_columns == 0, FN,
@@ -487,13 +488,20 @@ static dn_status check_options(const dn_csv_options *o) {
   return DN_OK;
 }
 
-dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_options *options,
+/* An owning rows x cols tensor over storage from dn_alloc (dn_tensor_free releases it). */
+static dn_tensor owning(float *data, size_t rows, size_t cols) {
+  dn_tensor t = dn_tensor_2d(data, rows, cols);
+  t.owner = true;
+  return t;
+}
+
+dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_options *options,
                              dn_dataset *out) {
   DN_CHECK_NOT_NULL(out, FN);
   memset(out, 0, sizeof *out);
   DN_CHECK_NOT_NULL(file, FN);
-  dn_csv_options none = {0};
-  const dn_csv_options *o = options != NULL ? options : &none;
+  dn_csv_load_options none = {0};
+  const dn_csv_load_options *o = options != NULL ? options : &none;
   dn_status s = check_options(o);
   if (s != DN_OK)
     return s;
@@ -522,26 +530,25 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_options 
     dn_free(ld.y);
     return s;
   }
-  *out = (dn_dataset){.rows = ld.rows,
-                      .n_features = ld.n_features,
-                      .n_targets = ld.n_targets,
-                      .x = ld.x,
-                      .y = ld.y,
+  *out = (dn_dataset){.x = owning(ld.x, ld.rows, ld.n_features),
+                      .y = ld.n_targets > 0 ? owning(ld.y, ld.rows, ld.n_targets) : (dn_tensor){0},
                       .dropped_rows = ld.dropped};
   return DN_OK;
 }
 
-dn_status dn_csv_load(const char *path, const dn_csv_options *options, dn_dataset *out) {
+dn_status dn_csv_load_with(dn_csv_load_options options) {
+  dn_dataset *out = options.out;
+  const char *path = options.path;
   DN_CHECK_NOT_NULL(out, FN);
   memset(out, 0, sizeof *out);
   DN_CHECK_NOT_NULL(path, FN);
-  dn_status s = check_options(options != NULL ? options : &(dn_csv_options){0});
+  dn_status s = check_options(&options);
   if (s != DN_OK)
     return s;
   FILE *file = fopen(path, "rb");
   if (file == NULL)
     return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path, strerror(errno));
-  s = dn_csv_load_stream(file, path, options, out);
+  s = dn_csv_load_stream(file, path, &options, out);
   if (fclose(file) != 0 && s == DN_OK) {
     dn_dataset_free(out);
     return dn_fail(DN_ERR_IO, FN ": '%s': error closing the file", path);
@@ -552,8 +559,8 @@ dn_status dn_csv_load(const char *path, const dn_csv_options *options, dn_datase
 void dn_dataset_free(dn_dataset *data) {
   if (data == NULL)
     return;
-  dn_free(data->x);
-  dn_free(data->y);
+  dn_tensor_free(&data->x);
+  dn_tensor_free(&data->y);
   memset(data, 0, sizeof *data);
 }
 
@@ -562,27 +569,22 @@ void dn_dataset_free(dn_dataset *data) {
 #undef FN
 #define FN "dn_train_test_split"
 
-/* Copies the rows order[0..n) of `data` into a new dataset. */
-static dn_status gather(const dn_dataset *data, const size_t *order, size_t n, dn_dataset *out) {
-  size_t nx, ny;
-  if (!dn_mul_size(n, data->n_features, &nx, FN) || !dn_mul_size(n, data->n_targets, &ny, FN))
-    return DN_ERR_SHAPE;
-  float *x = dn_calloc(nx, sizeof(float));
-  float *y = data->n_targets > 0 ? dn_calloc(ny, sizeof(float)) : NULL;
-  if (x == NULL || (data->n_targets > 0 && y == NULL)) {
-    dn_free(x);
-    dn_free(y);
-    return DN_ERR_NOMEM;
-  }
+/* Copies the rows order[0..n) of `data` (x rows x nf, y rows x nt or none) into a new
+ * dataset. */
+static dn_status gather(const dn_matrix *x, const dn_matrix *y, const size_t *order, size_t n,
+                        dn_dataset *out) {
+  dn_dataset d = {0};
+  dn_status s = dn_tensor_new_2d(&d.x, n, x->cols);
+  if (s == DN_OK && y != NULL && (s = dn_tensor_new_2d(&d.y, n, y->cols)) != DN_OK)
+    dn_tensor_free(&d.x);
+  if (s != DN_OK)
+    return s;
   for (size_t i = 0; i < n; i++) {
-    memcpy(x + i * data->n_features, data->x + order[i] * data->n_features,
-           data->n_features * sizeof(float));
+    memcpy(d.x.data + i * x->cols, x->data + order[i] * x->cols, x->cols * sizeof(float));
     if (y != NULL)
-      memcpy(y + i * data->n_targets, data->y + order[i] * data->n_targets,
-             data->n_targets * sizeof(float));
+      memcpy(d.y.data + i * y->cols, y->data + order[i] * y->cols, y->cols * sizeof(float));
   }
-  *out = (dn_dataset){
-      .rows = n, .n_features = data->n_features, .n_targets = data->n_targets, .x = x, .y = y};
+  *out = d;
   return DN_OK;
 }
 
@@ -595,13 +597,20 @@ dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);
   DN_CHECK_NOT_NULL(data, FN);
-  DN_CHECK_ARG(data->x != NULL && data->n_features > 0, FN, "the dataset has no features");
-  DN_CHECK_ARG(data->n_targets == 0 || data->y != NULL, FN,
-               "the dataset has %zu targets but y is NULL", data->n_targets);
+  DN_CHECK_ARG(data->x.rank != 0 || data->x.data != NULL, FN, "the dataset has no features");
+  dn_matrix x, y;
+  dn_status s = dn_tensor_matrix(data->x, FN, "data->x", 2, &x);
+  if (s != DN_OK)
+    return s;
+  bool has_y = data->y.rank != 0 || data->y.data != NULL;
+  if (has_y && (s = dn_tensor_matrix(data->y, FN, "data->y", 2, &y)) != DN_OK)
+    return s;
+  if (has_y && y.rows != x.rows)
+    return dn_fail(DN_ERR_SHAPE, FN ": data->x has %zu rows but data->y has %zu", x.rows, y.rows);
   DN_CHECK_ARG(test_fraction > 0.0 && test_fraction < 1.0, FN,
                "test_fraction must be in (0, 1), got %g", test_fraction);
-  DN_CHECK_ARG(data->rows >= 2, FN, "need at least 2 rows to split, got %zu", data->rows);
-  size_t rows = data->rows;
+  DN_CHECK_ARG(x.rows >= 2, FN, "need at least 2 rows to split, got %zu", x.rows);
+  size_t rows = x.rows;
   double want = round((double)rows * test_fraction);
   size_t n_test = want < 1.0 ? 1 : want > (double)(rows - 1) ? rows - 1 : (size_t)want;
   size_t *order = dn_calloc(rows, sizeof(size_t));
@@ -618,16 +627,16 @@ dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint
     order[j] = t;
   }
   dn_dataset a = {0}, b = {0};
-  dn_status s = gather(data, order, rows - n_test, &a);
+  const dn_matrix *yp = has_y ? &y : NULL;
+  s = gather(&x, yp, order, rows - n_test, &a);
   if (s == DN_OK) {
-    s = gather(data, order + (rows - n_test), n_test, &b);
+    s = gather(&x, yp, order + (rows - n_test), n_test, &b);
     if (s != DN_OK)
       dn_dataset_free(&a);
   }
   dn_free(order);
   if (s != DN_OK) {
-    if (s == DN_ERR_NOMEM)
-      dn_error_context(FN);
+    dn_error_context(FN);
     return s;
   }
   *train = a;

@@ -440,8 +440,14 @@ static dn_status check_series(const char *fn, const dn_plot_series *series, size
   return DN_OK;
 }
 
+/* What both charts take besides the series: titles and size (0 = default). */
+typedef struct chart_labels {
+  const char *title, *x_label, *y_label;
+  size_t width, height;
+} chart_labels;
+
 static void write_chart(svg *w, const dn_plot_series *series, size_t n_series,
-                        const dn_plot_options *o, double width, double height, bool integer_x) {
+                        const chart_labels *o, double width, double height, bool integer_x) {
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY, x, y;
   bool any = false;
   for (size_t k = 0; k < n_series; k++)
@@ -508,8 +514,7 @@ static void write_chart(svg *w, const dn_plot_series *series, size_t n_series,
 }
 
 static dn_status plot(const char *fn, const char *path, const dn_plot_series *series,
-                      size_t n_series, const dn_plot_options *options, bool integer_x) {
-  dn_plot_options o = options != NULL ? *options : (dn_plot_options){0};
+                      size_t n_series, chart_labels o, bool integer_x) {
   size_t width = o.width != 0 ? o.width : DEFAULT_WIDTH;
   size_t height = o.height != 0 ? o.height : DEFAULT_HEIGHT;
   if (width < MIN_SIZE || height < MIN_SIZE || width > MAX_SIZE || height > MAX_SIZE)
@@ -533,8 +538,10 @@ static dn_status plot(const char *fn, const char *path, const dn_plot_series *se
   return DN_OK;
 }
 
-dn_status dn_plot_svg(const char *path, const dn_plot_series *series, size_t n_series,
-                      const dn_plot_options *options) {
+dn_status dn_plot_svg_with(dn_plot_svg_options options) {
+  const char *path = options.path;
+  const dn_plot_series *series = options.series;
+  size_t n_series = options.n_series;
   DN_CHECK_NOT_NULL(path, "dn_plot_svg");
   dn_status s = check_series("dn_plot_svg", series, n_series);
   if (s != DN_OK)
@@ -542,7 +549,8 @@ dn_status dn_plot_svg(const char *path, const dn_plot_series *series, size_t n_s
   bool all_indexed = true; /* x = 0, 1, 2, ...: integer ticks */
   for (size_t k = 0; k < n_series; k++)
     all_indexed = all_indexed && series[k].x == NULL;
-  return plot("dn_plot_svg", path, series, n_series, options, all_indexed);
+  chart_labels o = {options.title, options.x_label, options.y_label, options.width, options.height};
+  return plot("dn_plot_svg", path, series, n_series, o, all_indexed);
 }
 
 /* ---- learning curves ---- */
@@ -554,8 +562,10 @@ static const char *base_name(const char *key) {
   return strncmp(key, "val_", 4) == 0 ? key + 4 : key;
 }
 
-dn_status dn_plot_history_svg(const dn_history *history, const char *path, const char *const *keys,
-                              const dn_plot_options *options) {
+dn_status dn_plot_history_svg_with(dn_plot_history_svg_options options) {
+  const dn_history *history = options.history;
+  const char *path = options.path;
+  const char *const *keys = options.keys;
   DN_CHECK_NOT_NULL(history, HFN);
   DN_CHECK_NOT_NULL(path, HFN);
   size_t epochs = dn_history_length(history);
@@ -596,7 +606,7 @@ dn_status dn_plot_history_svg(const dn_history *history, const char *path, const
     series[k] = (dn_plot_series){.label = keys[k], .x = buf, .y = y, .n = epochs};
   }
   /* defaults: x "epoch"; y the common quantity ("loss" for loss and val_loss) */
-  dn_plot_options o = options != NULL ? *options : (dn_plot_options){0};
+  chart_labels o = {options.title, options.x_label, options.y_label, options.width, options.height};
   if (o.x_label == NULL)
     o.x_label = "epoch";
   if (o.y_label == NULL) {
@@ -605,7 +615,7 @@ dn_status dn_plot_history_svg(const dn_history *history, const char *path, const
       common = common && strcmp(base_name(keys[k]), base_name(keys[0])) == 0;
     o.y_label = common ? base_name(keys[0]) : NULL;
   }
-  dn_status s = plot(HFN, path, series, n_keys, &o, true);
+  dn_status s = plot(HFN, path, series, n_keys, o, true);
   dn_free(buf);
   dn_free(series);
   return s;

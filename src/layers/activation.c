@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/names.h"
 #include "core/status.h"
 
 /* ---- elementwise scalar functions -------------------------------------- */
@@ -491,14 +492,10 @@ static const dn_act *find_exact(const char *name) {
   return NULL;
 }
 
-static int same_ignoring_case(const char *a, const char *b) {
-  for (; *a && *b; a++, b++) {
-    int ca = (*a >= 'A' && *a <= 'Z') ? *a - 'A' + 'a' : *a;
-    int cb = (*b >= 'A' && *b <= 'Z') ? *b - 'A' + 'a' : *b;
-    if (ca != cb)
-      return 0;
-  }
-  return *a == *b;
+/* The table's names then the aliases, for the unknown-name message. */
+static const char *act_name_at(const void *table, size_t i) {
+  (void)table;
+  return i < DN_ACT_COUNT ? dn_act_table[i].name : dn_act_aliases[i - DN_ACT_COUNT].alias;
 }
 
 const dn_act *dn_act_find(const char *name) {
@@ -512,25 +509,9 @@ const dn_act *dn_act_find(const char *name) {
       return dn_fail_null(DN_ERR_UNSUPPORTED,
                           "activation '%s' is a Keras activation this library does not provide",
                           name);
-  /* Names are case-sensitive as in Keras; point at the spelling meant. */
-  const char *meant = NULL;
-  for (size_t i = 0; i < DN_ACT_COUNT && !meant; i++)
-    if (same_ignoring_case(dn_act_table[i].name, name))
-      meant = dn_act_table[i].name;
-  for (size_t i = 0; i < DN_COUNT_OF(dn_act_aliases) && !meant; i++)
-    if (same_ignoring_case(dn_act_aliases[i].alias, name))
-      meant = dn_act_aliases[i].alias;
-  if (meant != NULL)
-    return dn_fail_null(DN_ERR_ARG,
-                        "unknown activation '%.64s' (names are lower case: did you mean '%s'?)",
-                        name, meant);
-  char list[400];
-  size_t used = 0;
-  for (size_t i = 0; i < DN_ACT_COUNT + DN_COUNT_OF(dn_act_aliases) && used < sizeof list; i++)
-    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "",
-                             i < DN_ACT_COUNT ? dn_act_table[i].name
-                                              : dn_act_aliases[i - DN_ACT_COUNT].alias);
-  return dn_fail_null(DN_ERR_ARG, "unknown activation '%.64s' (Keras names: %s)", name, list);
+  dn_fail_unknown_name("activation", name, act_name_at, NULL,
+                       DN_ACT_COUNT + DN_COUNT_OF(dn_act_aliases));
+  return NULL;
 }
 
 bool dn_act_is_linear(const dn_act *act) {

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "layers/layer.h"
 #include "core/status.h"
+#include "core/tensor.h"
 
 #define DN_NORM_EPSILON 1e-7 /* keras.config.epsilon() */
 
@@ -145,33 +146,44 @@ dn_layer *dn_normalization_with(dn_normalization_options o) {
   return layer;
 }
 
-dn_status dn_normalization_adapt(dn_layer *layer, const float *x, size_t rows) {
+dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x) {
   static const char fn[] = "dn_normalization_adapt";
-  if (layer == NULL || x == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, layer ? "x" : "layer");
+  if (layer == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: layer is NULL", fn);
   if (layer->ops != &normalization_ops)
     return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn, layer->name,
                    layer->ops->type);
-  if (rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
-  if (!layer->built)
+  dn_matrix m;
+  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &m);
+  if (st != DN_OK)
+    return st;
+  if (layer->built && m.cols != layer->output_dim)
+    return dn_fail(DN_ERR_SHAPE, "%s: x has %zu columns but the layer's input width is %zu", fn,
+                   m.cols, layer->output_dim);
+  /* An unbuilt layer in a model gets its width from the model (building it alone would leave
+   * the model's parameter block behind); a standalone one takes x's, as Keras's adapt builds. */
+  if (!layer->built && layer->in_model)
     return dn_fail(DN_ERR_STATE,
-                   "%s: the layer's input width is unknown (give .input_dim or build the model)",
+                   "%s: the layer's input width is unknown (build the model first, or adapt the "
+                   "layer before adding it)",
                    fn);
-  size_t D = layer->output_dim, cells;
-  if (!dn_mul_size(rows, D, &cells, fn))
-    return DN_ERR_SHAPE;
+  size_t rows = m.rows, D = m.cols, cells = rows * D;
+  const float *xs = m.data;
   for (size_t k = 0; k < cells; k++)
-    if (!isfinite(x[k]))
+    if (!isfinite(xs[k]))
       return dn_fail(DN_ERR_NUMERIC, "%s: x[%zu][%zu] is not finite", fn, k / D, k % D);
+  if (!layer->built && (st = dn_layer_build(layer, D)) != DN_OK) {
+    dn_error_context(fn);
+    return st;
+  }
   /* Two passes in double: mean, then the population variance (numpy var, ddof 0). */
   for (size_t j = 0; j < D; j++) {
     double s = 0.0, ss = 0.0;
     for (size_t n = 0; n < rows; n++)
-      s += x[n * D + j];
+      s += xs[n * D + j];
     double mean = s / (double)rows;
     for (size_t n = 0; n < rows; n++) {
-      double d = x[n * D + j] - mean;
+      double d = xs[n * D + j] - mean;
       ss += d * d;
     }
     layer->params[j] = (float)mean;

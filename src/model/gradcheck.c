@@ -4,8 +4,9 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "model/sequential.h"
+#include "core/names.h"
 #include "core/status.h"
+#include "model/sequential.h"
 
 /* L = sum(y * dy) + penalty for the current weights and x, replaying the same
  * random draws (dropout masks) every time. */
@@ -37,27 +38,37 @@ static void consider(dn_gradient_check_report *r, double analytic, double numeri
   r->checked++;
 }
 
-dn_status dn_model_gradient_check(dn_model *model, const float *x, const float *dy, size_t rows,
-                                  const dn_gradient_check_options *options,
-                                  dn_gradient_check_report *report) {
+dn_status dn_model_gradient_check_with(dn_gradient_check_options o) {
   static const char fn[] = "dn_model_gradient_check";
-  if (model == NULL || x == NULL || dy == NULL || report == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: model, x, dy and report must not be NULL", fn);
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE, "%s: the model has no input shape yet", fn);
-  if (rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
-  if (options != NULL && !(options->epsilon >= 0.0 && options->epsilon <= 1.0))
-    return dn_fail(DN_ERR_ARG, "%s: epsilon must be in [0, 1] (0 = 1e-3), got %g", fn,
-                   options->epsilon);
-  double eps = options && options->epsilon > 0.0 ? options->epsilon : 1e-3;
-  bool training = options && options->training;
-  size_t in_dim = model->input_dim, n_x, n_p = model->n_params;
-  if (!dn_mul_size(rows, in_dim, &n_x, fn))
-    return DN_ERR_SHAPE;
-  dn_status st = dn_seq_reserve(model, rows);
+  dn_model *model = o.model;
+  dn_status st = dn_seq_require_built(model, fn);
   if (st != DN_OK)
     return st;
+  if (o.report == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: report is NULL", fn);
+  dn_matrix mx, mdy;
+  if ((st = dn_tensor_matrix(o.x, fn, "x", 2, &mx)) != DN_OK ||
+      (st = dn_tensor_matrix(o.dy, fn, "dy", 2, &mdy)) != DN_OK)
+    return st;
+  size_t in_dim = model->input_dim, out = dn_model_output_dim(model);
+  if ((st = dn_seq_check_input(model, fn, "x", mx.cols, &out)) != DN_OK)
+    return st;
+  if (mdy.cols != out)
+    return dn_fail(DN_ERR_SHAPE, "%s: dy has %zu column%s but the model's output width is %zu", fn,
+                   mdy.cols, dn_plural(mdy.cols), out);
+  if (mdy.rows != mx.rows)
+    return dn_fail(DN_ERR_SHAPE, "%s: x has %zu rows but dy has %zu", fn, mx.rows, mdy.rows);
+  if (!(o.epsilon >= 0.0 && o.epsilon <= 1.0))
+    return dn_fail(DN_ERR_ARG, "%s: epsilon must be in [0, 1] (0 = 1e-3), got %g", fn, o.epsilon);
+  double eps = o.epsilon > 0.0 ? o.epsilon : 1e-3;
+  bool training = o.training;
+  dn_gradient_check_report *report = o.report;
+  const float *x = mx.data, *dy = mdy.data;
+  size_t rows = mx.rows, n_x = rows * in_dim, n_p = model->n_params;
+  if ((st = dn_seq_reserve(model, rows)) != DN_OK) {
+    dn_error_context(fn);
+    return st;
+  }
   float *xs = dn_alloc(n_x * sizeof *xs), *dx = dn_alloc(n_x * sizeof *dx);
   float *saved = dn_alloc((n_p ? n_p : 1) * sizeof *saved);
   float *grads = dn_alloc((n_p ? n_p : 1) * sizeof *grads);
@@ -66,6 +77,7 @@ dn_status dn_model_gradient_check(dn_model *model, const float *x, const float *
     dn_free(dx);
     dn_free(saved);
     dn_free(grads);
+    dn_error_context(fn);
     return DN_ERR_NOMEM;
   }
   memcpy(xs, x, n_x * sizeof *xs);

@@ -9,8 +9,9 @@
 
 #include "core/alloc.h"
 #include "core/fpenv.h"
-#include "kernels/kernels.h"
+#include "core/names.h"
 #include "core/status.h"
+#include "kernels/kernels.h"
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -51,9 +52,6 @@ void dn_model_free(dn_model *model) {
     return;
   if (model->train != NULL && model->train_free != NULL)
     model->train_free(model->train);
-  for (size_t i = 0; i < model->n_owned_callbacks; i++)
-    dn_callback_free(model->owned_callbacks[i]);
-  dn_free(model->owned_callbacks);
   free_workspace(model);
   for (size_t i = 0; i < model->n_layers; i++) {
     model->layers[i]->in_model = false;
@@ -67,7 +65,8 @@ void dn_model_free(dn_model *model) {
 }
 
 bool dn_seq_is_built(const dn_model *model) {
-  return model->n_layers > 0 && model->layers[model->n_layers - 1]->built;
+  /* input_dim is set exactly when the chain from the first layer is built (add, build) */
+  return model->n_layers > 0 && model->input_dim != 0 && model->layers[model->n_layers - 1]->built;
 }
 
 /* Moves every built layer's parameters into one new block (all or nothing). */
@@ -158,8 +157,7 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
   if (layer->name[0] != '\0') {
     for (size_t i = 0; i < model->n_layers; i++)
       if (strcmp(model->layers[i]->name, layer->name) == 0)
-        st = dn_fail(DN_ERR_ARG, "dn_model_add: the model already has a layer named '%s'",
-                     layer->name);
+        st = dn_fail(DN_ERR_ARG, "the model already has a layer named '%s'", layer->name);
   } else {
     auto_name(model, layer);
   }
@@ -172,8 +170,7 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
     width = prev->built ? prev->output_dim : 0;
     if (layer->input_dim != 0 && width != 0 && layer->input_dim != width)
       st = dn_fail(DN_ERR_SHAPE,
-                   "dn_model_add: layer '%s' was given input_dim %zu but the previous layer "
-                   "outputs %zu",
+                   "layer '%s' was given input_dim %zu but the previous layer outputs %zu",
                    layer->name, layer->input_dim, width);
   }
   dn_rng saved_rng = model->rng_init;
@@ -185,7 +182,7 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
     size_t cap = model->layers_cap ? 2 * model->layers_cap : 8;
     dn_layer **grown = dn_calloc(cap, sizeof *grown);
     if (grown == NULL) {
-      st = DN_ERR_NOMEM;
+      st = DN_ERR_NOMEM; /* dn_calloc set the message */
     } else {
       if (model->n_layers)
         memcpy(grown, model->layers, model->n_layers * sizeof *grown);
@@ -243,17 +240,9 @@ dn_model *dn_sequential_with(size_t count, dn_layer *const *layers) {
   return model;
 }
 
-dn_status dn_model_build(dn_model *model, size_t input_dim) {
-  DN_CHECK_NOT_NULL(model, "dn_model_build");
-  DN_CHECK_ARG(input_dim > 0, "dn_model_build", "input_dim must be > 0");
-  if (model->input_dim != 0) {
-    if (model->input_dim != input_dim)
-      return dn_fail(DN_ERR_STATE, "dn_model_build: the model already has input_dim %zu, not %zu",
-                     model->input_dim, input_dim);
-    return DN_OK;
-  }
-  if (model->n_layers == 0)
-    return dn_fail(DN_ERR_STATE, "dn_model_build: the model has no layers");
+/* Builds an unbuilt model (with layers) for `input_dim`: all or nothing, messages without
+ * the caller's name. */
+static dn_status build_model(dn_model *model, size_t input_dim) {
   dn_rng saved_rng = model->rng_init;
   dn_status st = build_chain(model, 0, input_dim);
   for (size_t i = 0; st == DN_OK && i < model->n_layers; i++)
@@ -277,12 +266,28 @@ dn_status dn_model_build(dn_model *model, size_t input_dim) {
       }
     }
     model->rng_init = saved_rng;
-    dn_error_context("dn_model_build");
     return st;
   }
   model->input_dim = input_dim;
   free_workspace(model);
   return DN_OK;
+}
+
+dn_status dn_model_build(dn_model *model, size_t input_dim) {
+  DN_CHECK_NOT_NULL(model, "dn_model_build");
+  DN_CHECK_ARG(input_dim > 0, "dn_model_build", "input_dim must be > 0");
+  if (model->input_dim != 0) {
+    if (model->input_dim != input_dim)
+      return dn_fail(DN_ERR_STATE, "dn_model_build: the model already has input_dim %zu, not %zu",
+                     model->input_dim, input_dim);
+    return DN_OK;
+  }
+  if (model->n_layers == 0)
+    return dn_fail(DN_ERR_STATE, "dn_model_build: the model has no layers");
+  dn_status st = build_model(model, input_dim);
+  if (st != DN_OK)
+    dn_error_context("dn_model_build");
+  return st;
 }
 
 dn_status dn_model_set_seed(dn_model *model, uint64_t seed) {
@@ -336,37 +341,77 @@ dn_layer *dn_model_layer(const dn_model *model, size_t index) {
   return model->layers[index];
 }
 
-dn_status dn_seq_own_callback(dn_model *model, dn_callback *callback) {
-  for (size_t i = 0; i < model->n_owned_callbacks; i++)
-    if (model->owned_callbacks[i] == callback)
-      return DN_OK;
-  if (model->n_owned_callbacks == model->owned_callbacks_cap) {
-    size_t cap = model->owned_callbacks_cap ? 2 * model->owned_callbacks_cap : 4;
-    dn_callback **grown = dn_calloc(cap, sizeof *grown);
-    if (grown == NULL)
-      return DN_ERR_NOMEM;
-    if (model->n_owned_callbacks)
-      memcpy(grown, model->owned_callbacks, model->n_owned_callbacks * sizeof *grown);
-    dn_free(model->owned_callbacks);
-    model->owned_callbacks = grown;
-    model->owned_callbacks_cap = cap;
+/* ---- shape checks -------------------------------------------------------- */
+
+dn_status dn_seq_require_built(const dn_model *model, const char *fn) {
+  if (model == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
+  if (model->n_layers == 0)
+    return dn_fail(DN_ERR_STATE, "%s: the model has no layers", fn);
+  if (!dn_seq_is_built(model))
+    return dn_fail(DN_ERR_STATE,
+                   "%s: the model has no input shape yet (give the first layer .input_dim, call "
+                   "dn_model_build, or pass data to fit, predict or forward first)",
+                   fn);
+  return DN_OK;
+}
+
+dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
+                             size_t *output_dim) {
+  if (model->n_layers == 0)
+    return dn_fail(DN_ERR_STATE, "%s: the model has no layers", fn);
+  if (dn_seq_is_built(model)) {
+    if (cols != model->input_dim)
+      return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but the model's input width is %zu", fn,
+                     arg, cols, dn_plural(cols), model->input_dim);
+    *output_dim = model->layers[model->n_layers - 1]->output_dim;
+    return DN_OK;
   }
-  model->owned_callbacks[model->n_owned_callbacks++] = callback;
+  /* Unbuilt: follow the width through the layers as building would, on copies. */
+  size_t width = cols;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    if (l->input_dim != 0 && l->input_dim != width)
+      return dn_fail(DN_ERR_SHAPE,
+                     "%s: %s has %zu column%s, so layer '%s' (%s) would receive %zu inputs, but "
+                     "it takes %zu",
+                     fn, arg, cols, dn_plural(cols), l->name, l->ops->type, width, l->input_dim);
+    if (l->built) {
+      width = l->output_dim;
+      continue;
+    }
+    dn_layer draft = *l; /* ops->build only declares the shapes (layer.h) */
+    if (l->ops->build(&draft, width) != DN_OK) {
+      dn_error_context(fn);
+      return dn_last_status();
+    }
+    width = draft.output_dim;
+  }
+  *output_dim = width;
+  return DN_OK;
+}
+
+dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols) {
+  if (dn_seq_is_built(model))
+    return DN_OK;
+  dn_status st = build_model(model, cols);
+  if (st != DN_OK)
+    dn_error_context(fn);
+  return st;
+}
+
+dn_status dn_seq_check_output(const char *fn, const char *arg, const dn_matrix *m, size_t rows,
+                              const char *rows_of, size_t cols, const char *cols_of) {
+  if (m->cols != cols)
+    return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but %s is %zu", fn, arg, m->cols,
+                   dn_plural(m->cols), cols_of, cols);
+  if (m->rows < rows)
+    return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu row%s but %s has %zu", fn, arg, m->rows,
+                   dn_plural(m->rows), rows_of, rows);
   return DN_OK;
 }
 
 /* ---- workspace and passes ----------------------------------------------- */
-
-static dn_status need_built(const dn_model *model, const char *fn) {
-  if (model == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE,
-                   "%s: the model has no input shape yet (give the first layer .input_dim "
-                   "or call dn_model_build)",
-                   fn);
-  return DN_OK;
-}
 
 /* Whether every layer is a Dense layer with a fused activation (a chain of small steps). */
 static bool chainable(const dn_model *model) {
@@ -437,7 +482,7 @@ dn_status dn_seq_reserve(dn_model *model, size_t rows) {
 }
 
 const float *dn_seq_forward(dn_model *model, const float *x, size_t rows, bool training) {
-  if (need_built(model, "forward") != DN_OK || dn_seq_reserve(model, rows) != DN_OK)
+  if (dn_seq_require_built(model, "forward") != DN_OK || dn_seq_reserve(model, rows) != DN_OK)
     return NULL;
   const float *in = x;
   if (model->chain != NULL &&
@@ -509,68 +554,71 @@ double dn_model_regularization_loss(const dn_model *model) {
   return model ? dn_seq_penalty(model) : 0.0;
 }
 
-/* Checks x/y pointers and that rows * width fits in capacity. */
-static dn_status check_io(const char *fn, const void *in, const void *out, size_t rows,
-                          size_t width, size_t capacity, const char *out_name) {
-  if (in == NULL || out == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, in == NULL ? "input" : out_name);
-  if (rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
-  size_t need;
-  if (!dn_mul_size(rows, width, &need, fn))
-    return DN_ERR_SHAPE;
-  if (capacity < need)
-    return dn_fail(DN_ERR_SHAPE, "%s: %s holds %zu floats, %zu rows x %zu need %zu", fn, out_name,
-                   capacity, rows, width, need);
-  return DN_OK;
-}
-
-dn_status dn_model_forward(dn_model *model, const float *x, size_t rows, bool training, float *y,
-                           size_t y_capacity) {
-  dn_status st = need_built(model, "dn_model_forward");
+dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tensor y) {
+  static const char fn[] = "dn_model_forward";
+  if (model == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
+  dn_matrix mx, my;
+  size_t out = 0;
+  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &mx);
   if (st == DN_OK)
-    st = check_io("dn_model_forward", x, y, rows, dn_model_output_dim(model), y_capacity, "y");
+    st = dn_seq_check_input(model, fn, "x", mx.cols, &out);
   if (st == DN_OK)
-    st = dn_seq_reserve(model, rows);
+    st = dn_tensor_matrix(y, fn, "y", 2, &my);
+  if (st == DN_OK)
+    st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
+  if (st == DN_OK)
+    st = dn_seq_build_for(model, fn, mx.cols);
+  if (st == DN_OK && (st = dn_seq_reserve(model, mx.rows)) != DN_OK)
+    dn_error_context(fn);
   if (st != DN_OK)
     return st;
-  memcpy(model->xbuf, x, rows * model->input_dim * sizeof(float));
+  memcpy(model->xbuf, mx.data, mx.rows * mx.cols * sizeof(float));
   dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
-  const float *out = dn_seq_forward(model, model->xbuf, rows, training);
+  const float *pred = dn_seq_forward(model, model->xbuf, mx.rows, training);
   dn_fp_leave(fp);
-  memcpy(y, out, rows * dn_model_output_dim(model) * sizeof(float));
+  memcpy(my.data, pred, mx.rows * out * sizeof(float));
   return DN_OK;
 }
 
-/* Shared by dn_model_backward and dn_model_backward_input; `fn` names the caller. */
-static dn_status backward_public(const char *fn, dn_model *model, const float *dy, size_t rows,
-                                 float *dx, size_t dx_capacity) {
-  dn_status st = need_built(model, fn);
-  if (st == DN_OK && dy == NULL)
-    st = dn_fail(DN_ERR_ARG, "%s: dy is NULL", fn);
-  if (st == DN_OK && rows == 0)
-    st = dn_fail(DN_ERR_ARG, "%s: rows must be > 0", fn);
+/* Shared by dn_model_backward and dn_model_backward_input (dx NULL for the former). */
+static dn_status backward_public(const char *fn, dn_model *model, dn_tensor dy,
+                                 const dn_tensor *dx) {
+  dn_matrix mdy, mdx = {0};
+  dn_status st = dn_seq_require_built(model, fn);
+  if (st == DN_OK)
+    st = dn_tensor_matrix(dy, fn, "dy", 2, &mdy);
+  size_t out = st == DN_OK ? dn_model_output_dim(model) : 0;
+  if (st == DN_OK && mdy.cols != out)
+    st = dn_fail(DN_ERR_SHAPE, "%s: dy has %zu column%s but the model's output width is %zu", fn,
+                 mdy.cols, dn_plural(mdy.cols), out);
+  if (st == DN_OK && (model->fwd_rows == 0 || model->fwd_x != model->xbuf))
+    st = dn_fail(DN_ERR_STATE,
+                 "%s: needs a dn_model_forward first, with no other pass (fit, evaluate, predict, "
+                 "gradient check) and no add or build since",
+                 fn);
+  if (st == DN_OK && mdy.rows != model->fwd_rows)
+    st = dn_fail(DN_ERR_SHAPE, "%s: dy has %zu row%s but the last dn_model_forward had %zu", fn,
+                 mdy.rows, dn_plural(mdy.rows), model->fwd_rows);
   if (st == DN_OK && dx != NULL)
-    st = check_io(fn, dy, dx, rows, model->input_dim, dx_capacity, "dx");
-  if (st == DN_OK && (model->fwd_rows != rows || model->fwd_x != model->xbuf))
-    st = dn_fail(DN_ERR_STATE, "%s: needs a dn_model_forward of the same %zu rows first", fn, rows);
+    st = dn_tensor_matrix(*dx, fn, "dx", 2, &mdx);
+  if (st == DN_OK && dx != NULL)
+    st = dn_seq_check_output(fn, "dx", &mdx, mdy.rows, "dy", model->input_dim,
+                             "the model's input width");
   if (st != DN_OK)
     return st;
   dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
-  st = dn_seq_backward(model, dy, rows, dx);
+  st = dn_seq_backward(model, mdy.data, mdy.rows, dx != NULL ? mdx.data : NULL);
   dn_fp_leave(fp);
   return st;
 }
 
-dn_status dn_model_backward_input(dn_model *model, const float *dy, size_t rows, float *dx,
-                                  size_t dx_capacity) {
-  if (dx == NULL)
-    return dn_fail(DN_ERR_ARG, "dn_model_backward_input: dx is NULL");
-  return backward_public("dn_model_backward_input", model, dy, rows, dx, dx_capacity);
+dn_status dn_model_backward_input(dn_model *model, dn_tensor dy, dn_tensor dx) {
+  return backward_public("dn_model_backward_input", model, dy, &dx);
 }
 
-dn_status dn_model_backward(dn_model *model, const float *dy, size_t rows) {
-  return backward_public("dn_model_backward", model, dy, rows, NULL, 0);
+dn_status dn_model_backward(dn_model *model, dn_tensor dy) {
+  return backward_public("dn_model_backward", model, dy, NULL);
 }
 
 /* ---- weights ------------------------------------------------------------ */

@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 #include "densenet.h"
-#include "layers/layer.h"
 #include "core/rng.h"
+#include "core/tensor.h"
+#include "layers/layer.h"
 
 struct dn_train; /* compiled state, owned by train.c */
 
@@ -45,8 +46,6 @@ struct dn_model {
   bool stop_training;
   struct dn_train *train;                /* NULL until compiled */
   void (*train_free)(struct dn_train *); /* set by train.c */
-  dn_callback **owned_callbacks;         /* callbacks handed to fit (owned) */
-  size_t n_owned_callbacks, owned_callbacks_cap;
 };
 
 /* Makes the workspace hold batches of `rows` rows (grows only). */
@@ -66,9 +65,28 @@ bool dn_seq_predict(dn_model *model, const float *x, size_t rows, float *y);
 dn_status dn_seq_backward(dn_model *model, const float *dy, size_t rows, float *dx);
 /* Sum of the layers' regularization penalties (no gradient). */
 double dn_seq_penalty(const dn_model *model);
-/* Takes ownership of a callback (kept until dn_model_free; duplicates ignored). */
-dn_status dn_seq_own_callback(dn_model *model, dn_callback *callback);
 /* True once every layer is built (the model has an input shape). */
 bool dn_seq_is_built(const dn_model *model);
+
+/* The one check that a model has an input shape, for calls that cannot take it from data:
+ * DN_ERR_ARG for a NULL model, DN_ERR_STATE for no layers or no input shape yet, each message
+ * starting with `fn`. */
+dn_status dn_seq_require_built(const dn_model *model, const char *fn);
+/* Whether data of `cols` columns (argument `arg` of call `fn`, "x") fits the model, changing
+ * nothing: DN_ERR_STATE if it has no layers; DN_ERR_SHAPE if it is built for another width
+ * ("fn: x has 30 columns but the model's input width is 31") or, unbuilt, a layer cannot take
+ * the width that reaches it. On success *output_dim is the output width the model has, or will
+ * have once built for `cols` (so targets can be checked before building). */
+dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
+                             size_t *output_dim);
+/* Builds an unbuilt model for `cols` input columns, as Keras builds on its first batch (a no-op
+ * when built). Call it after every check of the call passed (dn_seq_check_input). Errors as
+ * dn_model_build, prefixed with `fn`; the model stays unbuilt on failure. */
+dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols);
+/* The check of an output tensor read as matrix m (argument `arg` of `fn`): DN_ERR_SHAPE unless
+ * it has exactly `cols` columns (`cols_of` names that width: "the model's output width") and
+ * at least `rows` rows (`rows_of` names whose: "x"). */
+dn_status dn_seq_check_output(const char *fn, const char *arg, const dn_matrix *m, size_t rows,
+                              const char *rows_of, size_t cols, const char *cols_of);
 
 #endif

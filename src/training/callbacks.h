@@ -64,7 +64,6 @@ typedef struct dn_callback_ops {
 struct dn_callback {
   const dn_callback_ops *ops;
   void *impl;
-  dn_model *owner; /* the model that took it in fit, or NULL */
 };
 
 /* A callback around impl (taken: freed through ops->free_impl on failure). */

@@ -18,36 +18,38 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/status.h"
 #include "training/callbacks.h"
 #include "training/history.h"
 #include "training/progress.h"
-#include "core/status.h"
 #include "training/train.h"
 
 #define DN_FIT_BATCH 32
 
-/* fit takes every callback: attaches it to the model (freed with it), or frees it when there
- * is no model. A callback owned by another model is refused (and left alone). */
-static dn_status take_callbacks(dn_model *model, dn_callback *const *cbs, size_t n) {
-  dn_status result = DN_OK;
-  for (size_t i = 0; i < n; i++) {
-    dn_callback *cb = cbs[i];
-    if (cb->owner != NULL && cb->owner != model) {
-      result = dn_fail(DN_ERR_ARG, "dn_fit: callbacks[%zu] (%s) belongs to another model", i,
-                       cb->ops->type);
-      continue;
-    }
-    if (model != NULL && cb->owner == model)
-      continue;
-    if (model == NULL || dn_seq_own_callback(model, cb) != DN_OK) {
-      if (model != NULL)
-        result = dn_fail(DN_ERR_NOMEM, "dn_fit: out of memory taking callbacks[%zu]", i);
-      dn_callback_free(cb);
-      continue;
-    }
-    cb->owner = model;
+/* The callbacks list's length; DN_ERR_ARG if a callback appears twice (fit frees each once). */
+static dn_status count_callbacks(dn_callback *const *cbs, size_t *n) {
+  *n = 0;
+  while (cbs != NULL && cbs[*n] != NULL)
+    (*n)++;
+  for (size_t i = 1; i < *n; i++)
+    for (size_t j = 0; j < i; j++)
+      if (cbs[i] == cbs[j])
+        return dn_fail(DN_ERR_ARG,
+                       "dn_fit: callbacks[%zu] is callbacks[%zu] again (%s); give each callback "
+                       "once",
+                       i, j, cbs[i]->ops->type);
+  return DN_OK;
+}
+
+/* fit owns its callbacks: each is freed once when it returns, whatever happened. */
+static void free_callbacks(dn_callback *const *cbs) {
+  for (size_t i = 0; cbs != NULL && cbs[i] != NULL; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = cbs[j] == cbs[i];
+    if (!seen)
+      dn_callback_free(cbs[i]);
   }
-  return result;
 }
 
 typedef struct fit_data {
@@ -59,51 +61,50 @@ typedef struct fit_data {
   bool has_terminate_on_nan;
 } fit_data;
 
+static bool no_tensor(dn_tensor t) {
+  return t.rank == 0 && t.data == NULL;
+}
+
+/* Every check of fit's arguments, changing nothing; then the setup (building an unbuilt model,
+ * fixing a resolved loss, metrics, optimizer slots). */
 static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, size_t n_cb,
                            fit_data *d) {
   const char *fn = "dn_fit";
-  dn_status st = dn_train_ready(o->model, fn);
+  dn_xy xy, val = {0};
+  dn_status st = dn_train_check_xy(o->model, fn, o->x, o->y, o->sample_weight, &xy);
   if (st != DN_OK)
     return st;
-  if (o->x == NULL || o->y == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, o->x == NULL ? "x" : "y");
-  if (o->rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows is 0 (no training data)", fn);
-  bool has_vx = o->validation_x != NULL, has_vy = o->validation_y != NULL;
+  bool has_vx = !no_tensor(o->validation_x), has_vy = !no_tensor(o->validation_y);
   if (has_vx != has_vy)
-    return dn_fail(DN_ERR_ARG, "%s: validation_%s is NULL but validation_%s is not", fn,
-                   has_vx ? "y" : "x", has_vx ? "x" : "y");
-  if (has_vx && o->validation_rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: validation_rows is 0 with validation_x/validation_y given", fn);
-  if (!has_vx && o->validation_rows != 0)
-    return dn_fail(DN_ERR_ARG, "%s: validation_rows is %zu but validation_x/validation_y are NULL",
-                   fn, o->validation_rows);
+    return dn_fail(DN_ERR_ARG,
+                   "%s: validation_%s is given but validation_%s is not (Keras validation_data "
+                   "is a pair)",
+                   fn, has_vx ? "x" : "y", has_vx ? "y" : "x");
+  if (has_vx && (st = dn_train_check_pair(fn, "validation_x", "validation_y", o->validation_x,
+                                          o->validation_y, &xy, &val)) != DN_OK)
+    return st;
   double split = o->validation_split;
   if (!(split >= 0 && split < 1))
     return dn_fail(DN_ERR_ARG, "%s: validation_split must be in [0, 1), got %g", fn, split);
-  *d = (fit_data){.x = o->x, .y = o->y, .sw = o->sample_weight, .rows = o->rows};
-  size_t in = o->model->input_dim, tcols = dn_train_target_cols(o->model);
+  size_t rows = xy.x.rows;
+  *d = (fit_data){.x = xy.x.data, .y = xy.y.data, .sw = xy.sw, .rows = rows};
   if (has_vx) { /* validation_data overrides validation_split */
-    d->vx = o->validation_x;
-    d->vy = o->validation_y;
-    d->vrows = o->validation_rows;
+    d->vx = val.x.data;
+    d->vy = val.y.data;
+    d->vrows = val.x.rows;
   } else if (split > 0) {
-    size_t keep = (size_t)floor((double)o->rows * (1.0 - split));
-    if (keep == 0 || keep == o->rows)
+    size_t keep = (size_t)floor((double)rows * (1.0 - split));
+    if (keep == 0 || keep == rows)
       return dn_fail(DN_ERR_ARG,
                      "%s: validation_split %g of %zu rows leaves %zu training and %zu validation "
                      "rows; both must be > 0",
-                     fn, split, o->rows, keep, o->rows - keep);
+                     fn, split, rows, keep, rows - keep);
     d->rows = keep;
-    d->vx = o->x + keep * in;
-    d->vy = o->y + keep * tcols;
-    d->vsw = o->sample_weight ? o->sample_weight + keep : NULL;
-    d->vrows = o->rows - keep;
+    d->vx = xy.x.data + keep * xy.x.cols;
+    d->vy = xy.y.data + keep * xy.tcols;
+    d->vsw = xy.sw ? xy.sw + keep : NULL;
+    d->vrows = rows - keep;
   }
-  if ((st = dn_train_check_labels(o->model, fn, "y", o->y, o->rows)) != DN_OK)
-    return st;
-  if (has_vx && (st = dn_train_check_labels(o->model, fn, "validation_y", d->vy, d->vrows)))
-    return st;
   d->batch = o->batch_size ? o->batch_size : DN_FIT_BATCH;
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
@@ -111,7 +112,7 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   d->steps = (d->rows + d->batch - 1) / d->batch;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
-  return DN_OK;
+  return dn_train_setup(o->model, fn, &xy);
 }
 
 /* Everything a fit allocates, released in one place. */
@@ -125,8 +126,6 @@ typedef struct fit_run {
 } fit_run;
 
 static void fit_cleanup(fit_run *r, bool keep_history) {
-  for (size_t i = 0; i < r->n_cb; i++)
-    dn_cb_release(r->cbs[i]);
   dn_logbook_free(&r->book);
   dn_logbook_free(&r->batch_book);
   dn_progress_free(&r->progress);
@@ -261,12 +260,7 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
   return DN_OK;
 }
 
-dn_history *dn_fit_with(dn_fit_options o) {
-  size_t n_cb = 0;
-  while (o.callbacks != NULL && o.callbacks[n_cb] != NULL)
-    n_cb++;
-  if (take_callbacks(o.model, o.callbacks, n_cb) != DN_OK)
-    return NULL;
+static dn_history *fit(dn_fit_options o, size_t n_cb) {
   if (o.model == NULL)
     return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
   dn_model *model = o.model;
@@ -316,4 +310,13 @@ dn_history *dn_fit_with(dn_fit_options o) {
   }
   fit_cleanup(&r, st == DN_OK);
   return st == DN_OK ? r.history : NULL;
+}
+
+dn_history *dn_fit_with(dn_fit_options o) {
+  size_t n_cb = 0;
+  dn_history *history = NULL;
+  if (count_callbacks(o.callbacks, &n_cb) == DN_OK)
+    history = fit(o, n_cb);
+  free_callbacks(o.callbacks); /* fit took them, also on failure */
+  return history;
 }

@@ -26,6 +26,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/names.h"
 #include "core/status.h"
 
 /* keras.config.epsilon() and 1 - epsilon as float32 (Keras clips float32 tensors). */
@@ -374,6 +375,7 @@ enum {
   LOSS_KLD,
   LOSS_POISSON,
   LOSS_COSINE,
+  LOSS_CE,
   LOSS_COUNT
 };
 
@@ -404,6 +406,16 @@ DEFINE_EVAL(eval_squared_hinge, LOSS_SQUARED_HINGE)
 DEFINE_EVAL(eval_kld, LOSS_KLD)
 DEFINE_EVAL(eval_poisson, LOSS_POISSON)
 DEFINE_EVAL(eval_cosine, LOSS_COSINE)
+
+/* "crossentropy" has no formula of its own: train.c swaps in the loss it resolves to before
+ * the first batch (dn_loss_resolve). */
+static dn_status eval_ce(double *loss, float *grad, const float *pred, const float *target,
+                         size_t rows, size_t cols, const float *sample_weight,
+                         const dn_loss_params *params) {
+  (void)loss, (void)grad, (void)pred, (void)target, (void)rows, (void)cols, (void)sample_weight;
+  (void)params;
+  return dn_fail(DN_ERR_STATE, "loss 'crossentropy' is not resolved from the targets yet");
+}
 
 /* Names: the Keras 3 function name, its class name and the aliases of keras.losses.get
  * (keras/src/losses/__init__.py). "logcosh" is a Keras legacy alias; "cce" and "scce" are not
@@ -456,9 +468,36 @@ static const loss_entry table[LOSS_COUNT] = {
                      row_cosine,
                      0,
                      {"CosineSimilarity", NULL}},
+    /* Keras 3's compile_utils.get_loss resolves it from the shapes at the first batch */
+    [LOSS_CE] = {{"crossentropy", false, eval_ce, true},
+                 NULL,
+                 OPT_LOGITS | OPT_SMOOTHING,
+                 {"ce", NULL}},
 };
 
 /* ---- lookup, option checks and the reduction ----------------------------------------------- */
+
+/* Every accepted name in table order: each loss's name, then its aliases. */
+static const char *loss_name_at(const void *unused, size_t index) {
+  (void)unused;
+  for (size_t i = 0; i < LOSS_COUNT; i++) {
+    if (index == 0)
+      return table[i].loss.name;
+    index--;
+    for (const char *const *a = table[i].aliases; *a != NULL; a++, index--)
+      if (index == 0)
+        return *a;
+  }
+  return "";
+}
+
+static size_t loss_name_count(void) {
+  size_t n = 0;
+  for (size_t i = 0; i < LOSS_COUNT; i++)
+    for (const char *const *a = table[i].aliases; *a != NULL; a++)
+      n++;
+  return n + LOSS_COUNT;
+}
 
 const dn_loss *dn_loss_find(const char *name) {
   if (name == NULL)
@@ -470,7 +509,16 @@ const dn_loss *dn_loss_find(const char *name) {
       if (strcmp(name, *a) == 0)
         return &table[i].loss;
   }
-  return dn_fail_null(DN_ERR_ARG, "unknown loss '%s'", name);
+  dn_fail_unknown_name("loss", name, loss_name_at, NULL, loss_name_count());
+  return NULL;
+}
+
+const dn_loss *dn_loss_resolve(const dn_loss *loss, size_t output_cols, size_t target_cols) {
+  if (!loss->from_targets)
+    return loss;
+  if (output_cols == 1)
+    return &table[LOSS_BCE].loss;
+  return target_cols == 1 ? &table[LOSS_SCCE].loss : &table[LOSS_CCE].loss;
 }
 
 /* Resolves params (NULL = Keras defaults) into ctx, rejecting bad values and options the loss
@@ -488,6 +536,9 @@ static dn_status resolve(const loss_entry *e, const dn_loss_params *params, loss
     if (!(d > 0) || !isfinite(d))
       return dn_fail(DN_ERR_ARG, "loss '%s': huber_delta must be > 0, got %g", name, d);
     ctx->delta = d;
+  } else if (params->huber_delta != 0 || signbit(params->huber_delta)) {
+    return dn_fail(DN_ERR_ARG, "loss '%s' takes no huber_delta option (got %g)", name,
+                   params->huber_delta);
   }
   if (params->from_logits && !(e->options & OPT_LOGITS))
     return dn_fail(DN_ERR_ARG, "loss '%s' takes no from_logits option", name);

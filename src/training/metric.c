@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/names.h"
 #include "core/status.h"
 
 /* keras.config.epsilon() as the float32 Keras computes with. */
@@ -135,21 +136,11 @@ static const dn_metric_def metric_table[] = {
 
 #define DN_METRIC_COUNT (sizeof metric_table / sizeof metric_table[0])
 
-static bool same_ignoring_case(const char *a, const char *b) {
-  for (; *a && *b; a++, b++) {
-    char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a - 'A' + 'a') : *a;
-    char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b - 'A' + 'a') : *b;
-    if (x != y)
-      return false;
-  }
-  return *a == *b;
-}
-
 static const dn_metric_def *find_def(const char *name) {
   for (size_t i = 0; i < DN_METRIC_COUNT; i++) {
     const dn_metric_def *d = &metric_table[i];
     for (int k = 0; k < DN_METRIC_MAX_NAMES && d->names[k] != NULL; k++) {
-      if (d->any_case ? same_ignoring_case(name, d->names[k]) : strcmp(name, d->names[k]) == 0)
+      if (d->any_case ? dn_same_ignoring_case(name, d->names[k]) : strcmp(name, d->names[k]) == 0)
         return d;
     }
   }
@@ -166,20 +157,27 @@ static const dn_metric_def *resolve_accuracy(size_t pred_cols, size_t target_col
   return find_def("categorical_accuracy");
 }
 
-static dn_status unknown_metric(const char *name) {
-  char known[320];
-  size_t used = 0;
-  known[0] = '\0';
-  for (size_t i = 0; i < DN_METRIC_COUNT && used < sizeof known; i++) {
-    for (int k = 0; k < DN_METRIC_MAX_NAMES && metric_table[i].names[k] != NULL; k++) {
-      if (k > 0 && !(metric_table[i].names[k][0] >= 'a' && metric_table[i].names[k][0] <= 'z'))
-        continue; /* list the snake_case names and short aliases only */
-      if (used < sizeof known)
-        used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "",
-                                 metric_table[i].names[k]);
-    }
-  }
-  return dn_fail(DN_ERR_ARG, "dn_metric_init: unknown metric '%s' (known: %s)", name, known);
+/* Every accepted name in table order, for the unknown-name message. */
+static const char *metric_name_at(const void *unused, size_t index) {
+  (void)unused;
+  for (size_t i = 0; i < DN_METRIC_COUNT; i++)
+    for (int k = 0; k < DN_METRIC_MAX_NAMES && metric_table[i].names[k] != NULL; k++, index--)
+      if (index == 0)
+        return metric_table[i].names[k];
+  return "";
+}
+
+dn_status dn_metric_check_name(const char *name) {
+  if (name != NULL && strcmp(name, "loss") == 0)
+    return dn_fail(DN_ERR_ARG, "unknown metric 'loss' (the loss is always logged; it is not a "
+                               "metric)");
+  if (name != NULL && find_def(name) != NULL)
+    return DN_OK;
+  size_t count = 0;
+  for (size_t i = 0; i < DN_METRIC_COUNT; i++)
+    for (int k = 0; k < DN_METRIC_MAX_NAMES && metric_table[i].names[k] != NULL; k++)
+      count++;
+  return dn_fail_unknown_name("metric", name ? name : "(null)", metric_name_at, NULL, count);
 }
 
 /* ---- lifecycle ---- */
@@ -197,8 +195,11 @@ dn_status dn_metric_init(dn_metric *metric, const char *name, size_t pred_cols,
   DN_CHECK_NOT_NULL(metric, "dn_metric_init");
   DN_CHECK_NOT_NULL(name, "dn_metric_init");
   const dn_metric_def *def = find_def(name);
-  if (def == NULL)
-    return unknown_metric(name);
+  if (def == NULL) {
+    dn_metric_check_name(name);
+    dn_error_context("dn_metric_init");
+    return DN_ERR_ARG;
+  }
   if (strlen(name) >= sizeof metric->name) /* no table name is this long */
     return dn_fail(DN_ERR_ARG, "dn_metric_init: metric name '%s' is too long", name);
   if (pred_cols == 0 || target_cols == 0)

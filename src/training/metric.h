@@ -21,6 +21,9 @@ typedef struct dn_metric {
  * with target_cols columns ("accuracy"/"acc" resolved from them as Keras
  * does). Allocates here only. Unknown name: DN_ERR_ARG naming it. */
 dn_status dn_metric_init(dn_metric *metric, const char *name, size_t pred_cols, size_t target_cols);
+/* DN_OK for a metric name of the table; otherwise DN_ERR_ARG with "unknown metric 'foo' (...)",
+ * a hint or the names (names.h). "loss" is not a metric. */
+dn_status dn_metric_check_name(const char *name);
 /* Starts a new epoch (no allocation). */
 void dn_metric_reset(dn_metric *metric);
 /* Adds a batch (no allocation). sample_weight may be NULL. */

@@ -4,13 +4,16 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/fpenv.h"
+#include "core/names.h"
+#include "core/status.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
-#include "core/status.h"
 
 #define DN_EVAL_BATCH 32
 
@@ -44,16 +47,15 @@ size_t dn_train_target_cols(const dn_model *model) {
   return model->train->loss->sparse ? 1 : dn_model_output_dim(model);
 }
 
-/* Sets the metrics up for the model's output width (all or nothing). */
-static dn_status init_metrics(dn_model *model, const char *fn) {
-  struct dn_train *t = model->train;
-  size_t cols = dn_model_output_dim(model);
-  if (t->metrics_cols == cols)
-    return DN_OK;
+/* New metrics for predictions of `cols` columns and targets of `tcols` (all or nothing), into
+ * *out; commit_metrics installs them. */
+static dn_status prepare_metrics(const struct dn_train *t, size_t cols, size_t tcols,
+                                 const char *fn, dn_metric **out) {
   dn_metric *fresh = dn_calloc(t->n_metrics ? t->n_metrics : 1, sizeof *fresh);
-  if (fresh == NULL)
+  if (fresh == NULL) {
+    dn_error_context(fn);
     return DN_ERR_NOMEM;
-  size_t tcols = dn_train_target_cols(model);
+  }
   for (size_t i = 0; i < t->n_metrics; i++) {
     dn_status st = dn_metric_init(&fresh[i], t->metric_req[i], cols, tcols);
     if (st != DN_OK) {
@@ -64,13 +66,30 @@ static dn_status init_metrics(dn_model *model, const char *fn) {
       return st;
     }
   }
+  *out = fresh;
+  return DN_OK;
+}
+
+static void commit_metrics(struct dn_train *t, dn_metric *fresh, size_t cols) {
   free_metrics(t);
   dn_free(t->metrics);
   t->metrics = fresh;
   t->metrics_cols = cols;
   for (size_t i = 0; i < t->n_metrics; i++)
     snprintf(t->val_names[i], DN_TRAIN_NAME_CAP, "val_%s", fresh[i].name);
-  return DN_OK;
+}
+
+/* Sets the metrics up for the model's output width (all or nothing). */
+static dn_status init_metrics(dn_model *model, const char *fn) {
+  struct dn_train *t = model->train;
+  size_t cols = dn_model_output_dim(model);
+  if (t->metrics_cols == cols)
+    return DN_OK;
+  dn_metric *fresh = NULL;
+  dn_status st = prepare_metrics(t, cols, dn_train_target_cols(model), fn, &fresh);
+  if (st == DN_OK)
+    commit_metrics(t, fresh, cols);
+  return st;
 }
 
 static dn_status check_compile_args(const dn_compile_options *o, const dn_loss **loss,
@@ -94,9 +113,10 @@ static dn_status check_compile_args(const dn_compile_options *o, const dn_loss *
     const char *m = o->metrics[n];
     if (strlen(m) + 4 >= DN_TRAIN_NAME_CAP)
       return dn_fail(DN_ERR_ARG, "dn_compile: metric name '%s' is too long", m);
-    /* "loss" has a direction (for monitors) but is not a metric. */
-    if (strcmp(m, "loss") == 0 || dn_metric_name_direction(m) == 0)
-      return dn_fail(DN_ERR_ARG, "dn_compile: unknown metric '%s'", m);
+    if (dn_metric_check_name(m) != DN_OK) { /* "loss" is logged anyway, not a metric */
+      dn_error_context("dn_compile");
+      return DN_ERR_ARG;
+    }
   }
   *n_metrics = n;
   return DN_OK;
@@ -142,11 +162,13 @@ dn_status dn_compile_with(dn_compile_options o) {
       return dn_last_status();
     }
   }
-  /* Metrics need the output width: set them up now if the model has it. */
+  /* Metrics need the output width (and "crossentropy" the targets): set them up now if the
+   * model has what they need, else at the first call with data. */
   dn_model *model = o.model;
   struct dn_train *old = model->train;
   model->train = t;
-  if (dn_seq_is_built(model) && (st = init_metrics(model, "dn_compile")) != DN_OK) {
+  if (dn_seq_is_built(model) && !loss->from_targets &&
+      (st = init_metrics(model, "dn_compile")) != DN_OK) {
     model->train = old;
     if (given != NULL && given == current)
       t->optimizer = NULL; /* still the old state's */
@@ -166,20 +188,118 @@ dn_status dn_compile_with(dn_compile_options o) {
 
 /* ---- shared setup --------------------------------------------------------- */
 
-dn_status dn_train_ready(dn_model *model, const char *fn) {
+/* DN_ERR_ARG (naming fn and the row) if a sparse loss gets a label that is not a class index in
+ * [0, classes). */
+static dn_status check_labels(const char *fn, const char *what, const dn_loss *loss, size_t classes,
+                              const float *y, size_t rows) {
+  if (!loss->sparse)
+    return DN_OK;
+  for (size_t r = 0; r < rows; r++) {
+    double v = y[r];
+    if (!(v >= 0 && v < (double)classes && v == floor(v)))
+      return dn_fail(DN_ERR_ARG, "%s: %s row %zu holds %g, not a class index in [0, %zu) (loss %s)",
+                     fn, what, r, v, classes, loss->name);
+  }
+  return DN_OK;
+}
+
+/* y's width for `loss` (resolved) and the model's output width, and x's and y's rows. */
+static dn_status check_targets(const char *fn, const char *x_name, const char *y_name,
+                               const dn_xy *d) {
+  size_t cols = d->y.cols;
+  if (d->loss->sparse && cols != 1)
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: %s has %zu columns but loss '%s' takes 1 column of class indices (the "
+                   "model's output width is %zu)", /* cols != 1 here */
+                   fn, y_name, cols, d->loss->name, d->out);
+  if (!d->loss->sparse && cols != d->out)
+    return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but the model's output width is %zu%s",
+                   fn, y_name, cols, dn_plural(cols), d->out,
+                   cols == 1 && strcmp(d->loss->name, "categorical_crossentropy") == 0
+                       ? " (class indices need sparse_categorical_crossentropy; "
+                         "categorical_crossentropy takes one-hot rows)"
+                       : "");
+  if (d->x.rows != d->y.rows)
+    return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu row%s but %s has %zu", fn, x_name, d->x.rows,
+                   dn_plural(d->x.rows), y_name, d->y.rows);
+  return check_labels(fn, y_name, d->loss, d->out, d->y.data, d->y.rows);
+}
+
+dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_tensor y,
+                            dn_tensor sample_weight, dn_xy *d) {
   if (model == NULL)
     return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
   if (model->train == NULL)
     return dn_fail(DN_ERR_STATE, "%s: the model is not compiled (call dn_compile first)", fn);
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE,
-                   "%s: the model has no input shape yet (give the first layer .input_dim "
-                   "or call dn_model_build)",
-                   fn);
-  dn_status st = init_metrics(model, fn);
-  if (st == DN_OK && (st = dn_optimizer_prepare(model->train->optimizer, model->n_params)) != DN_OK)
-    dn_error_context(fn);
+  *d = (dn_xy){0};
+  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &d->x);
+  if (st == DN_OK)
+    st = dn_seq_check_input(model, fn, "x", d->x.cols, &d->out);
+  if (st == DN_OK)
+    st = dn_tensor_matrix(y, fn, "y", 2, &d->y);
+  if (st != DN_OK)
+    return st;
+  /* Keras 3 resolves "crossentropy" from the shapes at the first batch; then it is fixed. */
+  const struct dn_train *t = model->train;
+  d->loss = dn_loss_resolve(t->loss, d->out, d->y.cols);
+  if (d->loss != t->loss && dn_loss_check_params(d->loss, &t->loss_params) != DN_OK)
+    return dn_fail(DN_ERR_ARG,
+                   "%s: loss 'crossentropy' resolves to %s for y of %zu column%s and an output "
+                   "width of %zu, which takes no label_smoothing (got %g)",
+                   fn, d->loss->name, d->y.cols, dn_plural(d->y.cols), d->out,
+                   t->loss_params.label_smoothing);
+  d->tcols = d->loss->sparse ? 1 : d->out;
+  if ((st = check_targets(fn, "x", "y", d)) != DN_OK)
+    return st;
+  if (sample_weight.rank == 0 && sample_weight.data == NULL)
+    return DN_OK; /* no sample weights */
+  dn_matrix sw;
+  if ((st = dn_tensor_matrix(sample_weight, fn, "sample_weight", 2, &sw)) != DN_OK)
+    return st;
+  if (sw.cols != 1)
+    return dn_fail(DN_ERR_SHAPE, "%s: sample_weight has %zu columns but takes 1 (a weight per row)",
+                   fn, sw.cols);
+  if (sw.rows != d->x.rows)
+    return dn_fail(DN_ERR_SHAPE, "%s: x has %zu row%s but sample_weight has %zu", fn, d->x.rows,
+                   dn_plural(d->x.rows), sw.rows);
+  d->sw = sw.data;
+  return DN_OK;
+}
+
+dn_status dn_train_check_pair(const char *fn, const char *x_name, const char *y_name, dn_tensor x,
+                              dn_tensor y, const dn_xy *first, dn_xy *d) {
+  *d = (dn_xy){.out = first->out, .tcols = first->tcols, .loss = first->loss};
+  dn_status st = dn_tensor_matrix(x, fn, x_name, 2, &d->x);
+  if (st == DN_OK && d->x.cols != first->x.cols)
+    st = dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but the model's input width is %zu", fn,
+                 x_name, d->x.cols, dn_plural(d->x.cols), first->x.cols);
+  if (st == DN_OK)
+    st = dn_tensor_matrix(y, fn, y_name, 2, &d->y);
+  if (st == DN_OK)
+    st = check_targets(fn, x_name, y_name, d);
   return st;
+}
+
+dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
+  struct dn_train *t = model->train;
+  dn_metric *fresh = NULL;
+  dn_status st = DN_OK;
+  if (t->metrics_cols != d->out) /* before building: a metric may not fit the shapes */
+    st = prepare_metrics(t, d->out, d->tcols, fn, &fresh);
+  if (st == DN_OK)
+    st = dn_seq_build_for(model, fn, d->x.cols);
+  if (st == DN_OK && (st = dn_optimizer_prepare(t->optimizer, model->n_params)) != DN_OK)
+    dn_error_context(fn);
+  if (st != DN_OK) {
+    for (size_t i = 0; fresh != NULL && i < t->n_metrics; i++)
+      dn_metric_free(&fresh[i]);
+    dn_free(fresh);
+    return st;
+  }
+  t->loss = d->loss;
+  if (fresh != NULL)
+    commit_metrics(t, fresh, d->out);
+  return DN_OK;
 }
 
 static dn_status grow(float **buf, size_t rows, size_t cols) {
@@ -230,20 +350,6 @@ dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows) {
     dn_free(t->perm);
     t->perm = p;
     t->perm_cap = perm_rows;
-  }
-  return DN_OK;
-}
-
-dn_status dn_train_check_labels(const dn_model *model, const char *fn, const char *what,
-                                const float *y, size_t rows) {
-  if (!model->train->loss->sparse)
-    return DN_OK;
-  size_t classes = dn_model_output_dim(model);
-  for (size_t r = 0; r < rows; r++) {
-    double v = y[r];
-    if (!(v >= 0 && v < (double)classes && v == floor(v)))
-      return dn_fail(DN_ERR_ARG, "%s: %s row %zu holds %g, not a class index in [0, %zu) (loss %s)",
-                     fn, what, r, v, classes, model->train->loss->name);
   }
   return DN_OK;
 }
@@ -390,50 +496,48 @@ dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, con
 
 /* ---- public entry points ---------------------------------------------------- */
 
-static dn_status check_xy(const char *fn, const float *x, const float *y, size_t rows) {
-  if (x == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: x is NULL", fn);
-  if (y == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: y is NULL", fn);
-  if (rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows is 0 (no data)", fn);
-  return DN_OK;
-}
-
-dn_status dn_evaluate_with(dn_evaluate_options o) {
-  const char *fn = "dn_evaluate";
-  dn_status st = dn_train_ready(o.model, fn);
-  if (st == DN_OK)
-    st = check_xy(fn, o.x, o.y, o.rows);
-  if (st == DN_OK && o.values == NULL)
-    st = dn_fail(DN_ERR_ARG, "%s: values is NULL", fn);
-  if (st == DN_OK && o.values_capacity == 0)
-    st = dn_fail(DN_ERR_ARG, "%s: values_capacity is 0 (the loss needs one value)", fn);
-  if (st == DN_OK)
-    st = dn_train_check_labels(o.model, fn, "y", o.y, o.rows);
-  size_t bs = o.batch_size ? o.batch_size : DN_EVAL_BATCH;
-  if (st == DN_OK)
-    st = dn_seq_reserve(o.model, bs < o.rows ? bs : o.rows);
+/* evaluate / evaluate_metrics under the caller's name: the loss, then the metrics. */
+static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
+                          dn_tensor sample_weight, size_t batch_size, double *values,
+                          size_t capacity) {
+  dn_xy d;
+  dn_status st = dn_train_check_xy(model, fn, x, y, sample_weight, &d);
   if (st != DN_OK)
     return st;
-  double loss;
-  if ((st = dn_train_evaluate(o.model, o.x, o.y, o.sample_weight, o.rows, bs, &loss)) != DN_OK) {
+  size_t rows = d.x.rows, bs = batch_size ? batch_size : DN_EVAL_BATCH;
+  if ((st = dn_train_setup(model, fn, &d)) != DN_OK)
+    return st;
+  if ((st = dn_seq_reserve(model, bs < rows ? bs : rows)) != DN_OK) {
     dn_error_context(fn);
     return st;
   }
-  struct dn_train *t = o.model->train;
-  o.values[0] = loss;
-  for (size_t i = 0; i < t->n_metrics && i + 1 < o.values_capacity; i++)
-    o.values[i + 1] = dn_metric_result(&t->metrics[i]);
+  double loss;
+  if ((st = dn_train_evaluate(model, d.x.data, d.y.data, d.sw, rows, bs, &loss)) != DN_OK) {
+    dn_error_context(fn);
+    return st;
+  }
+  struct dn_train *t = model->train;
+  values[0] = loss;
+  for (size_t i = 0; i < t->n_metrics && i + 1 < capacity; i++)
+    values[i + 1] = dn_metric_result(&t->metrics[i]);
   return DN_OK;
 }
 
-dn_status dn_evaluate(dn_model *model, const float *x, const float *y, size_t rows, float *loss) {
+dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options o) {
+  const char *fn = "dn_evaluate_metrics";
+  if (o.values == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: values is NULL", fn);
+  if (o.values_capacity == 0)
+    return dn_fail(DN_ERR_ARG, "%s: values_capacity is 0 (the loss needs one value)", fn);
+  return evaluate(fn, o.model, o.x, o.y, o.sample_weight, o.batch_size, o.values,
+                  o.values_capacity);
+}
+
+dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   double v[1];
   if (loss == NULL)
     return dn_fail(DN_ERR_ARG, "dn_evaluate: loss is NULL");
-  dn_status st = dn_evaluate_with((dn_evaluate_options){
-      .model = model, .x = x, .y = y, .rows = rows, .values = v, .values_capacity = 1});
+  dn_status st = evaluate("dn_evaluate", model, x, y, (dn_tensor){0}, 0, v, 1);
   if (st == DN_OK)
     *loss = (float)v[0];
   return st;
@@ -452,42 +556,39 @@ const char *dn_model_metric_name(const dn_model *model, size_t index) {
   return t->metrics_cols != 0 ? t->metrics[index - 1].name : t->metric_req[index - 1];
 }
 
-static dn_status check_predict(const char *fn, dn_model *model, const float *x, size_t rows,
-                               const float *y, size_t y_capacity) {
+/* predict / predict_on_batch: checks (an unbuilt model is built from x), then batches of
+ * batch_size rows (0 = all at once). y may share x's storage: the batches then run in the
+ * order that reads every x row before an output overwrites it (last first when an output row
+ * is wider than an input row). */
+static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
+                                 size_t batch_size) {
   if (model == NULL)
     return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE,
-                   "%s: the model has no input shape yet (give the first layer .input_dim "
-                   "or call dn_model_build)",
-                   fn);
-  if (x == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: x is NULL", fn);
-  if (y == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: y is NULL", fn);
-  if (rows == 0)
-    return dn_fail(DN_ERR_ARG, "%s: rows is 0 (no data)", fn);
-  size_t need;
-  if (!dn_mul_size(rows, dn_model_output_dim(model), &need, fn))
-    return DN_ERR_SHAPE;
-  if (y_capacity < need)
-    return dn_fail(DN_ERR_SHAPE, "%s: y holds %zu floats, %zu rows x %zu outputs need %zu", fn,
-                   y_capacity, rows, dn_model_output_dim(model), need);
-  return DN_OK;
-}
-
-static dn_status predict_batches(const char *fn, dn_model *model, const float *x, size_t rows,
-                                 float *y, size_t y_capacity, size_t batch_size) {
-  dn_status st = check_predict(fn, model, x, rows, y, y_capacity);
-  size_t first = batch_size < rows ? batch_size : rows;
-  if (st == DN_OK && first > model->ws_rows)
-    st = dn_seq_reserve(model, first);
+  dn_matrix mx, my;
+  size_t out = 0;
+  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &mx);
+  if (st == DN_OK)
+    st = dn_seq_check_input(model, fn, "x", mx.cols, &out);
+  if (st == DN_OK)
+    st = dn_tensor_matrix(y, fn, "y", 2, &my);
+  if (st == DN_OK)
+    st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
+  if (st == DN_OK)
+    st = dn_seq_build_for(model, fn, mx.cols);
+  size_t rows = mx.rows, in = mx.cols, bs = batch_size ? batch_size : rows;
+  size_t first = bs < rows ? bs : rows;
+  if (st == DN_OK && first > model->ws_rows && (st = dn_seq_reserve(model, first)) != DN_OK)
+    dn_error_context(fn);
   if (st != DN_OK)
     return st;
-  size_t in = model->input_dim, out = dn_model_output_dim(model);
-  for (size_t start = 0; start < rows; start += batch_size) {
-    size_t n = rows - start < batch_size ? rows - start : batch_size;
-    if (!dn_seq_predict(model, x + start * in, n, y + start * out)) {
+  size_t batches = (rows + bs - 1) / bs;
+  uintptr_t x0 = (uintptr_t)mx.data, x1 = (uintptr_t)(mx.data + rows * in);
+  uintptr_t y0 = (uintptr_t)my.data, y1 = (uintptr_t)(my.data + rows * out);
+  bool last_first = y0 < x1 && x0 < y1 && (out > in || (out == in && y0 > x0));
+  for (size_t k = 0; k < batches; k++) {
+    size_t b = last_first ? batches - 1 - k : k, start = b * bs;
+    size_t n = rows - start < bs ? rows - start : bs;
+    if (!dn_seq_predict(model, mx.data + start * in, n, my.data + start * out)) {
       dn_error_context(fn);
       return dn_last_status();
     }
@@ -495,42 +596,33 @@ static dn_status predict_batches(const char *fn, dn_model *model, const float *x
   return DN_OK;
 }
 
-dn_status dn_predict(dn_model *model, const float *x, size_t rows, float *y, size_t y_capacity) {
-  return predict_batches("dn_predict", model, x, rows, y, y_capacity, DN_EVAL_BATCH);
+dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y) {
+  return predict_batches("dn_predict", model, x, y, DN_EVAL_BATCH);
 }
 
-/* The checks every *_on_batch call with targets makes before touching the model. */
-static dn_status check_batch_call(const char *fn, dn_model *model, const float *x, const float *y,
-                                  size_t rows) {
-  dn_status st = dn_train_ready(model, fn);
-  if (st == DN_OK)
-    st = check_xy(fn, x, y, rows);
-  if (st == DN_OK)
-    st = dn_train_check_labels(model, fn, "y", y, rows);
-  return st;
-}
-
-dn_status dn_predict_on_batch(dn_model *model, const float *x, size_t rows, float *y,
-                              size_t y_capacity) {
-  /* A small Dense net serving a row at a time: check_predict's checks, in short, for a model
-   * whose workspace (made by an earlier call) already holds these rows. */
-  if (model != NULL && x != NULL && y != NULL && rows != 0 && rows <= model->ws_rows &&
-      model->chain != NULL && y_capacity / rows >= model->chain[model->n_layers - 1].O &&
-      dn_seq_predict(model, x, rows, y))
+dn_status dn_predict_on_batch(dn_model *model, dn_tensor x, dn_tensor y) {
+  /* A small Dense net serving a row at a time: predict_batches's checks, in short, for a
+   * built model whose workspace (made by an earlier call) already holds these rows. */
+  if (model != NULL && model->chain != NULL && x.rank == 2 && y.rank == 2 && x.data != NULL &&
+      y.data != NULL && x.shape[1] == model->input_dim && x.shape[0] != 0 &&
+      x.shape[0] <= model->ws_rows && y.shape[1] == model->chain[model->n_layers - 1].O &&
+      y.shape[0] >= x.shape[0] && dn_seq_predict(model, x.data, x.shape[0], y.data))
     return DN_OK;
-  return predict_batches("dn_predict_on_batch", model, x, rows, y, y_capacity, rows ? rows : 1);
+  return predict_batches("dn_predict_on_batch", model, x, y, 0);
 }
 
-dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
-                           float *loss) {
+dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   const char *fn = "dn_test_on_batch";
-  dn_status st = check_batch_call(fn, model, x, y, rows);
+  dn_xy d;
+  dn_status st = dn_train_check_xy(model, fn, x, y, (dn_tensor){0}, &d);
   if (st == DN_OK)
-    st = dn_seq_reserve(model, rows);
+    st = dn_train_setup(model, fn, &d);
+  if (st == DN_OK && (st = dn_seq_reserve(model, d.x.rows)) != DN_OK)
+    dn_error_context(fn);
   if (st != DN_OK)
     return st;
   double l;
-  if ((st = dn_train_evaluate(model, x, y, NULL, rows, rows, &l)) != DN_OK) {
+  if ((st = dn_train_evaluate(model, d.x.data, d.y.data, NULL, d.x.rows, d.x.rows, &l)) != DN_OK) {
     dn_error_context(fn);
     return st;
   }
@@ -539,18 +631,20 @@ dn_status dn_test_on_batch(dn_model *model, const float *x, const float *y, size
   return DN_OK;
 }
 
-dn_status dn_train_on_batch(dn_model *model, const float *x, const float *y, size_t rows,
-                            float *loss) {
+dn_status dn_train_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   const char *fn = "dn_train_on_batch";
-  dn_status st = check_batch_call(fn, model, x, y, rows);
+  dn_xy d;
+  dn_status st = dn_train_check_xy(model, fn, x, y, (dn_tensor){0}, &d);
   if (st == DN_OK)
-    st = dn_train_reserve(model, rows, 0);
+    st = dn_train_setup(model, fn, &d);
+  if (st == DN_OK && (st = dn_train_reserve(model, d.x.rows, 0)) != DN_OK)
+    dn_error_context(fn);
   if (st != DN_OK)
     return st;
   double l = NAN;
   bool bad_gradient;
   dn_train_reset_metrics(model->train);
-  st = dn_train_step(model, x, y, NULL, rows, true, &l, &bad_gradient);
+  st = dn_train_step(model, d.x.data, d.y.data, NULL, d.x.rows, true, &l, &bad_gradient);
   if (st == DN_ERR_NUMERIC)
     return dn_fail(st, "%s: the %s is %s; the step was not applied", fn,
                    bad_gradient ? "gradient" : "loss", bad_gradient ? "not finite" : "NaN or Inf");
@@ -569,9 +663,10 @@ dn_status dn_model_apply_gradients(dn_model *model) {
     return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
   if (model->train == NULL)
     return dn_fail(DN_ERR_STATE, "%s: the model is not compiled (call dn_compile first)", fn);
-  if (!dn_seq_is_built(model))
-    return dn_fail(DN_ERR_STATE, "%s: the model has no input shape yet", fn);
-  dn_status st = dn_optimizer_prepare(model->train->optimizer, model->n_params);
+  dn_status st = dn_seq_require_built(model, fn);
+  if (st != DN_OK)
+    return st;
+  st = dn_optimizer_prepare(model->train->optimizer, model->n_params);
   if (st != DN_OK) {
     dn_error_context(fn);
     return st;

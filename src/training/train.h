@@ -11,10 +11,11 @@
 #include <stddef.h>
 
 #include "densenet.h"
+#include "core/tensor.h"
+#include "model/sequential.h"
 #include "training/loss.h"
 #include "training/metric.h"
 #include "training/optimizer.h"
-#include "model/sequential.h"
 
 #define DN_TRAIN_NAME_CAP 64
 
@@ -41,19 +42,38 @@ struct dn_train {
 
 void dn_train_free(struct dn_train *train);
 
-/* Checks that `model` is compiled and built, sets up the metrics for its output
- * width and sizes the optimizer: the setup every training call makes first.
- * Messages start with `fn`. */
-dn_status dn_train_ready(dn_model *model, const char *fn);
-/* Columns of y for this model's loss (1 for sparse labels, else output_dim). */
+/* What a call with data learnt from its x, y and sample weights, all checked: the matrices,
+ * the output width, the loss the call uses ("crossentropy" resolved from y) and y's width for
+ * it (1 for sparse labels, else the output width). */
+typedef struct dn_xy {
+  dn_matrix x, y;
+  const float *sw; /* rows floats, or NULL for no sample weights */
+  size_t out, tcols;
+  const dn_loss *loss;
+} dn_xy;
+
+/* Every check a call with x and y makes, changing nothing: model (DN_ERR_ARG), compiled and
+ * with layers (DN_ERR_STATE), the tensors (dn_tensor_matrix), x's width against the model
+ * (an unbuilt model takes it), the loss resolved from y ("crossentropy"; label_smoothing on a
+ * sparse resolution is DN_ERR_ARG), y's width, equal rows, sample_weight (no tensor, or one
+ * column of x's rows), class indices for a sparse loss (DN_ERR_ARG naming the row). Messages
+ * start with `fn` and name the argument and both numbers. */
+dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_tensor y,
+                            dn_tensor sample_weight, dn_xy *d);
+/* The same checks for a second pair (fit's validation data, named x_name / y_name) against
+ * the first pair's widths and loss; sample weights none. */
+dn_status dn_train_check_pair(const char *fn, const char *x_name, const char *y_name, dn_tensor x,
+                              dn_tensor y, const dn_xy *first, dn_xy *d);
+/* After every check of the call passed: builds an unbuilt model for x's width, fixes the
+ * resolved loss, sets up the metrics for the output width and sizes the optimizer's slots:
+ * the setup every call with targets makes. Messages start with `fn`. */
+dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d);
+/* Columns of y for this model's loss (1 for sparse labels, else output_dim); the loss must be
+ * resolved (dn_train_setup). */
 size_t dn_train_target_cols(const dn_model *model);
 /* Grows the batch buffers and the model workspace to `rows` rows, and the
  * shuffle order to perm_rows entries (0 = not needed). */
 dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows);
-/* DN_ERR_ARG (naming fn and the row) if a sparse loss gets a label that is not a
- * class index in [0, output_dim). */
-dn_status dn_train_check_labels(const dn_model *model, const char *fn, const char *what,
-                                const float *y, size_t rows);
 
 /* One training step on n rows (x, y, sw may be NULL; x must stay valid through the
  * step): forward in training mode, loss + regularization into *loss, metrics updated
