@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-enum { IN = 5, OUT = 3, ROWS = 6, MAX_PARAMS = 256 };
+enum { IN = 5, OUT = 3, ROWS = 6, MAX_PARAMS = 512 };
 
 /* ---- data: exact-size heap arrays, freed after each test --------------------------------- */
 
@@ -279,6 +279,10 @@ static void test_y_width(void **state) {
   SHAPE(dn_evaluate_metrics(m, x, y4, values, 2), "dn_evaluate_metrics", "y", 4, OUT);
   SHAPE(dn_train_on_batch(m, x, y2, &loss), "dn_train_on_batch", "y", 2, OUT);
   SHAPE(dn_test_on_batch(m, x, y4, &loss), "dn_test_on_batch", "y", 4, OUT);
+  dn_gradient_check_report report;
+  SHAPE(dn_model_gradient_check(m, x, y2, &report), "dn_model_gradient_check", "dy", 2, OUT);
+  SHAPE(dn_model_gradient_check(m, x, y4, &report, .training = true), "dn_model_gradient_check",
+        "dy", 4, OUT);
   assert_true(loss == -1.0f && values[0] == -1 && values[1] == -1);
   ASSERT_UNCHANGED(m, s);
   assert_twins(m, control, x, y);
@@ -377,9 +381,13 @@ static void test_unequal_rows(void **state) {
         0, OUT);
   SHAPE(FIT(m, x, y, .validation_x = rank3(4, IN, 1), .validation_y = vy), "dn_fit", "validation_x",
         3, 2);
-  /* one of the pair without the other: no tensor */
-  NO_TENSOR(FIT(m, x, y, .validation_x = vx), "dn_fit", "validation_y");
-  NO_TENSOR(FIT(m, x, y, .validation_y = vy), "dn_fit", "validation_x");
+  /* one of the pair without the other: DN_ERR_ARG naming both */
+  poison();
+  assert_named_error(FIT(m, x, y, .validation_x = vx), DN_ERR_ARG, "dn_fit", "validation_y");
+  assert_true(dn_has_word(dn_last_error(), "validation_x"));
+  poison();
+  assert_named_error(FIT(m, x, y, .validation_y = vy), DN_ERR_ARG, "dn_fit", "validation_x");
+  assert_true(dn_has_word(dn_last_error(), "validation_y"));
   NO_TENSOR(FIT(m, x, y, .validation_x = vx, .validation_y = dn_tensor_2d(NULL, 4, OUT)), "dn_fit",
             "validation_y");
   ASSERT_UNCHANGED(m, s);
@@ -439,6 +447,8 @@ static void test_outputs(void **state) {
   dn_tensor y = mat(ROWS, OUT, 19), dy = mat(ROWS, OUT, 20);
   assert_ok(dn_model_forward(m, x, true, y));
   assert_ok(dn_model_forward(control, x, true, mat(ROWS, OUT, 19)));
+  s = snap(m); /* the training forward moved the moving statistics */
+  assert_same_snapshot(s, snap(control));
   SHAPE(dn_model_backward(m, mat(ROWS, 2, 21)), "dn_model_backward", "dy", 2, OUT);
   SHAPE(dn_model_backward(m, mat(ROWS, 4, 21)), "dn_model_backward", "dy", 4, OUT);
   SHAPE(dn_model_backward(m, mat(5, OUT, 21)), "dn_model_backward", "dy", 5, ROWS);
@@ -597,7 +607,9 @@ static void test_unbuilt_fit(void **state) {
   SHAPE(FIT(m, x, y, .validation_x = mat(4, 7, 5), .validation_y = mat(4, OUT, 5)), "dn_fit",
         "validation_x", 7, IN);
   SHAPE(FIT(m, rank3(ROWS, IN, 1), y), "dn_fit", "x", 3, 2);
-  NO_TENSOR(FIT(m, x, y, .validation_x = mat(4, IN, 5)), "dn_fit", "validation_y");
+  poison();
+  assert_named_error(FIT(m, x, y, .validation_x = mat(4, IN, 5)), DN_ERR_ARG, "dn_fit",
+                     "validation_y");
   SHAPE(dn_train_on_batch(m, x, mat(ROWS, 4, 3), &loss), "dn_train_on_batch", "y", 4, OUT);
   SHAPE(dn_evaluate(m, x, mat(5, OUT, 3), &loss), "dn_evaluate", "y", 5, ROWS);
   assert_int_equal(dn_model_input_dim(m), 0);
