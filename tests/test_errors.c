@@ -268,39 +268,69 @@ static void test_nomem_passes_leave_model_usable(void **state) {
   dn_model_free(m);
 }
 
-/* An unbuilt model builds from x's width on its first call; an allocation failure on the way
- * leaves it unbuilt, and the next call builds it as if nothing had happened. */
-static void test_nomem_first_call_builds(void **state) {
-  (void)state;
-  float x[8 * 3], p[8], ref[8];
-  for (int i = 0; i < 24; i++)
-    x[i] = (float)(i % 5) / 5.0f - 0.3f;
-  const dn_tensor xt = dn_tensor_2d(x, 8, 3);
-  dn_model *twin = dn_sequential(dn_dense(4, .activation = "relu"), dn_dense(1));
-  assert_non_null(twin);
-  assert_ok(dn_model_build(twin, 3));
-  assert_ok(dn_predict(twin, xt, dn_tensor_2d(ref, 8, 1)));
+/* The first data call of an unbuilt model, by kind: predict, forward, train_on_batch. */
+static const char *const first_call_names[3] = {"dn_predict", "dn_model_forward",
+                                                "dn_train_on_batch"};
+
+static dn_status first_call(int kind, dn_model *m, dn_tensor x, dn_tensor y, float *p) {
+  switch (kind) {
+  case 0: return dn_predict(m, x, dn_tensor_2d(p, 8, 1));
+  case 1: return dn_model_forward(m, x, false, dn_tensor_2d(p, 8, 1));
+  default: return dn_train_on_batch(m, x, y, p);
+  }
+}
+
+static dn_model *first_call_model(int kind) {
   dn_model *m = dn_sequential(dn_dense(4, .activation = "relu"), dn_dense(1));
   assert_non_null(m);
-  long failures = 0;
-  for (long k = 0;; k++) {
-    arm(k);
-    dn_status st = dn_predict(m, xt, dn_tensor_2d(p, 8, 1));
-    fail_at = -1;
-    if (st == DN_OK)
-      break;
-    assert_int_equal(st, DN_ERR_NOMEM);
-    assert_int_equal(dn_last_status(), DN_ERR_NOMEM);
-    assert_int_equal(dn_model_input_dim(m), 0);
-    assert_int_equal(dn_model_count_params(m), 0);
-    failures++;
-    assert_true(k < 10000);
+  if (kind == 2)
+    assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  return m;
+}
+
+/* An unbuilt model builds from x's width on its first call; an allocation failure on the way
+ * leaves it unbuilt (a failed call leaves the model unchanged), and the next call builds it as
+ * if nothing had happened. */
+static void test_nomem_first_call_builds(void **state) {
+  (void)state;
+  float x[8 * 3], y[8], p[8], ref[8], w[21], wref[21];
+  for (int i = 0; i < 24; i++)
+    x[i] = (float)(i % 5) / 5.0f - 0.3f;
+  for (int i = 0; i < 8; i++)
+    y[i] = x[3 * i] - x[3 * i + 2];
+  const dn_tensor xt = dn_tensor_2d(x, 8, 3), yt = dn_tensor_2d(y, 8, 1);
+  for (int kind = 0; kind < 3; kind++) {
+    const char *fn = first_call_names[kind];
+    dn_model *twin = first_call_model(kind);
+    assert_ok(dn_model_build(twin, 3));
+    assert_ok(first_call(kind, twin, xt, yt, ref));
+    dn_model *m = first_call_model(kind);
+    long failures = 0;
+    for (long k = 0;; k++) {
+      arm(k);
+      dn_status st = first_call(kind, m, xt, yt, p);
+      fail_at = -1;
+      if (st == DN_OK)
+        break;
+      if (st != DN_ERR_NOMEM || dn_last_status() != DN_ERR_NOMEM)
+        fail_msg("%s: allocation %ld: expected DN_ERR_NOMEM, got %s (%s)", fn, k,
+                 dn_status_string(st), dn_last_error());
+      if (dn_model_input_dim(m) != 0 || dn_model_count_params(m) != 0)
+        fail_msg("%s: allocation %ld failed (%s) but left the model built (input width %zu)", fn, k,
+                 dn_last_error(), dn_model_input_dim(m));
+      failures++;
+      assert_true(k < 10000);
+    }
+    assert_true(failures >= 1); /* building allocates */
+    assert_int_equal(dn_model_input_dim(m), 3);
+    assert_memory_equal(p, ref, (kind == 2 ? 1 : 8) * sizeof *p);
+    assert_int_equal(dn_model_count_params(m), 21);
+    assert_ok(dn_model_get_weights(m, w, 21));
+    assert_ok(dn_model_get_weights(twin, wref, 21));
+    assert_memory_equal(w, wref, sizeof w);
+    dn_model_free(m);
+    dn_model_free(twin);
   }
-  assert_true(failures >= 1); /* building allocates */
-  assert_int_equal(dn_model_input_dim(m), 3);
-  assert_memory_equal(p, ref, sizeof p);
-  dn_model_free(m);
-  dn_model_free(twin);
 }
 
 int main(void) {
