@@ -65,8 +65,6 @@ dn_status dn_fail_unknown_name(const char *kind, const char *name, dn_name_at at
       meant = at(table, i);
     }
   }
-  if (meant != NULL)
-    return dn_fail(DN_ERR_ARG, "unknown %s '%.64s' (did you mean '%s'?)", kind, name, meant);
   char list[400];
   size_t used = 0;
   list[0] = '\0';
@@ -75,5 +73,8 @@ dn_status dn_fail_unknown_name(const char *kind, const char *name, dn_name_at at
     if (n[0] >= 'a' && n[0] <= 'z')
       used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? " " : "", n);
   }
+  if (meant != NULL)
+    return dn_fail(DN_ERR_ARG, "unknown %s '%.64s' (did you mean '%s'? Keras names: %s)", kind,
+                   name, meant, list);
   return dn_fail(DN_ERR_ARG, "unknown %s '%.64s' (Keras names: %s)", kind, name, list);
 }

@@ -10,9 +10,9 @@
 /* The name at `index` (< count) of a caller's table, so each table keeps its own layout. */
 typedef const char *(*dn_name_at)(const void *table, size_t index);
 
-/* Sets DN_ERR_ARG with "unknown <kind> '<name>' (...)" and returns it. The parenthesis is, in
- * order of preference: "names are case-sensitive: did you mean 'relu'?" (the same letters in
- * another case), "did you mean 'mse'?" (one or two letters off), or "Keras names: a b c" (the
+/* Sets DN_ERR_ARG with "unknown <kind> '<name>' (...)" and returns it. The parenthesis is
+ * "names are case-sensitive: did you mean 'relu'?" for the same letters in another case; else
+ * "did you mean 'mse'? " for a name one or two letters off, then "Keras names: a b c" (the
  * names starting with a lower-case letter: function names and short aliases, not class
  * names). The caller adds its function's name with dn_error_context or its own prefix. */
 dn_status dn_fail_unknown_name(const char *kind, const char *name, dn_name_at at, const void *table,

@@ -265,10 +265,12 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
   dn_model *model = o.model;
   fit_data d = {0};
+  /* A "crossentropy" that check_fit resolves is put back if fit fails before the first step. */
+  const dn_loss *compiled_loss = model->train != NULL ? model->train->loss : NULL;
   if (check_fit(&o, o.callbacks, n_cb, &d) != DN_OK)
     return NULL;
 
-  /* Allocate everything before changing anything. */
+  /* Allocate everything before the first step (check_fit built an unbuilt model). */
   struct dn_train *t = model->train;
   size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
   size_t keys = 2 * (1 + t->n_metrics) + 4;
@@ -291,6 +293,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     st = dn_cb_prepare(o.callbacks[i], &r.ctx);
   if (st != DN_OK) {
     fit_cleanup(&r, false);
+    t->loss = compiled_loss;
     return NULL;
   }
 

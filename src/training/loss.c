@@ -536,9 +536,6 @@ static dn_status resolve(const loss_entry *e, const dn_loss_params *params, loss
     if (!(d > 0) || !isfinite(d))
       return dn_fail(DN_ERR_ARG, "loss '%s': huber_delta must be > 0, got %g", name, d);
     ctx->delta = d;
-  } else if (params->huber_delta != 0 || signbit(params->huber_delta)) {
-    return dn_fail(DN_ERR_ARG, "loss '%s' takes no huber_delta option (got %g)", name,
-                   params->huber_delta);
   }
   if (params->from_logits && !(e->options & OPT_LOGITS))
     return dn_fail(DN_ERR_ARG, "loss '%s' takes no from_logits option", name);
@@ -552,6 +549,13 @@ static dn_status resolve(const loss_entry *e, const dn_loss_params *params, loss
     return dn_fail(DN_ERR_ARG, "loss '%s' takes no label_smoothing option (got %g)", name, ls);
   }
   return DN_OK;
+}
+
+bool dn_loss_takes_huber_delta(const dn_loss *loss) {
+  for (size_t i = 0; i < LOSS_COUNT; i++)
+    if (loss == &table[i].loss)
+      return (table[i].options & OPT_DELTA) != 0;
+  return false;
 }
 
 dn_status dn_loss_check_params(const dn_loss *loss, const dn_loss_params *params) {

@@ -48,8 +48,12 @@ const dn_loss *dn_loss_resolve(const dn_loss *loss, size_t output_cols, size_t t
 /* The option checks eval makes, for compile to run before any batch:
  * DN_ERR_ARG if huber_delta is not > 0 (huber; +0.0 reads as the default
  * 1.0, DN_ZERO is rejected), label_smoothing is outside [0, 1] (binary and
- * categorical cross-entropy), or huber_delta / from_logits / a non-zero
- * label_smoothing is given to a loss that has no such option. */
+ * categorical cross-entropy), or from_logits / a non-zero label_smoothing is
+ * given to a loss that has no such option. huber_delta is ignored elsewhere
+ * (params carry the resolved 1.0 for every loss; compile rejects a huber_delta
+ * given to a loss without it, dn_loss_takes_huber_delta). */
 dn_status dn_loss_check_params(const dn_loss *loss, const dn_loss_params *params);
+/* True for the losses with a huber_delta option (huber). */
+bool dn_loss_takes_huber_delta(const dn_loss *loss);
 
 #endif

@@ -70,11 +70,12 @@ static dn_status prepare_metrics(const struct dn_train *t, size_t cols, size_t t
   return DN_OK;
 }
 
-static void commit_metrics(struct dn_train *t, dn_metric *fresh, size_t cols) {
+static void commit_metrics(struct dn_train *t, dn_metric *fresh, size_t cols, size_t tcols) {
   free_metrics(t);
   dn_free(t->metrics);
   t->metrics = fresh;
   t->metrics_cols = cols;
+  t->metrics_tcols = tcols;
   for (size_t i = 0; i < t->n_metrics; i++)
     snprintf(t->val_names[i], DN_TRAIN_NAME_CAP, "val_%s", fresh[i].name);
 }
@@ -82,13 +83,13 @@ static void commit_metrics(struct dn_train *t, dn_metric *fresh, size_t cols) {
 /* Sets the metrics up for the model's output width (all or nothing). */
 static dn_status init_metrics(dn_model *model, const char *fn) {
   struct dn_train *t = model->train;
-  size_t cols = dn_model_output_dim(model);
-  if (t->metrics_cols == cols)
+  size_t cols = dn_model_output_dim(model), tcols = dn_train_target_cols(model);
+  if (t->metrics_cols == cols && t->metrics_tcols == tcols)
     return DN_OK;
   dn_metric *fresh = NULL;
-  dn_status st = prepare_metrics(t, cols, dn_train_target_cols(model), fn, &fresh);
+  dn_status st = prepare_metrics(t, cols, tcols, fn, &fresh);
   if (st == DN_OK)
-    commit_metrics(t, fresh, cols);
+    commit_metrics(t, fresh, cols, tcols);
   return st;
 }
 
@@ -103,6 +104,9 @@ static dn_status check_compile_args(const dn_compile_options *o, const dn_loss *
     dn_error_context("dn_compile");
     return DN_ERR_ARG;
   }
+  if (!dn_loss_takes_huber_delta(*loss) && (o->huber_delta != 0 || signbit(o->huber_delta)))
+    return dn_fail(DN_ERR_ARG, "dn_compile: loss '%s' takes no huber_delta option (got %g)",
+                   (*loss)->name, o->huber_delta);
   dn_loss_params params = {o->huber_delta, o->from_logits, o->label_smoothing};
   if (dn_loss_check_params(*loss, &params) != DN_OK) {
     dn_error_context("dn_compile");
@@ -284,7 +288,8 @@ dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
   struct dn_train *t = model->train;
   dn_metric *fresh = NULL;
   dn_status st = DN_OK;
-  if (t->metrics_cols != d->out) /* before building: a metric may not fit the shapes */
+  /* before building: a metric may not fit the shapes */
+  if (t->metrics_cols != d->out || t->metrics_tcols != d->tcols)
     st = prepare_metrics(t, d->out, d->tcols, fn, &fresh);
   if (st == DN_OK)
     st = dn_seq_build_for(model, fn, d->x.cols);
@@ -298,7 +303,7 @@ dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
   }
   t->loss = d->loss;
   if (fresh != NULL)
-    commit_metrics(t, fresh, d->out);
+    commit_metrics(t, fresh, d->out, d->tcols);
   return DN_OK;
 }
 

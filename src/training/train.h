@@ -27,7 +27,7 @@ struct dn_train {
   char (*metric_req)[DN_TRAIN_NAME_CAP]; /* names as given to compile */
   char (*val_names)[DN_TRAIN_NAME_CAP];  /* "val_" + logged metric names */
   dn_metric *metrics;                    /* initialized when metrics_cols != 0 */
-  size_t metrics_cols;                   /* output width the metrics were set up for */
+  size_t metrics_cols, metrics_tcols;    /* output and target widths they were set up for */
   /* Grow-only batch buffers: gathered x, y, sample weights, dL/dpred. */
   float *bx, *by, *bw, *grad;
   size_t buf_rows, buf_in, buf_out; /* sized for these rows and widths */
