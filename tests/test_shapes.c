@@ -970,8 +970,15 @@ static void test_ce_categorical(void **state) {
   dn_model_free(cc);
 }
 
-/* A failed first call does not resolve the loss: y that fits none of the three, then sparse
- * labels, which must still resolve to sparse; and a 1-wide output takes no other width. */
+static double nan_rate(size_t epoch, double learning_rate, void *user) {
+  (void)epoch;
+  (void)user;
+  return learning_rate * NAN;
+}
+
+/* A failed first call does not resolve the loss: y that fits none of the three (or one-hot y in
+ * a fit failing before its first step), then sparse labels, which must still resolve to sparse;
+ * and a 1-wide output takes no other width. */
 static void test_ce_failed_call_resolves_nothing(void **state) {
   (void)state;
   const float lab[3] = {0, 2, 1};
@@ -984,6 +991,28 @@ static void test_ce_failed_call_resolves_nothing(void **state) {
   assert_true(loss == -1.0f);
   assert_true(evaluate(m, dn_tensor_2d(TX, 3, 2), dn_tensor_2d(lab, 3, 1)) ==
               evaluate(sc, dn_tensor_2d(TX, 3, 2), dn_tensor_2d(lab, 3, 1)));
+  dn_model_free(m);
+
+  /* a fit that fails after its checks but before its first step (a CSVLogger that cannot open
+   * its file) leaves the loss unresolved too: one-hot targets there, sparse labels after */
+  m = tiny(3, "softmax", "crossentropy");
+  poison();
+  assert_null(
+      dn_fit(m, dn_tensor_2d(TX, 3, 2), one_hot(3, 3), .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_csv_logger("/nonexistent-dir/l.csv"), NULL}));
+  assert_int_equal(dn_last_status(), DN_ERR_IO);
+  assert_true(evaluate(m, dn_tensor_2d(TX, 3, 2), dn_tensor_1d(lab, 3)) ==
+              evaluate(sc, dn_tensor_2d(TX, 3, 2), dn_tensor_1d(lab, 3)));
+  dn_model_free(m);
+  /* the same with a LearningRateScheduler whose NaN rate stops fit at the first epoch's begin */
+  m = tiny(3, "softmax", "crossentropy");
+  poison();
+  assert_null(
+      dn_fit(m, dn_tensor_2d(TX, 3, 2), one_hot(3, 3), .verbose = DN_VERBOSE_SILENT,
+             .callbacks = (dn_callback *[]){dn_learning_rate_scheduler(nan_rate, NULL), NULL}));
+  assert_int_equal(dn_last_status(), DN_ERR_NUMERIC);
+  assert_true(evaluate(m, dn_tensor_2d(TX, 3, 2), dn_tensor_1d(lab, 3)) ==
+              evaluate(sc, dn_tensor_2d(TX, 3, 2), dn_tensor_1d(lab, 3)));
   dn_model_free(m);
   dn_model_free(sc);
 
