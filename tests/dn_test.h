@@ -11,7 +11,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <ctype.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,57 @@ static inline void dn_assert_close_at(double actual, double expected, double abs
       _fail(__FILE__, __LINE__);                                                                   \
     }                                                                                              \
   } while (0)
+
+/* Whether `word` occurs in `text` as a whole word: not inside a longer name or number ("y" is
+ * not found in "validation_y", "3" not in "30"). */
+static inline bool dn_has_word(const char *text, const char *word) {
+  size_t n = strlen(word);
+  if (n == 0)
+    return false;
+  for (const char *p = strstr(text, word); p != NULL; p = strstr(p + 1, word)) {
+    bool starts = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    bool ends = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+    if (starts && ends)
+      return true;
+  }
+  return false;
+}
+
+/* The last error names the call, the argument and both numbers as whole words (the shape
+ * messages' contract: "dn_fit: x has 30 columns but the model's input width is 31"); status is
+ * what the call returned, and dn_last_status() must agree. */
+static inline void dn_assert_named_error_at(dn_status got, dn_status want, const char *fn,
+                                            const char *arg, size_t a, size_t b, bool numbers,
+                                            const char *call, const char *file, int line) {
+  const char *msg = dn_last_error();
+  if (got != want || dn_last_status() != want) {
+    print_error("%s: returned %s, last status %s, expected %s (message: %s)\n", call,
+                dn_status_string(got), dn_status_string(dn_last_status()), dn_status_string(want),
+                msg);
+    _fail(file, line);
+  }
+  char na[32], nb[32];
+  snprintf(na, sizeof na, "%zu", a);
+  snprintf(nb, sizeof nb, "%zu", b);
+  if (!dn_has_word(msg, fn) || !dn_has_word(msg, arg) ||
+      (numbers && (!dn_has_word(msg, na) || !dn_has_word(msg, nb)))) {
+    if (numbers)
+      print_error("%s: message '%s' should name %s, %s, %s and %s\n", call, msg, fn, arg, na, nb);
+    else
+      print_error("%s: message '%s' should name %s and %s\n", call, msg, fn, arg);
+    _fail(file, line);
+  }
+}
+
+/* The call (a dn_status expression) fails with DN_ERR_SHAPE and a message naming fn, arg and the
+ * numbers a and b. */
+#define assert_shape_error(call, fn, arg, a, b)                                                    \
+  dn_assert_named_error_at((call), DN_ERR_SHAPE, (fn), (arg), (size_t)(a), (size_t)(b), true,      \
+                           #call, __FILE__, __LINE__)
+
+/* The call fails with `status` and a message naming fn and arg. */
+#define assert_named_error(call, status, fn, arg)                                                  \
+  dn_assert_named_error_at((call), (status), (fn), (arg), 0, 0, false, #call, __FILE__, __LINE__)
 
 /* The whole contents of a stream (flushed, read from the start), NUL-terminated; *len (may
  * be NULL) gets the byte count. The caller frees. */

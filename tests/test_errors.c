@@ -2,7 +2,8 @@
  * contract, every option macro with empty and full argument lists (compiled with the
  * project's -Wpedantic -Wextra, which includes -Woverride-init), and allocation failure
  * injected at every allocation of model building, passes and training: each failure is a
- * clean DN_ERR_NOMEM, never a crash or a leak, and leaves existing objects usable. */
+ * clean DN_ERR_NOMEM, never a crash or a leak, and leaves existing objects usable (an unbuilt
+ * model that fails to build from x on its first call stays unbuilt). */
 #define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include "dn_test.h"
 
@@ -131,6 +132,7 @@ static void test_macros_compile_and_run(void **state) {
   dn_callback *cbs[] = {
       dn_early_stopping(),
       dn_early_stopping(.monitor = "val_loss", .patience = 3, .restore_best_weights = true),
+      dn_early_stopping(.patience = DN_ZERO_COUNT), /* patience is an int, as ReduceLROnPlateau's */
       dn_reduce_lr_on_plateau(),
       dn_reduce_lr_on_plateau(.monitor = "loss", .patience = DN_ZERO_COUNT, .factor = 0.5),
       dn_learning_rate_scheduler(halve, NULL),
@@ -151,20 +153,47 @@ static void test_macros_compile_and_run(void **state) {
   assert_ok(dn_compile(m, .loss = "mse"));
   assert_ok(dn_compile(m, .optimizer = "adam", .loss = "huber",
                        .metrics = (const char *[]){"mae", NULL}, .huber_delta = 2));
-  const float x[4] = {1, 2, 3, 4}, y[2] = {1, 2};
+  /* const data, views without a cast */
+  static const float x[4] = {1, 2, 3, 4}, y[2] = {1, 2};
+  const dn_tensor xt = dn_tensor_2d(x, 2, 2), yt = dn_tensor_1d(y, 2);
   float pred[2], loss;
-  dn_history *h = dn_fit(m, x, y, 2, .epochs = 2, .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, xt, yt, .epochs = 2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
-  h = dn_fit(m, x, y, 2);
+  h = dn_fit(m, xt, yt);
   (void)h; /* verbose AUTO prints to stdout: fine in a test log */
   dn_history_free(h);
+  h = dn_fit(m, xt, yt, .epochs = 1, .batch_size = 1, .validation_x = xt, .validation_y = yt,
+             .no_shuffle = true, .sample_weight = dn_tensor_1d(y, 2), .verbose = DN_VERBOSE_SILENT,
+             .seed = 3, .callbacks = (dn_callback *[]){dn_terminate_on_nan(), NULL});
+  assert_non_null(h);
+  dn_history_free(h);
   double values[2];
-  assert_ok(dn_evaluate_ex(m, x, y, 2, .values = values, .values_capacity = 2));
-  assert_ok(dn_evaluate(m, x, y, 2, &loss));
+  assert_ok(dn_evaluate_metrics(m, xt, yt, values, 2));
+  assert_ok(dn_evaluate_metrics(m, xt, yt, values, 2, .batch_size = 1,
+                                .sample_weight = dn_tensor_1d(y, 2)));
+  assert_ok(dn_evaluate_metrics_with((dn_evaluate_metrics_options){
+      .model = m, .x = xt, .y = yt, .values = values, .values_capacity = 2}));
+  assert_ok(dn_evaluate(m, xt, yt, &loss));
   assert_close(values[0], loss, 1e-6, 1e-6);
-  assert_ok(dn_predict(m, x, 2, pred, 2));
+  assert_ok(dn_predict(m, xt, dn_tensor_2d(pred, 2, 1)));
+  assert_ok(dn_predict_on_batch(m, xt, dn_tensor_1d(pred, 2)));
+  dn_gradient_check_report report;
+  assert_ok(dn_model_gradient_check(m, xt, yt, &report));
+  assert_ok(dn_model_gradient_check(m, xt, yt, &report, .epsilon = 1e-2, .training = true));
   dn_model_free(m);
+  /* the data and plot macros, with their positional arguments only and with options (these
+   * fail on a missing directory: this test is about what compiles) */
+  dn_dataset data;
+  assert_status_msg(dn_csv_load("/nonexistent-dir/d.csv", &data), DN_ERR_IO, "dn_csv_load");
+  assert_status_msg(dn_csv_load("/nonexistent-dir/d.csv", &data, .delimiter = ';',
+                                .target_names = (const char *[]){"t", NULL}),
+                    DN_ERR_IO, "dn_csv_load");
+  dn_dataset_free(&data);
+  const dn_plot_series series = {.y = y, .n = 2};
+  assert_status_msg(dn_plot_svg("/nonexistent-dir/p.svg", &series, 1), DN_ERR_IO, "dn_plot_svg");
+  assert_status_msg(dn_plot_svg("/nonexistent-dir/p.svg", &series, 1, .title = "t", .width = 300),
+                    DN_ERR_IO, "dn_plot_svg");
 }
 
 /* ---- allocation failures -------------------------------------------------- */
@@ -216,10 +245,11 @@ static void test_nomem_passes_leave_model_usable(void **state) {
     x[i] = (float)(i % 9) / 9.0f;
   for (int i = 0; i < 64; i++)
     dy[i] = 1.0f;
+  const dn_tensor xt = dn_tensor_2d(x, 64, 2), yt = dn_tensor_2d(y, 64, 1);
   long n;
-  FOR_EACH_FAILURE(&n, dn_model_forward(m, x, 64, true, y, 64) == DN_OK);
+  FOR_EACH_FAILURE(&n, dn_model_forward(m, xt, true, yt) == DN_OK);
   assert_true(n >= 1);
-  assert_ok(dn_model_backward(m, dy, 64));
+  assert_ok(dn_model_backward(m, dn_tensor_2d(dy, 64, 1)));
   assert_ok(dn_model_get_weights(m, w1, 31));
   assert_memory_equal(w0, w1, sizeof w0);
   /* Training calls: compile and fit under every failure point. */
@@ -230,12 +260,77 @@ static void test_nomem_passes_leave_model_usable(void **state) {
     target[i] = x[2 * i] - x[2 * i + 1];
   dn_history *h = NULL;
   FOR_EACH_FAILURE(&n,
-                   (h = dn_fit(m, x, target, 64, .epochs = 2, .batch_size = 16,
+                   (h = dn_fit(m, xt, dn_tensor_2d(target, 64, 1), .epochs = 2, .batch_size = 16,
                                .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT)) != NULL);
   assert_true(n >= 1);
   assert_int_equal(dn_history_length(h), 2);
   dn_history_free(h);
   dn_model_free(m);
+}
+
+/* The first data call of an unbuilt model, by kind: predict, forward, train_on_batch. */
+static const char *const first_call_names[3] = {"dn_predict", "dn_model_forward",
+                                                "dn_train_on_batch"};
+
+static dn_status first_call(int kind, dn_model *m, dn_tensor x, dn_tensor y, float *p) {
+  switch (kind) {
+  case 0: return dn_predict(m, x, dn_tensor_2d(p, 8, 1));
+  case 1: return dn_model_forward(m, x, false, dn_tensor_2d(p, 8, 1));
+  default: return dn_train_on_batch(m, x, y, p);
+  }
+}
+
+static dn_model *first_call_model(int kind) {
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu"), dn_dense(1));
+  assert_non_null(m);
+  if (kind == 2)
+    assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  return m;
+}
+
+/* An unbuilt model builds from x's width on its first call; an allocation failure on the way
+ * leaves it unbuilt (a failed call leaves the model unchanged), and the next call builds it as
+ * if nothing had happened. */
+static void test_nomem_first_call_builds(void **state) {
+  (void)state;
+  float x[8 * 3], y[8], p[8], ref[8], w[21], wref[21];
+  for (int i = 0; i < 24; i++)
+    x[i] = (float)(i % 5) / 5.0f - 0.3f;
+  for (int i = 0; i < 8; i++)
+    y[i] = x[3 * i] - x[3 * i + 2];
+  const dn_tensor xt = dn_tensor_2d(x, 8, 3), yt = dn_tensor_2d(y, 8, 1);
+  for (int kind = 0; kind < 3; kind++) {
+    const char *fn = first_call_names[kind];
+    dn_model *twin = first_call_model(kind);
+    assert_ok(dn_model_build(twin, 3));
+    assert_ok(first_call(kind, twin, xt, yt, ref));
+    dn_model *m = first_call_model(kind);
+    long failures = 0;
+    for (long k = 0;; k++) {
+      arm(k);
+      dn_status st = first_call(kind, m, xt, yt, p);
+      fail_at = -1;
+      if (st == DN_OK)
+        break;
+      if (st != DN_ERR_NOMEM || dn_last_status() != DN_ERR_NOMEM)
+        fail_msg("%s: allocation %ld: expected DN_ERR_NOMEM, got %s (%s)", fn, k,
+                 dn_status_string(st), dn_last_error());
+      if (dn_model_input_dim(m) != 0 || dn_model_count_params(m) != 0)
+        fail_msg("%s: allocation %ld failed (%s) but left the model built (input width %zu)", fn, k,
+                 dn_last_error(), dn_model_input_dim(m));
+      failures++;
+      assert_true(k < 10000);
+    }
+    assert_true(failures >= 1); /* building allocates */
+    assert_int_equal(dn_model_input_dim(m), 3);
+    assert_memory_equal(p, ref, (kind == 2 ? 1 : 8) * sizeof *p);
+    assert_int_equal(dn_model_count_params(m), 21);
+    assert_ok(dn_model_get_weights(m, w, 21));
+    assert_ok(dn_model_get_weights(twin, wref, 21));
+    assert_memory_equal(w, wref, sizeof w);
+    dn_model_free(m);
+    dn_model_free(twin);
+  }
 }
 
 int main(void) {
@@ -244,6 +339,7 @@ int main(void) {
       cmocka_unit_test(test_macros_compile_and_run),
       cmocka_unit_test_setup_teardown(test_nomem_building, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nomem_passes_leave_model_usable, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nomem_first_call_builds, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

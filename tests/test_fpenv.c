@@ -83,9 +83,9 @@ static void test_public_passes_restore(void **state) {
   _mm_setcsr(custom);
   float outside = mul(1e-20f, w[0]); /* 1e-40: denormal, kept without FTZ */
   float x[1] = {1e-20f}, y[1] = {-1.0f}, dy[1] = {1e-20f}, dx[1] = {-1.0f};
-  dn_status st = dn_model_forward(m, x, 1, true, y, 1);
+  dn_status st = dn_model_forward(m, dn_tensor_2d(x, 1, 1), true, dn_tensor_2d(y, 1, 1));
   unsigned int after_fwd = _mm_getcsr();
-  dn_status st2 = dn_model_backward_input(m, dy, 1, dx, 1);
+  dn_status st2 = dn_model_backward_input(m, dn_tensor_2d(dy, 1, 1), dn_tensor_2d(dx, 1, 1));
   unsigned int after_bwd = _mm_getcsr();
   _mm_setcsr(before);
   assert_ok(st);

@@ -93,8 +93,8 @@ static void test_history_from_fit(void **state) {
   assert_non_null(m);
   assert_ok(dn_compile(m, .optimizer = "adam", .loss = "binary_crossentropy",
                        .metrics = (const char *[]){"binary_accuracy", "mse", NULL}));
-  dn_history *h =
-      dn_fit(m, x, y, 8, .epochs = 3, .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT);
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, 8, 2), dn_tensor_1d(y, 8), .epochs = 3,
+                         .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   const char *order[] = {"loss",     "binary_accuracy",     "mse",
                          "val_loss", "val_binary_accuracy", "val_mse"};

@@ -1,6 +1,8 @@
 /* test_steady.c -- the allocation-free steady state: after the first batch, train_on_batch,
- * fit's inner steps, predict_on_batch and predict allocate nothing (counted through the public
- * allocator hook, on every thread). */
+ * test_on_batch, evaluate, fit's inner steps, predict_on_batch, predict and the hand-driven
+ * passes (forward, backward, apply_gradients) allocate nothing (counted through the public
+ * allocator hook, on every thread). Tensor views are a few words on the stack: making them
+ * allocates nothing either. */
 #define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include "dn_test.h"
 
@@ -40,21 +42,62 @@ static void fill(void) {
     Y[s] = X[s * IN] * 2.0f - X[s * IN + 1];
 }
 
+/* Rows [first, first + rows) of X and Y as views. */
+static dn_tensor xs(size_t first, size_t rows) {
+  return dn_tensor_2d(X + first * IN, rows, IN);
+}
+static dn_tensor ys(size_t first, size_t rows) {
+  return dn_tensor_2d(Y + first, rows, 1);
+}
+
 static void test_train_on_batch(void **state) {
   (void)state;
   fill();
   dn_model *m = make_model();
   float loss0, loss;
-  assert_ok(dn_train_on_batch(m, X, Y, BATCH, &loss0)); /* first batch: buffers are made */
+  assert_ok(dn_train_on_batch(m, xs(0, BATCH), ys(0, BATCH), &loss0)); /* buffers are made */
   size_t before = atomic_load(&allocs);
-  for (int step = 0; step < 20; step++)
+  for (size_t step = 0; step < 20; step++)
     assert_ok(
-        dn_train_on_batch(m, X + (step % 4) * BATCH * IN, Y + (step % 4) * BATCH, BATCH, &loss));
+        dn_train_on_batch(m, xs((step % 4) * BATCH, BATCH), ys((step % 4) * BATCH, BATCH), &loss));
   assert_int_equal(atomic_load(&allocs), before);
   /* a smaller last batch reuses the same buffers */
-  assert_ok(dn_train_on_batch(m, X, Y, 17, &loss));
+  assert_ok(dn_train_on_batch(m, xs(0, 17), ys(0, 17), &loss));
   assert_int_equal(atomic_load(&allocs), before);
   assert_true(loss < loss0); /* it really trained */
+  /* test_on_batch and evaluate: after their first call, nothing either */
+  assert_ok(dn_test_on_batch(m, xs(0, BATCH), ys(0, BATCH), &loss));
+  float eval;
+  assert_ok(dn_evaluate(m, xs(0, ROWS), ys(0, ROWS), &eval));
+  before = atomic_load(&allocs);
+  for (size_t step = 0; step < 5; step++) {
+    assert_ok(dn_test_on_batch(m, xs(step * 7, BATCH), ys(step * 7, BATCH), &loss));
+    assert_ok(dn_evaluate(m, xs(0, ROWS - step), ys(0, ROWS - step), &eval));
+  }
+  assert_int_equal(atomic_load(&allocs), before);
+  dn_model_free(m);
+}
+
+static void test_hand_driven_passes(void **state) {
+  (void)state;
+  fill();
+  dn_model *m = make_model();
+  static float out[BATCH], dy[BATCH], dx[BATCH * IN];
+  for (size_t i = 0; i < BATCH; i++)
+    dy[i] = (float)(i % 3) - 1.0f;
+  const dn_tensor ot = dn_tensor_2d(out, BATCH, 1);
+  assert_ok(dn_model_forward(m, xs(0, BATCH), true, ot));
+  assert_ok(dn_model_backward_input(m, dn_tensor_2d(dy, BATCH, 1), dn_tensor_2d(dx, BATCH, IN)));
+  assert_ok(dn_model_apply_gradients(m)); /* the first step makes the optimizer's slots */
+  size_t before = atomic_load(&allocs);
+  for (size_t step = 0; step < 10; step++) {
+    size_t rows = BATCH - step;
+    assert_ok(dn_model_forward(m, xs(step, rows), true, ot));
+    assert_ok(dn_model_backward(m, dn_tensor_2d(dy, rows, 1)));
+    assert_ok(dn_model_backward_input(m, dn_tensor_2d(dy, rows, 1), dn_tensor_2d(dx, rows, IN)));
+    assert_ok(dn_model_apply_gradients(m));
+  }
+  assert_int_equal(atomic_load(&allocs), before);
   dn_model_free(m);
 }
 
@@ -62,14 +105,15 @@ static void test_predict(void **state) {
   (void)state;
   fill();
   dn_model *m = make_model();
-  assert_ok(dn_predict_on_batch(m, X, BATCH, P, ROWS));
+  const dn_tensor pt = dn_tensor_2d(P, ROWS, 1);
+  assert_ok(dn_predict_on_batch(m, xs(0, BATCH), pt));
   size_t before = atomic_load(&allocs);
-  for (int i = 0; i < 10; i++)
-    assert_ok(dn_predict_on_batch(m, X, BATCH - (size_t)i, P, ROWS));
+  for (size_t i = 0; i < 10; i++)
+    assert_ok(dn_predict_on_batch(m, xs(0, BATCH - i), pt));
   assert_int_equal(atomic_load(&allocs), before);
-  assert_ok(dn_predict(m, X, ROWS, P, ROWS));
+  assert_ok(dn_predict(m, xs(0, ROWS), pt));
   before = atomic_load(&allocs);
-  assert_ok(dn_predict(m, X, ROWS, P, ROWS));
+  assert_ok(dn_predict(m, xs(0, ROWS), pt));
   assert_int_equal(atomic_load(&allocs), before);
   dn_model_free(m);
 }
@@ -77,7 +121,7 @@ static void test_predict(void **state) {
 /* fit's per-call allocations (history, index buffers) do not grow with the number of steps. */
 static size_t fit_allocs(dn_model *m, size_t rows) {
   size_t before = atomic_load(&allocs);
-  dn_history *h = dn_fit(m, .x = X, .y = Y, .rows = rows, .epochs = 2, .batch_size = 16,
+  dn_history *h = dn_fit(m, .x = xs(0, rows), .y = ys(0, rows), .epochs = 2, .batch_size = 16,
                          .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
@@ -101,6 +145,7 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_train_on_batch),
+      cmocka_unit_test(test_hand_driven_passes),
       cmocka_unit_test(test_predict),
       cmocka_unit_test(test_fit_inner_steps),
   };
