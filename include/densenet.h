@@ -227,18 +227,12 @@ DN_VIEW_NO_ACCESS_ dn_tensor dn_tensor_view(const float *data, int rank, const s
  * above and below still exists under its own name (for bindings, C++ casts and function
  * pointers: write (dn_tensor_2d)(...) to call it directly). */
 static inline dn_tensor dn_tensor_2d_inline(const float *data, size_t rows, size_t cols) {
-  dn_tensor t = {0};
-  t.data = (float *)(uintptr_t)data; /* never written through when given as an input */
-  t.shape[0] = rows;
-  t.shape[1] = cols;
-  t.rank = 2;
+  /* never written through when given as an input */
+  dn_tensor t = {(float *)(uintptr_t)data, {rows, cols, 0, 0}, 2, false};
   return t;
 }
 static inline dn_tensor dn_tensor_1d_inline(const float *data, size_t n) {
-  dn_tensor t = {0};
-  t.data = (float *)(uintptr_t)data;
-  t.shape[0] = n;
-  t.rank = 1;
+  dn_tensor t = {(float *)(uintptr_t)data, {n, 0, 0, 0}, 1, false};
   return t;
 }
 #define dn_tensor_2d(data, rows, cols) dn_tensor_2d_inline(data, rows, cols)

@@ -391,13 +391,49 @@ dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *
   return DN_OK;
 }
 
-dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols) {
+dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols, dn_seq_build *record) {
+  if (record != NULL)
+    *record = (dn_seq_build){0};
   if (dn_seq_is_built(model))
     return DN_OK;
+  dn_rng before = model->rng_init;
   dn_status st = build_model(model, cols);
-  if (st != DN_OK)
+  if (st != DN_OK) {
     dn_error_context(fn);
-  return st;
+    return st;
+  }
+  if (record != NULL)
+    *record = (dn_seq_build){.built = true, .rng_init = before};
+  return DN_OK;
+}
+
+void dn_seq_build_undo(dn_model *model, dn_seq_build *record) {
+  if (record == NULL || !record->built)
+    return;
+  free_workspace(model);
+  for (size_t i = 0; i < model->n_layers; i++) {
+    dn_layer *l = model->layers[i];
+    if (!l->bound) {
+      dn_free(l->params);
+      dn_free(l->grads);
+    }
+    l->params = l->grads = NULL;
+    l->bound = false;
+    l->built = false;
+    l->output_dim = 0;
+    l->n_params = 0;
+    l->n_vars = 0;
+    l->input_dim = 0; /* as build_model's own undo: the width came from this call's x */
+  }
+  dn_free(model->params);
+  dn_free(model->grads);
+  dn_free(model->vars);
+  model->params = model->grads = NULL;
+  model->vars = NULL;
+  model->n_params = model->n_vars = 0;
+  model->input_dim = 0;
+  model->rng_init = record->rng_init;
+  *record = (dn_seq_build){0};
 }
 
 dn_status dn_seq_check_output(const char *fn, const char *arg, const dn_matrix *m, size_t rows,
@@ -572,10 +608,13 @@ dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tenso
     st = dn_tensor_matrix(y, fn, "y", 2, &my);
   if (st == DN_OK)
     st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
+  dn_seq_build built = {0};
   if (st == DN_OK)
-    st = dn_seq_build_for(model, fn, mx.cols);
-  if (st == DN_OK && (st = dn_seq_reserve(model, mx.rows)) != DN_OK)
+    st = dn_seq_build_for(model, fn, mx.cols, &built);
+  if (st == DN_OK && (st = dn_seq_reserve(model, mx.rows)) != DN_OK) {
     dn_error_context(fn);
+    dn_seq_build_undo(model, &built);
+  }
   if (st != DN_OK)
     return st;
   memcpy(model->xbuf, mx.data, mx.rows * mx.cols * sizeof(float));

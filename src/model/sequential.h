@@ -79,10 +79,21 @@ dn_status dn_seq_require_built(const dn_model *model, const char *fn);
  * have once built for `cols` (so targets can be checked before building). */
 dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
                              size_t *output_dim);
+/* What dn_seq_build_for did, for a call that fails later to undo it (dn_seq_build_undo). */
+typedef struct dn_seq_build {
+  bool built;      /* this call built the model */
+  dn_rng rng_init; /* the init stream before it drew the weights */
+} dn_seq_build;
 /* Builds an unbuilt model for `cols` input columns, as Keras builds on its first batch (a no-op
  * when built). Call it after every check of the call passed (dn_seq_check_input). Errors as
- * dn_model_build, prefixed with `fn`; the model stays unbuilt on failure. */
-dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols);
+ * dn_model_build, prefixed with `fn`; the model stays unbuilt on failure. *record (may be
+ * NULL) says whether it built. */
+dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols, dn_seq_build *record);
+/* Undoes the build a record says this call made (a no-op otherwise), for a call that fails
+ * after building before it changed anything else (an allocation, a callback): the layers go
+ * back to unbuilt, the parameter block and workspace are released, the init stream rewound,
+ * so a later call builds the same weights. *record is cleared. */
+void dn_seq_build_undo(dn_model *model, dn_seq_build *record);
 /* The check of an output tensor read as matrix m (argument `arg` of `fn`): DN_ERR_SHAPE unless
  * it has exactly `cols` columns (`cols_of` names that width: "the model's output width") and
  * at least `rows` rows (`rows_of` names whose: "x"). */

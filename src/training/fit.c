@@ -59,6 +59,7 @@ typedef struct fit_data {
   size_t vrows;
   size_t batch, epochs, steps;
   bool has_terminate_on_nan;
+  dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
 
 static bool no_tensor(dn_tensor t) {
@@ -112,7 +113,7 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   d->steps = (d->rows + d->batch - 1) / d->batch;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
-  return dn_train_setup(o->model, fn, &xy);
+  return dn_train_setup(o->model, fn, &xy, &d->undo);
 }
 
 /* Everything a fit allocates, released in one place. */
@@ -265,10 +266,12 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
   dn_model *model = o.model;
   fit_data d = {0};
-  /* A "crossentropy" that check_fit resolves is put back if fit fails before the first step. */
-  const dn_loss *compiled_loss = model->train != NULL ? model->train->loss : NULL;
   if (check_fit(&o, o.callbacks, n_cb, &d) != DN_OK)
     return NULL;
+  /* A fit that fails before its first step leaves the model as it was: its build (check_fit
+   * built an unbuilt model), an unresolved "crossentropy" and its random streams. */
+  uint64_t steps_before = dn_optimizer_iterations(model->train->optimizer);
+  dn_rng shuffle_before = model->rng_shuffle, dropout_before = model->rng_dropout;
 
   /* Allocate everything before the first step (check_fit built an unbuilt model). */
   struct dn_train *t = model->train;
@@ -293,7 +296,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     st = dn_cb_prepare(o.callbacks[i], &r.ctx);
   if (st != DN_OK) {
     fit_cleanup(&r, false);
-    t->loss = compiled_loss;
+    dn_train_setup_undo(model, &d.undo);
     return NULL;
   }
 
@@ -312,6 +315,11 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
       st = dn_cb_train_end(o.callbacks[i], &r.ctx, &logs);
   }
   fit_cleanup(&r, st == DN_OK);
+  if (st != DN_OK && dn_optimizer_iterations(t->optimizer) == steps_before) {
+    dn_train_setup_undo(model, &d.undo);
+    model->rng_shuffle = shuffle_before;
+    model->rng_dropout = dropout_before;
+  }
   return st == DN_OK ? r.history : NULL;
 }
 

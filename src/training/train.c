@@ -285,17 +285,20 @@ dn_status dn_train_check_pair(const char *fn, const char *x_name, const char *y_
   return st;
 }
 
-dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
+dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d, dn_train_undo *undo) {
   struct dn_train *t = model->train;
   dn_metric *fresh = NULL;
   dn_status st = DN_OK;
+  *undo = (dn_train_undo){.loss = t->loss};
   /* before building: a metric may not fit the shapes */
   if (t->metrics_cols != d->out || t->metrics_tcols != d->tcols)
     st = prepare_metrics(t, d->out, d->tcols, fn, &fresh);
   if (st == DN_OK)
-    st = dn_seq_build_for(model, fn, d->x.cols);
-  if (st == DN_OK && (st = dn_optimizer_prepare(t->optimizer, model->n_params)) != DN_OK)
+    st = dn_seq_build_for(model, fn, d->x.cols, &undo->build);
+  if (st == DN_OK && (st = dn_optimizer_prepare(t->optimizer, model->n_params)) != DN_OK) {
     dn_error_context(fn);
+    dn_seq_build_undo(model, &undo->build);
+  }
   if (st != DN_OK) {
     for (size_t i = 0; fresh != NULL && i < t->n_metrics; i++)
       dn_metric_free(&fresh[i]);
@@ -306,6 +309,11 @@ dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d) {
   if (fresh != NULL)
     commit_metrics(t, fresh, d->out, d->tcols);
   return DN_OK;
+}
+
+void dn_train_setup_undo(dn_model *model, dn_train_undo *undo) {
+  dn_seq_build_undo(model, &undo->build);
+  model->train->loss = undo->loss;
 }
 
 static dn_status grow(float **buf, size_t rows, size_t cols) {
@@ -503,15 +511,15 @@ static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tenso
   if (st != DN_OK)
     return st;
   size_t rows = d.x.rows, bs = batch_size ? batch_size : DN_EVAL_BATCH;
-  if ((st = dn_train_setup(model, fn, &d)) != DN_OK)
+  dn_train_undo undo;
+  if ((st = dn_train_setup(model, fn, &d, &undo)) != DN_OK)
     return st;
-  if ((st = dn_seq_reserve(model, bs < rows ? bs : rows)) != DN_OK) {
+  double loss = NAN;
+  if ((st = dn_seq_reserve(model, bs < rows ? bs : rows)) == DN_OK)
+    st = dn_train_evaluate(model, d.x.data, d.y.data, d.sw, rows, bs, &loss);
+  if (st != DN_OK) {
     dn_error_context(fn);
-    return st;
-  }
-  double loss;
-  if ((st = dn_train_evaluate(model, d.x.data, d.y.data, d.sw, rows, bs, &loss)) != DN_OK) {
-    dn_error_context(fn);
+    dn_train_setup_undo(model, &undo);
     return st;
   }
   struct dn_train *t = model->train;
@@ -571,12 +579,15 @@ static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, d
     st = dn_tensor_matrix(y, fn, "y", 2, &my);
   if (st == DN_OK)
     st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
+  dn_seq_build built = {0};
   if (st == DN_OK)
-    st = dn_seq_build_for(model, fn, mx.cols);
+    st = dn_seq_build_for(model, fn, mx.cols, &built);
   size_t rows = mx.rows, in = mx.cols, bs = batch_size ? batch_size : rows;
   size_t first = bs < rows ? bs : rows;
-  if (st == DN_OK && first > model->ws_rows && (st = dn_seq_reserve(model, first)) != DN_OK)
+  if (st == DN_OK && first > model->ws_rows && (st = dn_seq_reserve(model, first)) != DN_OK) {
     dn_error_context(fn);
+    dn_seq_build_undo(model, &built);
+  }
   if (st != DN_OK)
     return st;
   size_t batches = (rows + bs - 1) / bs;
@@ -588,6 +599,7 @@ static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, d
     size_t n = rows - start < bs ? rows - start : bs;
     if (!dn_seq_predict(model, mx.data + start * in, n, my.data + start * out)) {
       dn_error_context(fn);
+      dn_seq_build_undo(model, &built); /* predicting changes no weights: nothing else to undo */
       return dn_last_status();
     }
   }
@@ -619,16 +631,16 @@ dn_status(dn_predict_on_batch)(dn_model *model, dn_tensor x, dn_tensor y) {
 dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   const char *fn = "dn_test_on_batch";
   dn_xy d;
+  dn_train_undo undo;
   dn_status st = dn_train_check_xy(model, fn, x, y, (dn_tensor){0}, &d);
-  if (st == DN_OK)
-    st = dn_train_setup(model, fn, &d);
-  if (st == DN_OK && (st = dn_seq_reserve(model, d.x.rows)) != DN_OK)
-    dn_error_context(fn);
-  if (st != DN_OK)
+  if (st != DN_OK || (st = dn_train_setup(model, fn, &d, &undo)) != DN_OK)
     return st;
-  double l;
-  if ((st = dn_train_evaluate(model, d.x.data, d.y.data, NULL, d.x.rows, d.x.rows, &l)) != DN_OK) {
+  double l = NAN;
+  if ((st = dn_seq_reserve(model, d.x.rows)) == DN_OK)
+    st = dn_train_evaluate(model, d.x.data, d.y.data, NULL, d.x.rows, d.x.rows, &l);
+  if (st != DN_OK) {
     dn_error_context(fn);
+    dn_train_setup_undo(model, &undo);
     return st;
   }
   if (loss != NULL)
@@ -639,17 +651,21 @@ dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *los
 dn_status dn_train_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   const char *fn = "dn_train_on_batch";
   dn_xy d;
+  dn_train_undo undo;
   dn_status st = dn_train_check_xy(model, fn, x, y, (dn_tensor){0}, &d);
-  if (st == DN_OK)
-    st = dn_train_setup(model, fn, &d);
-  if (st == DN_OK && (st = dn_train_reserve(model, d.x.rows, 0)) != DN_OK)
-    dn_error_context(fn);
-  if (st != DN_OK)
+  if (st != DN_OK || (st = dn_train_setup(model, fn, &d, &undo)) != DN_OK)
     return st;
+  if ((st = dn_train_reserve(model, d.x.rows, 0)) != DN_OK) {
+    dn_error_context(fn);
+    dn_train_setup_undo(model, &undo);
+    return st;
+  }
   double l = NAN;
   bool bad_gradient;
   dn_train_reset_metrics(model->train);
   st = dn_train_step(model, d.x.data, d.y.data, NULL, d.x.rows, true, &l, &bad_gradient);
+  if (st != DN_OK) /* the step was not applied: the model is as before the call */
+    dn_train_setup_undo(model, &undo);
   if (st == DN_ERR_NUMERIC)
     return dn_fail(st, "%s: the %s is %s; the step was not applied", fn,
                    bad_gradient ? "gradient" : "loss", bad_gradient ? "not finite" : "NaN or Inf");

@@ -64,10 +64,18 @@ dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_ten
  * the first pair's widths and loss; sample weights none. */
 dn_status dn_train_check_pair(const char *fn, const char *x_name, const char *y_name, dn_tensor x,
                               dn_tensor y, const dn_xy *first, dn_xy *d);
+/* What dn_train_setup changed, for dn_train_setup_undo. */
+typedef struct dn_train_undo {
+  dn_seq_build build;
+  const dn_loss *loss; /* the compiled loss before (an unresolved crossentropy) */
+} dn_train_undo;
 /* After every check of the call passed: builds an unbuilt model for x's width, fixes the
  * resolved loss, sets up the metrics for the output width and sizes the optimizer's slots:
  * the setup every call with targets makes. Messages start with `fn`. */
-dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d);
+dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d, dn_train_undo *undo);
+/* Puts back what dn_train_setup changed that a caller can see (the model's build, an unresolved
+ * "crossentropy"), for a call that fails before its first step. */
+void dn_train_setup_undo(dn_model *model, dn_train_undo *undo);
 /* Columns of y for this model's loss (1 for sparse labels, else output_dim); the loss must be
  * resolved (dn_train_setup). */
 size_t dn_train_target_cols(const dn_model *model);
