@@ -605,6 +605,57 @@ static void test_copy_and_fill(void **state) {
   dn_tensor_free(&c);
 }
 
+/* The header builds views inline and dn_predict_on_batch passes them by address; the exported
+ * functions of the same names (for bindings and function pointers) must do exactly the same. */
+static void test_exported_twins(void **state) {
+  (void)state;
+  const float data[6] = {1, 2, 3, 4, 5, 6};
+  dn_tensor a = dn_tensor_2d(data, 2, 3), b = (dn_tensor_2d)(data, 2, 3);
+  assert_ptr_equal(a.data, b.data);
+  assert_int_equal(b.rank, 2);
+  assert_int_equal(b.shape[0], 2);
+  assert_int_equal(b.shape[1], 3);
+  assert_int_equal(b.shape[2], 0);
+  assert_false(b.owner);
+  assert_memory_equal(&a.shape, &b.shape, sizeof a.shape);
+  dn_tensor c = dn_tensor_1d(data, 6), d = (dn_tensor_1d)(data, 6);
+  assert_int_equal(d.rank, 1);
+  assert_int_equal(d.shape[0], 6);
+  assert_int_equal(d.shape[1], 0);
+  assert_memory_equal(&c.shape, &d.shape, sizeof c.shape);
+  assert_int_equal(c.rank, d.rank);
+
+  /* y = 2 x0 - x1 + 0.5 through a 2 -> 1 linear layer with set weights. */
+  dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+  assert_non_null(m);
+  const float w[3] = {2.0f, -1.0f, 0.5f};
+  assert_int_equal(dn_model_set_weights(m, w, 3), DN_OK);
+  const float x[4] = {1.0f, 2.0f, 3.0f, -1.0f};
+  float y1[2] = {-9, -9}, y2[2] = {-9, -9}, y3[2] = {-9, -9};
+  assert_int_equal(dn_predict_on_batch(m, dn_tensor_2d(x, 2, 2), dn_tensor_2d(y1, 2, 1)), DN_OK);
+  assert_int_equal((dn_predict_on_batch)(m, dn_tensor_2d(x, 2, 2), dn_tensor_2d(y2, 2, 1)), DN_OK);
+  dn_tensor xv = dn_tensor_2d(x, 2, 2), yv = dn_tensor_2d(y3, 2, 1);
+  assert_int_equal(dn_predict_on_batch_ref(m, &xv, &yv), DN_OK);
+  const float want[2] = {0.5f, 7.5f}; /* 2 - 2 + 0.5, 6 + 1 + 0.5 */
+  for (int i = 0; i < 2; i++) {
+    assert_float_equal(y1[i], want[i], 0.0f);
+    assert_float_equal(y2[i], want[i], 0.0f);
+    assert_float_equal(y3[i], want[i], 0.0f);
+  }
+  dn_status (*fn)(dn_model *, dn_tensor, dn_tensor) = dn_predict_on_batch;
+  float y4[2] = {-9, -9};
+  assert_int_equal(fn(m, xv, dn_tensor_2d(y4, 2, 1)), DN_OK);
+  assert_float_equal(y4[1], 7.5f, 0.0f);
+  /* The by-address form checks its pointers; the shape checks are the by-value call's. */
+  assert_int_equal(dn_predict_on_batch_ref(m, NULL, &yv), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_predict_on_batch: x is NULL"));
+  assert_int_equal(dn_predict_on_batch_ref(m, &xv, NULL), DN_ERR_ARG);
+  dn_tensor narrow = dn_tensor_2d(x, 2, 1);
+  assert_int_equal(dn_predict_on_batch_ref(m, &narrow, &yv), DN_ERR_SHAPE);
+  assert_non_null(strstr(dn_last_error(), "x has 1 column but the model's input width is 2"));
+  dn_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_views_of_const_data),
@@ -619,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_shape_size_and_text),
       cmocka_unit_test(test_reshape),
       cmocka_unit_test(test_copy_and_fill),
+      cmocka_unit_test(test_exported_twins),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
