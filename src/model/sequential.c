@@ -595,28 +595,38 @@ double dn_model_regularization_loss(const dn_model *model) {
   return model ? dn_seq_penalty(model) : 0.0;
 }
 
-dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tensor y) {
-  static const char fn[] = "dn_model_forward";
+dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_tensor y,
+                              size_t batch_size, dn_matrix *mx, dn_matrix *my,
+                              dn_seq_build *built) {
+  *built = (dn_seq_build){0};
   if (model == NULL)
     return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
-  dn_matrix mx, my;
   size_t out = 0;
-  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &mx);
+  dn_status st = dn_tensor_matrix(x, fn, "x", 2, mx);
   if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", mx.cols, &out);
+    st = dn_seq_check_input(model, fn, "x", mx->cols, &out);
   if (st == DN_OK)
-    st = dn_tensor_matrix(y, fn, "y", 2, &my);
+    st = dn_tensor_matrix(y, fn, "y", 2, my);
   if (st == DN_OK)
-    st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
-  dn_seq_build built = {0};
+    st = dn_seq_check_output(fn, "y", my, mx->rows, "x", out, "the model's output width");
   if (st == DN_OK)
-    st = dn_seq_build_for(model, fn, mx.cols, &built);
-  if (st == DN_OK && (st = dn_seq_reserve(model, mx.rows)) != DN_OK) {
+    st = dn_seq_build_for(model, fn, mx->cols, built);
+  size_t rows = batch_size != 0 && batch_size < mx->rows ? batch_size : mx->rows;
+  if (st == DN_OK && (st = dn_seq_reserve(model, rows)) != DN_OK) {
     dn_error_context(fn);
-    dn_seq_build_undo(model, &built);
+    dn_seq_build_undo(model, built);
   }
+  return st;
+}
+
+dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tensor y) {
+  static const char fn[] = "dn_model_forward";
+  dn_matrix mx, my;
+  dn_seq_build built;
+  dn_status st = dn_seq_prepare_pass(model, fn, x, y, 0, &mx, &my, &built);
   if (st != DN_OK)
     return st;
+  size_t out = my.cols;
   memcpy(model->xbuf, mx.data, mx.rows * mx.cols * sizeof(float));
   dn_fp_state fp = dn_fp_enter(); /* FTZ/DAZ for the pass, the caller's state after */
   const float *pred = dn_seq_forward(model, model->xbuf, mx.rows, training);

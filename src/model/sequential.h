@@ -94,6 +94,14 @@ dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols, dn_seq_
  * back to unbuilt, the parameter block and workspace are released, the init stream rewound,
  * so a later call builds the same weights. *record is cleared. */
 void dn_seq_build_undo(dn_model *model, dn_seq_build *record);
+/* The checks and setup of a call that runs x through the model into y (predict, forward):
+ * x's width against the model's input width, y's width and rows, the build of an unbuilt
+ * model from x and a workspace for batches of batch_size rows (0: all of x). On success *mx
+ * and *my are x and y read as matrices and *built says whether the call built the model; on
+ * failure nothing has changed. Messages start with `fn`. */
+dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_tensor y,
+                              size_t batch_size, dn_matrix *mx, dn_matrix *my,
+                              dn_seq_build *built);
 /* The check of an output tensor read as matrix m (argument `arg` of `fn`): DN_ERR_SHAPE unless
  * it has exactly `cols` columns (`cols_of` names that width: "the model's output width") and
  * at least `rows` rows (`rows_of` names whose: "x"). */

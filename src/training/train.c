@@ -568,28 +568,12 @@ const char *dn_model_metric_name(const dn_model *model, size_t index) {
  * is wider than an input row). */
 static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
                                  size_t batch_size) {
-  if (model == NULL)
-    return dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
   dn_matrix mx, my;
-  size_t out = 0;
-  dn_status st = dn_tensor_matrix(x, fn, "x", 2, &mx);
-  if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", mx.cols, &out);
-  if (st == DN_OK)
-    st = dn_tensor_matrix(y, fn, "y", 2, &my);
-  if (st == DN_OK)
-    st = dn_seq_check_output(fn, "y", &my, mx.rows, "x", out, "the model's output width");
-  dn_seq_build built = {0};
-  if (st == DN_OK)
-    st = dn_seq_build_for(model, fn, mx.cols, &built);
-  size_t rows = mx.rows, in = mx.cols, bs = batch_size ? batch_size : rows;
-  size_t first = bs < rows ? bs : rows;
-  if (st == DN_OK && first > model->ws_rows && (st = dn_seq_reserve(model, first)) != DN_OK) {
-    dn_error_context(fn);
-    dn_seq_build_undo(model, &built);
-  }
+  dn_seq_build built;
+  dn_status st = dn_seq_prepare_pass(model, fn, x, y, batch_size, &mx, &my, &built);
   if (st != DN_OK)
     return st;
+  size_t rows = mx.rows, in = mx.cols, out = my.cols, bs = batch_size ? batch_size : rows;
   size_t batches = (rows + bs - 1) / bs;
   uintptr_t x0 = (uintptr_t)mx.data, x1 = (uintptr_t)(mx.data + rows * in);
   uintptr_t y0 = (uintptr_t)my.data, y1 = (uintptr_t)(my.data + rows * out);
