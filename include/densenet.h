@@ -226,12 +226,13 @@ DN_VIEW_NO_ACCESS_ dn_tensor dn_tensor_view(const float *data, int rank, const s
  * builds views inline and dn_predict_on_batch hands its views on by address; each function
  * above and below still exists under its own name (for bindings, C++ casts and function
  * pointers: write (dn_tensor_2d)(...) to call it directly). */
-static inline dn_tensor dn_tensor_2d_inline(const float *data, size_t rows, size_t cols) {
+DN_VIEW_NO_ACCESS_ static inline dn_tensor dn_tensor_2d_inline(const float *data, size_t rows,
+                                                               size_t cols) {
   /* never written through when given as an input */
   dn_tensor t = {(float *)(uintptr_t)data, {rows, cols, 0, 0}, 2, false};
   return t;
 }
-static inline dn_tensor dn_tensor_1d_inline(const float *data, size_t n) {
+DN_VIEW_NO_ACCESS_ static inline dn_tensor dn_tensor_1d_inline(const float *data, size_t n) {
   dn_tensor t = {(float *)(uintptr_t)data, {n, 0, 0, 0}, 1, false};
   return t;
 }
