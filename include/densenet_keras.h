@@ -19,8 +19,9 @@
  * allocation past the limit in HDF5 becomes DN_ERR_FORMAT naming what happened ("the HDF5
  * library crashed on this file (signal 11)", "... took more than 30 s", "... needed more than
  * 1024 MiB"), with the calling process alive and the caller's model unchanged. The price is a
- * process start per load: about 5 ms on a small model (docs/keras-interchange.md). For files
- * you trust, .in_process = true parses in this process (as 0.2.0 did).
+ * process start per load: about 15 ms on a small model, against 1-2 ms in-process
+ * (docs/keras-interchange.md). For files you trust, .in_process = true parses in this process
+ * (as 0.2.0 did).
  * The helper is found at: options.parser, else $DN_KERAS_PARSER, else the build tree's helper
  * (if it still exists), else the installed one; none found or not startable: DN_ERR_IO naming
  * the paths tried (no silent fallback to in-process parsing).
