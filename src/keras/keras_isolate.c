@@ -290,7 +290,9 @@ static dn_status run_parser(const char *mode, const char *path, size_t file_size
     kill(pid, SIGKILL); /* then reaped below at once */
   int ws = 0;
   bool wait_timed_out = false;
-  int wr = reap(pid, timed_out || problem != NULL || nomem ? 0.0 : deadline, &wait_timed_out, &ws);
+  /* killed: it dies at once, wait without a deadline (a past one would count as a time-out) */
+  int wr =
+      reap(pid, timed_out || problem != NULL || nomem ? 1e300 : deadline, &wait_timed_out, &ws);
   timed_out = timed_out || wait_timed_out;
 
   if (nomem) {
