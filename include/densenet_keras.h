@@ -9,6 +9,22 @@
  * keras.saving.load_model reads. Errors follow densenet.h: a status (or NULL) and a message
  * from dn_last_error() naming the member, HDF5 path or config key that was wrong. Files are
  * treated as untrusted: every size and shape is checked before use.
+ *
+ * Isolation. HDF5 (1.10) is not safe on hostile input: a crafted file can crash it, make it
+ * spin for minutes or allocate gigabytes. So by default dn_keras_load and dn_keras_load_weights
+ * parse the file in a child process, the helper executable densenet-keras-parse (installed in
+ * <libexecdir>/densenet/), started with posix_spawn and limited in address space and CPU time,
+ * with a wall-clock limit enforced by this process. The helper hands the result back in the
+ * native model format, read by the native loader (which is fuzzed), so a crash, a hang or an
+ * allocation past the limit in HDF5 becomes DN_ERR_FORMAT naming what happened ("the HDF5
+ * library crashed on this file (signal 11)", "... took more than 30 s", "... needed more than
+ * 1024 MiB"), with the calling process alive and the caller's model unchanged. The price is a
+ * process start per load: about 15 ms on a small model, against 1-2 ms in-process
+ * (docs/keras-interchange.md). For files you trust, .in_process = true parses in this process
+ * (as 0.2.0 did).
+ * The helper is found at: options.parser, else $DN_KERAS_PARSER, else the build tree's helper
+ * (if it still exists), else the installed one; none found or not startable: DN_ERR_IO naming
+ * the paths tried (no silent fallback to in-process parsing).
  */
 #ifndef DENSENET_KERAS_H
 #define DENSENET_KERAS_H
@@ -41,6 +57,28 @@ dn_model *dn_keras_load(const char *path);
  * DN_ERR_ARG (NULL), DN_ERR_STATE (model not built), DN_ERR_IO, DN_ERR_FORMAT (shapes or
  * variable counts that do not match, naming the layer and path), DN_ERR_UNSUPPORTED. */
 dn_status dn_keras_load_weights(dn_model *model, const char *path);
+
+/* How a Keras file is parsed (dn_keras_load_with, dn_keras_load_weights_with). A zeroed struct
+ * means the defaults, which dn_keras_load and dn_keras_load_weights use. */
+typedef struct dn_keras_options {
+  /* Parse in this process, without the helper: only for trusted files (a hostile file can
+   * crash or hang the process inside HDF5). */
+  bool in_process;
+  /* The helper's address-space limit in MiB; 0: 1024 + 4 x the file's size (in MiB, rounded
+   * up). Raise it for models of hundreds of MB. Not enforced in AddressSanitizer builds. */
+  size_t memory_limit_mib;
+  /* The helper's CPU-time limit and this process's wall-clock limit on it, in seconds; 0: 30. */
+  unsigned time_limit_s;
+  /* The helper executable; NULL: $DN_KERAS_PARSER, else the built-in paths (above). */
+  const char *parser;
+} dn_keras_options;
+
+/* dn_keras_load and dn_keras_load_weights with options. Besides their errors: DN_ERR_FORMAT
+ * when the helper crashed, ran past a limit, exited without a result or wrote a malformed one
+ * (the message says which); DN_ERR_IO when the helper cannot be found or started (naming the
+ * path). */
+dn_model *dn_keras_load_with(const char *path, dn_keras_options options);
+dn_status dn_keras_load_weights_with(dn_model *model, const char *path, dn_keras_options options);
 
 /* model.save(path) to a .keras archive (path must end in ".keras"): metadata.json,
  * config.json (the Sequential config with an InputLayer, each layer's Keras config and

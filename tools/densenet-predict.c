@@ -73,7 +73,8 @@ static const char **split_list(const char *text, size_t *count) {
 
 /* The Keras hook: a zip archive (.keras) or an HDF5 file (legacy .h5) goes to the Keras loader
  * when the tool is built with it; everything else to the native loader, whose message says
- * what a file that is neither is. */
+ * what a file that is neither is. dn_keras_load parses in its helper process with the default
+ * limits (densenet_keras.h): a file that crashes HDF5 is an error message, not a crash here. */
 static dn_model *load_model(const char *path) {
 #ifdef DENSENET_HAVE_KERAS
   unsigned char head[8] = {0};

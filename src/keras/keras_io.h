@@ -9,7 +9,10 @@
  *   keras_compile.c  compile_config <-> loss, metrics, optimizer (by Keras class and config)
  *   keras_state.c    the Keras 3 weights layout: layers/<path>/vars/<i>, optimizer/vars/<i>
  *   keras_legacy.c   the Keras 2 style full-model .h5 (model_config, model_weights/...)
- *   keras_load.c     dn_keras_load, dn_keras_load_weights
+ *   keras_load.c     parsing in this process (dn_keras_load_in_process, ..._weights_in_process)
+ *   keras_isolate.c  dn_keras_load[_weights][_with]: the parse in the helper process, its limits
+ *                    and its result read back through the native loader
+ *   keras_parse_main.c  the helper executable densenet-keras-parse (not in the library)
  *   keras_save.c     dn_keras_save
  *
  * Every function reports failures through dn_fail with messages that start with `fn` (the
@@ -233,5 +236,29 @@ dn_model *dn_keras_legacy_load(hid_t file, const char *fn, size_t max_params);
 /* The layer weights (no optimizer state) of a legacy file into a built model, all checked
  * before the model changes. */
 dn_status dn_keras_legacy_read_weights(dn_model *model, hid_t file, const char *fn);
+
+/* ---- keras_load.c, keras_isolate.c -------------------------------------------------- */
+
+/* dn_keras_load / dn_keras_load_weights parsing in the calling process (HDF5 and all): what
+ * the public calls do with .in_process, and what the helper runs. Messages name the public
+ * functions. */
+dn_model *dn_keras_load_in_process(const char *path);
+dn_status dn_keras_load_weights_in_process(dn_model *model, const char *path);
+
+/* The helper's protocol. Invocation:
+ *   densenet-keras-parse DN_KERAS_PARSE_VERSION load|weights PATH MEMORY_MIB TIME_S
+ * with, for "weights", the model (dn_mf_encode, DN_MF_KIND_MODEL with its optimizer state) on
+ * standard input. It sets its limits (RLIMIT_AS to MEMORY_MIB, RLIMIT_CPU to TIME_S), parses
+ * PATH in-process and writes one record on standard output, then exits 0:
+ *   magic (8 bytes) DN_KERAS_PARSE_MAGIC, i32 status, u32 flags, u64 message length,
+ *   u64 payload length (host byte order: parent and child are the same machine), the message
+ *   (the child's dn_last_error() when status != DN_OK), the payload (status DN_OK: the model,
+ *   dn_mf_encode DN_MF_KIND_MODEL with its optimizer state). */
+#define DN_KERAS_PARSE_VERSION "1"
+#define DN_KERAS_PARSE_MAGIC "DNKPARS1"
+#define DN_KERAS_PARSE_HEAD_LEN 32
+#define DN_KERAS_PARSE_MSG_MAX 4096
+/* flags: for "weights", the file changed the optimizer state (commit it as well) */
+#define DN_KERAS_PARSE_OPTIMIZER 1u
 
 #endif

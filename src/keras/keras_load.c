@@ -1,5 +1,8 @@
-/* keras_load.c -- dn_keras_load (a .keras archive or a legacy .h5 full model, told apart by
- * their first bytes) and dn_keras_load_weights (a .weights.h5 or the weights of a .keras). */
+/* keras_load.c -- parsing Keras files in this process: a .keras archive or a legacy .h5 full
+ * model (told apart by their first bytes) into a new model, and a .weights.h5 (or the weights of a
+ * .keras) into a built model. The public dn_keras_load / dn_keras_load_weights
+ * (keras_isolate.c) run these in the parser helper (keras_parse_main.c) unless asked to parse
+ * in-process. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,7 +95,7 @@ static dn_model *load_archive(const char *path, const char *fn) {
   return model;
 }
 
-dn_model *dn_keras_load(const char *path) {
+dn_model *dn_keras_load_in_process(const char *path) {
   const char *fn = "dn_keras_load";
   if (path == NULL)
     return dn_fail_null(DN_ERR_ARG, "%s: path is NULL", fn);
@@ -122,7 +125,7 @@ dn_model *dn_keras_load(const char *path) {
   return model;
 }
 
-dn_status dn_keras_load_weights(dn_model *model, const char *path) {
+dn_status dn_keras_load_weights_in_process(dn_model *model, const char *path) {
   const char *fn = "dn_keras_load_weights";
   if (model == NULL || path == NULL)
     return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");

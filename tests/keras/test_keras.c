@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zip.h>
@@ -937,6 +938,237 @@ static void test_own_fixture_unsupported(void **state) {
   dn_model_free(m);
 }
 
+/* ---- isolation: the parse in the helper process ------------------------------------------------
+ */
+
+static const dn_keras_options in_process = {.in_process = true};
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The model of `path` loaded through the helper and in-process: the same weights, optimizer
+ * state and predictions (on `rows` rows of a fixed input). */
+static void same_isolated(const char *path, size_t rows) {
+  dn_model *a = dn_keras_load(path);
+  if (a == NULL)
+    fail_msg("isolated %s: %s", path, dn_last_error());
+  dn_model *b = dn_keras_load_with(path, in_process);
+  if (b == NULL)
+    fail_msg("in-process %s: %s", path, dn_last_error());
+  size_t in = dn_model_input_dim(a);
+  float *x = malloc(rows * in * sizeof *x);
+  for (size_t i = 0; i < rows * in; i++)
+    x[i] = (float)sin(0.7 * (double)i) * 2.0f;
+  same_model(a, b, x, rows);
+  free(x);
+  dn_model_free(a);
+  dn_model_free(b);
+}
+
+/* load_weights through the helper and in-process into two copies of `make(seed)`. */
+static void same_weights_isolated(dn_model *(*make)(uint64_t, bool), bool compiled,
+                                  const char *path) {
+  dn_model *a = make(11, compiled), *b = make(11, compiled);
+  assert_ok(dn_keras_load_weights(a, path));
+  assert_ok(dn_keras_load_weights_with(b, path, in_process));
+  float x[5 * 8];
+  for (size_t i = 0; i < 40; i++)
+    x[i] = (float)cos(0.3 * (double)i);
+  same_model(a, b, x, 5);
+  dn_model_free(a);
+  dn_model_free(b);
+}
+
+static void test_genuine_isolated_same(void **state) {
+  (void)state;
+  same_isolated(genuine("mlp.keras"), 6);
+  same_isolated(genuine("bn_dropout.keras"), 6);
+  same_isolated(genuine("mlp_legacy.h5"), 6);
+  same_weights_isolated(mlp_like, false, genuine("mlp.weights.h5"));
+  same_weights_isolated(mlp_like, true, genuine("mlp.weights.h5"));
+  same_weights_isolated(mlp_like, true, genuine("mlp.keras"));
+  /* errors of the parse come back as they are in-process: status and message */
+  dn_model *m = dn_sequential(dn_dense(17, .activation = "relu", .input_dim = 8),
+                              dn_dense(8, .activation = "tanh"), dn_dense(1));
+  assert_status_msg(dn_keras_load_weights(m, genuine("mlp.weights.h5")), DN_ERR_FORMAT,
+                    "dn_keras_load_weights: layer 'dense' (Dense): dataset 'layers/dense/vars/0'");
+  char isolated[512];
+  snprintf(isolated, sizeof isolated, "%s", dn_last_error());
+  assert_int_equal(dn_keras_load_weights_with(m, genuine("mlp.weights.h5"), in_process),
+                   DN_ERR_FORMAT);
+  assert_string_equal(isolated, dn_last_error());
+  dn_model_free(m);
+}
+
+/* The two hostile files (shared/data/hostile) crash HDF5: contained, the process alive. */
+static void test_genuine_hostile(void **state) {
+  (void)state;
+  const char *base = getenv("DN_SHARED_DATA");
+  char segv[1024], overlap[1024];
+  snprintf(segv, sizeof segv, "%s/hostile/min-segv.keras", base ? base : "../shared/data");
+  snprintf(overlap, sizeof overlap, "%s/hostile/min-overlap.h5", base ? base : "../shared/data");
+  if (!exists(segv) || !exists(overlap))
+    skip();
+  const char *files[] = {segv, overlap};
+  for (size_t i = 0; i < 2; i++) {
+    assert_null(dn_keras_load(files[i]));
+    assert_int_equal(dn_last_status(), DN_ERR_FORMAT);
+#ifdef DN_TEST_SANITIZE
+    /* the helper's AddressSanitizer catches the fault and exits 1 instead */
+    assert_true(strstr(dn_last_error(), "the HDF5 library crashed on this file (signal 11)") ||
+                strstr(dn_last_error(), "exited with status 1"));
+#else
+    assert_non_null(strstr(dn_last_error(), "dn_keras_load: the HDF5 library crashed on this "
+                                            "file (signal 11)"));
+#endif
+    /* load_weights: the same, and the model unchanged */
+    dn_model *m = mlp_like(4, true);
+    size_t n = dn_model_count_params(m);
+    float *before = malloc(n * sizeof *before);
+    memcpy(before, m->params, n * sizeof *before);
+    assert_int_equal(dn_keras_load_weights(m, files[i]), DN_ERR_FORMAT);
+    assert_non_null(strstr(dn_last_error(), "dn_keras_load_weights: "));
+    assert_memory_equal(before, m->params, n * sizeof *before);
+    assert_null(m->train->optimizer->slots);
+    assert_int_equal(m->train->optimizer->iterations, 0);
+    free(before);
+    dn_model_free(m);
+  }
+}
+
+/* The helper misbehaving in every way (the test-hooked helper, keras_parse_hooked): each ends as
+ * DN_ERR_FORMAT naming what happened, in bounded time, the model unchanged. */
+static void test_own_isolation_failures(void **state) {
+  (void)state;
+  const char *hooked = getenv("DN_KERAS_PARSER_HOOKED");
+  if (hooked == NULL || !exists(hooked))
+    skip();
+  dn_model *src = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 3), dn_dense(2));
+  assert_ok(dn_compile(src, .optimizer = "adam", .loss = "mse"));
+  const char *path = tmp("iso.keras");
+  assert_ok(dn_keras_save(src, path));
+  /* with no hook, the hooked helper is the real one */
+  dn_keras_options o = {.parser = hooked, .time_limit_s = 1};
+  dn_model *r = dn_keras_load_with(path, o);
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  dn_model_free(r);
+  struct {
+    const char *hook;
+    const char *message;
+  } cases[] = {
+      {"sleep", "dn_keras_load: parsing '"},
+      {"spin", "took more than 1 s"}, /* of CPU time, or wall time: whichever comes first */
+      {"segv", "dn_keras_load: the HDF5 library crashed on this file (signal 11)"},
+      {"exit", "exited with status 3"},
+      {"garbage", "gave no answer"},
+      {"truncated", "is malformed"},
+  };
+  char want[1024];
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    setenv("DN_KERAS_PARSE_TEST", cases[c].hook, 1);
+    snprintf(want, sizeof want, "%s", cases[c].message);
+    double t0 = seconds();
+    assert_null(dn_keras_load_with(path, o));
+    double took = seconds() - t0;
+    assert_int_equal(dn_last_status(), DN_ERR_FORMAT);
+    if (strstr(dn_last_error(), want) == NULL)
+      fail_msg("%s: '%s' does not say '%s'", cases[c].hook, dn_last_error(), want);
+    assert_true(took < 5.0); /* the 1 s limit, generously */
+    if (strcmp(cases[c].hook, "sleep") == 0)
+      assert_non_null(strstr(dn_last_error(), "iso.keras' took more than 1 s"));
+    /* load_weights: the same error, the model unchanged */
+    dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 3), dn_dense(2));
+    size_t n = dn_model_count_params(m);
+    float before[64];
+    memcpy(before, m->params, n * sizeof *before);
+    assert_int_equal(dn_keras_load_weights_with(m, path, o), DN_ERR_FORMAT);
+    assert_non_null(strstr(dn_last_error(), "dn_keras_load_weights: "));
+    assert_memory_equal(before, m->params, n * sizeof *before);
+    dn_model_free(m);
+  }
+  /* an answer larger than the memory limit: refused while it is being read */
+  setenv("DN_KERAS_PARSE_TEST", "flood", 1);
+  dn_keras_options small = {.parser = hooked, .time_limit_s = 5, .memory_limit_mib = 4};
+  assert_null(dn_keras_load_with(path, small));
+  assert_int_equal(dn_last_status(), DN_ERR_FORMAT);
+  if (strstr(dn_last_error(), "larger than its memory limit") == NULL)
+    fail_msg("flood: %s", dn_last_error());
+#ifndef DN_TEST_SANITIZE /* no address-space limit under AddressSanitizer */
+  /* an allocation past the memory limit */
+  setenv("DN_KERAS_PARSE_TEST", "alloc", 1);
+  dn_keras_options mem = {.parser = hooked, .memory_limit_mib = 256};
+  assert_null(dn_keras_load_with(path, mem));
+  assert_int_equal(dn_last_status(), DN_ERR_FORMAT);
+  snprintf(want, sizeof want, "dn_keras_load: parsing '%s' needed more than 256 MiB", path);
+  if (strstr(dn_last_error(), want) == NULL)
+    fail_msg("'%s' does not say '%s'", dn_last_error(), want);
+#endif
+  unsetenv("DN_KERAS_PARSE_TEST");
+  /* a helper that does not exist: DN_ERR_IO naming it, no fallback */
+  dn_keras_options missing = {.parser = tmp("no-such-parser")};
+  assert_null(dn_keras_load_with(path, missing));
+  assert_int_equal(dn_last_status(), DN_ERR_IO);
+  assert_non_null(strstr(dn_last_error(), tmp("no-such-parser")));
+  assert_status_msg(dn_keras_load_weights_with(src, path, missing), DN_ERR_IO, "no-such-parser");
+  const char *env = getenv("DN_KERAS_PARSER");
+  char *saved = env ? strdup(env) : NULL;
+  setenv("DN_KERAS_PARSER", "/nonexistent/densenet-keras-parse", 1);
+  assert_null(dn_keras_load(path));
+  assert_int_equal(dn_last_status(), DN_ERR_IO);
+  assert_non_null(strstr(dn_last_error(), "'/nonexistent/densenet-keras-parse'"));
+  /* a file that is not executable */
+  setenv("DN_KERAS_PARSER", path, 1);
+  assert_null(dn_keras_load(path));
+  assert_int_equal(dn_last_status(), DN_ERR_IO);
+  if (saved != NULL)
+    setenv("DN_KERAS_PARSER", saved, 1);
+  else
+    unsetenv("DN_KERAS_PARSER");
+  free(saved);
+  /* in-process needs no helper */
+  r = dn_keras_load_with(path, (dn_keras_options){.in_process = true, .parser = "/nonexistent"});
+  assert_non_null(r);
+  dn_model_free(r);
+  dn_model_free(src);
+}
+
+/* An own model with trained optimizer state: isolated and in-process loads agree. */
+static void test_own_isolated_same(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_normalization(.input_dim = 3), dn_dense(5, .activation = "tanh"),
+                              dn_batch_normalization(), dn_dense(2));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "rmsprop", .loss = "mse"));
+  float x[8 * 3], y[8 * 2];
+  for (size_t i = 0; i < 24; i++)
+    x[i] = (float)sin((double)i);
+  for (size_t i = 0; i < 16; i++)
+    y[i] = (float)cos((double)i);
+  float loss;
+  assert_ok(dn_train_on_batch(m, dn_tensor_2d(x, 8, 3), dn_tensor_2d(y, 8, 2), &loss));
+  const char *path = tmp("iso_same.keras");
+  assert_ok(dn_keras_save(m, path));
+  same_isolated(path, 8);
+  /* load_weights into a compiled model whose optimizer was never stepped */
+  dn_model *a = dn_sequential(dn_normalization(.input_dim = 3), dn_dense(5, .activation = "tanh"),
+                              dn_batch_normalization(), dn_dense(2));
+  dn_model *b = dn_sequential(dn_normalization(.input_dim = 3), dn_dense(5, .activation = "tanh"),
+                              dn_batch_normalization(), dn_dense(2));
+  assert_ok(dn_compile(a, .optimizer = "rmsprop", .loss = "mse"));
+  assert_ok(dn_compile(b, .optimizer = "rmsprop", .loss = "mse"));
+  assert_ok(dn_keras_load_weights(a, path));
+  assert_ok(dn_keras_load_weights_with(b, path, in_process));
+  same_model(a, b, x, 8);
+  same_model(a, m, x, 8);
+  dn_model_free(a);
+  dn_model_free(b);
+  dn_model_free(m);
+}
+
 /* ---- densenet-predict on a .keras file ------------------------------------------------------- */
 
 static const char *g_tool;
@@ -1019,6 +1251,8 @@ int main(int argc, char **argv) {
           cmocka_unit_test(test_genuine_truncated),
           cmocka_unit_test(test_genuine_wrong_shapes),
           cmocka_unit_test(test_genuine_bad_members),
+          cmocka_unit_test(test_genuine_isolated_same),
+          cmocka_unit_test(test_genuine_hostile),
       };
       rc = cmocka_run_group_tests_name("keras_genuine", tests, NULL, NULL);
       cJSON_Delete(g_expected);
@@ -1032,6 +1266,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_own_fixture_tf2_legacy),
         cmocka_unit_test(test_own_fixture_misc),
         cmocka_unit_test(test_own_fixture_unsupported),
+        cmocka_unit_test(test_own_isolation_failures),
+        cmocka_unit_test(test_own_isolated_same),
     };
     rc = cmocka_run_group_tests_name("keras_own", tests, NULL, NULL);
   }
