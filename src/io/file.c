@@ -50,11 +50,16 @@ dn_status dn_file_write_atomic(const char *path, const void *data, size_t len, c
     return dn_fail(DN_ERR_IO, "%s: '%s' names a directory, not a file", fn, path);
   /* dir + "/." + base + ".tmp" + 12 digits + NUL */
   size_t cap = dir_len + strlen(base) + 24;
+  /* Both names, the directory's for its fsync included, are allocated before anything is
+   * written: exhausted memory fails the save with nothing changed, and a save that returns DN_OK
+   * has met no failure (0.1's Keras saver skipped the directory sync when that allocation failed
+   * and returned DN_OK with DN_ERR_NOMEM left as the last status). */
   char *tmp = dn_alloc(cap), *dir = dn_alloc(dir_len + 2);
   if (tmp == NULL || dir == NULL) {
     dn_free(tmp);
     dn_free(dir);
-    return DN_ERR_NOMEM;
+    return dn_fail(DN_ERR_NOMEM, "%s: out of memory for the temporary file's name to save '%s'", fn,
+                   path);
   }
   if (slash == NULL)
     memcpy(dir, ".", 2);
