@@ -974,9 +974,20 @@ typedef struct dn_dataset {
  * Column choice: by header name (NULL-terminated lists) or by 0-based index (arrays of n_*
  * indices), not both. Targets default to none; features to every column that is not a target.
  * Numbers are parsed locale-independently ("nan", "inf" are errors); RFC 4180 quoting.
+ * Limits (hostile or endless input ends as an error, with memory bounded by them): only a
+ * regular file is read unless allow_stream is set, which also admits a FIFO, a character device
+ * or a socket (a pipe from another process, "/dev/stdin"); at most max_file_bytes bytes are read
+ * (0 = DN_CSV_MAX_FILE_BYTES, 1 GiB; a regular file larger than that is refused before reading)
+ * and a record holds at most max_record_bytes bytes, not counting its line break (0 =
+ * DN_CSV_MAX_RECORD_BYTES, 1 MiB). Memory stays within a small multiple of the two limits
+ * (the current record, the header and the output arrays).
  * Errors name the file, line and column: DN_ERR_ARG (NULL path or out, conflicting options,
- * unknown column name or index, no feature left), DN_ERR_IO, DN_ERR_FORMAT (bad cell, ragged
- * row, no data rows), DN_ERR_NOMEM. */
+ * unknown column name or index, no feature left), DN_ERR_IO (cannot open or read; not a regular
+ * file without allow_stream; a directory), DN_ERR_FORMAT (bad cell, ragged row, no data rows, a
+ * record or a file over its limit, naming the limit), DN_ERR_NOMEM. A limit is never a dropped
+ * row: drop_invalid_rows does not skip it. */
+#define DN_CSV_MAX_RECORD_BYTES ((size_t)1 << 20)
+#define DN_CSV_MAX_FILE_BYTES ((uint64_t)1 << 30)
 typedef struct dn_csv_load_options {
   const char *path;
   dn_dataset *out;
@@ -986,9 +997,12 @@ typedef struct dn_csv_load_options {
   size_t n_feature_columns;
   const size_t *target_columns;
   size_t n_target_columns;
-  char delimiter;         /* 0 -> ',' */
-  bool no_header;         /* the first row is data (columns by index only) */
-  bool drop_invalid_rows; /* skip malformed/ragged/empty-cell rows, count them */
+  char delimiter;          /* 0 -> ',' */
+  bool no_header;          /* the first row is data (columns by index only) */
+  bool drop_invalid_rows;  /* skip malformed/ragged/empty-cell rows, count them */
+  bool allow_stream;       /* also read a FIFO, character device or socket (see Limits) */
+  size_t max_record_bytes; /* 0 -> DN_CSV_MAX_RECORD_BYTES (1 MiB) */
+  uint64_t max_file_bytes; /* 0 -> DN_CSV_MAX_FILE_BYTES (1 GiB) */
 } dn_csv_load_options;
 dn_status dn_csv_load_with(dn_csv_load_options options);
 #define dn_csv_load(...) dn_csv_load_with((dn_csv_load_options){.path = __VA_ARGS__})

@@ -4,9 +4,15 @@
 #include "dn_test.h"
 
 #include <float.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "data/csv.h"
 #include "core/decimal.h"
@@ -482,7 +488,8 @@ static void test_file_and_argument_errors(void **state) {
   char missing[300];
   snprintf(missing, sizeof missing, "%s/no_such_file.csv", tmp_dir);
   assert_status_msg(dn_csv_load(missing, &d), DN_ERR_IO, "no_such_file.csv");
-  assert_status_msg(dn_csv_load(tmp_dir, &d), DN_ERR_IO, "read error"); /* a directory */
+  assert_status_msg(dn_csv_load(tmp_dir, &d), DN_ERR_IO,
+                    "is not a regular file (it is a directory)");
   assert_empty(&d);
 
   const char *path = write_text("empty.csv", "");
@@ -613,6 +620,160 @@ static void test_out_of_memory_paths(void **state) {
   }
   assert_ok(dn_set_allocator(NULL));
   dn_dataset_free(&data);
+}
+
+/* ---- limits and streams (issue 12 item 4) ---- */
+
+/* An allocator that tracks the bytes live and their peak (a header before each block holds its
+ * size). */
+static size_t peak_live, bytes_live;
+static void *peak_alloc(size_t size, size_t alignment, void *ctx) {
+  (void)ctx;
+  unsigned char *p = NULL;
+  if (posix_memalign((void **)&p, alignment, size + alignment) != 0)
+    return NULL;
+  memcpy(p, &size, sizeof size);
+  bytes_live += size;
+  if (bytes_live > peak_live)
+    peak_live = bytes_live;
+  return p + alignment;
+}
+static void peak_free(void *ptr, void *ctx) {
+  (void)ctx;
+  unsigned char *p = (unsigned char *)ptr - 64; /* DN_ALIGN: the library always asks for 64 */
+  size_t size;
+  memcpy(&size, p, sizeof size);
+  bytes_live -= size;
+  free(p);
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+static void test_dev_zero_is_refused_quickly_in_bounded_memory(void **state) {
+  (void)state;
+  if (access("/dev/zero", R_OK) != 0)
+    skip();
+  dn_dataset d;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_status_msg(dn_csv_load("/dev/zero", &d), DN_ERR_IO,
+                    "'/dev/zero' is not a regular file (it is a character device)");
+  assert_non_null(strstr(dn_last_error(), "allow_stream"));
+  assert_empty(&d);
+  /* Asked for as a stream, it is one endless record of NUL bytes: the record limit ends it. */
+  peak_live = bytes_live = 0;
+  assert_ok(dn_set_allocator(&(dn_allocator){peak_alloc, peak_free, NULL}));
+  assert_status_msg(dn_csv_load("/dev/zero", &d, .allow_stream = true), DN_ERR_FORMAT,
+                    "'/dev/zero', line 1: the record is longer than 1048576 bytes (the limit, "
+                    "max_record_bytes)");
+  assert_empty(&d);
+  assert_int_equal(bytes_live, 0);
+  /* the record (doubled buffers: < 2 MiB, and the old one while copying) + the 64 KiB buffer */
+  assert_true(peak_live <= 4 * DN_CSV_MAX_RECORD_BYTES);
+  size_t peak_default = peak_live;
+  peak_live = 0;
+  assert_status_msg(dn_csv_load("/dev/zero", &d, .allow_stream = true, .max_record_bytes = 1000),
+                    DN_ERR_FORMAT, "longer than 1000 bytes");
+  assert_true(peak_live <= 65536 + 16384);
+  assert_ok(dn_set_allocator(NULL));
+  print_message("  /dev/zero: peak %zu bytes with the default record limit, %zu with 1000\n",
+                peak_default, peak_live);
+  assert_true(seconds_since(&t0) < 5.0);
+}
+
+static void test_record_and_file_limits(void **state) {
+  (void)state;
+  dn_dataset d;
+  /* the record limit counts a record's bytes without its line break, exactly */
+  const char *path = write_text("ten.csv", "a,b\r\n1234567,89\r\n1,2\n12345678,9");
+  assert_ok(dn_csv_load(path, &d, .max_record_bytes = 10));
+  assert_int_equal(dn_tensor_rows(d.x), 3);
+  dn_dataset_free(&d);
+  path = write_text("eleven.csv", "a,b\n1,2\n\n12345678,90\n3,4\n");
+  assert_status_msg(dn_csv_load(path, &d, .max_record_bytes = 10), DN_ERR_FORMAT,
+                    "eleven.csv', line 4: the record is longer than 10 bytes");
+  assert_empty(&d);
+  /* also in a quoted field that never closes, and not a droppable row */
+  path = write_text("open_quote.csv", "a,b\n1,\"2\n\n\n\n\n\n\n\n\n\n\n\n\n");
+  assert_status_msg(dn_csv_load(path, &d, .max_record_bytes = 8, .drop_invalid_rows = true),
+                    DN_ERR_FORMAT, "line 2: the record is longer than 8 bytes");
+  assert_status_msg(dn_csv_load(path, &d), DN_ERR_FORMAT, "unterminated quoted field");
+  /* a regular file over the file limit is refused before it is read */
+  path = write_text("twenty.csv", "a,b\n1,2\n3,4\n5,6\n7,8\n");
+  assert_status_msg(dn_csv_load(path, &d, .max_file_bytes = 19), DN_ERR_FORMAT,
+                    "twenty.csv' is 20 bytes, more than 19 (the limit, max_file_bytes)");
+  assert_empty(&d);
+  assert_ok(dn_csv_load(path, &d, .max_file_bytes = 20));
+  assert_int_equal(dn_tensor_rows(d.x), 4);
+  dn_dataset_free(&d);
+  /* a stream is counted as it is read */
+  FILE *f = fmemopen((void *)"a,b\n1,2\n3,4\n5,6\n7,8\n", 20, "rb");
+  assert_non_null(f);
+  assert_status_msg(dn_csv_load_stream(f, "mem", &(dn_csv_load_options){.max_file_bytes = 12}, &d),
+                    DN_ERR_FORMAT, "'mem': the input is longer than 12 bytes (the limit");
+  fclose(f);
+  assert_empty(&d);
+}
+
+/* A child process that opens `fifo` for writing and writes `text` once, or (endless) forever;
+ * returns its pid. */
+static pid_t fifo_writer(const char *fifo, const char *text, bool endless) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(fifo, O_WRONLY);
+    if (fd < 0)
+      _exit(2);
+    size_t n = strlen(text);
+    do {
+      if (write(fd, text, n) != (ssize_t)n)
+        _exit(endless ? 0 : 3);
+    } while (endless);
+    close(fd);
+    _exit(0);
+  }
+  return pid;
+}
+
+static void test_fifo_only_when_allowed(void **state) {
+  (void)state;
+  char fifo[300];
+  snprintf(fifo, sizeof fifo, "%s/in.fifo", tmp_dir);
+  if (mkfifo(fifo, 0600) != 0) {
+    print_message("  mkfifo failed (%s): FIFO cases skipped\n", strerror(errno));
+    skip();
+  }
+  dn_dataset d;
+  /* refused without opening it (an open of a FIFO with no writer would block) */
+  assert_status_msg(dn_csv_load(fifo, &d), DN_ERR_IO, "is not a regular file (it is a FIFO)");
+  assert_empty(&d);
+  /* allowed: read to the writer's end */
+  pid_t pid = fifo_writer(fifo, "a,b\n1,2\n3,4\n", false);
+  assert_ok(
+      dn_csv_load(fifo, &d, .allow_stream = true, .target_names = (const char *[]){"b", NULL}));
+  assert_int_equal(dn_tensor_rows(d.x), 2);
+  assert_floats(d.x.data, (const float[]){1, 3}, 2);
+  assert_floats(d.y.data, (const float[]){2, 4}, 2);
+  dn_dataset_free(&d);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* an endless writer of valid rows ends at the file limit */
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  void (*old)(int) = signal(SIGPIPE, SIG_IGN); /* (the child's write fails, ours do not) */
+  pid = fifo_writer(fifo, "1,2\n", true);
+  assert_status_msg(dn_csv_load(fifo, &d, .allow_stream = true, .max_file_bytes = 1 << 20),
+                    DN_ERR_FORMAT,
+                    "the input is longer than 1048576 bytes (the limit, max_file_bytes)");
+  assert_empty(&d);
+  assert_int_equal(waitpid(pid, &status, 0), pid); /* the writer ends once we close the FIFO */
+  signal(SIGPIPE, old);
+  assert_true(seconds_since(&t0) < 5.0);
 }
 
 static void test_large_file_streams(void **state) {
@@ -854,6 +1015,9 @@ int main(void) {
       cmocka_unit_test(test_stream_seam),
       cmocka_unit_test(test_out_of_memory_paths),
       cmocka_unit_test(test_large_file_streams),
+      cmocka_unit_test(test_dev_zero_is_refused_quickly_in_bounded_memory),
+      cmocka_unit_test(test_record_and_file_limits),
+      cmocka_unit_test(test_fifo_only_when_allowed),
       cmocka_unit_test(test_read_buffer_boundaries),
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_split_sizes_determinism_and_disjointness),

@@ -12,13 +12,19 @@
  * are then not features (unless --features says otherwise) and give the output header.
  * Output: a header row (the --target names, or pred_0, pred_1, ...) and one row per input row,
  * each value printed with 9 significant digits (enough to read back the exact float32), to
- * stdout or to --out FILE. Errors go to stderr; the exit status is 0 on success, 1 on an error,
+ * stdout or to --out FILE. CSV may be "-" (standard input) or a pipe (a FIFO, a shell's <(...));
+ * other special files (/dev/zero, devices) are refused, and the CSV limits of dn_csv_load
+ * (1 MiB per record, 1 GiB in all) bound what a stream can make the tool read. The model must be
+ * a regular file. Errors go to stderr; the exit status is 0 on success, 1 on an error,
  * 2 on a usage error.
  */
+#define _POSIX_C_SOURCE 200809L /* S_ISSOCK */
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "densenet.h"
 
@@ -36,6 +42,7 @@ static const char USAGE[] =
     "dn_model_save); this build reads no Keras files (.keras / .h5 need the Keras interchange\n"
     "library: configure with -DDENSENET_KERAS=ON).\n"
 #endif
+    "CSV may be - (standard input) or a pipe; at most 1 MiB per row and 1 GiB in all.\n"
     "  --out FILE       write to FILE instead of standard output\n"
     "  --features LIST  comma-separated feature columns, in the model's input order\n"
     "                   (default: every column that is not a --target, in file order)\n"
@@ -73,12 +80,15 @@ static const char **split_list(const char *text, size_t *count) {
 
 /* The Keras hook: a zip archive (.keras) or an HDF5 file (legacy .h5) goes to the Keras loader
  * when the tool is built with it; everything else to the native loader, whose message says
- * what a file that is neither is. dn_keras_load parses in its helper process with the default
- * limits (densenet_keras.h): a file that crashes HDF5 is an error message, not a crash here. */
+ * what a file that is neither is. Only a regular file is sniffed (opening a FIFO would block):
+ * the native loader refuses anything else, naming what it is. dn_keras_load parses in its
+ * helper process with the default limits (densenet_keras.h): a file that crashes HDF5 is an
+ * error message, not a crash here. */
 static dn_model *load_model(const char *path) {
 #ifdef DENSENET_HAVE_KERAS
   unsigned char head[8] = {0};
-  FILE *f = fopen(path, "rb");
+  struct stat sb;
+  FILE *f = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? fopen(path, "rb") : NULL;
   if (f != NULL) {
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
@@ -128,7 +138,7 @@ int main(int argc, char **argv) {
       delimiter = argv[++i][0];
     } else if (strcmp(a, "--no-header") == 0) {
       no_header = true;
-    } else if (a[0] == '-' && a[1] != '\0') {
+    } else if (a[0] == '-' && a[1] != '\0') { /* ("-" alone is standard input) */
       fprintf(stderr, "densenet-predict: unknown option or missing value: %s\n%s", a, USAGE);
       return 2;
     } else if (model_path == NULL) {
@@ -174,8 +184,14 @@ int main(int argc, char **argv) {
             out_dim, n_target_names);
     goto done;
   }
-  if (dn_csv_load(csv_path, &data, .feature_names = features, .target_names = targets,
-                  .delimiter = delimiter, .no_header = no_header) != DN_OK) {
+  /* "-" and pipes are streams the user asked for; devices such as /dev/zero are not. */
+  struct stat sb;
+  bool stdin_csv = strcmp(csv_path, "-") == 0;
+  bool stream =
+      stdin_csv || (stat(csv_path, &sb) == 0 && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)));
+  if (dn_csv_load(stdin_csv ? "/dev/stdin" : csv_path, &data, .feature_names = features,
+                  .target_names = targets, .delimiter = delimiter, .no_header = no_header,
+                  .allow_stream = stream) != DN_OK) {
     fail("cannot read the CSV", dn_last_error());
     goto done;
   }

@@ -166,6 +166,52 @@ int main(int argc, char **argv) {
             strstr(got, "No such file or directory"),
         "the output file that cannot be created is named, with the reason");
   free(got);
+  /* Special files: /dev/zero is refused at once (it used to be read without end), as a model
+   * and as a CSV; a pipe and standard input are read. */
+  snprintf(args, sizeof args, "'%s' /dev/zero", path("m.dnn"));
+  check(run(args) == 1, "/dev/zero as the CSV exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "'/dev/zero' is not a regular file (it is a character device)"),
+        "/dev/zero as the CSV is named as a device");
+  free(got);
+  snprintf(args, sizeof args, "/dev/zero '%s'", path("in.csv"));
+  check(run(args) == 1, "/dev/zero as the model exits 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "'/dev/zero' is not a regular file (it is a character device)") &&
+            !strstr(got, "No such file"),
+        "/dev/zero as the model is named as a device, without a stale reason");
+  free(got);
+  expected(m, x, 3, "pred_0,pred_1", want, sizeof want);
+  snprintf(args, sizeof args, "'%s' - < '%s' > '%s'", path("m.dnn"), path("in.csv"),
+           path("stdin_out.csv"));
+  check(run(args) == 0, "a CSV on standard input exits 0");
+  got = read_text(path("stdin_out.csv"));
+  check(got && strcmp(got, want) == 0, "a CSV on standard input gives the same predictions");
+  free(got);
+  snprintf(args, sizeof args, "'%s' - --out '%s' < /dev/zero", path("m.dnn"), path("z.csv"));
+  check(run(args) == 1, "endless NULs on standard input exit 1");
+  got = read_text(path("stderr.txt"));
+  check(got && strstr(got, "longer than 1048576 bytes"), "endless NULs end at the record limit");
+  free(got);
+  snprintf(cmd, sizeof cmd, "rm -f '%s' && mkfifo '%s'", path("in.fifo"), path("in.fifo"));
+  if (system(cmd) == 0) {
+    /* (the writer gives up after 20 s if the tool never opens the FIFO) */
+    char fifo[512], model[512];
+    snprintf(fifo, sizeof fifo, "%s", path("in.fifo"));
+    snprintf(model, sizeof model, "%s", path("m.dnn"));
+    snprintf(args, sizeof args,
+             "'%s' '%s' --out '%s' & timeout 20 sh -c \"cat '%s' > '%s'\"; wait $!", model, fifo,
+             path("fifo_out.csv"), path("in.csv"), fifo);
+    check(run(args) == 0, "a CSV through a FIFO exits 0");
+    got = read_text(path("fifo_out.csv"));
+    check(got && strcmp(got, want) == 0, "a CSV through a FIFO gives the same predictions");
+    free(got);
+    snprintf(args, sizeof args, "'%s' '%s'", path("in.fifo"), path("in.csv"));
+    check(run(args) == 1, "a FIFO as the model exits 1 without blocking");
+    got = read_text(path("stderr.txt"));
+    check(got && strstr(got, "is not a regular file (it is a FIFO)"), "the FIFO is named as one");
+    free(got);
+  }
   check(run("") == 2, "no arguments is a usage error");
   snprintf(args, sizeof args, "'%s' '%s' --bogus", path("m.dnn"), path("in.csv"));
   check(run(args) == 2, "an unknown option is a usage error");

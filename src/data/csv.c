@@ -17,19 +17,30 @@
  *   the message, or with drop_invalid_rows is skipped and counted in dropped_rows. An
  *   unterminated quote, a read error and exhausted memory always fail.
  * The file is read through a fixed 64 KiB buffer; only the current record and the growing
- * output arrays (doubled when full) are held in memory. */
+ * output arrays (doubled when full) are held in memory.
+ * Limits: a record longer than max_record_bytes (its line break not counted) and a stream longer
+ * than max_file_bytes fail the load (DN_ERR_FORMAT), so an endless input ends; peek() stops
+ * handing out characters once a record is already too long to be valid, and read_record checks
+ * the exact length at the record's end. dn_csv_load reads a regular file only, unless the caller
+ * set allow_stream. */
+#define _POSIX_C_SOURCE 200809L /* fdopen, O_CLOEXEC */
+
 #include "data/csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/decimal.h"
 #include "core/rng.h"
 #include "core/status.h"
 #include "core/tensor.h"
+#include "io/file.h"
 
 #define FN "dn_csv_load"
 #ifndef DN_CSV_READ_CHUNK /* the fuzz build makes it tiny to exercise refills */
@@ -39,6 +50,8 @@
 #define EXCERPT 40
 
 enum { END_OF_FILE = -1, READ_ERROR = -2 };
+/* Why peek() stopped with READ_ERROR. */
+enum { STOP_READ = 1, STOP_FILE_LIMIT, STOP_RECORD_LIMIT };
 
 typedef struct field {
   size_t start, length; /* bytes in reader.text (NUL-terminated there) */
@@ -51,8 +64,14 @@ typedef struct reader {
   int delimiter; /* as an unsigned char, like the characters peek() returns */
   unsigned char *buf;
   size_t pos, len;
-  bool eof, failed;
-  size_t line; /* 1-based line of the next character */
+  bool eof;
+  int failed;    /* 0, or the STOP_* reason peek() returns READ_ERROR */
+  uint64_t base; /* bytes of the input before buf */
+  uint64_t max_file;
+  size_t max_record;
+  bool in_record;        /* record_start is the offset of the current record's first byte */
+  uint64_t record_start; /* (offsets count bytes from the start of the input) */
+  size_t line;           /* 1-based line of the next character */
   /* the current record */
   char *text;
   size_t text_len, text_cap;
@@ -92,18 +111,37 @@ static bool reserve(void **ptr, size_t *cap, size_t used, size_t need, size_t si
 
 /* ---- reading characters ---- */
 
+static uint64_t offset(const reader *r) {
+  return r->base + r->pos;
+}
+
+static int stop(reader *r, int why) {
+  r->eof = true;
+  r->failed = why;
+  r->pos = r->len = 0;
+  return READ_ERROR;
+}
+
 static int peek(reader *r) {
   if (r->pos == r->len) {
     if (r->eof)
       return r->failed ? READ_ERROR : END_OF_FILE;
+    r->base += r->len;
     r->pos = 0;
     r->len = fread(r->buf, 1, READ_CHUNK, r->file);
     if (r->len == 0) {
       r->eof = true;
-      r->failed = ferror(r->file) != 0;
+      r->failed = ferror(r->file) != 0 ? STOP_READ : 0;
       return r->failed ? READ_ERROR : END_OF_FILE;
     }
+    if (r->base + r->len > r->max_file)
+      return stop(r, STOP_FILE_LIMIT);
   }
+  /* A record whose content is max_record bytes may still need its "\r\n" peeked; a byte
+   * beyond that belongs to a record that is too long whatever it is. */
+  uint64_t in = offset(r) - r->record_start;
+  if (r->in_record && in >= 2 && in - 2 >= r->max_record)
+    return stop(r, STOP_RECORD_LIMIT);
   return r->buf[r->pos];
 }
 
@@ -131,7 +169,20 @@ static bool put(reader *r, char c) {
   return true;
 }
 
+static dn_status record_too_long(const reader *r) {
+  return dn_fail(DN_ERR_FORMAT,
+                 FN ": '%s', line %zu: the record is longer than %zu bytes (the limit, "
+                    "max_record_bytes)",
+                 r->name, r->record_line, r->max_record);
+}
+
 static dn_status read_failed(const reader *r) {
+  if (r->failed == STOP_RECORD_LIMIT)
+    return record_too_long(r);
+  if (r->failed == STOP_FILE_LIMIT)
+    return dn_fail(DN_ERR_FORMAT,
+                   FN ": '%s': the input is longer than %llu bytes (the limit, max_file_bytes)",
+                   r->name, (unsigned long long)r->max_file);
   return dn_fail(DN_ERR_IO, FN ": '%s': read error near line %zu", r->name, r->line);
 }
 
@@ -173,6 +224,7 @@ static dn_status read_record(reader *r, bool *got) {
   r->n_fields = 0;
   r->text_len = 0;
   r->bad_what = NULL;
+  r->in_record = false;
   *got = false;
   int c;
   while ((c = peek(r)) == '\n' || c == '\r')
@@ -182,6 +234,8 @@ static dn_status read_record(reader *r, bool *got) {
   if (c == END_OF_FILE)
     return DN_OK;
   r->record_line = r->line;
+  r->in_record = true;
+  r->record_start = offset(r);
   for (;;) {
     if (!reserve((void **)&r->fields, &r->fields_cap, r->n_fields, r->n_fields + 1, sizeof(field)))
       return DN_ERR_NOMEM;
@@ -224,8 +278,11 @@ static dn_status read_record(reader *r, bool *got) {
       c = peek(r);
       continue;
     }
+    if (offset(r) - r->record_start > r->max_record)
+      return record_too_long(r);
     if (c == '\n' || c == '\r')
       take_line_break(r, c);
+    r->in_record = false;
     *got = true;
     return DN_OK;
   }
@@ -512,6 +569,8 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_opt
   ld.r.name = name != NULL ? name : "<stream>";
   ld.r.delimiter = o->delimiter != 0 ? (unsigned char)o->delimiter : ',';
   ld.r.line = 1;
+  ld.r.max_record = o->max_record_bytes != 0 ? o->max_record_bytes : DN_CSV_MAX_RECORD_BYTES;
+  ld.r.max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
   ld.r.buf = dn_alloc(READ_CHUNK);
   s = ld.r.buf != NULL ? load(&ld) : DN_ERR_NOMEM;
   if (s == DN_ERR_NOMEM)
@@ -536,6 +595,63 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_opt
   return DN_OK;
 }
 
+/* Opens options->path for reading: a regular file no larger than the file limit, or with
+ * allow_stream anything but a directory. The type is checked with stat() before opening (so a
+ * FIFO or device that is refused is never opened, and a FIFO's open cannot block) and again on
+ * the open descriptor. */
+static dn_status open_input(const dn_csv_load_options *o, FILE **out) {
+  const char *path = o->path;
+  char err[128];
+  uint64_t max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
+  struct stat sb;
+  int fd = -1;
+  for (int pass = 0; pass < 2; pass++) {
+    if ((pass == 0 ? stat(path, &sb) : fstat(fd, &sb)) != 0) {
+      int e = errno;
+      if (fd >= 0)
+        close(fd);
+      return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path,
+                     dn_errno_text(e, err, sizeof err));
+    }
+    const char *refused = NULL;
+    if (S_ISDIR(sb.st_mode))
+      refused = "";
+    else if (!S_ISREG(sb.st_mode) && !o->allow_stream)
+      refused = "; set .allow_stream to read a pipe or a device";
+    if (refused != NULL) {
+      if (fd >= 0)
+        close(fd);
+      return dn_fail(DN_ERR_IO, FN ": '%s' is not a regular file (it is %s)%s", path,
+                     dn_file_type_text(sb.st_mode), refused);
+    }
+    if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > max_file) {
+      if (fd >= 0)
+        close(fd);
+      return dn_fail(DN_ERR_FORMAT,
+                     FN ": '%s' is %jd bytes, more than %llu (the limit, max_file_bytes)", path,
+                     (intmax_t)sb.st_size, (unsigned long long)max_file);
+    }
+    if (pass == 0) {
+      /* A regular file opens without blocking; O_NONBLOCK also keeps a file swapped for a FIFO
+       * since the stat() from blocking the open (the fstat then refuses it). */
+      fd = open(path, O_RDONLY | O_CLOEXEC | (S_ISREG(sb.st_mode) ? O_NONBLOCK : 0));
+      if (fd < 0)
+        return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path,
+                       dn_errno_text(errno, err, sizeof err));
+    }
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK))
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  *out = fdopen(fd, "rb");
+  if (*out == NULL) {
+    int e = errno;
+    close(fd);
+    return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path, dn_errno_text(e, err, sizeof err));
+  }
+  return DN_OK;
+}
+
 dn_status dn_csv_load_with(dn_csv_load_options options) {
   dn_dataset *out = options.out;
   const char *path = options.path;
@@ -545,9 +661,10 @@ dn_status dn_csv_load_with(dn_csv_load_options options) {
   dn_status s = check_options(&options);
   if (s != DN_OK)
     return s;
-  FILE *file = fopen(path, "rb");
-  if (file == NULL)
-    return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path, strerror(errno));
+  FILE *file = NULL;
+  s = open_input(&options, &file);
+  if (s != DN_OK)
+    return s;
   s = dn_csv_load_stream(file, path, &options, out);
   if (fclose(file) != 0 && s == DN_OK) {
     dn_dataset_free(out);

@@ -50,11 +50,16 @@ dn_status dn_file_write_atomic(const char *path, const void *data, size_t len, c
     return dn_fail(DN_ERR_IO, "%s: '%s' names a directory, not a file", fn, path);
   /* dir + "/." + base + ".tmp" + 12 digits + NUL */
   size_t cap = dir_len + strlen(base) + 24;
+  /* Both names, the directory's for its fsync included, are allocated before anything is
+   * written: exhausted memory fails the save with nothing changed, and a save that returns DN_OK
+   * has met no failure (0.1's Keras saver skipped the directory sync when that allocation failed
+   * and returned DN_OK with DN_ERR_NOMEM left as the last status). */
   char *tmp = dn_alloc(cap), *dir = dn_alloc(dir_len + 2);
   if (tmp == NULL || dir == NULL) {
     dn_free(tmp);
     dn_free(dir);
-    return DN_ERR_NOMEM;
+    return dn_fail(DN_ERR_NOMEM, "%s: out of memory for the temporary file's name to save '%s'", fn,
+                   path);
   }
   if (slash == NULL)
     memcpy(dir, ".", 2);
@@ -138,22 +143,47 @@ dn_status dn_file_write_atomic(const char *path, const void *data, size_t len, c
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* The file's size is what justifies the allocation. */
+const char *dn_file_type_text(unsigned mode) {
+  mode_t m = (mode_t)mode;
+  return S_ISREG(m)    ? "a regular file"
+         : S_ISDIR(m)  ? "a directory"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket"
+         : S_ISLNK(m)  ? "a symbolic link"
+                       : "an unknown kind of file";
+}
+
+/* The file's size is what justifies the allocation. The type is checked before the open (a
+ * FIFO's open would block, a device's may act) and again on the descriptor; O_NONBLOCK keeps a
+ * file swapped for a FIFO in between from blocking the open. (0.2.0 took errno after a
+ * successful fstat for the "not a regular file" message, so /dev/zero was reported with a stale
+ * reason such as "No such file or directory".) */
 dn_status dn_file_read_whole(const char *path, const char *fn, const char *what, uint8_t **out,
                              size_t *len) {
   char err[128];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                   dn_errno_text(errno, err, sizeof err));
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    int e = errno;
-    close(fd);
-    if (S_ISDIR(sb.st_mode))
-      return dn_fail(DN_ERR_IO, "%s: '%s' is a directory", fn, path);
-    return dn_fail(DN_ERR_IO, "%s: '%s' is not a regular file%s%s", fn, path, e ? ": " : "",
-                   e ? dn_errno_text(e, err, sizeof err) : "");
+  int fd = -1;
+  for (int pass = 0; pass < 2; pass++) {
+    if ((pass == 0 ? stat(path, &sb) : fstat(fd, &sb)) != 0) {
+      int e = errno;
+      if (fd >= 0)
+        close(fd);
+      return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                     dn_errno_text(e, err, sizeof err));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+      if (fd >= 0)
+        close(fd);
+      if (S_ISDIR(sb.st_mode))
+        return dn_fail(DN_ERR_IO, "%s: '%s' is a directory, not %s", fn, path, what);
+      return dn_fail(DN_ERR_IO, "%s: '%s' is not a regular file (it is %s), so not %s", fn, path,
+                     dn_file_type_text((unsigned)sb.st_mode), what);
+    }
+    if (pass == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+      return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                     dn_errno_text(errno, err, sizeof err));
   }
   if ((uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX / 2) {
     close(fd);

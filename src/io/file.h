@@ -17,10 +17,16 @@
 dn_status dn_file_write_atomic(const char *path, const void *buf, size_t len, const char *fn);
 
 /* Reads the regular file at `path` whole into a new buffer *out (dn_free it) of *len bytes;
- * `what` names the kind of file in the size message ("a model file"). DN_ERR_IO (cannot open
- * or read, not a regular file, with the OS's reason), DN_ERR_FORMAT (too large), DN_ERR_NOMEM. */
+ * `what` names the kind of file in the size message ("a model file"). Anything but a regular
+ * file (a FIFO, /dev/zero, a directory) is refused before it is opened, naming its kind, so an
+ * endless stream is never read and a FIFO's open never blocks. DN_ERR_IO (cannot open or read,
+ * not a regular file, with the OS's reason), DN_ERR_FORMAT (too large), DN_ERR_NOMEM. */
 dn_status dn_file_read_whole(const char *path, const char *fn, const char *what, uint8_t **out,
                              size_t *len);
+
+/* What kind of file st_mode (from stat) is, for messages: "a character device", "a FIFO",
+ * "a directory", ... */
+const char *dn_file_type_text(unsigned mode);
 
 /* Test hook: make the next crash-safe saves on this thread fail at `stage` (0 = never), as a
  * crash or a full disk would, to show that the old file survives. Stages: */

@@ -105,6 +105,7 @@ static dn_status read_member(zip_t *z, zip_int64_t index, const char *name, cons
 
 dn_status dn_keras_zip_read(const char *path, const char *fn, dn_keras_blob *blobs,
                             const bool *optional, size_t n) {
+  dn_keras_json_begin(); /* the members read here are parsed by cJSON next */
   int err = 0;
   zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
   if (z == NULL)

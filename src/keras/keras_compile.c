@@ -439,9 +439,9 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
     cJSON_AddBoolToObject(cfg, "amsgrad", r->amsgrad);
   cJSON_AddStringToObject(oj, "module", "keras.optimizers");
   cJSON_AddStringToObject(oj, "class_name", oc->keras);
-  cJSON_AddItemToObject(oj, "config", cfg);
+  dn_keras_json_add(oj, "config", cfg);
   cJSON_AddNullToObject(oj, "registered_name");
-  cJSON_AddItemToObject(cc, "optimizer", oj);
+  dn_keras_json_add(cc, "optimizer", oj);
 
   const dn_loss_params *lp = &t->loss_params;
   double delta = dn_option_or_default(lp->huber_delta, 1.0);
@@ -466,9 +466,9 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
       }
       cJSON_AddStringToObject(lj, "module", "keras.losses");
       cJSON_AddStringToObject(lj, "class_name", lc->keras);
-      cJSON_AddItemToObject(lj, "config", lcfg);
+      dn_keras_json_add(lj, "config", lcfg);
       cJSON_AddNullToObject(lj, "registered_name");
-      cJSON_AddItemToObject(cc, "loss", lj);
+      dn_keras_json_add(cc, "loss", lj);
     } else {
       cJSON_Delete(lcfg);
       cJSON_Delete(lj);
@@ -481,7 +481,7 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
     cJSON *m = cJSON_CreateArray();
     for (size_t i = 0; m != NULL && i < t->n_metrics; i++)
       cJSON_AddItemToArray(m, cJSON_CreateString(t->metric_req[i]));
-    cJSON_AddItemToObject(cc, "metrics", m);
+    dn_keras_json_add(cc, "metrics", m);
   }
   cJSON_AddNullToObject(cc, "weighted_metrics");
   cJSON_AddFalseToObject(cc, "run_eagerly");

@@ -6,6 +6,7 @@
  * layer and the key, so a model is never silently loaded as something else.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,46 @@
 #include "layers/registry.h"
 #include "model/sequential.h"
 #include "core/status.h"
+
+/* ---- cJSON's allocator hooks ------------------------------------------------ */
+
+static _Thread_local bool json_alloc_failed;
+
+static void *json_malloc(size_t size) {
+  void *p = dn_alloc(size);
+  if (p == NULL)
+    json_alloc_failed = true;
+  return p;
+}
+
+static void json_free(void *ptr) {
+  dn_free(ptr);
+}
+
+static void install_json_hooks(void) {
+  cJSON_Hooks hooks = {json_malloc, json_free};
+  cJSON_InitHooks(&hooks);
+}
+
+void dn_keras_json_begin(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_json_hooks);
+  json_alloc_failed = false;
+}
+
+bool dn_keras_json_failed(void) {
+  return json_alloc_failed;
+}
+
+bool dn_keras_json_add(cJSON *object, const char *key, cJSON *item) {
+  if (item == NULL)
+    return false;
+  if (!cJSON_AddItemToObject(object, key, item)) {
+    cJSON_Delete(item);
+    return false;
+  }
+  return true;
+}
 
 /* ---- JSON helpers ------------------------------------------------------------ */
 

@@ -21,7 +21,7 @@ static cJSON *keras_object(const char *module, const char *cls, cJSON *config) {
   }
   cJSON_AddStringToObject(o, "module", module);
   cJSON_AddStringToObject(o, "class_name", cls);
-  cJSON_AddItemToObject(o, "config", config);
+  dn_keras_json_add(o, "config", config);
   cJSON_AddNullToObject(o, "registered_name");
   return o;
 }
@@ -48,7 +48,7 @@ static cJSON *shape_list(bool null_batch, size_t batch, size_t dim) {
 static cJSON *build_config(size_t dim) {
   cJSON *o = cJSON_CreateObject();
   if (o != NULL)
-    cJSON_AddItemToObject(o, "input_shape", shape_list(true, 0, dim));
+    dn_keras_json_add(o, "input_shape", shape_list(true, 0, dim));
   return o;
 }
 
@@ -117,12 +117,12 @@ static void add_field(cJSON *cfg, const dn_keras_field *f, const dn_layer_config
     cJSON_AddNumberToObject(cfg, f->key, *(const double *)(const void *)at);
     break;
   case DN_KERAS_INITIALIZER:
-    cJSON_AddItemToObject(cfg, f->key,
-                          initializer_json(*(const char *const *)(const void *)at,
-                                           (const dn_init_args *)(const void *)at2));
+    dn_keras_json_add(cfg, f->key,
+                      initializer_json(*(const char *const *)(const void *)at,
+                                       (const dn_init_args *)(const void *)at2));
     break;
   case DN_KERAS_REGULARIZER:
-    cJSON_AddItemToObject(
+    dn_keras_json_add(
         cfg, f->key,
         regularizer_json(*(const double *)(const void *)at, *(const double *)(const void *)at2));
     break;
@@ -149,13 +149,13 @@ static void add_extras(cJSON *cfg, const dn_keras_extra *extras, bool axis) {
         cJSON *list = cJSON_CreateArray();
         if (list != NULL)
           cJSON_AddItemToArray(list, cJSON_CreateNumber(-1));
-        cJSON_AddItemToObject(cfg, x->key, list);
+        dn_keras_json_add(cfg, x->key, list);
       } else {
         cJSON_AddNumberToObject(cfg, x->key, -1);
       }
       break;
     case DN_KERAS_EXTRA_INITIALIZER:
-      cJSON_AddItemToObject(cfg, x->key, initializer_json(x->init, &none));
+      dn_keras_json_add(cfg, x->key, initializer_json(x->init, &none));
       break;
     }
   }
@@ -175,7 +175,7 @@ static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
     return NULL;
   cJSON_AddStringToObject(cfg, "name", layer->name);
   cJSON_AddTrueToObject(cfg, "trainable");
-  cJSON_AddItemToObject(cfg, "dtype", dtype_policy(shared_dtype));
+  dn_keras_json_add(cfg, "dtype", dtype_policy(shared_dtype));
   const dn_keras_extra *extras = dn_keras_extras_of(c.type);
   add_extras(cfg, extras, true);
   for (size_t i = 0; i < dn_keras_n_fields; i++)
@@ -184,7 +184,7 @@ static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
   add_extras(cfg, extras, false);
   cJSON *o = keras_object("keras.layers", c.type, cfg);
   if (o != NULL && layer->n_vars > 0)
-    cJSON_AddItemToObject(o, "build_config", build_config(layer->input_dim));
+    dn_keras_json_add(o, "build_config", build_config(layer->input_dim));
   return o;
 }
 
@@ -199,7 +199,7 @@ cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
     cJSON_Delete(in_cfg);
     return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
   }
-  cJSON_AddItemToObject(in_cfg, "batch_shape", shape_list(true, 0, D));
+  dn_keras_json_add(in_cfg, "batch_shape", shape_list(true, 0, D));
   cJSON_AddStringToObject(in_cfg, "dtype", "float32");
   cJSON_AddFalseToObject(in_cfg, "sparse");
   cJSON_AddFalseToObject(in_cfg, "ragged");
@@ -225,20 +225,20 @@ cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
   }
   cJSON_AddStringToObject(cfg, "name", "sequential");
   cJSON_AddTrueToObject(cfg, "trainable");
-  cJSON_AddItemToObject(cfg, "dtype", dtype_policy(model->n_layers > 1));
-  cJSON_AddItemToObject(cfg, "layers", layers);
-  cJSON_AddItemToObject(cfg, "build_input_shape", shape_list(true, 0, D));
+  dn_keras_json_add(cfg, "dtype", dtype_policy(model->n_layers > 1));
+  dn_keras_json_add(cfg, "layers", layers);
+  dn_keras_json_add(cfg, "build_input_shape", shape_list(true, 0, D));
   cJSON *root = keras_object("keras", "Sequential", cfg);
   if (root == NULL)
     return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
-  cJSON_AddItemToObject(root, "build_config", build_config(D));
+  dn_keras_json_add(root, "build_config", build_config(D));
   if (model->train != NULL) {
     cJSON *cc = dn_keras_compile_to_json(model, fn);
     if (cc == NULL) {
       cJSON_Delete(root);
       return NULL;
     }
-    cJSON_AddItemToObject(root, "compile_config", cc);
+    dn_keras_json_add(root, "compile_config", cc);
   }
   return root;
 }

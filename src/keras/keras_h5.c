@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L /* strnlen, localtime_r */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,14 +77,16 @@ hid_t dn_keras_h5_open_image(const void *data, size_t size, const char *fn, cons
 }
 
 hid_t dn_keras_h5_create_image(const char *fn) {
-  static unsigned long counter;
+  /* Names must differ between concurrent saves (HDF5 refuses a second open of one name), so the
+   * counter is atomic (it was a plain static in 0.2.0). */
+  static atomic_ulong counter;
   hid_t fapl = core_fapl();
   if (fapl < 0) {
     dn_fail(DN_ERR_NOMEM, "%s: cannot set up an in-memory HDF5 file", fn);
     return -1;
   }
   char name[64];
-  snprintf(name, sizeof name, "dn_keras_out_%lu", ++counter);
+  snprintf(name, sizeof name, "dn_keras_out_%lu", atomic_fetch_add(&counter, 1) + 1);
   hid_t file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   if (file < 0)

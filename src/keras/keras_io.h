@@ -175,6 +175,18 @@ typedef struct dn_keras_init_class {
 } dn_keras_init_class;
 const dn_keras_init_class *dn_keras_init_by_name(const char *name); /* NULL if unknown */
 
+/* cJSON's allocations go through the library's allocator (dn_alloc / dn_free, so a dn_allocator
+ * hook sees them): dn_keras_json_begin installs cJSON's hooks once per process (pthread_once,
+ * thread-safe) and clears this thread's record of a failed cJSON allocation; every path calls it
+ * before its first cJSON call (dn_keras_save, dn_keras_zip_read, the legacy .h5 loader).
+ * dn_keras_json_failed tells whether a cJSON allocation on this thread failed since then (cJSON's
+ * builders return NULL that callers may not see, e.g. cJSON_AddStringToObject's result). */
+void dn_keras_json_begin(void);
+bool dn_keras_json_failed(void);
+/* cJSON_AddItemToObject that frees `item` when it cannot be added (cJSON's own leaves it to the
+ * caller when copying the key fails); false then (and for a NULL item). */
+bool dn_keras_json_add(cJSON *object, const char *key, cJSON *item);
+
 /* JSON helpers shared by the config pieces. */
 const cJSON *dn_keras_json_get(const cJSON *obj, const char *key); /* NULL if absent */
 bool dn_keras_json_is_null(const cJSON *v);                        /* absent or null */

@@ -271,10 +271,13 @@ dn_model *dn_keras_legacy_load(hid_t file, const char *fn, size_t max_params) {
     dn_free(config);
     return NULL;
   }
+  dn_keras_json_begin();
   cJSON *mc = cJSON_Parse(config);
   cJSON *tc = training ? cJSON_Parse(training) : NULL;
   dn_model *model = NULL;
-  if (mc == NULL)
+  if ((mc == NULL || (training != NULL && tc == NULL)) && dn_keras_json_failed())
+    st = dn_fail(DN_ERR_NOMEM, "%s: out of memory parsing the model's JSON attributes", fn);
+  else if (mc == NULL)
     st = dn_fail(DN_ERR_FORMAT, "%s: attribute 'model_config' is not valid JSON", fn);
   else if (training != NULL && tc == NULL)
     st = dn_fail(DN_ERR_FORMAT, "%s: attribute 'training_config' is not valid JSON", fn);

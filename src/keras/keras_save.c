@@ -67,9 +67,14 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
   size_t len = strlen(path);
   if (len < 6 || strcmp(path + len - 6, ".keras") != 0)
     return dn_fail(DN_ERR_ARG, "%s: '%s' must end in .keras", fn, path);
+  dn_keras_json_begin();
   cJSON *config = dn_keras_model_to_json(model, fn);
   if (config == NULL)
     return dn_last_status();
+  if (dn_keras_json_failed()) { /* a member cJSON could not add, unseen by its caller */
+    cJSON_Delete(config);
+    return dn_fail(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
+  }
   dn_keras_blob m[3] = {
       {"metadata.json", NULL, 0}, {"config.json", NULL, 0}, {"model.weights.h5", NULL, 0}};
   dn_status st = json_blob(config, "config.json", fn, &m[1]);
@@ -89,6 +94,8 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
     if (st == DN_OK)
       st = json_blob(meta, "metadata.json", fn, &m[0]);
     cJSON_Delete(meta);
+    if (st == DN_OK && dn_keras_json_failed())
+      st = dn_fail(DN_ERR_NOMEM, "%s: out of memory writing metadata.json", fn);
   }
   dn_keras_h5_quiet q;
   dn_keras_h5_quiet_begin(&q);
@@ -108,5 +115,8 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
     st = dn_keras_zip_write(path, fn, m, 3);
   for (size_t i = 0; i < 3; i++)
     dn_keras_blob_free(&m[i]);
+  /* an allocation deep inside says only "out of memory allocating N bytes" */
+  if (st == DN_ERR_NOMEM && strncmp(dn_last_error(), fn, strlen(fn)) != 0)
+    dn_error_context(fn);
   return st;
 }
