@@ -44,6 +44,8 @@ static dn_status sniff(const char *path, const char *fn, file_kind *kind, size_t
 
 static cJSON *parse_member(const dn_keras_blob *b, const char *fn) {
   cJSON *j = cJSON_ParseWithLength((const char *)b->data, b->size);
+  if (j == NULL && dn_keras_json_failed()) /* dn_keras_zip_read began the JSON session */
+    return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory parsing member '%s'", fn, b->name);
   if (j == NULL)
     return dn_fail_null(DN_ERR_FORMAT, "%s: member '%s' is not valid JSON (near byte %zu)", fn,
                         b->name, (size_t)(cJSON_GetErrorPtr() - (const char *)b->data));
