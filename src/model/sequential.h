@@ -16,6 +16,16 @@ struct dn_model {
   dn_layer **layers;
   size_t n_layers, layers_cap;
   size_t input_dim; /* 0 until known */
+  /* The layers' names for lookups in O(1): open addressing over names_cap slots (a power of
+   * two, at most half full; NULL = empty). */
+  dn_layer **names;
+  size_t names_cap;
+  /* Automatic naming (auto_name): per layer kind, the lowest suffix not known to be taken
+   * (0 for the bare stem). Names are never removed, so the lowest free suffix only grows. */
+  struct dn_auto_count {
+    const char *base; /* the kind's base_name, NULL for an unused entry */
+    size_t next;
+  } auto_counts[8];
 
   /* One aligned block of parameters (get_weights order) and its gradients. */
   float *params, *grads;
