@@ -111,6 +111,28 @@ static void test_auto_names(void **state) {
   dn_model_free(m);
 }
 
+/* Issue 12: a width no row can have (DN_ZERO_COUNT given as a size_t width arrives as SIZE_MAX)
+ * is refused when the layer is built, naming the layer, never allocated. */
+static void test_huge_widths(void **state) {
+  (void)state;
+  const char *expect = "input width 18446744073709551615 is above the limit";
+  assert_null(dn_sequential(dn_activation("relu", .input_dim = DN_ZERO_COUNT)));
+  assert_int_equal(dn_last_status(), DN_ERR_SHAPE);
+  assert_non_null(strstr(dn_last_error(), expect));
+  assert_null(dn_sequential(dn_dropout(0.5, .input_dim = DN_ZERO_COUNT)));
+  assert_non_null(strstr(dn_last_error(), expect));
+  assert_null(dn_sequential(dn_dense(2, .input_dim = DN_ZERO_COUNT)));
+  assert_non_null(strstr(dn_last_error(), expect));
+  assert_null(dn_sequential(dn_dense(DN_ZERO_COUNT, .input_dim = 2)));
+  assert_int_equal(dn_last_status(), DN_ERR_SHAPE);
+  dn_model *m = dn_model_new();
+  assert_ok(dn_model_add(m, dn_activation("relu")));
+  assert_status_msg(dn_model_build(m, SIZE_MAX), DN_ERR_SHAPE, expect);
+  assert_int_equal(dn_model_input_dim(m), 0);
+  assert_ok(dn_model_build(m, 3));
+  dn_model_free(m);
+}
+
 static void test_summary_table(void **state) {
   (void)state;
   dn_model *m = lesson();
@@ -371,6 +393,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lesson_shapes_and_names),
       cmocka_unit_test(test_auto_names),
+      cmocka_unit_test(test_huge_widths),
       cmocka_unit_test(test_summary_table),
       cmocka_unit_test(test_weights_roundtrip_and_order),
       cmocka_unit_test(test_seed_determinism),
