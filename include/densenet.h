@@ -249,7 +249,8 @@ dn_status dn_tensor_new_2d(dn_tensor *out, size_t rows, size_t cols);
 /* Releases an owning tensor's storage (a view's data is the caller's and is left alone) and
  * zeroes *t. NULL is a no-op. */
 void dn_tensor_free(dn_tensor *t);
-/* The number of elements (0 for no tensor or a size that overflows), the size of `axis`
+/* The number of elements (0 for no tensor or a size that overflows: more than PTRDIFF_MAX bytes,
+ * C's limit on an object), the size of `axis`
  * (negative counts from the end; 0 out of range), and the matrix reading: rows = shape[0],
  * cols = the product of the other dims (1 for rank 1; 0 for no tensor). */
 size_t dn_tensor_size(dn_tensor t);
@@ -699,7 +700,11 @@ typedef struct dn_history dn_history;
  * model on its first batch). Optional tensors (validation data, sample weights) are "no tensor"
  * when left zero; sample weights are rows x 1 (or rank 1). A mismatch is DN_ERR_SHAPE naming
  * the call, the argument and both numbers ("dn_fit: x has 30 columns but the model's input
- * width is 31"), before anything changes. */
+ * width is 31"), before anything changes. Sizes: a tensor's bytes must fit in PTRDIFF_MAX and
+ * end inside the address space, and x's rows times the model's widest layer must be a number
+ * of floats that fits too, so no size the library computes overflows (DN_ERR_SHAPE otherwise,
+ * before any data is read). A view's array itself is not visible: a shape within these limits
+ * is trusted to describe memory the caller owns. */
 
 /* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
  *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,

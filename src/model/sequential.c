@@ -416,16 +416,30 @@ dn_status dn_seq_require_built(const dn_model *model, const char *fn) {
   return DN_OK;
 }
 
-dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
-                             size_t *output_dim) {
+/* rows x the widest width must be a count of values that can exist. */
+static dn_status check_rows(const char *fn, const char *arg, size_t rows, size_t widest) {
+  if (widest != 0 && rows > DN_MAX_ELEMENTS / widest)
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: %s has %zu rows; at the model's widest layer (%zu wide) that is more than "
+                   "the %zu values an array can hold",
+                   fn, arg, rows, widest, (size_t)DN_MAX_ELEMENTS);
+  return DN_OK;
+}
+
+dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t rows,
+                             size_t cols, size_t *output_dim) {
   if (model->n_layers == 0)
     return dn_fail(DN_ERR_STATE, "%s: the model has no layers", fn);
+  size_t widest = cols;
   if (dn_seq_is_built(model)) {
     if (cols != model->input_dim)
       return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but the model's input width is %zu", fn,
                      arg, cols, dn_plural(cols), model->input_dim);
+    for (size_t i = 0; i < model->n_layers; i++)
+      if (model->layers[i]->output_dim > widest)
+        widest = model->layers[i]->output_dim;
     *output_dim = model->layers[model->n_layers - 1]->output_dim;
-    return DN_OK;
+    return check_rows(fn, arg, rows, widest);
   }
   /* Unbuilt: follow the width through the layers as building would, on copies. */
   size_t width = cols;
@@ -438,17 +452,18 @@ dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *
                      fn, arg, cols, dn_plural(cols), l->name, l->ops->type, width, l->input_dim);
     if (l->built) {
       width = l->output_dim;
-      continue;
+    } else {
+      dn_layer draft; /* dn_layer_plan only declares the shapes (layer.h) */
+      if (dn_layer_plan(l, width, &draft) != DN_OK) {
+        dn_error_context(fn);
+        return dn_last_status();
+      }
+      width = draft.output_dim;
     }
-    dn_layer draft = *l; /* ops->build only declares the shapes (layer.h) */
-    if (l->ops->build(&draft, width) != DN_OK) {
-      dn_error_context(fn);
-      return dn_last_status();
-    }
-    width = draft.output_dim;
+    widest = width > widest ? width : widest;
   }
   *output_dim = width;
-  return DN_OK;
+  return check_rows(fn, arg, rows, widest);
 }
 
 dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols, dn_seq_build *record) {
@@ -664,7 +679,7 @@ dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_t
   size_t out = 0;
   dn_status st = dn_tensor_matrix(x, fn, "x", 2, mx);
   if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", mx->cols, &out);
+    st = dn_seq_check_input(model, fn, "x", mx->rows, mx->cols, &out);
   if (st == DN_OK)
     st = dn_tensor_matrix(y, fn, "y", 2, my);
   if (st == DN_OK)

@@ -95,7 +95,10 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
     d->vy = val.y.data;
     d->vrows = val.x.rows;
   } else if (split > 0) {
-    size_t keep = (size_t)floor((double)rows * (1.0 - split));
+    /* In double, rows above 2^53 round (up, too): keep at most rows, so both parts stay within
+     * x. (rows < 2^62 here, so the product converts to size_t without overflow.) */
+    double kept = floor((double)rows * (1.0 - split));
+    size_t keep = kept < (double)rows ? (size_t)kept : rows;
     if (keep == 0 || keep == rows)
       return dn_fail(DN_ERR_ARG,
                      "%s: validation_split %g of %zu rows leaves %zu training and %zu validation "

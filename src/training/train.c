@@ -239,7 +239,7 @@ dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_ten
   *d = (dn_xy){0};
   dn_status st = dn_tensor_matrix(x, fn, "x", 2, &d->x);
   if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", d->x.cols, &d->out);
+    st = dn_seq_check_input(model, fn, "x", d->x.rows, d->x.cols, &d->out);
   if (st == DN_OK)
     st = dn_tensor_matrix(y, fn, "y", 2, &d->y);
   if (st != DN_OK)
