@@ -129,7 +129,10 @@ dn_status dn_set_allocator(const dn_allocator *allocator);
 /* "Exactly zero" for a float option whose Keras default is non-zero (negative zero, told apart
  * by its sign bit). */
 #define DN_ZERO (-0.0)
-/* "Exactly zero" for a count option whose Keras default is non-zero. */
+/* "Exactly zero" for a count option whose Keras default is non-zero. In a size_t field it arrives
+ * as SIZE_MAX; each such field says what it means there (0, or DN_ERR_ARG where 0 is no valid
+ * value), and any other value above PTRDIFF_MAX, which only another negative number can give,
+ * is DN_ERR_ARG naming the field. */
 #define DN_ZERO_COUNT (-1)
 
 /* ======================================================================
@@ -247,7 +250,8 @@ dn_status dn_tensor_new_2d(dn_tensor *out, size_t rows, size_t cols);
 /* Releases an owning tensor's storage (a view's data is the caller's and is left alone) and
  * zeroes *t. NULL is a no-op. */
 void dn_tensor_free(dn_tensor *t);
-/* The number of elements (0 for no tensor or a size that overflows), the size of `axis`
+/* The number of elements (0 for no tensor or a size that overflows: more than PTRDIFF_MAX bytes,
+ * C's limit on an object), the size of `axis`
  * (negative counts from the end; 0 out of range), and the matrix reading: rows = shape[0],
  * cols = the product of the other dims (1 for rank 1; 0 for no tensor). */
 size_t dn_tensor_size(dn_tensor t);
@@ -697,7 +701,11 @@ typedef struct dn_history dn_history;
  * model on its first batch). Optional tensors (validation data, sample weights) are "no tensor"
  * when left zero; sample weights are rows x 1 (or rank 1). A mismatch is DN_ERR_SHAPE naming
  * the call, the argument and both numbers ("dn_fit: x has 30 columns but the model's input
- * width is 31"), before anything changes. */
+ * width is 31"), before anything changes. Sizes: a tensor's bytes must fit in PTRDIFF_MAX and
+ * end inside the address space, and x's rows times the model's widest layer must be a number
+ * of floats that fits too, so no size the library computes overflows (DN_ERR_SHAPE otherwise,
+ * before any data is read). A view's array itself is not visible: a shape within these limits
+ * is trusted to describe memory the caller owns. */
 
 /* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
  *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
@@ -713,21 +721,22 @@ typedef struct dn_history dn_history;
  * (Keras trains on); with dn_terminate_on_nan() it stops and returns the history, as Keras,
  * also without applying that step.
  * Errors: DN_ERR_ARG (NULL model, no x or y tensor, bad validation options, labels that are not
- * class indices, a callback with an unknown monitor direction), DN_ERR_STATE (not compiled, no
+ * class indices, a callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
+ * above PTRDIFF_MAX), DN_ERR_STATE (not compiled, no
  * layers), DN_ERR_SHAPE (the shape rules above), DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
  * ModelCheckpoint), DN_ERR_NOMEM, or the status of a failing callback. */
 typedef struct dn_fit_options {
   dn_model *model;
   dn_tensor x;
   dn_tensor y;
-  size_t epochs;     /* 0 -> 1 */
-  size_t batch_size; /* 0 -> 32 */
+  size_t epochs;     /* 0 -> 1; DN_ZERO_COUNT: none (an empty history, as Keras's epochs=0) */
+  size_t batch_size; /* 0 -> 32; more than the rows: one batch; DN_ZERO_COUNT: DN_ERR_ARG */
   double validation_split;
   dn_tensor validation_x; /* Keras validation_data=(x, y): both or neither */
   dn_tensor validation_y;
   bool no_shuffle;
   dn_tensor sample_weight; /* rows x 1, or no tensor */
-  size_t initial_epoch;
+  size_t initial_epoch;    /* 0 or DN_ZERO_COUNT: the first */
   dn_verbose verbose;
   FILE *out; /* progress and verbose callbacks' stream, NULL = stdout */
   uint64_t seed;
@@ -767,14 +776,15 @@ dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 /* Keras: model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss then each
  * compiled metric, in compile order: writes min(values_capacity, dn_model_metrics_count) values.
  * Example: dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64).
- * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0). */
+ * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0, batch_size
+ * DN_ZERO_COUNT or above PTRDIFF_MAX). */
 typedef struct dn_evaluate_metrics_options {
   dn_model *model;
   dn_tensor x;
   dn_tensor y;
   double *values;
   size_t values_capacity;
-  size_t batch_size;       /* 0 -> 32 */
+  size_t batch_size;       /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
   dn_tensor sample_weight; /* rows x 1, or no tensor */
 } dn_evaluate_metrics_options;
 dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
@@ -835,7 +845,7 @@ typedef enum dn_mode { DN_MODE_AUTO = 0, DN_MODE_MIN, DN_MODE_MAX } dn_mode;
  *   baseline=None, restore_best_weights=False, start_from_epoch=0, verbose=0).
  * monitor: NULL = "val_loss", at most 63 bytes. Deviation: baseline=x is .use_baseline = true,
  * .baseline = x. Errors: DN_ERR_ARG (empty monitor, bad mode, NaN min_delta or baseline,
- * patience < DN_ZERO_COUNT). */
+ * patience < DN_ZERO_COUNT, start_from_epoch above PTRDIFF_MAX other than DN_ZERO_COUNT). */
 typedef struct dn_early_stopping_options {
   const char *monitor;
   double min_delta;
@@ -844,7 +854,7 @@ typedef struct dn_early_stopping_options {
   bool use_baseline;
   double baseline;
   bool restore_best_weights;
-  size_t start_from_epoch;
+  size_t start_from_epoch; /* 0 or DN_ZERO_COUNT: from the first epoch */
   bool verbose;
 } dn_early_stopping_options;
 dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
@@ -854,14 +864,15 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options options);
 /* Keras: callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=10, mode="auto",
  *   min_delta=1e-4, cooldown=0, min_lr=0, verbose=0). In AUTO mode a monitor containing "acc"
  * is maximized, as Keras. Errors: DN_ERR_ARG (factor outside [0, 1), patience < DN_ZERO_COUNT,
- * non-finite min_delta, negative min_lr, bad monitor or mode). */
+ * non-finite min_delta, negative min_lr, bad monitor or mode, cooldown above PTRDIFF_MAX other
+ * than DN_ZERO_COUNT). */
 typedef struct dn_reduce_lr_on_plateau_options {
   const char *monitor;
   double factor; /* 0 -> 0.1; DN_ZERO for 0 */
   int patience;  /* 0 -> 10; DN_ZERO_COUNT for 0 */
   dn_mode mode;
   double min_delta; /* 0 -> 1e-4; DN_ZERO for 0 */
-  size_t cooldown;
+  size_t cooldown;  /* 0 or DN_ZERO_COUNT: none */
   double min_lr;
   bool verbose;
 } dn_reduce_lr_on_plateau_options;

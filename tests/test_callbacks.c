@@ -863,6 +863,29 @@ static void test_constructor_errors(void **state) {
   assert_true(isnan(nan_logs));
 }
 
+/* Issue 12: the size_t counts take DN_ZERO_COUNT (arriving as SIZE_MAX) as 0, and refuse other
+ * converted negative numbers. */
+static void test_zero_count_fields(void **state) {
+  (void)state;
+  /* A flat value with patience 0 stops at the second epoch, as with start_from_epoch 0 (as
+   * SIZE_MAX, it would never start). */
+  const double flat[5] = {1, 1, 1, 1, 1};
+  float marker;
+  dn_callback *cb = dn_early_stopping(.monitor = "val_loss", .start_from_epoch = DN_ZERO_COUNT);
+  assert_non_null(cb);
+  assert_int_equal(drive(cb, "val_loss", flat, 5, &marker, NULL), 2);
+  dn_callback_free(cb);
+  assert_null(dn_early_stopping(.start_from_epoch = (size_t)-2));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_early_stopping: start_from_epoch is"));
+  cb = dn_reduce_lr_on_plateau(.cooldown = DN_ZERO_COUNT);
+  assert_non_null(cb);
+  dn_callback_free(cb);
+  assert_null(dn_reduce_lr_on_plateau(.cooldown = (size_t)-2));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_reduce_lr_on_plateau: cooldown is"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_early_stopping_scripted),
@@ -879,6 +902,7 @@ int main(void) {
       cmocka_unit_test(test_monitor_resolution),
       cmocka_unit_test(test_repr),
       cmocka_unit_test(test_constructor_errors),
+      cmocka_unit_test(test_zero_count_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,10 +156,13 @@ static void test_batch_norm_forward_and_moving_stats(void **state) {
   assert_int_equal(dn_model_count_params(m), 9);
   assert_int_equal(dn_model_count_trainable_params(m), 3);
   dn_model_free(m);
-  /* A width whose parameter count would overflow is a clean shape error. */
+  /* A width whose parameter count would overflow is a clean shape error (SIZE_MAX / 8 is the
+   * widest width accepted; wider is refused before the layer sees it). */
   dn_model *huge = dn_model_new();
-  assert_status_msg(dn_model_add(huge, dn_batch_normalization(.input_dim = SIZE_MAX / 2)),
+  assert_status_msg(dn_model_add(huge, dn_batch_normalization(.input_dim = SIZE_MAX / 8)),
                     DN_ERR_SHAPE, "overflows");
+  assert_status_msg(dn_model_add(huge, dn_batch_normalization(.input_dim = SIZE_MAX / 2)),
+                    DN_ERR_SHAPE, "above the limit");
   dn_model_free(huge);
   assert_null(dn_normalization(.input_dim = SIZE_MAX / 4));
   assert_int_equal(dn_last_status(), DN_ERR_SHAPE);

@@ -1021,6 +1021,117 @@ static void test_ce_failed_call_resolves_nothing(void **state) {
   dn_model_free(b);
 }
 
+/* ---- huge row counts (issue 12) ---------------------------------------------------------- */
+
+/* Views over an 8-float array that claim far more rows. Every size the library computes from
+ * them would overflow, so each call refuses them with DN_ERR_SHAPE before reading anything (a
+ * read past the array would crash under ASan), writes nothing and changes nothing. */
+static void huge_rows_refused(dn_model *m, size_t rows, const char *needle) {
+  float small[8] = {0.5f, -1, 2, 0.25f, 1, 1, -2, 3};
+  float out[8];
+  for (size_t i = 0; i < 8; i++)
+    out[i] = value(i, 5);
+  dn_tensor x = dn_tensor_2d(small, rows, 2), y = dn_tensor_2d(small, rows, 1);
+  dn_tensor yo = dn_tensor_2d(out, rows, 1);
+  snapshot s = snap(m);
+  float loss = 7;
+  double v[2] = {7, 7};
+  dn_gradient_check_report r = {0};
+  assert_status_msg(FIT(m, x, y), DN_ERR_SHAPE, needle);
+  assert_non_null(strstr(dn_last_error(), "dn_fit: x has"));
+  assert_status_msg(FIT(m, x, y, .validation_split = 0.5), DN_ERR_SHAPE, needle);
+  assert_status_msg(dn_evaluate(m, x, y, &loss), DN_ERR_SHAPE, needle);
+  assert_non_null(strstr(dn_last_error(), "dn_evaluate: x has"));
+  assert_status_msg(dn_evaluate_metrics(m, x, y, v, 2), DN_ERR_SHAPE, needle);
+  assert_status_msg(dn_train_on_batch(m, x, y, &loss), DN_ERR_SHAPE, needle);
+  assert_status_msg(dn_test_on_batch(m, x, y, &loss), DN_ERR_SHAPE, needle);
+  assert_status_msg(dn_predict(m, x, yo), DN_ERR_SHAPE, needle);
+  assert_non_null(strstr(dn_last_error(), "dn_predict: x has"));
+  assert_status_msg(dn_predict_on_batch(m, x, yo), DN_ERR_SHAPE, needle);
+  assert_status_msg(dn_model_forward(m, x, false, yo), DN_ERR_SHAPE, needle);
+  assert_non_null(strstr(dn_last_error(), "dn_model_forward: x has"));
+  assert_status_msg(dn_model_forward(m, x, true, yo), DN_ERR_SHAPE, needle);
+  if (dn_model_input_dim(m) != 0) {
+    assert_status_msg(dn_model_gradient_check(m, x, yo, &r), DN_ERR_SHAPE, needle);
+    assert_non_null(strstr(dn_last_error(), "dn_model_gradient_check: x has"));
+  }
+  /* a huge output behind a small input: only the rows x has are written, so it is accepted
+   * when its size is valid, and refused when it overflows */
+  if (strstr(needle, "overflows") != NULL) {
+    assert_status_msg(dn_predict(m, dn_tensor_2d(small, 2, 2), yo), DN_ERR_SHAPE, needle);
+    assert_non_null(strstr(dn_last_error(), "dn_predict: y has"));
+  }
+  assert_float_equal(loss, 7, 0);
+  assert_float_equal(v[0], 7, 0);
+  assert_untouched(dn_tensor_2d(out, 8, 1), 5);
+  ASSERT_UNCHANGED(m, s);
+}
+
+static void test_huge_rows(void **state) {
+  (void)state;
+  /* 2 -> Dense(64) -> Dense(1), built and unbuilt */
+  dn_model *built = dn_sequential(dn_dense(64, .activation = "relu", .input_dim = 2), dn_dense(1));
+  dn_model *unbuilt = dn_sequential(dn_dense(64, .activation = "relu"), dn_dense(1));
+  assert_ok(dn_compile(built, .optimizer = "adam", .loss = "mse"));
+  assert_ok(dn_compile(unbuilt, .optimizer = "adam", .loss = "mse"));
+  /* x's own size overflows: SIZE_MAX / 2 rows of 2 columns */
+  huge_rows_refused(built, SIZE_MAX / 2, "overflows");
+  huge_rows_refused(unbuilt, SIZE_MAX / 2, "overflows");
+  if (sizeof(size_t) == 8) {
+    /* x's own size is valid (2^59 floats), but the rows at the 64-wide layer are not */
+    size_t rows = (size_t)1 << 58;
+    huge_rows_refused(built, rows,
+                      "x has 288230376151711744 rows; at the model's widest layer (64 wide)");
+    huge_rows_refused(unbuilt, rows, "at the model's widest layer (64 wide)");
+  }
+  assert_int_equal(dn_model_input_dim(unbuilt), 0);
+
+  /* a view whose bytes would run past the top of the address space */
+  const float *top = (const float *)(uintptr_t)((UINTPTR_MAX - 63) & ~(uintptr_t)63);
+  float out2[64];
+  assert_status_msg(dn_predict(built, dn_tensor_2d(top, 32, 2), dn_tensor_2d(out2, 32, 1)),
+                    DN_ERR_SHAPE, "pass the end of the address space");
+  assert_non_null(strstr(dn_last_error(), "dn_predict: x has shape [32 x 2]"));
+
+  /* hand-driven passes after a real forward of 2 rows */
+  float small[4] = {1, 2, 3, 4}, yo[2], dy[2] = {1, -1}, dx[4];
+  assert_ok(dn_model_forward(built, dn_tensor_2d(small, 2, 2), false, dn_tensor_2d(yo, 2, 1)));
+  assert_status_msg(dn_model_backward(built, dn_tensor_2d(dy, SIZE_MAX / 2, 1)), DN_ERR_SHAPE,
+                    "overflows");
+  assert_status_msg(
+      dn_model_backward_input(built, dn_tensor_2d(dy, 2, 1), dn_tensor_2d(dx, SIZE_MAX / 2, 2)),
+      DN_ERR_SHAPE, "dn_model_backward_input: dx has shape");
+  assert_ok(dn_model_backward_input(built, dn_tensor_2d(dy, 2, 1), dn_tensor_2d(dx, 2, 2)));
+
+  /* Normalization adapt: x's size overflows */
+  dn_layer *z = dn_normalization();
+  assert_status_msg(dn_normalization_adapt(z, dn_tensor_2d(small, SIZE_MAX / 2, 2)), DN_ERR_SHAPE,
+                    "dn_normalization_adapt: x has shape");
+  assert_int_equal(dn_layer_output_dim(z), 0);
+  dn_layer_free(z);
+  dn_model_free(built);
+  dn_model_free(unbuilt);
+}
+
+/* fit's validation split on a row count that double cannot hold exactly: the training part is
+ * never more than the rows (0.1 read past x here), so a split too small to leave a validation
+ * row is DN_ERR_ARG before anything is read or allocated. */
+static void test_split_of_huge_rows(void **state) {
+  (void)state;
+  if (sizeof(size_t) != 8)
+    skip();
+  dn_model *m = dn_sequential(dn_dense(1, .input_dim = 1));
+  assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  float small[2] = {1, 2};
+  size_t rows = ((size_t)1 << 60) - 1; /* rounds up to 2^60 as a double */
+  dn_tensor x = dn_tensor_2d(small, rows, 1), y = dn_tensor_2d(small, rows, 1);
+  snapshot s = snap(m);
+  assert_status_msg(FIT(m, x, y, .validation_split = 1e-300), DN_ERR_ARG,
+                    "leaves 1152921504606846975 training and 0 validation rows");
+  ASSERT_UNCHANGED(m, s);
+  dn_model_free(m);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_teardown(f, free_buffers)
   const struct CMUnitTest tests[] = {
@@ -1040,6 +1151,8 @@ int main(void) {
       T(test_ce_sparse),
       T(test_ce_categorical),
       T(test_ce_failed_call_resolves_nothing),
+      T(test_huge_rows),
+      T(test_split_of_huge_rows),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

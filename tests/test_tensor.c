@@ -178,9 +178,13 @@ static void test_size_overflow(void **state) {
   assert_int_equal(dn_tensor_cols(big), 0);
   /* the element count fits, its bytes do not */
   assert_int_equal(dn_tensor_size(dn_tensor_1d(data, SIZE_MAX / 2)), 0);
-  /* the largest count whose bytes fit is still a size */
-  assert_int_equal(dn_tensor_size(dn_tensor_1d(data, SIZE_MAX / sizeof(float))),
-                   SIZE_MAX / sizeof(float));
+  /* the largest count whose bytes fit in ptrdiff_t (C's limit on an object) is still a size,
+   * one more is not (issue 12: no size derived from a tensor can then overflow a pointer
+   * difference) */
+  assert_int_equal(dn_tensor_size(dn_tensor_1d(data, PTRDIFF_MAX / sizeof(float))),
+                   PTRDIFF_MAX / sizeof(float));
+  assert_int_equal(dn_tensor_size(dn_tensor_1d(data, PTRDIFF_MAX / sizeof(float) + 1)), 0);
+  assert_int_equal(dn_tensor_size(dn_tensor_1d(data, SIZE_MAX / sizeof(float))), 0);
   /* four dims whose product wraps to a small number */
   if (sizeof(size_t) == 8) {
     const size_t wrap[4] = {(size_t)1 << 32, (size_t)1 << 32, 2, 2};

@@ -1068,12 +1068,94 @@ static void test_batch_larger_than_data(void **state) {
   dn_model *m = lesson_model();
   const float x[6] = {0.1f, 0.2f, 0.3f, -0.4f, 0.5f, 0.6f}, y[3] = {1, 2, 3};
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+  /* The largest batch_size accepted (SIZE_MAX is DN_ZERO_COUNT, refused below). */
   dn_history *h = dn_fit(m, dn_tensor_2d(x, 3, 2), dn_tensor_2d(y, 3, 1), .epochs = 2,
-                         .batch_size = SIZE_MAX, .verbose = DN_VERBOSE_SILENT);
+                         .batch_size = SIZE_MAX / 2, .verbose = DN_VERBOSE_SILENT);
 
   assert_non_null(h);
   assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 2);
   dn_history_free(h);
+  dn_model_free(m);
+}
+
+static size_t zc_train_begins, zc_train_ends, zc_epochs;
+static void zc_train_begin(dn_model *m, size_t i, const dn_logs *l, void *u) {
+  (void)m, (void)i, (void)l, (void)u;
+  zc_train_begins++;
+}
+static void zc_train_end(dn_model *m, size_t i, const dn_logs *l, void *u) {
+  (void)m, (void)i, (void)l, (void)u;
+  zc_train_ends++;
+}
+static void zc_epoch_begin(dn_model *m, size_t i, const dn_logs *l, void *u) {
+  (void)i, (void)l, (void)u;
+  zc_epochs++;
+  dn_model_stop_training(m); /* a regression must not loop for SIZE_MAX epochs here */
+}
+
+/* Issue 12: .epochs = DN_ZERO_COUNT trains nothing and returns an empty history (Keras
+ * epochs=0: on_train_begin and on_train_end run, no epoch); every other size_t count that is a
+ * converted negative number, and a zero batch_size, is DN_ERR_ARG naming the field. */
+static void test_zero_count_options(void **state) {
+  (void)state;
+  float x[2 * 8], y[8];
+  make_data(x, y, 8);
+  dn_tensor tx = dn_tensor_2d(x, 8, 2), ty = dn_tensor_2d(y, 8, 1);
+  dn_model *m = lesson_model();
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+  float *w0 = weights_of(m);
+  FILE *out = tmpfile();
+  assert_non_null(out);
+  zc_train_begins = zc_train_ends = zc_epochs = 0;
+  dn_history *h =
+      dn_fit(m, tx, ty, .epochs = DN_ZERO_COUNT, .verbose = DN_VERBOSE_LINES, .out = out,
+             .validation_split = 0.25,
+             .callbacks = (dn_callback *[]){
+                 dn_lambda_callback(.on_train_begin = zc_train_begin, .on_train_end = zc_train_end,
+                                    .on_epoch_begin = zc_epoch_begin),
+                 dn_early_stopping(.monitor = "loss", .restore_best_weights = true), NULL});
+  assert_non_null(h);
+  assert_int_equal(dn_history_length(h), 0);
+  assert_int_equal(dn_history_key_count(h), 0);
+  assert_int_equal(zc_epochs, 0);
+  assert_int_equal(zc_train_begins, 1);
+  assert_int_equal(zc_train_ends, 1);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  assert_weights_equal(m, w0);
+  assert_int_equal(ftell(out), 0); /* nothing to show */
+  fclose(out);
+  dn_history_free(h);
+
+  /* initial_epoch = DN_ZERO_COUNT is 0, like leaving it unset. */
+  h = dn_fit(m, tx, ty, .epochs = 2, .initial_epoch = DN_ZERO_COUNT, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  assert_int_equal(dn_history_length(h), 2);
+  assert_int_equal(dn_history_epoch(h, 0), 0);
+  dn_history_free(h);
+  free(w0);
+  w0 = weights_of(m);
+  uint64_t steps = dn_optimizer_iterations(dn_model_optimizer(m));
+
+  /* Refused before anything changes. */
+  assert_null(dn_fit(m, tx, ty, .epochs = (size_t)-5, .verbose = DN_VERBOSE_SILENT));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_fit: epochs is 18446744073709551611"));
+  assert_null(dn_fit(m, tx, ty, .batch_size = DN_ZERO_COUNT, .verbose = DN_VERBOSE_SILENT));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_fit: batch_size must be >= 1"));
+  assert_null(dn_fit(m, tx, ty, .batch_size = (size_t)-2, .verbose = DN_VERBOSE_SILENT));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "batch_size"));
+  assert_null(dn_fit(m, tx, ty, .initial_epoch = (size_t)-3, .verbose = DN_VERBOSE_SILENT));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(), "dn_fit: initial_epoch is"));
+  double v[2];
+  assert_status_msg(dn_evaluate_metrics(m, tx, ty, v, 2, .batch_size = DN_ZERO_COUNT), DN_ERR_ARG,
+                    "dn_evaluate_metrics: batch_size must be >= 1");
+  assert_ok(dn_evaluate_metrics(m, tx, ty, v, 2, .batch_size = 3));
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), steps);
+  assert_weights_equal(m, w0);
+  free(w0);
   dn_model_free(m);
 }
 
@@ -1104,6 +1186,7 @@ int main(void) {
       cmocka_unit_test(test_sparse_labels_checked_up_front),
       cmocka_unit_test(test_other_entry_points_bad_input),
       cmocka_unit_test(test_batch_larger_than_data),
+      cmocka_unit_test(test_zero_count_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

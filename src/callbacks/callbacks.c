@@ -142,10 +142,16 @@ dn_callback *dn_early_stopping_with(dn_early_stopping_options o) {
   if (o.patience < DN_ZERO_COUNT)
     return dn_fail_null(DN_ERR_ARG, "%s: patience must be >= 0 (DN_ZERO_COUNT for 0), got %d", fn,
                         o.patience);
+  size_t start_from_epoch;
+  if (!dn_size_count_or_default(o.start_from_epoch, 0, &start_from_epoch))
+    return dn_fail_null(DN_ERR_ARG,
+                        "%s: start_from_epoch is %zu, a negative number converted to size_t", fn,
+                        o.start_from_epoch);
   early_stopping *es = dn_calloc(1, sizeof *es);
   if (es == NULL)
     return NULL;
   es->o = o;
+  es->o.start_from_epoch = start_from_epoch; /* 0 or DN_ZERO_COUNT: from the first epoch */
   es->o.monitor = NULL; /* the monitor keeps its own copy */
   es->monitor = m;
   es->patience = (size_t)dn_count_or_default(o.patience, 0);
@@ -236,6 +242,10 @@ dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options o) {
     return dn_fail_null(DN_ERR_ARG, "%s: min_delta must be finite, got %g", fn, o.min_delta);
   if (!(o.min_lr >= 0) || !isfinite(o.min_lr))
     return dn_fail_null(DN_ERR_ARG, "%s: min_lr must be >= 0, got %g", fn, o.min_lr);
+  size_t cooldown;
+  if (!dn_size_count_or_default(o.cooldown, 0, &cooldown))
+    return dn_fail_null(DN_ERR_ARG, "%s: cooldown is %zu, a negative number converted to size_t",
+                        fn, o.cooldown);
   reduce_lr *r = dn_calloc(1, sizeof *r);
   if (r == NULL)
     return NULL;
@@ -245,7 +255,7 @@ dn_callback *dn_reduce_lr_on_plateau_with(dn_reduce_lr_on_plateau_options o) {
   r->factor = factor;
   r->patience = (size_t)dn_count_or_default(o.patience, 10);
   r->min_delta = min_delta;
-  r->cooldown = o.cooldown;
+  r->cooldown = cooldown; /* 0 or DN_ZERO_COUNT: none */
   r->min_lr = o.min_lr;
   r->verbose = o.verbose;
   return dn_callback_new(&reduce_lr_ops, r);

@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "densenet.h"
 
@@ -32,6 +34,20 @@ static inline double dn_option_exact(double value) {
 /* dn_option_or_default for an int count: keras_default for 0, 0 for DN_ZERO_COUNT. */
 static inline int dn_count_or_default(int value, int keras_default) {
   return value == 0 ? keras_default : value == DN_ZERO_COUNT ? 0 : value;
+}
+
+/* A size_t count option, where DN_ZERO_COUNT (an int -1) arrives as SIZE_MAX: *out becomes
+ * keras_default for 0 and 0 for DN_ZERO_COUNT. False for any other value above PTRDIFF_MAX,
+ * which can only be another negative number converted (counts of epochs, rows or steps that
+ * large cannot be meant); the caller refuses it with DN_ERR_ARG naming the field. */
+static inline bool dn_size_count_or_default(size_t value, size_t keras_default, size_t *out) {
+  if (value == (size_t)DN_ZERO_COUNT)
+    *out = 0;
+  else if (value > (size_t)PTRDIFF_MAX)
+    return false;
+  else
+    *out = value == 0 ? keras_default : value;
+  return true;
 }
 
 #endif

@@ -31,7 +31,7 @@ dn_status dn_shape_size(const char *fn, int rank, const size_t *shape, size_t *s
   }
   size_t n = 1;
   for (int i = 0; i < rank; i++) {
-    if (n > SIZE_MAX / sizeof(float) / shape[i])
+    if (n > DN_MAX_ELEMENTS / shape[i])
       return dn_fail(DN_ERR_SHAPE, "%s: shape %s overflows the addressable size", fn,
                      dn_shape_text(text, sizeof text, rank, shape));
     n *= shape[i];
@@ -56,6 +56,12 @@ dn_status dn_tensor_matrix(dn_tensor t, const char *fn, const char *arg, int max
     return dn_fail(dn_last_status(), "%s: %s has shape %s: %s", fn, arg,
                    dn_shape_text(text, sizeof text, t.rank, t.shape),
                    t.shape[0] == 0 ? "no rows" : "a zero dim or a size that overflows");
+  if ((uintptr_t)t.data > UINTPTR_MAX - size * sizeof(float))
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: %s has shape %s: its %zu bytes from address %p pass the end "
+                   "of the address space",
+                   fn, arg, dn_shape_text(text, sizeof text, t.rank, t.shape), size * sizeof(float),
+                   (void *)t.data);
   m->data = t.data;
   m->rows = t.shape[0];
   m->cols = size / t.shape[0];
@@ -128,7 +134,7 @@ size_t dn_tensor_size(dn_tensor t) {
       return 0;
   size = 1;
   for (int i = 0; i < t.rank; i++) {
-    if (size > SIZE_MAX / sizeof(float) / t.shape[i])
+    if (size > DN_MAX_ELEMENTS / t.shape[i])
       return 0;
     size *= t.shape[i];
   }

@@ -6,10 +6,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "densenet.h"
 
 #define DN_MAX_RANK DN_TENSOR_MAX_RANK
+/* The most elements a tensor or buffer may hold: its bytes must fit in ptrdiff_t, as C's
+ * objects and pointer differences do (no allocation or array can be larger). */
+#define DN_MAX_ELEMENTS ((size_t)PTRDIFF_MAX / sizeof(float))
+/* The widest row (columns, a layer's width) that can exist. */
+#define DN_MAX_WIDTH DN_MAX_ELEMENTS
 
 /* A tensor read as a matrix: rows x cols row-major floats at data. What layers and kernels
  * pass each other; a few words on the stack. */

@@ -729,7 +729,10 @@ dn_status dn_train_test_split(const dn_dataset *data, double test_fraction, uint
   DN_CHECK_ARG(x.rows >= 2, FN, "need at least 2 rows to split, got %zu", x.rows);
   size_t rows = x.rows;
   double want = round((double)rows * test_fraction);
-  size_t n_test = want < 1.0 ? 1 : want > (double)(rows - 1) ? rows - 1 : (size_t)want;
+  /* (double)(rows - 1) may round up above rows - 1: clamp after converting */
+  size_t n_test = want < 1.0 ? 1 : want >= (double)rows ? rows - 1 : (size_t)want;
+  if (n_test > rows - 1)
+    n_test = rows - 1;
   size_t *order = dn_calloc(rows, sizeof(size_t));
   if (order == NULL)
     return dn_fail(DN_ERR_NOMEM, FN ": out of memory for %zu row indices", rows);

@@ -44,7 +44,15 @@ static dn_status declare(dn_layer *layer, size_t input_dim) {
   if (layer->input_dim != 0 && layer->input_dim != input_dim)
     return dn_fail(DN_ERR_SHAPE, "layer '%s' (%s) was given input_dim %zu but receives %zu",
                    layer->name, layer->ops->type, layer->input_dim, input_dim);
-  return layer->ops->build(layer, input_dim);
+  /* A width no row can have (DN_ZERO_COUNT given as a width arrives as SIZE_MAX). */
+  if (input_dim > DN_MAX_WIDTH)
+    return dn_fail(DN_ERR_SHAPE, "layer '%s' (%s): input width %zu is above the limit %zu",
+                   layer->name, layer->ops->type, input_dim, (size_t)DN_MAX_WIDTH);
+  dn_status st = layer->ops->build(layer, input_dim);
+  if (st == DN_OK && layer->output_dim > DN_MAX_WIDTH)
+    return dn_fail(DN_ERR_SHAPE, "layer '%s' (%s): output width %zu is above the limit %zu",
+                   layer->name, layer->ops->type, layer->output_dim, (size_t)DN_MAX_WIDTH);
+  return st;
 }
 
 dn_status dn_layer_plan(const dn_layer *layer, size_t input_dim, dn_layer *plan) {

@@ -51,7 +51,7 @@ dn_status dn_model_gradient_check_with(dn_gradient_check_options o) {
       (st = dn_tensor_matrix(o.dy, fn, "dy", 2, &mdy)) != DN_OK)
     return st;
   size_t in_dim = model->input_dim, out = dn_model_output_dim(model);
-  if ((st = dn_seq_check_input(model, fn, "x", mx.cols, &out)) != DN_OK)
+  if ((st = dn_seq_check_input(model, fn, "x", mx.rows, mx.cols, &out)) != DN_OK)
     return st;
   if (mdy.cols != out)
     return dn_fail(DN_ERR_SHAPE, "%s: dy has %zu column%s but the model's output width is %zu", fn,

@@ -58,6 +58,7 @@ void dn_model_free(dn_model *model) {
     dn_layer_free(model->layers[i]);
   }
   dn_free(model->layers);
+  dn_free(model->names);
   dn_free(model->params);
   dn_free(model->grads);
   dn_free(model->vars);
@@ -111,20 +112,77 @@ static dn_status rebuild_block(dn_model *model, dn_layer *extra) {
   return DN_OK;
 }
 
-/* The model's next automatic name for a layer of this kind: dense, dense_1, ... */
-static void auto_name(const dn_model *model, dn_layer *layer) {
+/* ---- names ---------------------------------------------------------------- */
+
+static size_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (; *s != '\0'; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return (size_t)h;
+}
+
+/* The model's layer named `name`, or NULL. */
+static const dn_layer *find_name(const dn_model *model, const char *name) {
+  if (model->names_cap == 0)
+    return NULL;
+  size_t mask = model->names_cap - 1;
+  for (size_t i = name_hash(name) & mask; model->names[i] != NULL; i = (i + 1) & mask)
+    if (strcmp(model->names[i]->name, name) == 0)
+      return model->names[i];
+  return NULL;
+}
+
+static void insert_name(dn_layer **slots, size_t cap, dn_layer *layer) {
+  size_t i = name_hash(layer->name) & (cap - 1);
+  while (slots[i] != NULL)
+    i = (i + 1) & (cap - 1);
+  slots[i] = layer;
+}
+
+/* Makes the name index hold `count` names at most half full (a new table, all or nothing). */
+static dn_status reserve_names(dn_model *model, size_t count) {
+  if (count <= model->names_cap / 2)
+    return DN_OK;
+  size_t cap = model->names_cap ? model->names_cap : 16;
+  while (count > cap / 2)
+    cap *= 2;
+  dn_layer **slots = dn_calloc(cap, sizeof *slots);
+  if (slots == NULL)
+    return DN_ERR_NOMEM;
+  for (size_t i = 0; i < model->n_layers; i++)
+    insert_name(slots, cap, model->layers[i]);
+  dn_free(model->names);
+  model->names = slots;
+  model->names_cap = cap;
+  return DN_OK;
+}
+
+/* The model's next automatic name for a layer of this kind: the stem ("dense") if free, else
+ * stem_k ("dense_1", ...) for the lowest free k. The kind's counter remembers where the last
+ * search ended (every lower suffix was taken then, and names are never removed), so adding n
+ * layers costs O(n) lookups in all, not O(n^2) names compared per layer. */
+static void auto_name(dn_model *model, dn_layer *layer) {
   const char *base = layer->ops->base_name;
-  for (size_t k = 0;; k++) {
+  struct dn_auto_count *count = NULL;
+  for (size_t i = 0; i < sizeof model->auto_counts / sizeof *model->auto_counts; i++) {
+    struct dn_auto_count *c = &model->auto_counts[i];
+    if (c->base == NULL)
+      c->base = base; /* a new kind: starts at 0 */
+    if (strcmp(c->base, base) == 0) {
+      count = c;
+      break;
+    }
+  }
+  for (size_t k = count ? count->next : 0;; k++) { /* (more kinds than entries: from 0) */
     char name[DN_LAYER_NAME_CAP];
     if (k == 0)
       snprintf(name, sizeof name, "%s", base);
     else
       snprintf(name, sizeof name, "%s_%zu", base, k);
-    bool taken = false;
-    for (size_t i = 0; i < model->n_layers && !taken; i++)
-      taken = strcmp(model->layers[i]->name, name) == 0;
-    if (!taken) {
+    if (find_name(model, name) == NULL) {
       memcpy(layer->name, name, sizeof name);
+      if (count != NULL)
+        count->next = k; /* not k + 1: this layer may still fail to join */
       return;
     }
   }
@@ -155,9 +213,8 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
   }
   dn_status st = DN_OK;
   if (layer->name[0] != '\0') {
-    for (size_t i = 0; i < model->n_layers; i++)
-      if (strcmp(model->layers[i]->name, layer->name) == 0)
-        st = dn_fail(DN_ERR_ARG, "the model already has a layer named '%s'", layer->name);
+    if (find_name(model, layer->name) != NULL)
+      st = dn_fail(DN_ERR_ARG, "the model already has a layer named '%s'", layer->name);
   } else {
     auto_name(model, layer);
   }
@@ -191,6 +248,8 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
       model->layers_cap = cap;
     }
   }
+  if (st == DN_OK)
+    st = reserve_names(model, model->n_layers + 1);
   if (st == DN_OK && layer->built)
     st = rebuild_block(model, layer);
   if (st != DN_OK) {
@@ -204,6 +263,7 @@ dn_status dn_model_add(dn_model *model, dn_layer *layer) {
     model->input_dim = layer->built ? layer->input_dim : 0;
   layer->in_model = true;
   model->layers[model->n_layers++] = layer;
+  insert_name(model->names, model->names_cap, layer);
   return DN_OK;
 }
 
@@ -356,16 +416,30 @@ dn_status dn_seq_require_built(const dn_model *model, const char *fn) {
   return DN_OK;
 }
 
-dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
-                             size_t *output_dim) {
+/* rows x the widest width must be a count of values that can exist. */
+static dn_status check_rows(const char *fn, const char *arg, size_t rows, size_t widest) {
+  if (widest != 0 && rows > DN_MAX_ELEMENTS / widest)
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: %s has %zu rows; at the model's widest layer (%zu wide) that is more than "
+                   "the %zu values an array can hold",
+                   fn, arg, rows, widest, (size_t)DN_MAX_ELEMENTS);
+  return DN_OK;
+}
+
+dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t rows,
+                             size_t cols, size_t *output_dim) {
   if (model->n_layers == 0)
     return dn_fail(DN_ERR_STATE, "%s: the model has no layers", fn);
+  size_t widest = cols;
   if (dn_seq_is_built(model)) {
     if (cols != model->input_dim)
       return dn_fail(DN_ERR_SHAPE, "%s: %s has %zu column%s but the model's input width is %zu", fn,
                      arg, cols, dn_plural(cols), model->input_dim);
+    for (size_t i = 0; i < model->n_layers; i++)
+      if (model->layers[i]->output_dim > widest)
+        widest = model->layers[i]->output_dim;
     *output_dim = model->layers[model->n_layers - 1]->output_dim;
-    return DN_OK;
+    return check_rows(fn, arg, rows, widest);
   }
   /* Unbuilt: follow the width through the layers as building would, on copies. */
   size_t width = cols;
@@ -378,17 +452,18 @@ dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *
                      fn, arg, cols, dn_plural(cols), l->name, l->ops->type, width, l->input_dim);
     if (l->built) {
       width = l->output_dim;
-      continue;
+    } else {
+      dn_layer draft; /* dn_layer_plan only declares the shapes (layer.h) */
+      if (dn_layer_plan(l, width, &draft) != DN_OK) {
+        dn_error_context(fn);
+        return dn_last_status();
+      }
+      width = draft.output_dim;
     }
-    dn_layer draft = *l; /* ops->build only declares the shapes (layer.h) */
-    if (l->ops->build(&draft, width) != DN_OK) {
-      dn_error_context(fn);
-      return dn_last_status();
-    }
-    width = draft.output_dim;
+    widest = width > widest ? width : widest;
   }
   *output_dim = width;
-  return DN_OK;
+  return check_rows(fn, arg, rows, widest);
 }
 
 dn_status dn_seq_build_for(dn_model *model, const char *fn, size_t cols, dn_seq_build *record) {
@@ -604,7 +679,7 @@ dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_t
   size_t out = 0;
   dn_status st = dn_tensor_matrix(x, fn, "x", 2, mx);
   if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", mx->cols, &out);
+    st = dn_seq_check_input(model, fn, "x", mx->rows, mx->cols, &out);
   if (st == DN_OK)
     st = dn_tensor_matrix(y, fn, "y", 2, my);
   if (st == DN_OK)

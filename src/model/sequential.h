@@ -16,6 +16,16 @@ struct dn_model {
   dn_layer **layers;
   size_t n_layers, layers_cap;
   size_t input_dim; /* 0 until known */
+  /* The layers' names for lookups in O(1): open addressing over names_cap slots (a power of
+   * two, at most half full; NULL = empty). */
+  dn_layer **names;
+  size_t names_cap;
+  /* Automatic naming (auto_name): per layer kind, the lowest suffix not known to be taken
+   * (0 for the bare stem). Names are never removed, so the lowest free suffix only grows. */
+  struct dn_auto_count {
+    const char *base; /* the kind's base_name, NULL for an unused entry */
+    size_t next;
+  } auto_counts[8];
 
   /* One aligned block of parameters (get_weights order) and its gradients. */
   float *params, *grads;
@@ -72,13 +82,16 @@ bool dn_seq_is_built(const dn_model *model);
  * DN_ERR_ARG for a NULL model, DN_ERR_STATE for no layers or no input shape yet, each message
  * starting with `fn`. */
 dn_status dn_seq_require_built(const dn_model *model, const char *fn);
-/* Whether data of `cols` columns (argument `arg` of call `fn`, "x") fits the model, changing
+/* Whether data of `rows` x `cols` (argument `arg` of call `fn`, "x") fits the model, changing
  * nothing: DN_ERR_STATE if it has no layers; DN_ERR_SHAPE if it is built for another width
  * ("fn: x has 30 columns but the model's input width is 31") or, unbuilt, a layer cannot take
- * the width that reaches it. On success *output_dim is the output width the model has, or will
- * have once built for `cols` (so targets can be checked before building). */
-dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t cols,
-                             size_t *output_dim);
+ * the width that reaches it, or if `rows` rows of the model's widest layer (its activations
+ * for these rows, which forward, backward and the outputs hold) are more values than can exist
+ * (DN_MAX_ELEMENTS), so no size computed from them overflows. On success *output_dim is the
+ * output width the model has, or will have once built for `cols` (so targets can be checked
+ * before building). */
+dn_status dn_seq_check_input(const dn_model *model, const char *fn, const char *arg, size_t rows,
+                             size_t cols, size_t *output_dim);
 /* What dn_seq_build_for did, for a call that fails later to undo it (dn_seq_build_undo). */
 typedef struct dn_seq_build {
   bool built;      /* this call built the model */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/status.h"
 #include "training/callbacks.h"
 #include "training/history.h"
@@ -57,7 +58,7 @@ typedef struct fit_data {
   size_t rows;
   const float *vx, *vy, *vsw;
   size_t vrows;
-  size_t batch, epochs, steps;
+  size_t batch, epochs, initial_epoch, steps; /* epochs resolved: DN_ZERO_COUNT -> 0 */
   bool has_terminate_on_nan;
   dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
@@ -94,7 +95,10 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
     d->vy = val.y.data;
     d->vrows = val.x.rows;
   } else if (split > 0) {
-    size_t keep = (size_t)floor((double)rows * (1.0 - split));
+    /* In double, rows above 2^53 round (up, too): keep at most rows, so both parts stay within
+     * x. (rows < 2^62 here, so the product converts to size_t without overflow.) */
+    double kept = floor((double)rows * (1.0 - split));
+    size_t keep = kept < (double)rows ? (size_t)kept : rows;
     if (keep == 0 || keep == rows)
       return dn_fail(DN_ERR_ARG,
                      "%s: validation_split %g of %zu rows leaves %zu training and %zu validation "
@@ -106,10 +110,22 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
     d->vsw = xy.sw ? xy.sw + keep : NULL;
     d->vrows = rows - keep;
   }
-  d->batch = o->batch_size ? o->batch_size : DN_FIT_BATCH;
+  /* Keras: epochs=0 trains nothing and returns an empty history (DN_ZERO_COUNT here, as 0 is
+   * the default of 1); a zero batch_size is an error in Keras too. */
+  if (!dn_size_count_or_default(o->epochs, 1, &d->epochs))
+    return dn_fail(DN_ERR_ARG,
+                   "%s: epochs is %zu, a negative number converted to size_t (DN_ZERO_COUNT "
+                   "asks for 0 epochs)",
+                   fn, o->epochs);
+  if (!dn_size_count_or_default(o->initial_epoch, 0, &d->initial_epoch))
+    return dn_fail(DN_ERR_ARG, "%s: initial_epoch is %zu, a negative number converted to size_t",
+                   fn, o->initial_epoch);
+  if (!dn_size_count_or_default(o->batch_size, DN_FIT_BATCH, &d->batch) || d->batch == 0)
+    return dn_fail(DN_ERR_ARG,
+                   "%s: batch_size must be >= 1 (0 for Keras's default of 32), got %s%zu", fn,
+                   o->batch_size == (size_t)DN_ZERO_COUNT ? "DN_ZERO_COUNT, " : "", o->batch_size);
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
-  d->epochs = o->epochs ? o->epochs : 1;
   d->steps = (d->rows + d->batch - 1) / d->batch;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
@@ -218,7 +234,7 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
                             fit_run *r) {
   struct dn_train *t = model->train;
   dn_status st;
-  for (size_t epoch = o->initial_epoch; epoch < d->epochs; epoch++) {
+  for (size_t epoch = d->initial_epoch; epoch < d->epochs; epoch++) {
     dn_train_reset_metrics(t);
     dn_logbook_clear(&r->book);
     for (size_t i = 0; i < r->n_cb; i++)
@@ -289,7 +305,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   if (st == DN_OK)
     st = dn_progress_init(&r.progress, r.ctx.out, o.verbose, d.epochs, d.steps, keys);
   /* Room for the epochs to run (at most 1024 up front: early stopping often ends long runs). */
-  size_t room = d.epochs > o.initial_epoch ? d.epochs - o.initial_epoch : 0;
+  size_t room = d.epochs > d.initial_epoch ? d.epochs - d.initial_epoch : 0;
   if (st == DN_OK && (r.history = dn_history_new(room < 1024 ? room : 1024)) == NULL)
     st = DN_ERR_NOMEM;
   for (size_t i = 0; st == DN_OK && i < n_cb; i++)

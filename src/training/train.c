@@ -239,7 +239,7 @@ dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_ten
   *d = (dn_xy){0};
   dn_status st = dn_tensor_matrix(x, fn, "x", 2, &d->x);
   if (st == DN_OK)
-    st = dn_seq_check_input(model, fn, "x", d->x.cols, &d->out);
+    st = dn_seq_check_input(model, fn, "x", d->x.rows, d->x.cols, &d->out);
   if (st == DN_OK)
     st = dn_tensor_matrix(y, fn, "y", 2, &d->y);
   if (st != DN_OK)
@@ -535,8 +535,12 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options o) {
     return dn_fail(DN_ERR_ARG, "%s: values is NULL", fn);
   if (o.values_capacity == 0)
     return dn_fail(DN_ERR_ARG, "%s: values_capacity is 0 (the loss needs one value)", fn);
-  return evaluate(fn, o.model, o.x, o.y, o.sample_weight, o.batch_size, o.values,
-                  o.values_capacity);
+  size_t batch_size;
+  if (!dn_size_count_or_default(o.batch_size, DN_EVAL_BATCH, &batch_size) || batch_size == 0)
+    return dn_fail(DN_ERR_ARG,
+                   "%s: batch_size must be >= 1 (0 for Keras's default of 32), got %s%zu", fn,
+                   o.batch_size == (size_t)DN_ZERO_COUNT ? "DN_ZERO_COUNT, " : "", o.batch_size);
+  return evaluate(fn, o.model, o.x, o.y, o.sample_weight, batch_size, o.values, o.values_capacity);
 }
 
 dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
