@@ -30,6 +30,8 @@ deps=($(pkg-config --cflags libzip libcjson) -I/usr/include/hdf5/serial
 dn_fuzz keras.sh 65536 "$root/tests/fuzz/corpus/keras" -I"$root/tests/fuzz" \
   "$root/tests/fuzz/fuzz_keras_load.c" "${sources[@]}" "${deps[@]}"
 
+grep -E '^#[0-9]+' "$work/log" | tail -n 1 || true # phase 1's last line: coverage, corpus
+
 # Phase 2: the helper, built as it is shipped (no sanitizer: its memory limit needs a plain
 # address space), and the fuzzer again with the isolated modes on.
 seconds=${DN_FUZZ_SECONDS:-60}
@@ -43,6 +45,7 @@ DN_FUZZ_KERAS_PARSER="$work/densenet-keras-parse" "$work/fuzzer" -max_total_time
   -artifact_prefix="$artifacts/" "$work/corpus" "$root/tests/fuzz/corpus/keras" \
   >"$work/log-isolated" 2>&1 || rc=$?
 tail -n 30 "$work/log-isolated"
+grep -E '^#[0-9]+' "$work/log-isolated" | tail -n 1 || true
 if [ "$rc" -ne 0 ]; then
   echo "keras.sh (isolated): the fuzzer failed (exit $rc); offending input(s):" >&2
   for f in "$artifacts"/*; do

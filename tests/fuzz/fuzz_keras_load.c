@@ -410,7 +410,8 @@ static unsigned char *build_h5(const char *desc, size_t n, const char *model_con
   return bytes;
 }
 
-/* ---- zips ------------------------------------------------------------------------------------- */
+/* ---- zips -------------------------------------------------------------------------------------
+ */
 
 typedef struct member {
   const char *name;
@@ -440,7 +441,8 @@ static bool write_zip(const char *path, member *m, size_t n, bool deflate) {
   return true;
 }
 
-/* ---- modes ------------------------------------------------------------------------------------ */
+/* ---- modes ------------------------------------------------------------------------------------
+ */
 
 /* Up to `cap` parts of data[0..size), split at NUL bytes. */
 static size_t parts_of(const uint8_t *data, size_t size, const char **part, size_t *len,

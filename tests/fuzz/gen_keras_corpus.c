@@ -34,7 +34,9 @@ static void put(text *t, const void *data, size_t n) {
   t->s[t->len] = '\0';
 }
 
-static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+static void puts_(text *t, const char *s) {
+  put(t, s, strlen(s));
+}
 
 static void emit_attrs(hid_t obj, const char *path, text *t) {
   H5O_info_t info;
@@ -69,8 +71,8 @@ static herr_t visit(hid_t root, const char *name, const H5O_info_t *info, void *
     hid_t type = H5Dget_type(obj), space = H5Dget_space(obj);
     hsize_t dims[8];
     int rank = H5Sget_simple_extent_dims(space, dims, NULL);
-    int n = snprintf(line, sizeof line, "%c %s", H5Tget_class(type) == H5T_INTEGER ? 'i' : 'f',
-                     name);
+    int n =
+        snprintf(line, sizeof line, "%c %s", H5Tget_class(type) == H5T_INTEGER ? 'i' : 'f', name);
     for (int i = 0; i < rank; i++)
       n += snprintf(line + n, sizeof line - (size_t)n, " %llu", (unsigned long long)dims[i]);
     snprintf(line + n, sizeof line - (size_t)n, "\n");
@@ -123,7 +125,9 @@ static void legacy_description(const dn_model *m, text *t) {
   puts_(t, "s / model_config @model_config\n");
   if (m->train != NULL)
     puts_(t, "s / training_config @training_config\n");
-  puts_(t, "s / keras_version 3.16.0\ns / backend numpy\ng model_weights\na model_weights layer_names");
+  puts_(
+      t,
+      "s / keras_version 3.16.0\ns / backend numpy\ng model_weights\na model_weights layer_names");
   for (size_t l = 0; l < m->n_layers; l++) {
     puts_(t, " ");
     puts_(t, m->layers[l]->name);
@@ -131,8 +135,8 @@ static void legacy_description(const dn_model *m, text *t) {
   puts_(t, "\n");
   for (size_t l = 0; l < m->n_layers; l++) {
     const dn_layer *layer = m->layers[l];
-    snprintf(line, sizeof line, "g model_weights/%s\na model_weights/%s weight_names",
-             layer->name, layer->name);
+    snprintf(line, sizeof line, "g model_weights/%s\na model_weights/%s weight_names", layer->name,
+             layer->name);
     puts_(t, line);
     for (size_t v = 0; v < layer->n_vars; v++) {
       snprintf(line, sizeof line, " sequential/%s/%s", layer->name, layer->vars[v].name);
@@ -155,8 +159,8 @@ static void legacy_description(const dn_model *m, text *t) {
     return;
   const char *opt = "opt";
   text names = {0}, data = {0};
-  snprintf(line, sizeof line, "i optimizer_weights/%s/iteration\nf optimizer_weights/%s/learning_rate\n",
-           opt, opt);
+  snprintf(line, sizeof line,
+           "i optimizer_weights/%s/iteration\nf optimizer_weights/%s/learning_rate\n", opt, opt);
   puts_(&data, line);
   snprintf(line, sizeof line, "a optimizer_weights weight_names %s/iteration %s/learning_rate", opt,
            opt);
