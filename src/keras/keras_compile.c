@@ -267,6 +267,10 @@ static dn_optimizer *optimizer_from_json(const cJSON *v, const char *fn, const c
   if (opt == NULL) {
     dn_error_context(where);
     dn_error_context(fn);
+    /* a value from the file that dn_optimizer_with refuses (e.g. momentum 5) is no bad argument
+     * of the caller's: like dn_compile_with's refusals below, the file is not supported */
+    if (dn_last_status() == DN_ERR_ARG)
+      dn_fail(DN_ERR_UNSUPPORTED, "%s", dn_last_error());
   }
   return opt;
 }

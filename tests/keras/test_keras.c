@@ -625,6 +625,35 @@ static void test_genuine_bad_members(void **state) {
     dn_keras_blob_free(&m[i]);
 }
 
+/* Fuzzer finding (tests/fuzz/fuzz_keras_load.c): an optimizer value the library refuses (RMSprop
+ * momentum 5) was DN_ERR_ARG, as if the caller had passed a bad argument; a file's value is
+ * DN_ERR_UNSUPPORTED naming it, in-process and through the helper. */
+static void test_fuzz_optimizer_value(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+  assert_ok(dn_compile(m, .optimizer = "rmsprop", .loss = "mse"));
+  const char *path = tmp("momentum.keras");
+  assert_ok(dn_keras_save(m, path));
+  dn_model_free(m);
+  dn_keras_blob b[3];
+  read_members(path, b);
+  char *cfg = strdup((const char *)b[1].data);
+  char *mo = strstr(cfg, "\"momentum\": 0,");
+  assert_non_null(mo);
+  memcpy(mo, "\"momentum\": 5,", 14);
+  write_zip(path, cfg, b[2].data, b[2].size);
+  for (int isolated = 0; isolated < 2; isolated++) {
+    dn_model *r = dn_keras_load_with(path, (dn_keras_options){.in_process = !isolated});
+    assert_null(r);
+    assert_int_equal(dn_last_status(), DN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(dn_last_error(), "momentum"));
+    assert_non_null(strstr(dn_last_error(), "dn_keras_load"));
+  }
+  free(cfg);
+  for (size_t i = 0; i < 3; i++)
+    dn_keras_blob_free(&b[i]);
+}
+
 /* ---- own models and fixtures ------------------------------------------------------------------
  */
 
@@ -1260,6 +1289,7 @@ int main(int argc, char **argv) {
   } else {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_round_trip),
+        cmocka_unit_test(test_fuzz_optimizer_value),
         cmocka_unit_test(test_own_save_errors),
         cmocka_unit_test(test_own_load_errors),
         cmocka_unit_test(test_own_optimizer_layouts),
