@@ -596,53 +596,24 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_opt
 }
 
 /* Opens options->path for reading: a regular file no larger than the file limit, or with
- * allow_stream anything but a directory. The type is checked with stat() before opening (so a
- * FIFO or device that is refused is never opened, and a FIFO's open cannot block) and again on
- * the open descriptor. */
+ * allow_stream anything but a directory (io/file.h: the kind is checked before the open, so a
+ * refused FIFO or device is never opened, and again on the descriptor). */
 static dn_status open_input(const dn_csv_load_options *o, FILE **out) {
   const char *path = o->path;
   char err[128];
   uint64_t max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
   struct stat sb;
   int fd = -1;
-  for (int pass = 0; pass < 2; pass++) {
-    if ((pass == 0 ? stat(path, &sb) : fstat(fd, &sb)) != 0) {
-      int e = errno;
-      if (fd >= 0)
-        close(fd);
-      return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path,
-                     dn_errno_text(e, err, sizeof err));
-    }
-    const char *refused = NULL;
-    if (S_ISDIR(sb.st_mode))
-      refused = "";
-    else if (!S_ISREG(sb.st_mode) && !o->allow_stream)
-      refused = "; set .allow_stream to read a pipe or a device";
-    if (refused != NULL) {
-      if (fd >= 0)
-        close(fd);
-      return dn_fail(DN_ERR_IO, FN ": '%s' is not a regular file (it is %s)%s", path,
-                     dn_file_type_text(sb.st_mode), refused);
-    }
-    if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > max_file) {
-      if (fd >= 0)
-        close(fd);
-      return dn_fail(DN_ERR_FORMAT,
-                     FN ": '%s' is %jd bytes, more than %llu (the limit, max_file_bytes)", path,
-                     (intmax_t)sb.st_size, (unsigned long long)max_file);
-    }
-    if (pass == 0) {
-      /* A regular file opens without blocking; O_NONBLOCK also keeps a file swapped for a FIFO
-       * since the stat() from blocking the open (the fstat then refuses it). */
-      fd = open(path, O_RDONLY | O_CLOEXEC | (S_ISREG(sb.st_mode) ? O_NONBLOCK : 0));
-      if (fd < 0)
-        return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path,
-                       dn_errno_text(errno, err, sizeof err));
-    }
+  dn_status st = dn_file_open_checked(path, FN, o->allow_stream, "",
+                                      "; set .allow_stream to read a pipe or a device", &fd, &sb);
+  if (st != DN_OK)
+    return st;
+  if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > max_file) {
+    close(fd);
+    return dn_fail(DN_ERR_FORMAT,
+                   FN ": '%s' is %jd bytes, more than %llu (the limit, max_file_bytes)", path,
+                   (intmax_t)sb.st_size, (unsigned long long)max_file);
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK))
-    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   *out = fdopen(fd, "rb");
   if (*out == NULL) {
     int e = errno;

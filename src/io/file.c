@@ -155,36 +155,51 @@ const char *dn_file_type_text(unsigned mode) {
                        : "an unknown kind of file";
 }
 
-/* The file's size is what justifies the allocation. The type is checked before the open (a
- * FIFO's open would block, a device's may act) and again on the descriptor; O_NONBLOCK keeps a
- * file swapped for a FIFO in between from blocking the open. (0.2.0 took errno after a
- * successful fstat for the "not a regular file" message, so /dev/zero was reported with a stale
- * reason such as "No such file or directory".) */
-dn_status dn_file_read_whole(const char *path, const char *fn, const char *what, uint8_t **out,
-                             size_t *len) {
+dn_status dn_file_open_checked(const char *path, const char *fn, bool allow_stream,
+                               const char *suffix, const char *stream_hint, int *fd,
+                               struct stat *sb) {
   char err[128];
-  struct stat sb;
-  int fd = -1;
+  int d = -1;
   for (int pass = 0; pass < 2; pass++) {
-    if ((pass == 0 ? stat(path, &sb) : fstat(fd, &sb)) != 0) {
+    if ((pass == 0 ? stat(path, sb) : fstat(d, sb)) != 0) {
       int e = errno;
-      if (fd >= 0)
-        close(fd);
+      if (d >= 0)
+        close(d);
       return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
                      dn_errno_text(e, err, sizeof err));
     }
-    if (!S_ISREG(sb.st_mode)) {
-      if (fd >= 0)
-        close(fd);
-      if (S_ISDIR(sb.st_mode))
-        return dn_fail(DN_ERR_IO, "%s: '%s' is a directory, not %s", fn, path, what);
-      return dn_fail(DN_ERR_IO, "%s: '%s' is not a regular file (it is %s), so not %s", fn, path,
-                     dn_file_type_text((unsigned)sb.st_mode), what);
+    bool regular = S_ISREG(sb->st_mode), dir = S_ISDIR(sb->st_mode);
+    if (!regular && (dir || !allow_stream)) {
+      if (d >= 0)
+        close(d);
+      return dn_fail(DN_ERR_IO, "%s: '%s' is not a regular file (it is %s)%s%s", fn, path,
+                     dn_file_type_text((unsigned)sb->st_mode), suffix, dir ? "" : stream_hint);
     }
-    if (pass == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+    /* O_NONBLOCK keeps a regular file swapped for a FIFO since the stat() from blocking the
+     * open (the fstat then refuses it); a stream the caller allowed opens as it is. */
+    if (pass == 0 && (d = open(path, O_RDONLY | O_CLOEXEC | (regular ? O_NONBLOCK : 0))) < 0)
       return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
                      dn_errno_text(errno, err, sizeof err));
   }
+  int flags = fcntl(d, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK))
+    fcntl(d, F_SETFL, flags & ~O_NONBLOCK);
+  *fd = d;
+  return DN_OK;
+}
+
+/* The file's size is what justifies the allocation, so only a regular file is read.
+ * (0.2.0 took errno after a successful fstat for the "not a regular file" message, so
+ * /dev/zero was reported with a stale reason such as "No such file or directory".) */
+dn_status dn_file_read_whole(const char *path, const char *fn, const char *what, uint8_t **out,
+                             size_t *len) {
+  char err[128], suffix[64];
+  struct stat sb;
+  int fd = -1;
+  snprintf(suffix, sizeof suffix, ", so not %s", what);
+  dn_status st = dn_file_open_checked(path, fn, false, suffix, "", &fd, &sb);
+  if (st != DN_OK)
+    return st;
   if ((uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX / 2) {
     close(fd);
     return dn_fail(DN_ERR_FORMAT, "%s: '%s' is too large to be %s (%jd bytes)", fn, path, what,

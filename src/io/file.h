@@ -5,8 +5,10 @@
 #ifndef DN_FILE_H
 #define DN_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "densenet.h"
 
@@ -23,6 +25,17 @@ dn_status dn_file_write_atomic(const char *path, const void *buf, size_t len, co
  * not a regular file, with the OS's reason), DN_ERR_FORMAT (too large), DN_ERR_NOMEM. */
 dn_status dn_file_read_whole(const char *path, const char *fn, const char *what, uint8_t **out,
                              size_t *len);
+
+/* Opens `path` for reading, checking its kind twice: with stat() before the open (so a FIFO or
+ * device that is refused is never opened, and an open cannot block) and with fstat() on the
+ * descriptor after (a file swapped in between). A regular file is always accepted; with
+ * allow_stream also a FIFO, device or socket, never a directory. A refusal is DN_ERR_IO
+ * "fn: 'path' is not a regular file (it is a FIFO)<suffix>", with stream_hint added after it
+ * when a stream was refused; a failed stat or open is DN_ERR_IO with the OS's reason. On
+ * success *fd is open (O_CLOEXEC, blocking) and *sb describes it. */
+dn_status dn_file_open_checked(const char *path, const char *fn, bool allow_stream,
+                               const char *suffix, const char *stream_hint, int *fd,
+                               struct stat *sb);
 
 /* What kind of file st_mode (from stat) is, for messages: "a character device", "a FIFO",
  * "a directory", ... */
