@@ -55,8 +55,8 @@ static hid_t core_fapl(void) {
 }
 
 hid_t dn_keras_h5_open_image(const void *data, size_t size, const char *fn, const char *what) {
-  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-  if (size < sizeof sig || memcmp(data, sig, sizeof sig) != 0) {
+  const unsigned char *sig = dn_keras_hdf5_signature;
+  if (size < DN_KERAS_HDF5_SIGNATURE_LEN || memcmp(data, sig, DN_KERAS_HDF5_SIGNATURE_LEN) != 0) {
     dn_fail(DN_ERR_FORMAT, "%s: %s is not an HDF5 file (no HDF5 signature)", fn, what);
     return -1;
   }

@@ -273,4 +273,13 @@ dn_status dn_keras_load_weights_in_process(dn_model *model, const char *path);
 /* flags: for "weights", the file changed the optimizer state (commit it as well) */
 #define DN_KERAS_PARSE_OPTIMIZER 1u
 
+/* The 8 bytes every HDF5 file starts with (a Keras .h5 / .weights.h5). */
+#define DN_KERAS_HDF5_SIGNATURE_LEN 8
+static const unsigned char dn_keras_hdf5_signature[DN_KERAS_HDF5_SIGNATURE_LEN] = {
+    0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+/* Zeroed optimizer slots for per_var slot planes of the model's parameters (the Keras
+ * optimizer-state readers): DN_ERR_SHAPE if the size overflows, DN_ERR_NOMEM. */
+dn_status dn_keras_alloc_slots(const dn_model *model, size_t per_var, const char *fn, float **out);
+
 #endif

@@ -222,18 +222,8 @@ static dn_status read_optimizer_weights(dn_model *model, hid_t file, const char 
                    fn, word, nt);
       break;
     }
-    if (slots == NULL) {
-      size_t total;
-      if (!dn_mul_size(per_var, model->n_params, &total, fn)) {
-        st = DN_ERR_SHAPE;
-        break;
-      }
-      slots = dn_calloc(total ? total : 1, sizeof *slots);
-      if (slots == NULL) {
-        st = DN_ERR_NOMEM;
-        break;
-      }
-    }
+    if (slots == NULL && (st = dn_keras_alloc_slots(model, per_var, fn, &slots)) != DN_OK)
+      break;
     /* the seen[k]-th trainable variable */
     const dn_var *var = NULL;
     for (size_t v = 0, t = 0; v < model->n_vars && var == NULL; v++)

@@ -28,13 +28,13 @@ static dn_status sniff(const char *path, const char *fn, file_kind *kind, size_t
   if (fseek(f, 0, SEEK_END) == 0)
     end = ftell(f);
   fclose(f);
-  static const unsigned char hdf5[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
   if (end < 0)
     return dn_fail(DN_ERR_IO, "%s: cannot read '%s'", fn, path);
   *size = (size_t)end;
   if (n >= 4 && memcmp(head, "PK\3\4", 4) == 0)
     *kind = KIND_ZIP;
-  else if (n == 8 && memcmp(head, hdf5, 8) == 0)
+  else if (n == DN_KERAS_HDF5_SIGNATURE_LEN &&
+           memcmp(head, dn_keras_hdf5_signature, DN_KERAS_HDF5_SIGNATURE_LEN) == 0)
     *kind = KIND_HDF5;
   else
     return dn_fail(DN_ERR_FORMAT, "%s: '%s' is neither a .keras archive nor an HDF5 file", fn,

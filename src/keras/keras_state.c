@@ -46,6 +46,14 @@ size_t dn_keras_var_dims(const dn_var *var, size_t dims[2]) {
   return 1;
 }
 
+dn_status dn_keras_alloc_slots(const dn_model *model, size_t per_var, const char *fn, float **out) {
+  size_t total;
+  if (!dn_mul_size(per_var, model->n_params, &total, fn))
+    return DN_ERR_SHAPE;
+  *out = dn_calloc(total ? total : 1, sizeof **out);
+  return *out != NULL ? DN_OK : DN_ERR_NOMEM;
+}
+
 static size_t n_trainable_vars(const dn_model *model) {
   size_t n = 0;
   for (size_t v = 0; v < model->n_vars; v++)
@@ -114,12 +122,9 @@ static dn_status read_optimizer(dn_model *model, hid_t file, const char *fn) {
                    (double)lr);
   float *slots = NULL;
   if (built && per_var > 0) {
-    size_t total;
-    if (!dn_mul_size(per_var, model->n_params, &total, fn))
-      return DN_ERR_SHAPE;
-    slots = dn_calloc(total ? total : 1, sizeof *slots);
-    if (slots == NULL)
-      return DN_ERR_NOMEM;
+    dn_status as = dn_keras_alloc_slots(model, per_var, fn, &slots);
+    if (as != DN_OK)
+      return as;
     for (size_t j = 0; j < per_var * nt && st == DN_OK; j++) {
       size_t k, t;
       dn_keras_opt_position(&layout, nt, j, &k, &t);

@@ -550,20 +550,25 @@ static dn_status resolve(const loss_entry *e, const dn_loss_params *params, loss
   return DN_OK;
 }
 
-bool dn_loss_takes_huber_delta(const dn_loss *loss) {
+/* The table entry of a loss, or NULL for a pointer that is not one of the table's. */
+static const loss_entry *entry_of(const dn_loss *loss) {
   for (size_t i = 0; i < LOSS_COUNT; i++)
     if (loss == &table[i].loss)
-      return (table[i].options & OPT_DELTA) != 0;
-  return false;
+      return &table[i];
+  return NULL;
+}
+
+bool dn_loss_takes_huber_delta(const dn_loss *loss) {
+  const loss_entry *e = entry_of(loss);
+  return e != NULL && (e->options & OPT_DELTA) != 0;
 }
 
 dn_status dn_loss_check_params(const dn_loss *loss, const dn_loss_params *params) {
-  for (size_t i = 0; i < LOSS_COUNT; i++)
-    if (loss == &table[i].loss) {
-      loss_ctx ctx;
-      return resolve(&table[i], params, &ctx);
-    }
-  return dn_fail(DN_ERR_ARG, "dn_loss_check_params: not a loss of the table");
+  const loss_entry *e = entry_of(loss);
+  if (e == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_loss_check_params: not a loss of the table");
+  loss_ctx ctx;
+  return resolve(e, params, &ctx);
 }
 
 static dn_status run(const loss_entry *e, double *loss, float *grad, const float *pred,
