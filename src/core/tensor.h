@@ -38,6 +38,11 @@ static inline dn_matrix dn_matrix_view(const float *data, size_t rows, size_t co
 dn_status dn_tensor_matrix(dn_tensor t, const char *fn, const char *arg, int max_rank,
                            dn_matrix *m);
 
+/* The zero tensor ("no tensor"), which optional arguments take to mean none. */
+static inline bool dn_tensor_is_none(dn_tensor t) {
+  return t.rank == 0 && t.data == NULL;
+}
+
 /* Element count of a shape (rank 1..DN_TENSOR_MAX_RANK, every dim > 0), overflow-checked:
  * DN_ERR_SHAPE naming `fn` otherwise. */
 dn_status dn_shape_size(const char *fn, int rank, const size_t *shape, size_t *size);

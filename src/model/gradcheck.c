@@ -50,7 +50,7 @@ dn_status dn_model_gradient_check_with(dn_gradient_check_options o) {
   if ((st = dn_tensor_matrix(o.x, fn, "x", 2, &mx)) != DN_OK ||
       (st = dn_tensor_matrix(o.dy, fn, "dy", 2, &mdy)) != DN_OK)
     return st;
-  size_t in_dim = model->input_dim, out = dn_model_output_dim(model);
+  size_t in_dim = model->input_dim, out = 0;
   if ((st = dn_seq_check_input(model, fn, "x", mx.rows, mx.cols, &out)) != DN_OK)
     return st;
   if (mdy.cols != out)

@@ -300,6 +300,22 @@ dn_model *dn_sequential_with(size_t count, dn_layer *const *layers) {
   return model;
 }
 
+/* A layer back to unbuilt: its own storage released (a bound layer's is the model block's), its
+ * widths and variables forgotten (the input width came from the call that built it). */
+static void unbuild_layer(dn_layer *l) {
+  if (!l->bound) {
+    dn_free(l->params);
+    dn_free(l->grads);
+  }
+  l->params = l->grads = NULL;
+  l->bound = false;
+  l->built = false;
+  l->output_dim = 0;
+  l->n_params = 0;
+  l->n_vars = 0;
+  l->input_dim = 0;
+}
+
 /* Builds an unbuilt model (with layers) for `input_dim`: all or nothing, messages without
  * the caller's name. */
 static dn_status build_model(dn_model *model, size_t input_dim) {
@@ -312,19 +328,9 @@ static dn_status build_model(dn_model *model, size_t input_dim) {
     st = rebuild_block(model, NULL);
   if (st != DN_OK) {
     /* Undo: layers go back to unbuilt (their own storage is released). */
-    for (size_t i = 0; i < model->n_layers; i++) {
-      dn_layer *l = model->layers[i];
-      if (l->built && !l->bound) {
-        dn_free(l->params);
-        dn_free(l->grads);
-        l->params = l->grads = NULL;
-        l->built = false;
-        l->output_dim = 0;
-        l->n_params = 0;
-        l->n_vars = 0;
-        l->input_dim = 0;
-      }
-    }
+    for (size_t i = 0; i < model->n_layers; i++)
+      if (model->layers[i]->built && !model->layers[i]->bound)
+        unbuild_layer(model->layers[i]);
     model->rng_init = saved_rng;
     return st;
   }
@@ -486,20 +492,8 @@ void dn_seq_build_undo(dn_model *model, dn_seq_build *record) {
   if (record == NULL || !record->built)
     return;
   free_workspace(model);
-  for (size_t i = 0; i < model->n_layers; i++) {
-    dn_layer *l = model->layers[i];
-    if (!l->bound) {
-      dn_free(l->params);
-      dn_free(l->grads);
-    }
-    l->params = l->grads = NULL;
-    l->bound = false;
-    l->built = false;
-    l->output_dim = 0;
-    l->n_params = 0;
-    l->n_vars = 0;
-    l->input_dim = 0; /* as build_model's own undo: the width came from this call's x */
-  }
+  for (size_t i = 0; i < model->n_layers; i++)
+    unbuild_layer(model->layers[i]);
   dn_free(model->params);
   dn_free(model->grads);
   dn_free(model->vars);

@@ -63,10 +63,6 @@ typedef struct fit_data {
   dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
 
-static bool no_tensor(dn_tensor t) {
-  return t.rank == 0 && t.data == NULL;
-}
-
 /* Every check of fit's arguments, changing nothing; then the setup (building an unbuilt model,
  * fixing a resolved loss, metrics, optimizer slots). */
 static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, size_t n_cb,
@@ -76,7 +72,7 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   dn_status st = dn_train_check_xy(o->model, fn, o->x, o->y, o->sample_weight, &xy);
   if (st != DN_OK)
     return st;
-  bool has_vx = !no_tensor(o->validation_x), has_vy = !no_tensor(o->validation_y);
+  bool has_vx = !dn_tensor_is_none(o->validation_x), has_vy = !dn_tensor_is_none(o->validation_y);
   if (has_vx != has_vy)
     return dn_fail(DN_ERR_ARG,
                    "%s: validation_%s is given but validation_%s is not (Keras validation_data "

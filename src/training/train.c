@@ -256,7 +256,7 @@ dn_status dn_train_check_xy(dn_model *model, const char *fn, dn_tensor x, dn_ten
   d->tcols = d->loss->sparse ? 1 : d->out;
   if ((st = check_targets(fn, "x", "y", d)) != DN_OK)
     return st;
-  if (sample_weight.rank == 0 && sample_weight.data == NULL)
+  if (dn_tensor_is_none(sample_weight))
     return DN_OK; /* no sample weights */
   dn_matrix sw;
   if ((st = dn_tensor_matrix(sample_weight, fn, "sample_weight", 2, &sw)) != DN_OK)
