@@ -18,24 +18,35 @@ const char *dn_shape_text(char *buf, size_t cap, int rank, const size_t *shape) 
   return buf;
 }
 
+/* The element count of rank dims (rank in 1..DN_MAX_RANK) into *n, silently: -1 - axis for
+ * the first zero dim, 1 for a count past DN_MAX_ELEMENTS, 0 when it fits. */
+static int shape_count(int rank, const size_t *shape, size_t *n) {
+  for (int i = 0; i < rank; i++)
+    if (shape[i] == 0)
+      return -1 - i;
+  *n = 1;
+  for (int i = 0; i < rank; i++) {
+    if (*n > DN_MAX_ELEMENTS / shape[i])
+      return 1;
+    *n *= shape[i];
+  }
+  return 0;
+}
+
 dn_status dn_shape_size(const char *fn, int rank, const size_t *shape, size_t *size) {
   char text[DN_SHAPE_TEXT_CAP];
   if (rank < 1 || rank > DN_MAX_RANK)
     return dn_fail(DN_ERR_SHAPE, "%s: rank %d is outside 1..%d", fn, rank, DN_MAX_RANK);
   if (shape == NULL)
     return dn_fail(DN_ERR_ARG, "%s: shape is NULL", fn);
-  for (int i = 0; i < rank; i++) {
-    if (shape[i] == 0)
-      return dn_fail(DN_ERR_SHAPE, "%s: shape %s has a zero dim (axis %d)", fn,
-                     dn_shape_text(text, sizeof text, rank, shape), i);
-  }
-  size_t n = 1;
-  for (int i = 0; i < rank; i++) {
-    if (n > DN_MAX_ELEMENTS / shape[i])
-      return dn_fail(DN_ERR_SHAPE, "%s: shape %s overflows the addressable size", fn,
-                     dn_shape_text(text, sizeof text, rank, shape));
-    n *= shape[i];
-  }
+  size_t n = 0;
+  int r = shape_count(rank, shape, &n);
+  if (r < 0)
+    return dn_fail(DN_ERR_SHAPE, "%s: shape %s has a zero dim (axis %d)", fn,
+                   dn_shape_text(text, sizeof text, rank, shape), -1 - r);
+  if (r > 0)
+    return dn_fail(DN_ERR_SHAPE, "%s: shape %s overflows the addressable size", fn,
+                   dn_shape_text(text, sizeof text, rank, shape));
   *size = n;
   return DN_OK;
 }
@@ -127,17 +138,8 @@ void dn_tensor_free(dn_tensor *t) {
 
 size_t dn_tensor_size(dn_tensor t) {
   size_t size = 0;
-  if (t.rank < 1 || t.rank > DN_MAX_RANK)
+  if (t.rank < 1 || t.rank > DN_MAX_RANK || shape_count(t.rank, t.shape, &size) != 0)
     return 0;
-  for (int i = 0; i < t.rank; i++)
-    if (t.shape[i] == 0)
-      return 0;
-  size = 1;
-  for (int i = 0; i < t.rank; i++) {
-    if (size > DN_MAX_ELEMENTS / t.shape[i])
-      return 0;
-    size *= t.shape[i];
-  }
   return size;
 }
 

@@ -116,10 +116,8 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   if (!dn_size_count_or_default(o->initial_epoch, 0, &d->initial_epoch))
     return dn_fail(DN_ERR_ARG, "%s: initial_epoch is %zu, a negative number converted to size_t",
                    fn, o->initial_epoch);
-  if (!dn_size_count_or_default(o->batch_size, DN_FIT_BATCH, &d->batch) || d->batch == 0)
-    return dn_fail(DN_ERR_ARG,
-                   "%s: batch_size must be >= 1 (0 for Keras's default of 32), got %s%zu", fn,
-                   o->batch_size == (size_t)DN_ZERO_COUNT ? "DN_ZERO_COUNT, " : "", o->batch_size);
+  if ((st = dn_train_batch_size(fn, o->batch_size, DN_FIT_BATCH, &d->batch)) != DN_OK)
+    return st;
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
   d->steps = (d->rows + d->batch - 1) / d->batch;

@@ -529,6 +529,14 @@ static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tenso
   return DN_OK;
 }
 
+dn_status dn_train_batch_size(const char *fn, size_t value, size_t keras_default, size_t *out) {
+  if (!dn_size_count_or_default(value, keras_default, out) || *out == 0)
+    return dn_fail(DN_ERR_ARG,
+                   "%s: batch_size must be >= 1 (0 for Keras's default of 32), got %s%zu", fn,
+                   value == (size_t)DN_ZERO_COUNT ? "DN_ZERO_COUNT, " : "", value);
+  return DN_OK;
+}
+
 dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options o) {
   const char *fn = "dn_evaluate_metrics";
   if (o.values == NULL)
@@ -536,10 +544,9 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options o) {
   if (o.values_capacity == 0)
     return dn_fail(DN_ERR_ARG, "%s: values_capacity is 0 (the loss needs one value)", fn);
   size_t batch_size;
-  if (!dn_size_count_or_default(o.batch_size, DN_EVAL_BATCH, &batch_size) || batch_size == 0)
-    return dn_fail(DN_ERR_ARG,
-                   "%s: batch_size must be >= 1 (0 for Keras's default of 32), got %s%zu", fn,
-                   o.batch_size == (size_t)DN_ZERO_COUNT ? "DN_ZERO_COUNT, " : "", o.batch_size);
+  dn_status st = dn_train_batch_size(fn, o.batch_size, DN_EVAL_BATCH, &batch_size);
+  if (st != DN_OK)
+    return st;
   return evaluate(fn, o.model, o.x, o.y, o.sample_weight, batch_size, o.values, o.values_capacity);
 }
 

@@ -72,6 +72,9 @@ typedef struct dn_train_undo {
 /* After every check of the call passed: builds an unbuilt model for x's width, fixes the
  * resolved loss, sets up the metrics for the output width and sizes the optimizer's slots:
  * the setup every call with targets makes. Messages start with `fn`. */
+/* A batch_size option: 0 -> keras_default, DN_ZERO_COUNT or a converted negative number ->
+ * DN_ERR_ARG naming fn (Keras refuses a batch of 0 rows). */
+dn_status dn_train_batch_size(const char *fn, size_t value, size_t keras_default, size_t *out);
 dn_status dn_train_setup(dn_model *model, const char *fn, const dn_xy *d, dn_train_undo *undo);
 /* Puts back what dn_train_setup changed that a caller can see (the model's build, an unresolved
  * "crossentropy"), for a call that fails before its first step. */
