@@ -514,8 +514,9 @@ dn_status dn_model_backward_input(dn_model *model, dn_tensor dy, dn_tensor dx);
 /* Keras: optimizer.apply(gradients): one step of the compiled optimizer with the current
  * gradients (clipping, if set, rewrites the stored gradients in place). The first step allocates
  * the optimizer's slots. Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (not compiled, no input shape),
- * DN_ERR_NUMERIC (a trainable gradient is NaN or Inf: nothing is applied, no step counted),
- * DN_ERR_NOMEM. */
+ * DN_ERR_NUMERIC (a trainable gradient is NaN or Inf, or the update would make a weight or a
+ * slot NaN or Inf: nothing is applied, no step counted; clipping may have rewritten the
+ * gradients), DN_ERR_NOMEM. */
 dn_status dn_model_apply_gradients(dn_model *model);
 
 /* Keras: sum(model.losses): the kernel/bias regularizer penalties at the current weights
@@ -717,9 +718,13 @@ typedef struct dn_history dn_history;
  * and frees it before it returns (never dn_callback_free one afterwards).
  * Returns a history owned by the caller (dn_history_free), or NULL. A failure before the first
  * step leaves the model unchanged; a later one keeps the steps already taken.
- * Deviation: a NaN or Inf batch loss stops fit with DN_ERR_NUMERIC without applying that step
- * (Keras trains on); with dn_terminate_on_nan() it stops and returns the history, as Keras,
- * also without applying that step.
+ * Deviation: a NaN or Inf batch loss (as a float: 1e60 is Inf) stops fit with DN_ERR_NUMERIC
+ * without applying that step (Keras trains on); with dn_terminate_on_nan() it stops and returns
+ * the history, as Keras, also without applying that step. A NaN or Inf gradient, or an optimizer
+ * update whose exact result does not fit in a float (a weight or a slot would be Inf or NaN)
+ * stops fit with DN_ERR_NUMERIC in any case; nothing of that step is written. (Where Keras's
+ * float32 arithmetic overflows on the way to a result that fits, e.g. Adam's g * g for
+ * |g| > 1.8e19, that element is computed in double: docs/keras-differences.md.)
  * Errors: DN_ERR_ARG (NULL model, no x or y tensor, bad validation options, labels that are not
  * class indices, a callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
  * above PTRDIFF_MAX), DN_ERR_STATE (not compiled, no
@@ -748,11 +753,12 @@ dn_history *dn_fit_with(dn_fit_options options);
 /* Keras: model.train_on_batch(x, y): one optimizer step on these rows; *loss (may be NULL)
  * receives the batch loss including regularization.
  * Errors: DN_ERR_ARG (NULL model, no tensor, bad class indices), DN_ERR_STATE (not compiled, no
- * layers), DN_ERR_SHAPE, DN_ERR_NUMERIC (NaN/Inf loss or gradient: the step is not applied),
- * DN_ERR_NOMEM. */
+ * layers), DN_ERR_SHAPE, DN_ERR_NUMERIC (a loss that is NaN/Inf as a float, a NaN/Inf gradient, or
+ * an optimizer update that would make a weight or a slot NaN/Inf: the step is not applied and
+ * nothing changes), DN_ERR_NOMEM. */
 dn_status dn_train_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 /* Keras: model.test_on_batch(x, y): the loss in inference mode, no update; loss may be NULL.
- * Errors: as dn_train_on_batch, without DN_ERR_NUMERIC (a NaN loss is returned). */
+ * Errors: as dn_train_on_batch, without DN_ERR_NUMERIC (a NaN or Inf loss is returned). */
 dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 /* Keras: model.predict_on_batch(x) into y (at least x's rows, output_dim columns; extra rows are
  * left alone); no compile needed; y may be x's own storage (predicting in place) when it is

@@ -220,7 +220,7 @@ static double run_compare(dn_optimizer *opt, ref *r, double scale, float *w_out)
   const double abs_tol = 3e-7 * scale;
   for (int step = 0; step < NSTEPS; step++) {
     memcpy(g, G[step], sizeof g);
-    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
     ref_step(r, G[step]);
     assert_int_equal(dn_optimizer_iterations(opt), step + 1);
     for (int i = 0; i < NP; i++) {
@@ -306,10 +306,10 @@ static void test_sgd_hand(void **state) {
   const dn_var var = {.name = "w", .offset = 0, .size = 1, .rows = 1, .cols = 1, .trainable = true};
   assert_ok(dn_optimizer_prepare(opt, 1));
   float w = 1.0f, g = w;
-  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1));
+  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
   assert_close(w, 0.9, 0, 1e-7);
   g = w;
-  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1));
+  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
   assert_close(w, 0.72, 0, 1e-7);
   dn_optimizer_free(opt);
 }
@@ -355,7 +355,7 @@ static void test_adam_hand(void **state) {
   const dn_var var = {.name = "w", .offset = 0, .size = 1, .rows = 1, .cols = 1, .trainable = true};
   assert_ok(dn_optimizer_prepare(opt, 1));
   float w = 0.5f, g = 0.3f;
-  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1));
+  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
   assert_close(w, 0.5 - 0.0999989459, 1e-8, 0);
   dn_optimizer_free(opt);
 }
@@ -410,7 +410,7 @@ static void test_rmsprop_keras_example(void **state) {
   const dn_var var = {.name = "w", .offset = 0, .size = 1, .rows = 1, .cols = 1, .trainable = true};
   assert_ok(dn_optimizer_prepare(opt, 1));
   float w = 10.0f, g = 10.0f;
-  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1));
+  assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
   assert_close(w, 9.683772, 1e-6, 0);
   dn_optimizer_free(opt);
 }
@@ -514,7 +514,8 @@ static void test_clipping(void **state) {
   float w[3] = {0, 0, 0}, g[3] = {3, 4, 0.5f};
   dn_optimizer *opt = dn_sgd(.learning_rate = 1.0, .clipnorm = 2.0);
   assert_ok(dn_optimizer_prepare(opt, 3));
-  assert_ok(dn_optimizer_step(opt, w, g, v2, 2)); /* a: norm 5 -> (1.2, 1.6); b unchanged */
+  assert_ok(
+      dn_optimizer_step(opt, w, g, v2, 2, INFINITY)); /* a: norm 5 -> (1.2, 1.6); b unchanged */
   assert_close(w[0], -1.2, 0, 1e-7);
   assert_close(w[1], -1.6, 0, 1e-7);
   assert_close(w[2], -0.5, 0, 1e-7);
@@ -522,18 +523,271 @@ static void test_clipping(void **state) {
   float w2[3] = {0, 0, 0}, g2[3] = {3, 4, 12};
   opt = dn_sgd(.learning_rate = 1.0, .global_clipnorm = 6.5); /* global norm 13 -> half */
   assert_ok(dn_optimizer_prepare(opt, 3));
-  assert_ok(dn_optimizer_step(opt, w2, g2, v2, 2));
+  assert_ok(dn_optimizer_step(opt, w2, g2, v2, 2, INFINITY));
   assert_close(w2[0], -1.5, 0, 1e-7);
   assert_close(w2[1], -2.0, 0, 1e-7);
   assert_close(w2[2], -6.0, 0, 1e-7);
   dn_optimizer_free(opt);
-  /* A non-finite global norm makes every gradient NaN (Keras's clip_by_global_norm). */
+  /* A non-finite global norm makes every gradient NaN (Keras's clip_by_global_norm), so the
+   * step would write NaN weights: it is refused and nothing changes. */
   float w3[3] = {0, 0, 0}, g3[3] = {INFINITY, 1, 1};
   opt = dn_sgd(.learning_rate = 1.0, .global_clipnorm = 1.0);
   assert_ok(dn_optimizer_prepare(opt, 3));
-  assert_ok(dn_optimizer_step(opt, w3, g3, v2, 2));
-  assert_true(isnan(w3[0]) && isnan(w3[1]) && isnan(w3[2]));
+  assert_status_msg(dn_optimizer_step(opt, w3, g3, v2, 2, INFINITY), DN_ERR_NUMERIC, "Inf or NaN");
+  assert_true(w3[0] == 0 && w3[1] == 0 && w3[2] == 0);
+  assert_int_equal(dn_optimizer_iterations(opt), 0);
   dn_optimizer_free(opt);
+}
+
+/* ---------------------------------------------------------------------------
+ * Overflow: a step whose update would leave the finite float range is refused
+ * (DN_ERR_NUMERIC) before anything is written.
+ * ------------------------------------------------------------------------- */
+
+typedef struct overflow_case {
+  const char *label;
+  dn_optimizer *opt;
+  float w0[3];  /* start */
+  float bad[3]; /* gradients whose update overflows */
+} overflow_case;
+
+/* w, slots, iterations and Nadam's product, to compare before and after a refused step. */
+typedef struct opt_state {
+  float w[3];
+  float slots[3 * MAX_SLOTS];
+  uint64_t iterations;
+  double u_product;
+} opt_state;
+
+static opt_state state_of(const dn_optimizer *opt, const float *w) {
+  opt_state s;
+  memset(&s, 0, sizeof s);
+  memcpy(s.w, w, sizeof s.w);
+  if (opt->n_slots > 0)
+    memcpy(s.slots, opt->slots, opt->n_slots * 3 * sizeof(float));
+  s.iterations = opt->iterations;
+  s.u_product = opt->nadam_u_product;
+  return s;
+}
+
+static void test_overflow_refused(void **state) {
+  (void)state;
+  /* HUGE_G^2 = 1e60: the moments (1 - beta_2) g^2, c g^2 of every rule exceed FLT_MAX
+   * (3.4e38) also when computed exactly. */
+  const float BIG = 3e38f, HUGE_G = 1e30f;
+  overflow_case cases[] = {
+      {"sgd", dn_sgd(.learning_rate = 1.0), {BIG, 0.5f, -0.5f}, {-BIG, 0.1f, 0.2f}},
+      {"sgd momentum",
+       dn_sgd(.learning_rate = 1.0, .momentum = 0.9),
+       {BIG, 0.5f, -0.5f},
+       {-BIG, 0.1f, 0.2f}},
+      {"sgd nesterov",
+       dn_sgd(.learning_rate = 1.0, .momentum = 0.9, .nesterov = true),
+       {BIG, 0.5f, -0.5f},
+       {-BIG, 0.1f, 0.2f}},
+      {"adam", dn_adam(), {0.5f, -0.5f, 0.25f}, {HUGE_G, 0.1f, 0.2f}},
+      {"adam amsgrad", dn_adam(.amsgrad = true), {0.5f, -0.5f, 0.25f}, {0.1f, -HUGE_G, 0.2f}},
+      {"adamw", dn_adamw(), {0.5f, -0.5f, 0.25f}, {0.1f, 0.2f, HUGE_G}},
+      {"rmsprop", dn_rmsprop(), {0.5f, -0.5f, 0.25f}, {HUGE_G, 0.1f, 0.2f}},
+      {"rmsprop centered momentum",
+       dn_rmsprop(.centered = true, .momentum = 0.5),
+       {0.5f, -0.5f, 0.25f},
+       {HUGE_G, 0.1f, 0.2f}},
+      {"adagrad", dn_adagrad(), {0.5f, -0.5f, 0.25f}, {HUGE_G, 0.1f, 0.2f}},
+      {"adadelta", dn_adadelta(), {0.5f, -0.5f, 0.25f}, {HUGE_G, 0.1f, 0.2f}},
+      /* Adamax has no g * g: the first step moves each weight by lr = 3e38 (m / u = 1 / (1 -
+       * beta_1) there), so weight 0 is -2e38; the huge gradient moves it by another
+       * lr (0.1 / 0.19) = 1.6e38 (m / u is 0.1 and 1 - beta_1^2 is 0.19). */
+      {"adamax", dn_adamax(.learning_rate = 3e38), {1e38f, -BIG, 1e38f}, {1e30f, 0.1f, 0.2f}},
+      {"nadam", dn_nadam(), {0.5f, -0.5f, 0.25f}, {HUGE_G, 0.1f, 0.2f}},
+      /* Lion moves by lr * sign: 2e38 + 2e38 overflows. */
+      {"lion", dn_lion(.learning_rate = 2e38), {0.5f, -0.5f, 0.25f}, {0.1f, -1, 0.2f}},
+  };
+  const dn_var var = {
+      .name = "kernel", .offset = 0, .size = 3, .rows = 1, .cols = 3, .trainable = true};
+  const float good[2][3] = {{0.1f, -0.2f, 0.3f}, {-0.05f, 0.4f, -0.1f}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    overflow_case *oc = &cases[c];
+    print_message("  %s\n", oc->label);
+    dn_optimizer *opt = oc->opt, *twin = dn_optimizer_with(opt->options);
+    assert_non_null(opt);
+    assert_non_null(twin);
+    assert_ok(dn_optimizer_prepare(opt, 3));
+    assert_ok(dn_optimizer_prepare(twin, 3));
+    float w[3], tw[3], g[3];
+    memcpy(w, oc->w0, sizeof w);
+    memcpy(tw, oc->w0, sizeof tw);
+    /* An ordinary step first, so the slots hold something. */
+    memcpy(g, good[0], sizeof g);
+    assert_ok(dn_optimizer_step(opt, w, g, &var, 1, INFINITY));
+    memcpy(g, good[0], sizeof g);
+    assert_ok(dn_optimizer_step(twin, tw, g, &var, 1, INFINITY));
+    const opt_state before = state_of(opt, w);
+    for (int i = 0; i < 3; i++)
+      assert_true(isfinite(w[i]));
+    /* The step that would overflow: refused, nothing written. */
+    memcpy(g, oc->bad, sizeof g);
+    assert_status_msg(dn_optimizer_step(opt, w, g, &var, 1, INFINITY), DN_ERR_NUMERIC,
+                      "Inf or NaN");
+    assert_non_null(strstr(dn_last_error(), oc->opt->name));
+    const opt_state after = state_of(opt, w);
+    assert_memory_equal(&after, &before, sizeof before);
+    /* The optimizer goes on as if the refused step had never been asked for (its twin). */
+    memcpy(g, good[1], sizeof g);
+    if (dn_optimizer_step(opt, w, g, &var, 1, INFINITY) != DN_OK)
+      fail_msg("%s", dn_last_error());
+    memcpy(g, good[1], sizeof g);
+    assert_ok(dn_optimizer_step(twin, tw, g, &var, 1, INFINITY));
+    const opt_state a = state_of(opt, w), b = state_of(twin, tw);
+    assert_memory_equal(&a, &b, sizeof a);
+    dn_optimizer_free(opt);
+    dn_optimizer_free(twin);
+  }
+  /* Decoupled weight decay overflows on its own: w - w * wd * lr with w * 1e30 > FLT_MAX. */
+  dn_optimizer *opt = dn_sgd(.learning_rate = 1.0, .weight_decay = 1e30);
+  assert_ok(dn_optimizer_prepare(opt, 3));
+  float w[3] = {0.5f, 2e10f, 1}, g[3] = {0.1f, 0.1f, 0.1f};
+  assert_status_msg(dn_optimizer_step(opt, w, g, &var, 1, INFINITY), DN_ERR_NUMERIC, "Inf or NaN");
+  assert_true(w[0] == 0.5f && w[1] == 2e10f && w[2] == 1);
+  assert_int_equal(dn_optimizer_iterations(opt), 0);
+  dn_optimizer_free(opt);
+}
+
+/* The same on the threaded path (a block of at least 2 * 32768 parameters): one element's
+ * overflow at the far end refuses the whole step. */
+static void test_overflow_refused_big(void **state) {
+  (void)state;
+  enum { N = 100003 };
+  float *w = malloc(N * sizeof *w), *g = malloc(N * sizeof *g), *w0 = malloc(N * sizeof *w0);
+  assert_non_null(w);
+  assert_non_null(g);
+  assert_non_null(w0);
+  for (size_t i = 0; i < N; i++) {
+    w[i] = w0[i] = (float)((double)(i % 17) / 17.0 - 0.5);
+    g[i] = (float)((double)(i % 13) / 13.0 - 0.4);
+  }
+  const dn_var var = {
+      .name = "kernel", .offset = 0, .size = N, .rows = 1, .cols = N, .trainable = true};
+  dn_optimizer *opt = dn_adam();
+  assert_ok(dn_optimizer_prepare(opt, N));
+  g[N - 2] = 1e30f;
+  assert_status_msg(dn_optimizer_step(opt, w, g, &var, 1, INFINITY), DN_ERR_NUMERIC, "Inf or NaN");
+  assert_memory_equal(w, w0, N * sizeof *w);
+  for (size_t i = 0; i < 2 * N; i++)
+    assert_true(opt->slots[i] == 0.0f);
+  assert_int_equal(dn_optimizer_iterations(opt), 0);
+  g[N - 2] = 0.5f;
+  assert_ok(dn_optimizer_step(opt, w, g, &var, 1, INFINITY));
+  assert_int_equal(dn_optimizer_iterations(opt), 1);
+  dn_optimizer_free(opt);
+  free(w);
+  free(g);
+  free(w0);
+}
+
+/* Large but representable: each step is applied, against the rule worked out here in double.
+ * g = 1e18 (g^2 = 1e36 < FLT_MAX) is Keras's float32 step; g = 1e20 overflows g * g in float32
+ * (1e40), but the moments 0.001 g^2 = 1e37 fit, so Adam's and Nadam's steps are finite. */
+static void test_large_gradients_applied(void **state) {
+  (void)state;
+  const double w0 = 0.5;
+  const dn_var var = {.name = "b", .offset = 0, .size = 1, .rows = 1, .cols = 1, .trainable = true};
+  const double g18 = 1e18, g20 = 1e20;
+  /* Nadam at t = 1: u_t = 0.9 (1 - 0.5 * 0.96), u_t1 = 0.9 (1 - 0.5 * 0.96^2). */
+  const double u_t = 0.9 * (1 - 0.5 * 0.96), u_t1 = 0.9 * (1 - 0.5 * 0.96 * 0.96);
+  const double nadam_m_hat = u_t1 * (0.1 * g20) / (1 - u_t * u_t1) + (1 - u_t) * g20 / (1 - u_t);
+  struct {
+    dn_optimizer *opt;
+    double g, expected, v; /* v: the second slot after the step (0: not checked) */
+  } cases[] = {
+      /* Adam: m = 0.1 g, v = 0.001 g^2, alpha = lr sqrt(1 - 0.999) / (1 - 0.9). */
+      {dn_adam(.learning_rate = 0.01), g18,
+       w0 - (0.1 * g18) * (0.01 * sqrt(1 - 0.999) / (1 - 0.9)) / (sqrt(0.001 * g18 * g18) + 1e-7),
+       0.001 * g18 * g18},
+      {dn_adam(.learning_rate = 0.01), g20,
+       w0 - (0.1 * g20) * (0.01 * sqrt(1 - 0.999) / (1 - 0.9)) / (sqrt(0.001 * g20 * g20) + 1e-7),
+       0.001 * g20 * g20},
+      /* AdamW: w first decays by w * 0.004 * lr. */
+      {dn_adamw(.learning_rate = 0.01), g20,
+       w0 * (1 - 0.004 * 0.01) -
+           (0.1 * g20) * (0.01 * sqrt(1 - 0.999) / (1 - 0.9)) / (sqrt(0.001 * g20 * g20) + 1e-7),
+       0.001 * g20 * g20},
+      /* Nadam: w -= lr m_hat / (sqrt(v / (1 - 0.999)) + eps). */
+      {dn_nadam(.learning_rate = 0.01), g20,
+       w0 - nadam_m_hat * 0.01 / (sqrt(0.001 * g20 * g20 / (1 - 0.999)) + 1e-7), 0.001 * g20 * g20},
+      /* RMSprop: v = 0.1 g^2, w -= lr g / sqrt(v + eps). */
+      {dn_rmsprop(.learning_rate = 0.01), g18, w0 - 0.01 * g18 / sqrt(0.1 * g18 * g18 + 1e-7), 0},
+      /* Adagrad: acc = 0.1 + g^2, w -= lr g / sqrt(acc + eps). */
+      {dn_adagrad(.learning_rate = 0.01), g18, w0 - 0.01 * g18 / sqrt(0.1 + g18 * g18 + 1e-7), 0},
+      /* SGD: w -= lr g. */
+      {dn_sgd(.learning_rate = 1e-20), g18, w0 - 1e-20 * g18, 0},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    dn_optimizer *opt = cases[c].opt;
+    print_message("  %s, g = %g\n", opt->name, cases[c].g);
+    assert_ok(dn_optimizer_prepare(opt, 1));
+    float w = (float)w0, g = (float)cases[c].g;
+    assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
+    assert_true(isfinite(w));
+    assert_close(w, cases[c].expected, 1e-7, 1e-6);
+    assert_true(fabs(w - w0) > 1e-3); /* it moved */
+    for (size_t k = 0; k < opt->n_slots; k++)
+      assert_true(isfinite(opt->slots[k]));
+    if (cases[c].v != 0)
+      assert_close(opt->slots[1], cases[c].v, 0, 1e-6);
+    assert_int_equal(dn_optimizer_iterations(opt), 1);
+    dn_optimizer_free(opt);
+  }
+}
+
+/* A step with one huge (but representable) gradient goes the checked way (its bounds do not
+ * hold); every other element must get the bits the plain loop gives it, step after step. */
+static void test_checked_path_same_bits(void **state) {
+  (void)state;
+  struct {
+    dn_optimizer *opt;
+    float huge; /* beyond the optimizer's bound, with a finite exact step */
+  } cases[] = {
+      {dn_sgd(.learning_rate = 1.0), 1e38f},
+      {dn_sgd(.learning_rate = 1.0, .momentum = 0.9), 1e38f},
+      {dn_sgd(.learning_rate = 1.0, .momentum = 0.9, .nesterov = true), 1e38f},
+      {dn_adam(), 1e20f},
+      {dn_adam(.amsgrad = true), 1e20f},
+      {dn_adamw(.weight_decay = 0.1), 1e20f},
+      {dn_rmsprop(), 1e19f},
+      {dn_rmsprop(.momentum = 0.5), 1e19f},
+      {dn_adagrad(), 1e19f},
+      {dn_adadelta(), 1e19f},
+      {dn_adamax(), 1e34f},
+      {dn_nadam(), 1e20f},
+      {dn_lion(), 1e38f},
+  };
+  const dn_var var = {
+      .name = "kernel", .offset = 0, .size = 3, .rows = 1, .cols = 3, .trainable = true};
+  const float grads[3][3] = {{0.1f, -0.2f, 0.3f}, {-0.05f, 0.4f, -0.1f}, {0.2f, 0.1f, -0.3f}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    dn_optimizer *plain = cases[c].opt, *checked = dn_optimizer_with(plain->options);
+    print_message("  %s\n", plain->name);
+    assert_ok(dn_optimizer_prepare(plain, 3));
+    assert_ok(dn_optimizer_prepare(checked, 3));
+    float wp[3] = {0.5f, -0.25f, 0.75f}, wc[3] = {0.5f, -0.25f, 0.75f};
+    for (int step = 0; step < 3; step++) {
+      float gp[3], gc[3];
+      memcpy(gp, grads[step], sizeof gp);
+      memcpy(gc, grads[step], sizeof gc);
+      if (step == 1)
+        gc[2] = cases[c].huge;
+      assert_ok(dn_optimizer_step(plain, wp, gp, &var, 1, INFINITY));
+      assert_ok(dn_optimizer_step(checked, wc, gc, &var, 1, INFINITY));
+      assert_memory_equal(wp, wc, 2 * sizeof(float));
+      assert_true(isfinite(wc[2]));
+      for (size_t k = 0; k < plain->n_slots; k++)
+        assert_memory_equal(plain->slots + 3 * k, checked->slots + 3 * k, 2 * sizeof(float));
+    }
+    assert_int_equal(dn_optimizer_iterations(checked), 3);
+    dn_optimizer_free(plain);
+    dn_optimizer_free(checked);
+  }
 }
 
 /* No trainable variable: Keras's apply() is a no-op and the counter stays. */
@@ -545,8 +799,8 @@ static void test_nothing_trainable(void **state) {
   memcpy(w, W0, sizeof w);
   memcpy(g, G[0], sizeof g);
   const dn_var frozen = {.name = "moving_mean", .offset = 3, .size = 2, .trainable = false};
-  assert_ok(dn_optimizer_step(opt, w, g, &frozen, 1));
-  assert_ok(dn_optimizer_step(opt, w, g, NULL, 0));
+  assert_ok(dn_optimizer_step(opt, w, g, &frozen, 1, INFINITY));
+  assert_ok(dn_optimizer_step(opt, w, g, NULL, 0, INFINITY));
   assert_int_equal(dn_optimizer_iterations(opt), 0);
   assert_memory_equal(w, W0, sizeof w);
   dn_optimizer_free(opt);
@@ -565,7 +819,7 @@ static void schedule_values(dn_optimizer *opt, size_t n, double *out) {
   for (size_t i = 0; i < n; i++) {
     out[i] = dn_optimizer_learning_rate(opt);
     float g = 1.0f;
-    assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1));
+    assert_ok(dn_optimizer_step(opt, &w, &g, &var, 1, INFINITY));
   }
   dn_optimizer_free(opt);
 }
@@ -728,7 +982,7 @@ static void test_dn_zero(void **state) {
   memcpy(w, W0, sizeof w);
   for (int step = 0; step < 3; step++) {
     memcpy(g, G[step], sizeof g);
-    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
   }
   assert_memory_equal(w, W0, sizeof w);
   assert_int_equal(dn_optimizer_iterations(opt), 3);
@@ -831,11 +1085,11 @@ static void test_accessors(void **state) {
   const dn_var var = {.name = "w", .offset = 0, .size = 2, .rows = 1, .cols = 2, .trainable = true};
   assert_ok(dn_optimizer_prepare(opt, 2));
   float w[2] = {1, 2}, g[2] = {0.5f, -1};
-  assert_ok(dn_optimizer_step(opt, w, g, &var, 1)); /* the new rate is used */
+  assert_ok(dn_optimizer_step(opt, w, g, &var, 1, INFINITY)); /* the new rate is used */
   assert_close(w[0], 0.75, 0, 1e-7);
   assert_close(w[1], 2.5, 0, 1e-7);
   for (int i = 0; i < 4; i++)
-    assert_ok(dn_optimizer_step(opt, w, g, &var, 1));
+    assert_ok(dn_optimizer_step(opt, w, g, &var, 1, INFINITY));
   assert_int_equal(dn_optimizer_iterations(opt), 5);
   dn_optimizer_free(opt);
   dn_optimizer_free(NULL);
@@ -848,19 +1102,19 @@ static void test_step_errors(void **state) {
   memcpy(w, W0, sizeof w);
   memcpy(g, G[0], sizeof g);
   /* Never prepared: its slots cover no parameter. */
-  assert_status_msg(dn_optimizer_step(opt, w, g, VARS, 3), DN_ERR_SHAPE, "prepared for");
+  assert_status_msg(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY), DN_ERR_SHAPE, "prepared for");
   assert_ok(dn_optimizer_prepare(opt, NP));
-  assert_status_msg(dn_optimizer_step(NULL, w, g, VARS, 3), DN_ERR_ARG, "opt is NULL");
-  assert_status_msg(dn_optimizer_step(opt, NULL, g, VARS, 3), DN_ERR_ARG, "w is NULL");
-  assert_status_msg(dn_optimizer_step(opt, w, NULL, VARS, 3), DN_ERR_ARG, "g is NULL");
-  assert_status_msg(dn_optimizer_step(opt, w, g, NULL, 3), DN_ERR_ARG, "vars is NULL");
+  assert_status_msg(dn_optimizer_step(NULL, w, g, VARS, 3, INFINITY), DN_ERR_ARG, "opt is NULL");
+  assert_status_msg(dn_optimizer_step(opt, NULL, g, VARS, 3, INFINITY), DN_ERR_ARG, "w is NULL");
+  assert_status_msg(dn_optimizer_step(opt, w, NULL, VARS, 3, INFINITY), DN_ERR_ARG, "g is NULL");
+  assert_status_msg(dn_optimizer_step(opt, w, g, NULL, 3, INFINITY), DN_ERR_ARG, "vars is NULL");
   const dn_var bad[2] = {
       {.name = "kernel", .offset = 0, .size = 3, .trainable = true},
       {.name = "bias", .offset = 6, .size = 2, .trainable = true},
   };
-  assert_status_msg(dn_optimizer_step(opt, w, g, bad, 2), DN_ERR_SHAPE, "'bias'");
+  assert_status_msg(dn_optimizer_step(opt, w, g, bad, 2, INFINITY), DN_ERR_SHAPE, "'bias'");
   const dn_var huge = {.name = "huge", .offset = 2, .size = SIZE_MAX, .trainable = true};
-  assert_status_msg(dn_optimizer_step(opt, w, g, &huge, 1), DN_ERR_SHAPE, "'huge'");
+  assert_status_msg(dn_optimizer_step(opt, w, g, &huge, 1, INFINITY), DN_ERR_SHAPE, "'huge'");
   /* Failed steps changed nothing. */
   assert_memory_equal(w, W0, sizeof w);
   assert_memory_equal(g, G[0], sizeof g);
@@ -914,7 +1168,7 @@ static void test_slots_and_state(void **state) {
   memcpy(w, W0, sizeof w);
   for (int step = 0; step < 2; step++) {
     memcpy(g, G[step], sizeof g);
-    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
   }
   const float m0 = opt->slots[0];
   assert_true(m0 != 0.0f);
@@ -927,7 +1181,7 @@ static void test_slots_and_state(void **state) {
   size_t before = dn_alloc_count();
   for (int step = 0; step < NSTEPS; step++) {
     memcpy(g, G[step], sizeof g);
-    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+    assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
   }
   assert_int_equal(dn_alloc_count(), before);
 
@@ -944,7 +1198,7 @@ static void test_slots_and_state(void **state) {
   assert_ok(dn_optimizer_prepare(opt, NP));
   memcpy(w, W0, sizeof w);
   memcpy(g, G[0], sizeof g);
-  assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+  assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
   assert_ok(dn_optimizer_prepare(opt, 9));
   assert_int_equal(opt->n_params, 9);
   assert_int_equal(dn_optimizer_iterations(opt), 0);
@@ -987,7 +1241,7 @@ static void test_out_of_memory(void **state) {
   float w[NP], g[NP];
   memcpy(w, W0, sizeof w);
   memcpy(g, G[0], sizeof g);
-  assert_ok(dn_optimizer_step(opt, w, g, VARS, 3));
+  assert_ok(dn_optimizer_step(opt, w, g, VARS, 3, INFINITY));
   float *slots = opt->slots;
   const float m0 = slots[0];
   fail_after = 0;
@@ -1026,6 +1280,10 @@ int main(void) {
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_accessors),
       cmocka_unit_test(test_step_errors),
+      cmocka_unit_test(test_overflow_refused),
+      cmocka_unit_test(test_overflow_refused_big),
+      cmocka_unit_test(test_large_gradients_applied),
+      cmocka_unit_test(test_checked_path_same_bits),
       cmocka_unit_test(test_slots_and_state),
       cmocka_unit_test(test_out_of_memory),
   };

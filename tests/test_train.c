@@ -1,6 +1,8 @@
 /* test_train.c -- compile, fit, evaluate, predict, the *_on_batch calls, apply_gradients,
  * validation split, determinism, NaN safety, the progress display and bad input. */
+#define _POSIX_C_SOURCE 200809L
 #include "dn_test.h"
+#include <unistd.h>
 
 #include <stdlib.h>
 
@@ -451,6 +453,222 @@ static void test_terminate_on_nan_returns_history(void **state) {
   saved_weights = NULL;
   dn_history_free(h);
   dn_model_free(m);
+}
+
+/* ---- overflow (issue 12) ----------------------------------------------------------- */
+
+/* 2 -> relu 4 -> relu 6 -> 1 with Adam on targets of 1e30: the mse is 1e60, finite as a double
+ * but Inf as the float the caller gets (Keras's float32 loss is Inf too). Refused every time;
+ * every weight stays finite and unchanged, the optimizer takes no step. */
+static void test_float_overflow_loss_refused(void **state) {
+  (void)state;
+  enum { N = 16 };
+  float x[2 * N], y[N];
+  for (size_t i = 0; i < N; i++) {
+    x[2 * i] = (float)i / N;
+    x[2 * i + 1] = 1.0f - (float)i / N;
+    y[i] = 1e30f;
+  }
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
+                              dn_dense(6, .activation = "relu"), dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
+  assert_ok(dn_model_build(m, 2));
+  size_t np = dn_model_count_params(m);
+  assert_int_equal(np, 49);
+  float *before = weights_of(m);
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  for (int k = 0; k < 2; k++) {
+    float loss = -1;
+    assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,
+                      "dn_train_on_batch: the loss is NaN or Inf (loss inf)");
+    assert_true(loss == -1); /* not written on failure */
+    assert_weights_equal(m, before);
+    assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  }
+  /* fit: fails at the first batch, nothing applied. */
+  dn_history *h = dn_fit(m, tx, ty, .epochs = 3, .batch_size = 4, .verbose = DN_VERBOSE_SILENT);
+  assert_null(h);
+  assert_status_msg(dn_last_status(), DN_ERR_NUMERIC,
+                    "dn_fit: the loss is NaN or Inf at epoch 1, batch 0 (loss inf)");
+  assert_weights_equal(m, before);
+  /* with TerminateOnNaN: the history (loss Inf), nothing applied. */
+  FILE *out = tmpfile();
+  h = dn_fit(m, tx, ty, .epochs = 3, .batch_size = 4, .verbose = DN_VERBOSE_SILENT, .out = out,
+             .callbacks = (dn_callback *[]){dn_terminate_on_nan(), NULL});
+  fclose(out);
+  assert_non_null(h);
+  assert_int_equal(dn_history_length(h), 1);
+  assert_true(isinf(dn_history_values(h, "loss")[0]));
+  dn_history_free(h);
+  assert_weights_equal(m, before);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  /* evaluate changes nothing and reports the float loss: Inf. */
+  float eval = 0;
+  assert_ok(dn_evaluate(m, tx, ty, &eval));
+  assert_true(isinf(eval));
+  assert_weights_equal(m, before);
+  free(before);
+  dn_model_free(m);
+}
+
+/* The loss (~1e20) and the gradients (~1e10) are finite, but SGD's step lr * g with lr = 1e30
+ * is ~1e40, beyond FLT_MAX: the update is refused before anything is written,
+ * BatchNormalization's moving statistics included, also under TerminateOnNaN (the loss is
+ * fine, so it would not stop). */
+static void test_update_overflow_refused(void **state) {
+  (void)state;
+  enum { N = 8 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  for (size_t i = 0; i < N; i++)
+    y[i] = 1e10f;
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
+                              dn_batch_normalization(), dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1e30), .loss = "mse"));
+  assert_ok(dn_model_build(m, 2));
+  size_t np = dn_model_count_params(m);
+  float *before = weights_of(m);
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  float loss = -1;
+  assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,
+                    "dn_train_on_batch: the optimizer's update would make a weight or a slot Inf "
+                    "or NaN");
+  assert_weights_equal(m, before); /* moving mean and variance too */
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  const dn_optimizer *opt = dn_model_optimizer(m);
+  for (size_t i = 0; i < opt->n_slots * opt->n_params; i++)
+    assert_true(opt->slots[i] == 0.0f);
+  for (int terminate = 0; terminate < 2; terminate++) {
+    dn_history *h =
+        dn_fit(m, tx, ty, .epochs = 2, .batch_size = 8, .verbose = DN_VERBOSE_SILENT,
+               .callbacks = terminate ? (dn_callback *[]){dn_terminate_on_nan(), NULL} : NULL);
+    assert_null(h);
+    assert_status_msg(dn_last_status(), DN_ERR_NUMERIC,
+                      "dn_fit: the optimizer's update would make a weight or a slot Inf or NaN at "
+                      "epoch 1, batch 0");
+    assert_weights_equal(m, before);
+  }
+  float *now = weights_of(m);
+  for (size_t i = 0; i < np; i++)
+    assert_true(isfinite(now[i]));
+  free(now);
+  free(before);
+  dn_model_free(m);
+}
+
+/* Large but safe: targets of 1e17 give a loss of ~1e34 and gradients of ~2e17 (g * g ~ 4e34):
+ * finite in Keras's float32, so the step is applied. One Adam step on Dense(1), worked out
+ * here in double: m = 0.1 g, v = 0.001 g^2, w -= alpha m / (sqrt(v) + eps). */
+static void test_large_but_safe_step_applied(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mse"));
+  assert_ok(dn_model_build(m, 2));
+  const float w0[3] = {0.5f, -0.25f, 0.125f}; /* kernel (2), bias */
+  assert_ok(dn_model_set_weights(m, w0, 3));
+  float x[2] = {0.75f, 2.0f}, y[1] = {1e17f};
+  float loss = 0;
+  assert_ok(dn_train_on_batch(m, dn_tensor_2d(x, 1, 2), dn_tensor_2d(y, 1, 1), &loss));
+  const double p = (double)w0[0] * x[0] + (double)w0[1] * x[1] + w0[2];
+  const double e = p - (double)y[0];
+  assert_close(loss, e * e, 0, 1e-6);
+  const double grad[3] = {2 * e * x[0], 2 * e * x[1], 2 * e};
+  const double alpha = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
+  float *w = weights_of(m);
+  for (int i = 0; i < 3; i++) {
+    const double mi = 0.1 * grad[i], vi = 0.001 * grad[i] * grad[i];
+    const double expected = w0[i] - alpha * mi / (sqrt(vi) + 1e-7);
+    assert_true(isfinite(w[i]));
+    assert_close(w[i], expected, 1e-7, 1e-6);
+    assert_true(fabs(w[i] - w0[i]) > 5e-3); /* each moved by ~lr */
+  }
+  free(w);
+  dn_model_free(m);
+}
+
+/* Gradients beyond the backward pass's check limit (2^60, ~1.15e18) but finite, with a finite
+ * loss: mae on inputs of 1e19 and 2e19 gives kernel gradients of the inputs' size. The step is
+ * applied (Keras's float32 gives the same for 1e19; for 2e19 its g * g overflows, while the
+ * moment 0.001 g^2 = 4e35 fits). One Adam step on Dense(1), worked out here in double. */
+static void test_gradients_beyond_check_limit_applied(void **state) {
+  (void)state;
+  const float xs[2][2] = {{1e19f, -1e19f}, {2e19f, 2e19f}};
+  for (int c = 0; c < 2; c++) {
+    dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+    assert_non_null(m);
+    assert_ok(dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mae"));
+    assert_ok(dn_model_build(m, 2));
+    const float w0[3] = {0.5f, -0.25f, 0.125f}; /* kernel (2), bias */
+    assert_ok(dn_model_set_weights(m, w0, 3));
+    float y[1] = {0.0f}, loss = 0;
+    assert_ok(dn_train_on_batch(m, dn_tensor_2d(xs[c], 1, 2), dn_tensor_2d(y, 1, 1), &loss));
+    const double p = (double)w0[0] * xs[c][0] + (double)w0[1] * xs[c][1] + w0[2];
+    assert_close(loss, fabs(p), 0, 1e-6);
+    const double sign = p > 0 ? 1.0 : -1.0;
+    const double grad[3] = {sign * xs[c][0], sign * xs[c][1], sign};
+    const double alpha = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
+    float *w = weights_of(m);
+    for (int i = 0; i < 3; i++) {
+      const double mi = 0.1 * grad[i], vi = 0.001 * grad[i] * grad[i];
+      assert_close(w[i], w0[i] - alpha * mi / (sqrt(vi) + 1e-7), 1e-7, 1e-6);
+    }
+    const dn_optimizer *opt = dn_model_optimizer(m);
+    assert_close(opt->slots[opt->n_params + 0], 0.001 * grad[0] * grad[0], 0, 1e-6); /* v */
+    assert_int_equal(dn_optimizer_iterations(opt), 1);
+    free(w);
+    dn_model_free(m);
+  }
+}
+
+/* The optimizer tracks the magnitudes of the weights it writes, so it must look again after
+ * any other write: a weight of 3e38 set (or loaded) between two steps, on an input that is
+ * always 0 (the loss does not see it), overflows under weight decay (w - 3 w = -6e38). The
+ * step is refused and nothing changes. */
+static void test_written_weights_rechecked(void **state) {
+  (void)state;
+  enum { N = 4 };
+  float x[2 * N], y[N];
+  make_data(x, y, N);
+  for (size_t i = 0; i < N; i++)
+    x[2 * i + 1] = 0.0f; /* kernel[1] never meets a nonzero input */
+  dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
+  char path[] = "/tmp/dn_test_rechecked_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  for (int how = 0; how < 2; how++) {
+    dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+    assert_non_null(m);
+    assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1.0, .weight_decay = 3.0),
+                         .loss = "mse"));
+    const float hostile[3] = {0.5f, 3e38f, 0.25f};
+    if (how == 1) { /* the same weights through a file */
+      assert_ok(dn_model_build(m, 2));
+      assert_ok(dn_model_set_weights(m, hostile, 3));
+      assert_ok(dn_model_save(m, path));
+    }
+    float loss;
+    const float w0[3] = {0.5f, -0.25f, 0.25f};
+    assert_ok(dn_model_build(m, 2));
+    assert_ok(dn_model_set_weights(m, w0, 3));
+    assert_ok(dn_train_on_batch(m, tx, ty, &loss)); /* tracks |w| <= ~1 */
+    if (how == 0)
+      assert_ok(dn_model_set_weights(m, hostile, 3));
+    else
+      assert_ok(dn_model_load_weights(m, path));
+    float *before = weights_of(m);
+    assert_true(before[1] == 3e38f);
+    assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,
+                      "the optimizer's update would make a weight or a slot Inf or NaN");
+    assert_weights_equal(m, before);
+    assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 1);
+    free(before);
+    dn_model_free(m);
+  }
+  remove(path);
 }
 
 static void test_apply_gradients_refuses_nan(void **state) {
@@ -1171,6 +1389,11 @@ int main(void) {
       cmocka_unit_test(test_nan_loss_fails_and_keeps_last_good_weights),
       cmocka_unit_test(test_refused_step_keeps_moving_statistics),
       cmocka_unit_test(test_terminate_on_nan_returns_history),
+      cmocka_unit_test(test_float_overflow_loss_refused),
+      cmocka_unit_test(test_update_overflow_refused),
+      cmocka_unit_test(test_large_but_safe_step_applied),
+      cmocka_unit_test(test_gradients_beyond_check_limit_applied),
+      cmocka_unit_test(test_written_weights_rechecked),
       cmocka_unit_test(test_apply_gradients_refuses_nan),
       cmocka_unit_test(test_train_on_batch_is_one_sgd_step_with_regularization),
       cmocka_unit_test(test_evaluate_and_predict_in_batches),

@@ -612,6 +612,7 @@ static void get_optimizer_state(reader *r, dn_model *model) {
       return;
     }
     copy_floats(opt->slots, r->buf + data, n_slots * (size_t)n_params);
+    dn_optimizer_forget_bounds(opt);
   }
   opt->iterations = iterations;
   opt->learning_rate = lr;
@@ -716,6 +717,8 @@ dn_status dn_mf_decode_weights(dn_model *model, const uint8_t *buf, size_t len, 
     }
     leave(&r);
   }
+  if (r.st == DN_OK)
+    dn_seq_weights_written(model);
   return r.st;
 }
 

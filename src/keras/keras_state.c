@@ -81,6 +81,7 @@ dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr,
     opt->learning_rate = lr;
   if (slots != NULL && opt->n_slots > 0)
     memcpy(opt->slots, slots, opt->n_slots * model->n_params * sizeof(float));
+  dn_optimizer_forget_bounds(opt);
   opt->iterations = iterations;
   return DN_OK;
 }

@@ -37,8 +37,8 @@ typedef struct dn_gemm_args {
   size_t ldc;
   const float *bias; /* length N, added after the product; NULL for none */
   dn_epi_act act;
-  int threads;     /* upper bound on worker threads (1 = this thread only) */
-  bool *nonfinite; /* not NULL: set to true if an element written to C is Inf or NaN */
+  int threads;  /* upper bound on worker threads (1 = this thread only) */
+  bool *beyond; /* not NULL: set to true if an element written to C is beyond DN_GRAD_LIMIT */
 } dn_gemm_args;
 
 typedef void (*dn_gemm_backend_fn)(const dn_gemm_args *g);
@@ -111,7 +111,7 @@ typedef struct dn_tile_op {
   bool load;
   const float *bias; /* at the tile's first column, or NULL */
   dn_epi_act act;
-  bool *flag; /* not NULL: set to true if a finished element is Inf or NaN */
+  bool *flag; /* not NULL: set to true if a finished element is beyond DN_GRAD_LIMIT (or NaN) */
 } dn_tile_op;
 
 #endif

@@ -34,8 +34,9 @@ static DN_TARGET inline void store8(float *c, __m256 acc, const dn_tile_op *op, 
     t = _mm256_add_ps(t, _mm256_loadu_ps(op->bias + off));
   if (op->act == DN_EPI_RELU)
     t = _mm256_andnot_ps(_mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_LE_OQ), t);
-  if (op->flag != NULL && /* t - t is NaN exactly where t is Inf or NaN */
-      _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(t, t), t, _CMP_UNORD_Q)) != 0)
+  if (op->flag != NULL && /* |t| > limit, or NaN (unordered) */
+      _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), t),
+                                       _mm256_set1_ps(DN_GRAD_LIMIT), _CMP_NLE_UQ)) != 0)
     *op->flag = true;
   _mm256_storeu_ps(c, t);
 }

@@ -39,7 +39,8 @@ static DN_TARGET inline void store16(float *c, __m512 acc, const dn_tile_op *op,
   if (op->act == DN_EPI_RELU)
     t = _mm512_mask_mov_ps(t, _mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_LE_OQ),
                            _mm512_setzero_ps());
-  if (op->flag != NULL && _mm512_fpclass_ps_mask(t, 0x99) != 0) /* QNaN, SNaN, +Inf, -Inf */
+  if (op->flag != NULL && /* |t| > limit, or NaN (unordered) */
+      _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(DN_GRAD_LIMIT), _CMP_NLE_UQ) != 0)
     *op->flag = true;
   _mm512_storeu_ps(c, t);
 }

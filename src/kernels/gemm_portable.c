@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 #include "kernels/gemm.h"
+#include "kernels/kernels.h"
 
 #define DN_SUFFIX portable
 #define DN_TARGET
@@ -39,7 +40,7 @@ static void ukernel_portable(size_t K, const float *Ap, const float *Bp, float *
         t = t + op->bias[j];
       if (op->act == DN_EPI_RELU && t <= 0.0f)
         t = 0.0f;
-      if (op->flag != NULL && !isfinite(t))
+      if (op->flag != NULL && !(fabsf(t) <= DN_GRAD_LIMIT))
         *op->flag = true;
       c[j] = t;
     }

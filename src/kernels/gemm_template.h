@@ -47,7 +47,7 @@ static DN_TARGET inline float DN_T(finish)(float acc, const float *c, const dn_t
     t = t + op->bias[j];
   if (op->act == DN_EPI_RELU && t <= 0.0f)
     t = 0.0f;
-  if (op->flag != NULL && !isfinite(t))
+  if (op->flag != NULL && !(fabsf(t) <= DN_GRAD_LIMIT))
     *op->flag = true;
   return t;
 }
@@ -76,7 +76,7 @@ static DN_TARGET float DN_T(dot)(const float *a, const float *b, size_t K) {
 
 /* C = alpha * op(A) . op(B) + ... with K == 0 or alpha == 0: only beta, bias, act. */
 static DN_TARGET void DN_T(scale_only)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {0.0f, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
+  dn_tile_op op = {0.0f, g->beta, g->beta != 0.0f, g->bias, g->act, g->beyond};
   for (size_t i = i0; i < i1; i++) {
     float *c = g->C + i * g->ldc;
     for (size_t j = 0; j < g->N; j++)
@@ -86,7 +86,7 @@ static DN_TARGET void DN_T(scale_only)(const dn_gemm_args *g, size_t i0, size_t 
 
 /* N == 1: C[i] = op(A)[i,:] . op(B)[:,0] for rows i0..i1. */
 static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->beyond};
   size_t K = g->K, lda = g->lda;
   /* op(B) column: contiguous when B is stored transposed (1 x K) or with ldb == 1. */
   bool bcontig = g->trans_b || g->ldb == 1;
@@ -126,7 +126,7 @@ static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
 /* Tiny products (a few thousand multiply-adds, such as a 2-4-3-1 net's layers):
  * one sequential sum per element, no buffers, rows i0..i1. */
 static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->nonfinite};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->beyond};
   size_t ai = g->trans_a ? 1 : g->lda, ak = g->trans_a ? g->lda : 1;
   size_t bk = g->trans_b ? 1 : g->ldb, bj = g->trans_b ? g->ldb : 1;
   for (size_t i = i0; i < i1; i++) {
@@ -149,7 +149,7 @@ static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
 #define DN_DR 8
 static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, size_t j0,
                                    size_t j1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, NULL, g->act, g->nonfinite};
+  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, NULL, g->act, g->beyond};
   size_t K = g->K, lda = g->lda, ldb = g->ldb;
   if (g->trans_b && K > 1) { /* C[i,j] = op(A)[i,:] . B[j,:] */
     op.bias = g->bias;
@@ -303,7 +303,7 @@ static DN_TARGET void DN_T(tiles)(const dn_gemm_args *g, size_t pc, size_t kc, c
   bool first = pc == 0, last = pc + kc == g->K;
   /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
   dn_tile_op op = {g->alpha, first ? g->beta : 1.0f,        !first || g->beta != 0.0f,
-                   NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->nonfinite : NULL};
+                   NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->beyond : NULL};
   size_t ldc = g->ldc;
   /* The MR x KC panel of A stays in L1 while the NR-wide panels of B stream from L2. */
   for (size_t ir = 0; ir < mc; ir += DN_MR) {
@@ -678,7 +678,7 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     size_t u0 = units * t / n, u1 = units * (t + 1) / n;
     bool bad = false; /* this thread's non-finite check */
     dn_gemm_args mine = *g;
-    mine.nonfinite = g->nonfinite != NULL ? &bad : NULL;
+    mine.beyond = g->beyond != NULL ? &bad : NULL;
     if (team) {
       /* Thread 0 gets shared_b again (B, then its A); a worker packs only A. */
       float *ws = dn_gemm_workspace(t == 0 ? DN_WS_FLOATS : (size_t)DN_MC * DN_KC);
@@ -700,8 +700,8 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
       DN_T(run_part)(&mine, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
     }
     if (bad) {
-#pragma omp critical(dn_gemm_nonfinite)
-      *g->nonfinite = true;
+#pragma omp critical(dn_gemm_beyond)
+      *g->beyond = true;
     }
     dn_fp_leave(own);
   }

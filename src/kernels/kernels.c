@@ -93,11 +93,11 @@ static void epilogue_pass(const dn_gemm_args *g) {
   }
 }
 
-/* g->nonfinite for backends whose products do not check it themselves. */
+/* g->beyond for backends whose products do not check it themselves. */
 static void check_result(const dn_gemm_args *g) {
-  for (size_t i = 0; g->nonfinite != NULL && i < g->M; i++)
-    if (dn_vec_nonfinite(g->C + i * g->ldc, g->N))
-      *g->nonfinite = true;
+  for (size_t i = 0; g->beyond != NULL && i < g->M; i++)
+    if (dn_vec_beyond_limit(g->C + i * g->ldc, g->N))
+      *g->beyond = true;
 }
 
 static void reference_backend(const dn_gemm_args *g) {
@@ -267,24 +267,24 @@ static void relu_colsum(const backend *be, float *dY, const float *Y, float *db,
 
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
-                             bool relu, bool *nonfinite) {
+                             bool relu, bool *beyond) {
   const backend *be = active_backend();
   if (I <= be->small_width && O <= be->small_width) {
     be->small_backward(dX, dW, db, dY, X, W, Y, N, I, O, relu);
-    if (nonfinite != NULL && dn_vec_nonfinite(dW, I * O)) /* a few hundred floats at most */
-      *nonfinite = true;
+    if (beyond != NULL && dn_vec_beyond_limit(dW, I * O)) /* a few hundred floats at most */
+      *beyond = true;
   } else {
     if (relu || db != NULL)
       relu_colsum(be, dY, Y, db, N, O, relu);
-    dn_gemm_args g = {true,     false, I, O,  N, 1.0f, 0.0f,          X,
-                      dY,       I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_max_threads(),
-                      nonfinite};
+    dn_gemm_args g = {true,  false, I, O,  N, 1.0f, 0.0f,          X,
+                      dY,    I,     O, dW, O, NULL, DN_EPI_LINEAR, dn_max_threads(),
+                      beyond};
     be->fn(&g);
     if (dX != NULL)
       dn_gemm(false, true, N, I, O, 1.0f, dY, O, W, O, 0.0f, dX, I);
   }
-  if (nonfinite != NULL && db != NULL && dn_vec_nonfinite(db, O))
-    *nonfinite = true;
+  if (beyond != NULL && db != NULL && dn_vec_beyond_limit(db, O))
+    *beyond = true;
 }
 
 bool dn_dense_chain_forward(const dn_dense_step *steps, size_t n, size_t width, const float *X,
@@ -343,13 +343,17 @@ double dn_vec_sumsq(const float *x, size_t n) {
   return s;
 }
 
-bool dn_vec_nonfinite(const float *x, size_t n) {
-  /* All bits of the exponent set is Inf or NaN; an OR over a branch-free test vectorises. */
-  uint32_t bad = 0;
+bool dn_vec_beyond_limit(const float *x, size_t n) {
+  /* Compared as bits without the sign (NaN's are above Inf's): an OR over a branch-free test
+   * vectorises. */
+  const float limit = DN_GRAD_LIMIT;
+  int32_t limit_bits;
+  memcpy(&limit_bits, &limit, sizeof limit_bits);
+  int32_t bad = 0;
   for (size_t i = 0; i < n; i++) {
-    uint32_t u;
+    int32_t u;
     memcpy(&u, x + i, sizeof u);
-    bad |= (u & 0x7f800000u) == 0x7f800000u;
+    bad |= (u & 0x7fffffff) > limit_bits;
   }
   return bad != 0;
 }

@@ -13,6 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The gradient checks (the backward products' `beyond` flag, dn_vec_beyond_limit) report an
+ * element whose magnitude exceeds this, or that is Inf or NaN: up to 2^60 the optimizer can
+ * prove its step finite without looking at the gradients again (optimizer.c). */
+#define DN_GRAD_LIMIT 0x1p60f
+
 /* C = alpha * op(A) . op(B) + beta * C, row-major, CBLAS semantics:
  * op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides of
  * the stored matrices. beta == 0 overwrites C without reading it. */
@@ -48,12 +53,12 @@ void dn_dense_forward_fused(float *Y, const float *X, const float *W, const floa
  * unspecified): with relu, dZ = dY * (Y > 0) (relu'(z) from the layer output
  * Y = relu(z)); then db = column sums of dZ (db NULL: none), dW = X^T . dZ
  * (I x O) and, if dX is not NULL, dX = dZ . W^T (N x I). The mask and the bias
- * gradient share one pass over dY. If nonfinite is not NULL, *nonfinite is set
- * to true when an element of dW or db is Inf or NaN (checked as the products
- * finish, not in a pass of its own) and left alone otherwise. */
+ * gradient share one pass over dY. If beyond is not NULL, *beyond is set to
+ * true when an element of dW or db is beyond DN_GRAD_LIMIT, Inf or NaN (checked
+ * as the products finish, not in a pass of its own) and left alone otherwise. */
 void dn_dense_backward_fused(float *dX, float *dW, float *db, float *dY, const float *X,
                              const float *W, const float *Y, size_t N, size_t I, size_t O,
-                             bool relu, bool *nonfinite);
+                             bool relu, bool *beyond);
 
 /* One layer of a chain of small Dense layers (dn_dense_chain_forward). */
 typedef struct dn_dense_step {
@@ -83,7 +88,7 @@ void dn_vec_axpy(float *y, float alpha, const float *x, size_t n);
 void dn_vec_scale(float *y, float alpha, size_t n);
 /* sum of squares in double. */
 double dn_vec_sumsq(const float *x, size_t n);
-/* True if one of x[0..n) is Inf or NaN. */
-bool dn_vec_nonfinite(const float *x, size_t n);
+/* True if one of x[0..n) is beyond DN_GRAD_LIMIT in magnitude, Inf or NaN. */
+bool dn_vec_beyond_limit(const float *x, size_t n);
 
 #endif

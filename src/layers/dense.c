@@ -97,10 +97,10 @@ static void dense_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix
   const float *W = layer->params;
   float *dW = layer->grads;
   if (d->fused) {
-    bool nonfinite = false;
+    bool beyond = false;
     dn_dense_backward_fused(dX, dW, d->use_bias ? dW + I * O : NULL, dY, X, W, Y, N, I, O, d->relu,
-                            &nonfinite);
-    layer->grad_state = nonfinite ? DN_GRADS_NONFINITE : DN_GRADS_FINITE;
+                            &beyond);
+    layer->grad_state = beyond ? DN_GRADS_BEYOND : DN_GRADS_WITHIN;
     return;
   }
   d->act->backward(dY, dY, d->z, Y, N, O);

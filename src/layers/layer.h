@@ -146,8 +146,8 @@ typedef struct dn_layer_ops {
 /* What the last backward learnt of the layer's gradients as it wrote them. */
 typedef enum dn_grad_state {
   DN_GRADS_UNCHECKED = 0, /* nothing: the gradients must be scanned to know */
-  DN_GRADS_FINITE,        /* every trainable gradient element is finite */
-  DN_GRADS_NONFINITE,     /* one of them is Inf or NaN */
+  DN_GRADS_WITHIN,        /* every trainable gradient element is within DN_GRAD_LIMIT */
+  DN_GRADS_BEYOND,        /* one of them is beyond it, Inf or NaN */
 } dn_grad_state;
 
 struct dn_layer {

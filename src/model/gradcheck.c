@@ -123,6 +123,7 @@ dn_status dn_model_gradient_check_with(dn_gradient_check_options o) {
   /* Leave the model as it was: weights, gradients of the unperturbed pass, streams. */
   if (n_p) {
     memcpy(model->params, saved, n_p * sizeof *saved);
+    dn_seq_weights_written(model);
     memcpy(model->grads, grads, n_p * sizeof *grads);
   }
   model->rng_dropout = replay;

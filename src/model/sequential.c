@@ -320,6 +320,7 @@ static void unbuild_layer(dn_layer *l) {
  * the caller's name. */
 static dn_status build_model(dn_model *model, size_t input_dim) {
   dn_rng saved_rng = model->rng_init;
+  dn_seq_weights_written(model);
   dn_status st = build_chain(model, 0, input_dim);
   for (size_t i = 0; st == DN_OK && i < model->n_layers; i++)
     if (model->layers[i]->ops->init_random)
@@ -358,6 +359,7 @@ dn_status dn_model_build(dn_model *model, size_t input_dim) {
 
 dn_status dn_model_set_seed(dn_model *model, uint64_t seed) {
   DN_CHECK_NOT_NULL(model, "dn_model_set_seed");
+  dn_seq_weights_written(model);
   float *saved = NULL;
   if (model->n_params > 0) {
     saved = dn_alloc(model->n_params * sizeof *saved);
@@ -774,10 +776,16 @@ dn_status dn_model_get_weights(const dn_model *model, float *out, size_t n) {
   return st;
 }
 
+void dn_seq_weights_written(dn_model *model) {
+  model->weights_version++;
+}
+
 dn_status dn_model_set_weights(dn_model *model, const float *in, size_t n) {
   dn_status st = check_weights("dn_model_set_weights", model, in, n);
-  if (st == DN_OK && n > 0)
+  if (st == DN_OK && n > 0) {
     memcpy(model->params, in, n * sizeof *in);
+    dn_seq_weights_written(model);
+  }
   return st;
 }
 

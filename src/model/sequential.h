@@ -52,6 +52,9 @@ struct dn_model {
 
   uint64_t seed;
   dn_rng rng_init, rng_shuffle, rng_dropout;
+  /* Counts the writes of the weights other than an optimizer step's (dn_seq_weights_written),
+   * so that the optimizer knows when to look at them again. */
+  uint64_t weights_version;
 
   bool stop_training;
   struct dn_train *train;                /* NULL until compiled */
@@ -113,12 +116,15 @@ void dn_seq_build_undo(dn_model *model, dn_seq_build *record);
  * and *my are x and y read as matrices and *built says whether the call built the model; on
  * failure nothing has changed. Messages start with `fn`. */
 dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_tensor y,
-                              size_t batch_size, dn_matrix *mx, dn_matrix *my,
-                              dn_seq_build *built);
+                              size_t batch_size, dn_matrix *mx, dn_matrix *my, dn_seq_build *built);
 /* The check of an output tensor read as matrix m (argument `arg` of `fn`): DN_ERR_SHAPE unless
  * it has exactly `cols` columns (`cols_of` names that width: "the model's output width") and
  * at least `rows` rows (`rows_of` names whose: "x"). */
 dn_status dn_seq_check_output(const char *fn, const char *arg, const dn_matrix *m, size_t rows,
                               const char *rows_of, size_t cols, const char *cols_of);
+
+/* Records that something other than an optimizer step wrote the model's weights (set, load,
+ * re-seed, build): every such write calls it (the optimizer's overflow guard relies on it). */
+void dn_seq_weights_written(dn_model *model);
 
 #endif

@@ -10,9 +10,10 @@
  * CallbackList._pythonify_logs hands them over), epoch logs loss, metrics, then the val_ ones;
  * callbacks run in list order, then the history, then the progress display;
  * model->stop_training is reset at train begin and checked after every batch and epoch.
- * Numerical safety (not in Keras): a batch whose loss or gradient is NaN/Inf is not applied;
- * fit then fails with DN_ERR_NUMERIC, unless a TerminateOnNaN callback is present and the
- * loss is what went bad, in which case training stops and the history is returned.
+ * Numerical safety (not in Keras): a batch whose loss (as a float), gradient or optimizer update
+ * is NaN/Inf is not applied; fit then fails with DN_ERR_NUMERIC, unless a TerminateOnNaN
+ * callback is present and the loss is what went bad, in which case training stops and the
+ * history is returned.
  */
 #include <math.h>
 #include <string.h>
@@ -194,14 +195,15 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     size_t start = step * d->batch, n = d->rows - start < d->batch ? d->rows - start : d->batch;
     gather(model, d, t->perm + start, n);
     double loss = NAN;
-    bool bad_gradient = false;
-    st = dn_train_step(model, t->bx, t->by, d->sw ? t->bw : NULL, n, true, &loss, &bad_gradient);
-    if (st == DN_ERR_NUMERIC && (bad_gradient || !d->has_terminate_on_nan))
+    dn_step_fault fault = DN_STEP_FINE;
+    st = dn_train_step(model, t->bx, t->by, d->sw ? t->bw : NULL, n, true, &loss, &fault);
+    if (st == DN_ERR_NUMERIC && (fault != DN_STEP_LOSS || !d->has_terminate_on_nan))
       return dn_fail(st,
-                     "dn_fit: the %s at epoch %zu, batch %zu (loss %g); the step was not applied "
-                     "(dn_terminate_on_nan() stops training and keeps the history instead)",
-                     bad_gradient ? "gradient is NaN or Inf" : "loss is NaN or Inf", epoch + 1,
-                     step, loss);
+                     "dn_fit: the %s at epoch %zu, batch %zu (loss %g); the step was not applied%s",
+                     dn_step_fault_text(fault), epoch + 1, step, loss,
+                     fault == DN_STEP_LOSS ? " (dn_terminate_on_nan() stops training and keeps "
+                                             "the history instead)"
+                                           : "");
     if (st != DN_OK && st != DN_ERR_NUMERIC) {
       dn_error_context("dn_fit");
       return st;

@@ -22,7 +22,10 @@
  */
 #include "training/optimizer.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -42,8 +45,89 @@ enum {
   HAS_ACCUMULATOR = 1u << 5, /* initial_accumulator_value */
 };
 
-typedef void (*update_fn)(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                          size_t n_vars);
+/* One step's float constants (only those its rule uses are set). */
+typedef struct rule_k {
+  float lr, wd, mu, rho, c1, c2, b1, b2, eps;
+  bool decay; /* decoupled weight decay w - w * wd * lr before the rule */
+  bool momentum, nesterov, amsgrad, centered;
+  float alpha;                              /* adam */
+  float correction;                         /* adamax */
+  float fu_t_1, f1_u_t, d_t_1, d_t, v_corr; /* nadam */
+} rule_k;
+
+/* The rules, one element at a time: NAME_f in float (the step), NAME_d in double. */
+#define REAL float
+#define R(name) name##_f
+#define SQRT sqrtf
+#define FABS fabsf
+#include "training/optimizer_rules.h"
+#undef REAL
+#undef R
+#undef SQRT
+#undef FABS
+#define REAL double
+#define R(name) name##_d
+#define SQRT sqrt
+#define FABS fabs
+#include "training/optimizer_rules.h"
+#undef REAL
+#undef R
+#undef SQRT
+#undef FABS
+
+typedef void (*rule_f)(const rule_k *k, float *w, float g, float *a, float *b, float *c);
+typedef void (*rule_d)(const rule_k *k, double *w, double g, double *a, double *b, double *c);
+/* A rule's loop over n elements; a, b, c are its slot planes (unused ones alias w). most[0..3]
+ * holds the largest magnitudes seen so far of w, a, b and c (as float bits without the sign)
+ * and takes those of the new values. */
+typedef void (*rule_loop)(const rule_k *k, float *w, const float *g, float *a, float *b, float *c,
+                          size_t n, int32_t most[4]);
+
+#define MAX_ABS_BITS(p, m)                                                                         \
+  do {                                                                                             \
+    int32_t u_;                                                                                    \
+    memcpy(&u_, (p), sizeof u_);                                                                   \
+    u_ &= 0x7fffffff;                                                                              \
+    (m) = u_ > (m) ? u_ : (m);                                                                     \
+  } while (0)
+
+/* Defines loop_NAME_NS: NAME_f over n elements of a rule with NS slot planes, with the
+ * constants in a local copy so that the compiler sees no store can change them (and vectorizes
+ * the loop), tracking the magnitudes of the planes it writes (only those: a plane aliasing w
+ * would make the vectorizer's overlap check fail). */
+#define RULE_LOOP(NAME, NS)                                                                        \
+  static void loop_##NAME##_##NS(const rule_k *kp, float *w, const float *g, float *a, float *b,   \
+                                 float *c, size_t n, int32_t most[4]) {                            \
+    const rule_k k = *kp;                                                                          \
+    int32_t mw = most[0], ma = most[1], mb = most[2], mc = most[3];                                \
+    for (size_t i = 0; i < n; i++) {                                                               \
+      NAME##_f(&k, w + i, g[i], a + i, b + i, c + i);                                              \
+      MAX_ABS_BITS(w + i, mw);                                                                     \
+      if ((NS) > 0)                                                                                \
+        MAX_ABS_BITS(a + i, ma);                                                                   \
+      if ((NS) > 1)                                                                                \
+        MAX_ABS_BITS(b + i, mb);                                                                   \
+      if ((NS) > 2)                                                                                \
+        MAX_ABS_BITS(c + i, mc);                                                                   \
+    }                                                                                              \
+    most[0] = mw, most[1] = ma, most[2] = mb, most[3] = mc;                                        \
+  }
+/* The loops of a rule for 0 to 3 slots, indexed by the slot count. */
+#define RULE_LOOPS(NAME)                                                                           \
+  RULE_LOOP(NAME, 0)                                                                               \
+  RULE_LOOP(NAME, 1)                                                                               \
+  RULE_LOOP(NAME, 2)                                                                               \
+  RULE_LOOP(NAME, 3)                                                                               \
+  static const rule_loop loops_##NAME[4] = {loop_##NAME##_0, loop_##NAME##_1, loop_##NAME##_2,     \
+                                            loop_##NAME##_3};
+RULE_LOOPS(sgd)
+RULE_LOOPS(adam)
+RULE_LOOPS(rmsprop)
+RULE_LOOPS(adagrad)
+RULE_LOOPS(adadelta)
+RULE_LOOPS(adamax)
+RULE_LOOPS(nadam)
+RULE_LOOPS(lion)
 
 typedef struct opt_row {
   const char *name; /* Keras name, lower case */
@@ -54,7 +138,9 @@ typedef struct opt_row {
   double rho;
   double weight_decay; /* 0 = None */
   size_t (*slot_count)(const dn_optimizer_options *o);
-  update_fn update;
+  const rule_loop *loops; /* by slot count */
+  rule_f rule_f;
+  rule_d rule_d;
 } opt_row;
 
 /* ---------------------------------------------------------------------------
@@ -80,134 +166,14 @@ static size_t slots_two(const dn_optimizer_options *o) {
   return 2;
 }
 
-static float *slot(dn_optimizer *opt, size_t k) {
-  return opt->slots + k * opt->n_params;
-}
-
 /* Loops over the elements of the trainable variables: i is the index into w, g and each slot. */
 #define FOR_TRAINABLE(vars, n_vars, i)                                                             \
   for (size_t v_ = 0; v_ < (n_vars); v_++)                                                         \
     if ((vars)[v_].trainable)                                                                      \
       for (size_t i = (vars)[v_].offset, e_ = i + (vars)[v_].size; i < e_; i++)
 
-/* ---------------------------------------------------------------------------
- * Update rules (keras/src/optimizers/<name>.py update_step)
- * ------------------------------------------------------------------------- */
-
 static double step_t(const dn_optimizer *opt) {
   return (double)opt->iterations + 1.0;
-}
-
-static void update_sgd(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                       size_t n_vars) {
-  if (opt->options.momentum == 0.0) {
-    FOR_TRAINABLE(vars, n_vars, i) {
-      w[i] -= g[i] * lr;
-    }
-    return;
-  }
-  const float mu = (float)opt->options.momentum;
-  float *m = slot(opt, 0);
-  if (opt->options.nesterov) {
-    FOR_TRAINABLE(vars, n_vars, i) {
-      m[i] = m[i] * mu - g[i] * lr;
-      w[i] += m[i] * mu - g[i] * lr;
-    }
-  } else {
-    FOR_TRAINABLE(vars, n_vars, i) {
-      m[i] = m[i] * mu - g[i] * lr;
-      w[i] += m[i];
-    }
-  }
-}
-
-/* Adam and AdamW (AdamW's decay happened before, in the common step). */
-static void update_adam(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                        size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const double t = step_t(opt);
-  const float alpha =
-      (float)((double)lr * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
-  const float c1 = (float)(1.0 - o->beta_1), c2 = (float)(1.0 - o->beta_2);
-  const float eps = (float)o->epsilon;
-  float *m = slot(opt, 0), *v = slot(opt, 1), *v_hat = o->amsgrad ? slot(opt, 2) : NULL;
-  FOR_TRAINABLE(vars, n_vars, i) {
-    m[i] += (g[i] - m[i]) * c1;
-    v[i] += (g[i] * g[i] - v[i]) * c2;
-    float vi = v[i];
-    if (v_hat != NULL) {
-      if (vi > v_hat[i])
-        v_hat[i] = vi;
-      vi = v_hat[i];
-    }
-    w[i] -= (m[i] * alpha) / (sqrtf(vi) + eps);
-  }
-}
-
-static void update_rmsprop(dn_optimizer *opt, float lr, float *w, const float *g,
-                           const dn_var *vars, size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const float rho = (float)o->rho, c = (float)(1.0 - o->rho), eps = (float)o->epsilon;
-  const float mu = (float)o->momentum;
-  size_t k = 0;
-  float *vel = slot(opt, k++);
-  float *mom = o->momentum > 0.0 ? slot(opt, k++) : NULL;
-  float *avg = o->centered ? slot(opt, k++) : NULL;
-  FOR_TRAINABLE(vars, n_vars, i) {
-    vel[i] = rho * vel[i] + c * (g[i] * g[i]);
-    float denominator;
-    if (avg != NULL) {
-      avg[i] = rho * avg[i] + c * g[i];
-      denominator = vel[i] - avg[i] * avg[i] + eps;
-    } else {
-      denominator = vel[i] + eps;
-    }
-    const float increment = (lr * g[i]) / sqrtf(denominator);
-    if (mom != NULL) {
-      mom[i] = mu * mom[i] + increment;
-      w[i] -= mom[i];
-    } else {
-      w[i] -= increment;
-    }
-  }
-}
-
-static void update_adagrad(dn_optimizer *opt, float lr, float *w, const float *g,
-                           const dn_var *vars, size_t n_vars) {
-  const float eps = (float)opt->options.epsilon;
-  float *acc = slot(opt, 0);
-  FOR_TRAINABLE(vars, n_vars, i) {
-    acc[i] += g[i] * g[i];
-    w[i] -= (lr * g[i]) / sqrtf(acc[i] + eps);
-  }
-}
-
-static void update_adadelta(dn_optimizer *opt, float lr, float *w, const float *g,
-                            const dn_var *vars, size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const float rho = (float)o->rho, c = (float)(1.0 - o->rho), eps = (float)o->epsilon;
-  float *acc_grad = slot(opt, 0), *acc_delta = slot(opt, 1);
-  FOR_TRAINABLE(vars, n_vars, i) {
-    acc_grad[i] = rho * acc_grad[i] + c * (g[i] * g[i]);
-    const float delta = -((sqrtf(acc_delta[i] + eps) * g[i]) / sqrtf(acc_grad[i] + eps));
-    acc_delta[i] = rho * acc_delta[i] + c * (delta * delta);
-    w[i] += lr * delta;
-  }
-}
-
-static void update_adamax(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                          size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const float correction = (float)(1.0 - pow(o->beta_1, step_t(opt)));
-  const float c1 = (float)(1.0 - o->beta_1), beta_2 = (float)o->beta_2;
-  const float eps = (float)o->epsilon;
-  float *m = slot(opt, 0), *u = slot(opt, 1);
-  FOR_TRAINABLE(vars, n_vars, i) {
-    m[i] += (g[i] - m[i]) * c1;
-    const float decayed = beta_2 * u[i], magnitude = fabsf(g[i]);
-    u[i] = decayed > magnitude ? decayed : magnitude;
-    w[i] -= (lr * m[i]) / (correction * (u[i] + eps));
-  }
 }
 
 /* Keras keeps the momentum product as a variable and multiplies it by this
@@ -217,57 +183,22 @@ static double nadam_u(const dn_optimizer_options *o, double t) {
   return o->beta_1 * (1.0 - 0.5 * pow(0.96, t));
 }
 
-/* opt->nadam_u_product already holds this step's product (dn_optimizer_step). */
-static void update_nadam(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                         size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const double t = step_t(opt);
-  const double u_t = nadam_u(o, t), u_t_1 = nadam_u(o, t + 1.0);
-  const double product_t = opt->nadam_u_product, product_t_1 = product_t * u_t_1;
-  const float fu_t_1 = (float)u_t_1, f1_u_t = (float)(1.0 - u_t);
-  const float d_t_1 = (float)(1.0 - product_t_1), d_t = (float)(1.0 - product_t);
-  const float v_correction = (float)(1.0 - pow(o->beta_2, t));
-  const float c1 = (float)(1.0 - o->beta_1), c2 = (float)(1.0 - o->beta_2);
-  const float eps = (float)o->epsilon;
-  float *m = slot(opt, 0), *v = slot(opt, 1);
-  FOR_TRAINABLE(vars, n_vars, i) {
-    m[i] += (g[i] - m[i]) * c1;
-    v[i] += (g[i] * g[i] - v[i]) * c2;
-    const float m_hat = (fu_t_1 * m[i]) / d_t_1 + (f1_u_t * g[i]) / d_t;
-    const float v_hat = v[i] / v_correction;
-    w[i] -= (m_hat * lr) / (sqrtf(v_hat) + eps);
-  }
-}
-
-static void update_lion(dn_optimizer *opt, float lr, float *w, const float *g, const dn_var *vars,
-                        size_t n_vars) {
-  const dn_optimizer_options *o = &opt->options;
-  const float b1 = (float)o->beta_1, c1 = (float)(1.0 - o->beta_1);
-  const float b2 = (float)o->beta_2, c2 = (float)(1.0 - o->beta_2);
-  float *m = slot(opt, 0);
-  FOR_TRAINABLE(vars, n_vars, i) {
-    const float d = m[i] * b1 + g[i] * c1;
-    const float sign = d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : d; /* sign(0) = 0, NaN stays */
-    w[i] -= lr * sign;
-    m[i] = m[i] * b2 + g[i] * c2;
-  }
-}
+#define RULE(name) loops_##name, name##_f, name##_d
 
 static const opt_row OPTIMIZERS[] = {
-    {"sgd", DN_OPT_SGD, HAS_MOMENTUM, 0.01, 0, 0, 0, slots_sgd, update_sgd},
-    {"adam", DN_OPT_ADAM, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_adam, update_adam},
+    {"sgd", DN_OPT_SGD, HAS_MOMENTUM, 0.01, 0, 0, 0, slots_sgd, RULE(sgd)},
+    {"adam", DN_OPT_ADAM, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_adam, RULE(adam)},
     {"adamw", DN_OPT_ADAMW, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0.004, slots_adam,
-     update_adam},
+     RULE(adam)},
     {"rmsprop", DN_OPT_RMSPROP, HAS_EPSILON | HAS_MOMENTUM | HAS_RHO, 0.001, 0, 0.9, 0,
-     slots_rmsprop, update_rmsprop},
+     slots_rmsprop, RULE(rmsprop)},
     {"adagrad", DN_OPT_ADAGRAD, HAS_EPSILON | HAS_ACCUMULATOR, 0.001, 0, 0, 0, slots_one,
-     update_adagrad},
+     RULE(adagrad)},
     {"adadelta", DN_OPT_ADADELTA, HAS_EPSILON | HAS_RHO, 0.001, 0, 0.95, 0, slots_two,
-     update_adadelta},
-    {"adamax", DN_OPT_ADAMAX, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_two,
-     update_adamax},
-    {"nadam", DN_OPT_NADAM, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_two, update_nadam},
-    {"lion", DN_OPT_LION, HAS_LION_BETAS, 0.001, 0.99, 0, 0, slots_one, update_lion},
+     RULE(adadelta)},
+    {"adamax", DN_OPT_ADAMAX, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_two, RULE(adamax)},
+    {"nadam", DN_OPT_NADAM, HAS_BETAS | HAS_EPSILON, 0.001, 0.999, 0, 0, slots_two, RULE(nadam)},
+    {"lion", DN_OPT_LION, HAS_LION_BETAS, 0.001, 0.99, 0, 0, slots_one, RULE(lion)},
 };
 #define N_OPTIMIZERS (sizeof OPTIMIZERS / sizeof OPTIMIZERS[0])
 
@@ -600,6 +531,7 @@ void dn_optimizer_reset(dn_optimizer *opt) {
   }
   opt->iterations = 0;
   opt->nadam_u_product = 1.0;
+  opt->bounds_known = false;
 }
 
 dn_status dn_optimizer_prepare(dn_optimizer *opt, size_t n_params) {
@@ -670,31 +602,343 @@ static void clip_gradients(const dn_optimizer_options *o, float *g, const dn_var
   }
 }
 
-/* Big models update on every thread: the rules are elementwise, so each
+/* Big models update (and are scanned) on every thread: the rules are elementwise, so each
  * weight gets the same float operations whichever thread runs it. */
 #define DN_UPDATE_GRAIN ((size_t)1 << 15)
 
-typedef struct update_job {
-  dn_optimizer *opt;
-  float lr;
-  float *w;
-  const float *g;
+/* One step's constants, from the options, the learning rate and (Nadam) the momentum product
+ * including this step's factor. */
+static rule_k step_constants(const dn_optimizer *opt, float lr, double u_product) {
+  const dn_optimizer_options *o = &opt->options;
+  const double t = step_t(opt);
+  rule_k k = {.lr = lr, .eps = (float)o->epsilon};
+  k.decay = o->weight_decay > 0.0;
+  k.wd = (float)o->weight_decay;
+  k.b1 = (float)o->beta_1;
+  k.b2 = (float)o->beta_2;
+  k.c1 = (float)(1.0 - o->beta_1);
+  k.c2 = (float)(1.0 - o->beta_2);
+  k.mu = (float)o->momentum;
+  k.amsgrad = o->amsgrad;
+  k.nesterov = o->nesterov;
+  k.centered = o->centered;
+  switch (opt->kind) {
+  case DN_OPT_SGD: k.momentum = o->momentum != 0.0; break;
+  case DN_OPT_ADAM:
+  case DN_OPT_ADAMW:
+    k.alpha = (float)((double)lr * sqrt(1.0 - pow(o->beta_2, t)) / (1.0 - pow(o->beta_1, t)));
+    break;
+  case DN_OPT_RMSPROP:
+  case DN_OPT_ADADELTA:
+    k.momentum = o->momentum > 0.0;
+    k.rho = (float)o->rho;
+    k.c1 = (float)(1.0 - o->rho);
+    break;
+  case DN_OPT_ADAMAX: k.correction = (float)(1.0 - pow(o->beta_1, t)); break;
+  case DN_OPT_NADAM: {
+    const double u_t = nadam_u(o, t), u_t_1 = nadam_u(o, t + 1.0);
+    k.fu_t_1 = (float)u_t_1;
+    k.f1_u_t = (float)(1.0 - u_t);
+    k.d_t_1 = (float)(1.0 - u_product * u_t_1);
+    k.d_t = (float)(1.0 - u_product);
+    k.v_corr = (float)(1.0 - pow(o->beta_2, t));
+    break;
+  }
+  default: break;
+  }
+  return k;
+}
+
+/* ---------------------------------------------------------------------------
+ * The overflow guard. A step whose float arithmetic would leave an Inf or NaN in a weight or
+ * a slot is refused before anything is written (Keras would store it). The plain loops above
+ * do not check their results, so a step runs them only when it is proven safe beforehand:
+ * one pass over the gradients, weights and slots of the trainable variables takes the
+ * largest magnitudes (and whether a slot that must stay >= 0 has a sign bit), and the rule's
+ * arithmetic bounded from those, in double, stays below FLT_MAX / 4 with every divisor at
+ * least FLT_MIN. That holds for every ordinary step, which then gives the bits it always gave.
+ * Otherwise (huge gradients, an Inf in a gradient, a centered RMSprop, epsilon 0) the checked
+ * path computes each element with the float rule and, where that overflows, with the same
+ * rule in double rounded to float (Adam's g * g overflows for |g| > 1.8e19 while the moment
+ * (1 - beta_2) * g^2 may still fit), once to check every result and once more to store them.
+ * ------------------------------------------------------------------------- */
+
+/* A scan over the trainable elements for what the guard does not know yet: the largest
+ * magnitudes of the gradients, the weights and each slot (as float bits without the sign: NaN
+ * > Inf > finite, so the maximum also finds those) and which slots have a sign bit set. */
+typedef struct scan_job {
+  const dn_optimizer *opt;
+  const float *w, *g;
   const dn_var *vars;
   size_t n_vars;
-  update_fn update;
+  bool state; /* scan the weights and slots too (else the gradients only) */
+  _Atomic uint32_t g_bits, w_bits, slot_bits[3];
+  atomic_uint negative; /* bit k: slot k holds a value with the sign bit (-0 included) */
+} scan_job;
+
+static void atomic_max(_Atomic uint32_t *to, uint32_t x) {
+  uint32_t old = atomic_load_explicit(to, memory_order_relaxed);
+  while (x > old && !atomic_compare_exchange_weak_explicit(to, &old, x, memory_order_relaxed,
+                                                           memory_order_relaxed)) {
+  }
+}
+
+static int32_t max_abs_bits(const float *x, size_t n, int32_t *sign) {
+  int32_t m = 0, s = 0;
+  for (size_t i = 0; i < n; i++) {
+    int32_t u;
+    memcpy(&u, x + i, sizeof u);
+    s |= u;
+    u &= 0x7fffffff;
+    m = u > m ? u : m;
+  }
+  if (sign != NULL)
+    *sign = s < 0;
+  return m;
+}
+
+static void scan_part(void *ctx, size_t lo, size_t hi) {
+  scan_job *j = ctx;
+  const size_t np = j->opt->n_params, ns = j->state ? j->opt->n_slots : 0;
+  int32_t g = 0, w = 0, slot[3] = {0, 0, 0}, sign = 0;
+  unsigned negative = 0;
+  dn_var part;
+  for (size_t v = 0; v < j->n_vars; v++) {
+    if (!dn_var_trainable_within(&j->vars[v], lo, hi, &part))
+      continue;
+    const size_t at = part.offset, n = part.size;
+    int32_t m = max_abs_bits(j->g + at, n, NULL);
+    g = m > g ? m : g;
+    if (j->state) {
+      m = max_abs_bits(j->w + at, n, NULL);
+      w = m > w ? m : w;
+    }
+    for (size_t k = 0; k < ns; k++) {
+      m = max_abs_bits(j->opt->slots + k * np + at, n, &sign);
+      slot[k] = m > slot[k] ? m : slot[k];
+      negative |= (unsigned)sign << k;
+    }
+  }
+  atomic_max(&j->g_bits, (uint32_t)g);
+  atomic_max(&j->w_bits, (uint32_t)w);
+  for (size_t k = 0; k < 3; k++)
+    atomic_max(&j->slot_bits[k], (uint32_t)slot[k]);
+  atomic_fetch_or_explicit(&j->negative, negative, memory_order_relaxed);
+}
+
+/* What the bounds start from: magnitudes as float bits without the sign. */
+typedef struct step_scan {
+  uint32_t g, w, slot[3];
+  unsigned negative;
+} step_scan;
+
+/* |x| from its bits; Inf for NaN (no bound holds then). */
+static double magnitude(uint32_t bits) {
+  if (bits > 0x7f800000u)
+    return INFINITY;
+  float x;
+  memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+/* Whether every float the rule computes from values within the scan's magnitudes is finite
+ * and every divisor at least FLT_MIN (so flush-to-zero cannot make it 0). The bounds follow
+ * each rule's operations on the magnitudes; FLT_MAX / 4 leaves room for the float rounding
+ * of a dozen operations. */
+static bool step_is_bounded(const dn_optimizer *opt, const rule_k *k, const step_scan *scan) {
+  const double L = FLT_MAX / 4.0;
+  const double G = magnitude(scan->g), lr = k->lr, eps = k->eps;
+  const double S0 = magnitude(scan->slot[0]), S1 = magnitude(scan->slot[1]);
+  const double S2 = magnitude(scan->slot[2]);
+  const unsigned negative = scan->negative;
+  double W = magnitude(scan->w);
+  if (k->decay)
+    W += W * (double)k->wd * lr;
+#define BOUNDED(x) ((x) <= L) /* false for NaN */
+  if (!BOUNDED(W) || !BOUNDED(G * lr))
+    return false;
+  double step = 0.0; /* the largest change of a weight */
+  switch (opt->kind) {
+  case DN_OPT_SGD: {
+    step = G * lr;
+    if (k->momentum) {
+      const double m = S0 * k->mu + step;
+      step = k->nesterov ? m * k->mu + step : m;
+    }
+    break;
+  }
+  case DN_OPT_ADAM:
+  case DN_OPT_ADAMW:
+  case DN_OPT_NADAM: {
+    const double m = S0 + (G + S0) * k->c1, v = S1 + (G * G + S1) * k->c2;
+    if (!BOUNDED(m) || !BOUNDED(G * G + S1) || !BOUNDED(v) || (negative & 2u) ||
+        (k->amsgrad && (negative & 4u)) || !(eps >= FLT_MIN) || !BOUNDED(S2))
+      return false;
+    if (opt->kind != DN_OPT_NADAM) {
+      if (!BOUNDED(m * k->alpha))
+        return false;
+      step = m * k->alpha / eps;
+      break;
+    }
+    if (!(k->d_t_1 >= FLT_MIN) || !(k->d_t >= FLT_MIN) || !(k->v_corr >= FLT_MIN))
+      return false;
+    const double m_hat = k->fu_t_1 * m / k->d_t_1 + k->f1_u_t * G / k->d_t;
+    if (!BOUNDED(m_hat) || !BOUNDED(v / k->v_corr) || !BOUNDED(m_hat * lr))
+      return false;
+    step = m_hat * lr / eps;
+    break;
+  }
+  case DN_OPT_RMSPROP: {
+    /* Centered: vel - avg^2 + eps has no lower bound from magnitudes. */
+    if (k->centered || (negative & 1u) || !(eps >= FLT_MIN) || !BOUNDED(G * G) ||
+        !BOUNDED(S0 + G * G))
+      return false;
+    step = G * lr / sqrt(eps);
+    if (k->momentum)
+      step += S1 * k->mu;
+    break;
+  }
+  case DN_OPT_ADAGRAD:
+    if ((negative & 1u) || !(eps >= FLT_MIN) || !BOUNDED(G * G) || !BOUNDED(S0 + G * G))
+      return false;
+    step = G * lr / sqrt(eps);
+    break;
+  case DN_OPT_ADADELTA: {
+    if ((negative & 3u) || !(eps >= FLT_MIN) || !BOUNDED(G * G) || !BOUNDED(S0 + G * G) ||
+        !BOUNDED(S1 + eps) || !BOUNDED(sqrt(S1 + eps) * G))
+      return false;
+    const double delta = sqrt(S1 + eps) * G / sqrt(eps);
+    if (!BOUNDED(delta) || !BOUNDED(S1 + delta * delta))
+      return false;
+    step = lr * delta;
+    break;
+  }
+  case DN_OPT_ADAMAX: {
+    const double m = S0 + (G + S0) * k->c1;
+    if ((negative & 2u) || !BOUNDED(m) || !BOUNDED(S1 + G) || !BOUNDED(lr * m) ||
+        !(k->correction * eps >= FLT_MIN))
+      return false;
+    step = lr * m / (k->correction * eps);
+    break;
+  }
+  case DN_OPT_LION:
+    if (!BOUNDED(S0 + G) || !BOUNDED(lr))
+      return false;
+    step = lr;
+    break;
+  default: return false;
+  }
+  return BOUNDED(step) && BOUNDED(W + step);
+#undef BOUNDED
+}
+
+static inline bool finite_float(float x) {
+  return fabsf(x) <= FLT_MAX; /* false for Inf and NaN */
+}
+
+/* One element on the checked path: weight decay and the float rule, or where a result of
+ * those is not finite, both in double rounded to float. False if a result is still Inf or
+ * NaN. w and s[0..n_slots) are updated in place. */
+static bool checked_element(const opt_row *row, const rule_k *k, size_t n_slots, float *w, float g,
+                            float s[3]) {
+  float fw = *w, fs[3] = {s[0], s[1], s[2]};
+  if (k->decay)
+    fw = fw - fw * k->wd * k->lr;
+  row->rule_f(k, &fw, g, &fs[0], &fs[1], &fs[2]);
+  bool ok = finite_float(fw);
+  for (size_t j = 0; j < n_slots; j++)
+    ok = ok && finite_float(fs[j]);
+  if (!ok) {
+    double dw = *w, ds[3] = {s[0], s[1], s[2]};
+    if (k->decay)
+      dw = dw - dw * k->wd * k->lr;
+    row->rule_d(k, &dw, g, &ds[0], &ds[1], &ds[2]);
+    fw = (float)dw;
+    ok = finite_float(fw);
+    for (size_t j = 0; j < n_slots; j++) {
+      fs[j] = (float)ds[j];
+      ok = ok && finite_float(fs[j]);
+    }
+  }
+  *w = fw;
+  for (size_t j = 0; j < n_slots; j++)
+    s[j] = fs[j];
+  return ok;
+}
+
+/* The checked path over the trainable elements: with store false, only checks and on the
+ * first element whose result is not finite returns false with its index in *bad; with store
+ * true, writes the results. */
+static bool checked_pass(dn_optimizer *opt, const rule_k *k, float *w, const float *g,
+                         const dn_var *vars, size_t n_vars, bool store, size_t *bad) {
+  const opt_row *row = row_of(opt);
+  const size_t np = opt->n_params, ns = opt->n_slots;
+  FOR_TRAINABLE(vars, n_vars, i) {
+    float nw = w[i], s[3] = {0.0f, 0.0f, 0.0f};
+    for (size_t j = 0; j < ns; j++)
+      s[j] = opt->slots[j * np + i];
+    if (!checked_element(row, k, ns, &nw, g[i], s) && !store) {
+      *bad = i;
+      return false;
+    }
+    if (store) {
+      w[i] = nw;
+      for (size_t j = 0; j < ns; j++)
+        opt->slots[j * np + i] = s[j];
+    }
+  }
+  return true;
+}
+
+/* The refusal's message: the variable and element, the gradient and the weight there. */
+static dn_status refuse(const dn_optimizer *opt, const float *w, const float *g, const dn_var *vars,
+                        size_t n_vars, size_t i) {
+  const dn_var *var = vars;
+  for (size_t v = 0; v < n_vars; v++)
+    if (vars[v].trainable && i >= vars[v].offset && i - vars[v].offset < vars[v].size)
+      var = &vars[v];
+  return dn_fail(DN_ERR_NUMERIC,
+                 "dn_optimizer_step: the %s update of '%s' element %zu (gradient %g, weight %g) "
+                 "would be Inf or NaN; the step was not applied",
+                 opt->name, var->name ? var->name : "?", i - var->offset, (double)g[i],
+                 (double)w[i]);
+}
+
+typedef struct update_job {
+  const rule_k *k;
+  float *w, *slots;
+  const float *g;
+  const dn_var *vars;
+  size_t n_vars, n_params, n_slots;
+  rule_loop loop;
+  _Atomic uint32_t most[4]; /* the new values' largest magnitudes: w, slots */
 } update_job;
 
-/* The update rule on the trainable elements inside [lo, hi). */
+/* The plain rule loop on the trainable elements inside [lo, hi) (weight decay done). */
 static void update_part(void *ctx, size_t lo, size_t hi) {
-  const update_job *j = ctx;
+  update_job *j = ctx;
+  int32_t most[4] = {0, 0, 0, 0};
   dn_var part;
-  for (size_t v = 0; v < j->n_vars; v++)
-    if (dn_var_trainable_within(&j->vars[v], lo, hi, &part))
-      j->update(j->opt, j->lr, j->w, j->g, &part, 1);
+  for (size_t v = 0; v < j->n_vars; v++) {
+    if (!dn_var_trainable_within(&j->vars[v], lo, hi, &part))
+      continue;
+    const size_t at = part.offset;
+    float *plane[3];
+    for (size_t k = 0; k < 3; k++)
+      plane[k] = k < j->n_slots ? j->slots + k * j->n_params + at : j->w + at;
+    j->loop(j->k, j->w + at, j->g + at, plane[0], plane[1], plane[2], part.size, most);
+  }
+  for (size_t k = 0; k < 4; k++)
+    atomic_max(&j->most[k], (uint32_t)most[k]);
+}
+
+void dn_optimizer_forget_bounds(dn_optimizer *opt) {
+  if (opt != NULL)
+    opt->bounds_known = false;
 }
 
 dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var *vars,
-                            size_t n_vars) {
+                            size_t n_vars, float g_bound) {
   DN_CHECK_NOT_NULL(opt, "dn_optimizer_step");
   DN_CHECK_NOT_NULL(w, "dn_optimizer_step");
   DN_CHECK_NOT_NULL(g, "dn_optimizer_step");
@@ -717,20 +961,71 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
 
   const dn_optimizer_options *o = &opt->options;
   const float lr = (float)dn_optimizer_current_lr(opt);
-  clip_gradients(o, g, vars, n_vars);
-  if (o->weight_decay > 0.0) {
-    const float wd = (float)o->weight_decay;
-    FOR_TRAINABLE(vars, n_vars, i) {
-      w[i] = w[i] - w[i] * wd * lr;
+  clip_gradients(o, g, vars, n_vars); /* never makes a gradient larger */
+  double u_product = opt->nadam_u_product;
+  if (opt->kind == DN_OPT_NADAM)
+    u_product *= nadam_u(o, step_t(opt));
+  const rule_k k = step_constants(opt, lr, u_product);
+
+  /* The magnitudes: the caller's gradient bound and the ones the last update tracked, or a
+   * scan for what is not known. */
+  const bool threaded = opt->n_params >= 2 * DN_UPDATE_GRAIN;
+  step_scan scan = {0};
+  const bool g_known = fabsf(g_bound) <= FLT_MAX;
+  if (!g_known || !opt->bounds_known) {
+    scan_job sj = {opt, w, g, vars, n_vars, !opt->bounds_known, 0, 0, {0, 0, 0}, 0};
+    if (threaded)
+      dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, scan_part, &sj);
+    else
+      scan_part(&sj, 0, opt->n_params);
+    scan.g = atomic_load(&sj.g_bits);
+    if (!opt->bounds_known) {
+      opt->bound_w = atomic_load(&sj.w_bits);
+      for (size_t s = 0; s < 3; s++)
+        opt->bound_slot[s] = atomic_load(&sj.slot_bits[s]);
+      opt->negative = atomic_load(&sj.negative);
+      opt->bounds_known = true;
     }
   }
-  if (opt->kind == DN_OPT_NADAM)
-    opt->nadam_u_product *= nadam_u(o, step_t(opt));
-  update_job job = {opt, lr, w, g, vars, n_vars, row_of(opt)->update};
-  if (opt->n_params < 2 * DN_UPDATE_GRAIN)
-    job.update(opt, lr, w, g, vars, n_vars);
-  else
-    dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, update_part, &job);
+  if (g_known)
+    memcpy(&scan.g, &g_bound, sizeof scan.g), scan.g &= 0x7fffffffu;
+  scan.w = opt->bound_w;
+  memcpy(scan.slot, opt->bound_slot, sizeof scan.slot);
+  scan.negative = opt->negative;
+
+  if (step_is_bounded(opt, &k, &scan)) {
+    if (k.decay) {
+      FOR_TRAINABLE(vars, n_vars, i) {
+        w[i] = w[i] - w[i] * k.wd * k.lr;
+      }
+    }
+    update_job job = {&k,
+                      w,
+                      opt->slots,
+                      g,
+                      vars,
+                      n_vars,
+                      opt->n_params,
+                      opt->n_slots,
+                      row_of(opt)->loops[opt->n_slots],
+                      {0, 0, 0, 0}};
+    if (threaded)
+      dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, update_part, &job);
+    else
+      update_part(&job, 0, opt->n_params);
+    /* Every new value is finite and the slots that were >= 0 still are (each rule keeps
+     * them so): the next step starts from these magnitudes. */
+    opt->bound_w = atomic_load(&job.most[0]);
+    for (size_t s = 0; s < 3; s++)
+      opt->bound_slot[s] = atomic_load(&job.most[s + 1]);
+  } else {
+    size_t bad = 0;
+    if (!checked_pass(opt, &k, w, g, vars, n_vars, false, &bad))
+      return refuse(opt, w, g, vars, n_vars, bad);
+    checked_pass(opt, &k, w, g, vars, n_vars, true, &bad);
+    opt->bounds_known = false; /* the next step scans */
+  }
+  opt->nadam_u_product = u_product;
   opt->iterations++;
   return DN_OK;
 }

@@ -32,6 +32,12 @@ struct dn_optimizer {
    * slots[k * n_params + i]. Allocated by dn_optimizer_prepare. */
   float *slots;
   size_t n_slots, n_params;
+  /* What the overflow guard knows of the trainable weights and slots (optimizer.c): their
+   * largest magnitudes as float bits without the sign, and which slots hold a value with the
+   * sign bit; valid while bounds_known. */
+  bool bounds_known;
+  uint32_t bound_w, bound_slot[3];
+  unsigned negative;
 };
 
 /* Slots per parameter for this optimizer's settings (Adam 2, amsgrad 3, ...). */
@@ -43,9 +49,17 @@ dn_status dn_optimizer_prepare(dn_optimizer *opt, size_t n_params);
 void dn_optimizer_reset(dn_optimizer *opt);
 /* One step over the trainable variables of vars (offsets into w and g):
  * clip (g may be modified in place), decoupled weight decay, update rule,
- * iterations += 1. Non-trainable variables are untouched. No allocation. */
+ * iterations += 1. Non-trainable variables are untouched. No allocation.
+ * g_bound: at least the largest |g| of a trainable element, as the caller knows it (the
+ * backward pass's check), or Inf if unknown (then the step scans the gradients).
+ * A step whose arithmetic would store an Inf or NaN in a weight or a slot is refused with
+ * DN_ERR_NUMERIC before anything is written (weights, slots, iterations unchanged). */
 dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var *vars,
-                            size_t n_vars);
+                            size_t n_vars, float g_bound);
+/* Tells the optimizer that something else wrote the weights or the slots it steps (a load,
+ * dn_model_set_weights, ...): its next step looks at them again instead of trusting the
+ * magnitudes its last update tracked. */
+void dn_optimizer_forget_bounds(dn_optimizer *opt);
 /* The learning rate at the current iteration (schedule or constant). */
 double dn_optimizer_current_lr(const dn_optimizer *opt);
 /* How many variables Keras counts for this optimizer (its "Optimizer params" in

@@ -2,6 +2,7 @@
  * (Keras's Trainer apart from fit, which is in fit.c). */
 #include "training/train.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -365,35 +366,64 @@ void dn_train_reset_metrics(struct dn_train *train) {
     dn_metric_reset(&train->metrics[i]);
 }
 
-typedef struct finite_job {
+typedef struct limit_job {
   const dn_layer *layer;
-  atomic_bool bad;
-} finite_job;
+  atomic_bool beyond;
+} limit_job;
 
-/* Sets job->bad if a trainable gradient element of the layer in [lo, hi) is Inf or NaN. */
-static void find_nonfinite(void *ctx, size_t lo, size_t hi) {
-  finite_job *job = ctx;
+/* Sets job->beyond if a trainable gradient element of the layer in [lo, hi) is beyond
+ * DN_GRAD_LIMIT, Inf or NaN. */
+static void find_beyond(void *ctx, size_t lo, size_t hi) {
+  limit_job *job = ctx;
   const dn_layer *l = job->layer;
-  bool bad = false;
+  bool beyond = false;
   dn_var part;
   for (size_t v = 0; v < l->n_vars; v++)
     if (dn_var_trainable_within(&l->vars[v], lo, hi, &part))
-      bad |= dn_vec_nonfinite(l->grads + part.offset, part.size);
-  if (bad)
-    atomic_store_explicit(&job->bad, true, memory_order_relaxed);
+      beyond |= dn_vec_beyond_limit(l->grads + part.offset, part.size);
+  if (beyond)
+    atomic_store_explicit(&job->beyond, true, memory_order_relaxed);
 }
 
-bool dn_train_grads_finite(const dn_model *model, bool after_backward) {
-  for (size_t i = 0; i < model->n_layers; i++) {
+bool dn_train_grads_finite(const dn_model *model, bool after_backward, float *bound) {
+  bool within = true;
+  for (size_t i = 0; i < model->n_layers && within; i++) {
     const dn_layer *l = model->layers[i];
-    if (after_backward && l->grad_state == DN_GRADS_FINITE)
+    if (after_backward && l->grad_state == DN_GRADS_WITHIN)
       continue; /* checked as its backward wrote them */
-    finite_job job = {l, false};
-    dn_parallel_ranges(l->n_params, (size_t)1 << 16, find_nonfinite, &job);
-    if (atomic_load_explicit(&job.bad, memory_order_relaxed))
-      return false;
+    limit_job job = {l, false};
+    dn_parallel_ranges(l->n_params, (size_t)1 << 16, find_beyond, &job);
+    within = !atomic_load_explicit(&job.beyond, memory_order_relaxed);
   }
+  *bound = DN_GRAD_LIMIT;
+  if (within)
+    return true;
+  /* Rare: a gradient beyond the limit. The largest magnitude, or false for an Inf or NaN. */
+  float most = 0.0f;
+  for (size_t v = 0; v < model->n_vars; v++) {
+    const dn_var *var = &model->vars[v];
+    for (size_t i = 0; var->trainable && i < var->size; i++) {
+      const float a = fabsf(model->grads[var->offset + i]);
+      if (!(a <= FLT_MAX))
+        return false;
+      most = a > most ? a : most;
+    }
+  }
+  *bound = most;
   return true;
+}
+
+/* The optimizer's step on the model (g_bound as dn_optimizer_step takes it). Weights written
+ * since the optimizer's last step (a load, dn_model_set_weights, ...) make it look at them
+ * again. */
+static dn_status optimizer_step(dn_model *model, float g_bound) {
+  struct dn_train *t = model->train;
+  if (t->weights_version != model->weights_version) {
+    dn_optimizer_forget_bounds(t->optimizer);
+    t->weights_version = model->weights_version;
+  }
+  return dn_optimizer_step(t->optimizer, model->params, model->grads, model->vars, model->n_vars,
+                           g_bound);
 }
 
 /* ---- steps ---------------------------------------------------------------- */
@@ -422,24 +452,34 @@ static void copy_frozen(dn_model *model, bool save) {
 }
 
 static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
-                            size_t n, bool update, double *loss, bool *bad_gradient);
+                            size_t n, bool update, double *loss, dn_step_fault *fault);
+
+const char *dn_step_fault_text(dn_step_fault fault) {
+  switch (fault) {
+  case DN_STEP_LOSS: return "loss is NaN or Inf";
+  case DN_STEP_GRADIENT: return "gradient is NaN or Inf";
+  case DN_STEP_UPDATE: return "optimizer's update would make a weight or a slot Inf or NaN";
+  case DN_STEP_FINE:
+  default: return "step is fine";
+  }
+}
 
 /* Every training step (fit's and train_on_batch's) runs with flush-to-zero / denormals-are-zero
  * (Adam's moments of idle units decay into denormals, ~100x slower to compute); the caller's
  * floating-point state is restored after (fpenv.h). */
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
-                        bool update, double *loss, bool *bad_gradient) {
+                        bool update, double *loss, dn_step_fault *fault) {
   dn_fp_state fp = dn_fp_enter();
-  dn_status st = train_step(model, x, y, sw, n, update, loss, bad_gradient);
+  dn_status st = train_step(model, x, y, sw, n, update, loss, fault);
   dn_fp_leave(fp);
   return st;
 }
 
 static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
-                            size_t n, bool update, double *loss, bool *bad_gradient) {
+                            size_t n, bool update, double *loss, dn_step_fault *fault) {
   struct dn_train *t = model->train;
   size_t out = dn_model_output_dim(model);
-  *bad_gradient = false;
+  *fault = DN_STEP_FINE;
   copy_frozen(model, true);
   const float *pred = dn_seq_forward(model, x, n, true);
   if (pred == NULL)
@@ -451,18 +491,27 @@ static dn_status train_step(dn_model *model, const float *x, const float *y, con
   *loss = data_loss + dn_seq_penalty(model);
   if (update)
     update_metrics(t, pred, y, n);
-  if (!isfinite(*loss)) {
+  /* The caller gets the loss as a float: 1e60 is finite as a double but Inf as a float. */
+  if (!isfinite((float)*loss)) {
+    *loss = (float)*loss;
     copy_frozen(model, false); /* the refused step leaves the moving statistics alone too */
+    *fault = DN_STEP_LOSS;
     return DN_ERR_NUMERIC;
   }
   if ((st = dn_seq_backward(model, t->grad, n, NULL)) != DN_OK)
     return st;
-  if (!dn_train_grads_finite(model, true)) {
+  float g_bound;
+  if (!dn_train_grads_finite(model, true, &g_bound)) {
     copy_frozen(model, false);
-    *bad_gradient = true;
+    *fault = DN_STEP_GRADIENT;
     return DN_ERR_NUMERIC;
   }
-  return dn_optimizer_step(t->optimizer, model->params, model->grads, model->vars, model->n_vars);
+  st = optimizer_step(model, g_bound);
+  if (st == DN_ERR_NUMERIC) { /* nothing was written: put back what the forward pass moved */
+    copy_frozen(model, false);
+    *fault = DN_STEP_UPDATE;
+  }
+  return st;
 }
 
 /* Inference-mode loss of one batch (regularization included); metrics updated. */
@@ -656,14 +705,14 @@ dn_status dn_train_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *lo
     return st;
   }
   double l = NAN;
-  bool bad_gradient;
+  dn_step_fault fault;
   dn_train_reset_metrics(model->train);
-  st = dn_train_step(model, d.x.data, d.y.data, NULL, d.x.rows, true, &l, &bad_gradient);
+  st = dn_train_step(model, d.x.data, d.y.data, NULL, d.x.rows, true, &l, &fault);
   if (st != DN_OK) /* the step was not applied: the model is as before the call */
     dn_train_setup_undo(model, &undo);
   if (st == DN_ERR_NUMERIC)
-    return dn_fail(st, "%s: the %s is %s; the step was not applied", fn,
-                   bad_gradient ? "gradient" : "loss", bad_gradient ? "not finite" : "NaN or Inf");
+    return dn_fail(st, "%s: the %s (loss %g); the step was not applied", fn,
+                   dn_step_fault_text(fault), l);
   if (st != DN_OK) {
     dn_error_context(fn);
     return st;
@@ -687,10 +736,10 @@ dn_status dn_model_apply_gradients(dn_model *model) {
     dn_error_context(fn);
     return st;
   }
-  if (!dn_train_grads_finite(model, false))
+  float g_bound;
+  if (!dn_train_grads_finite(model, false, &g_bound))
     return dn_fail(DN_ERR_NUMERIC, "%s: a gradient is NaN or Inf; nothing was applied", fn);
-  st = dn_optimizer_step(model->train->optimizer, model->params, model->grads, model->vars,
-                         model->n_vars);
+  st = optimizer_step(model, g_bound);
   if (st != DN_OK)
     dn_error_context(fn);
   return st;

@@ -22,7 +22,8 @@
 struct dn_train {
   const dn_loss *loss;
   dn_loss_params loss_params;
-  dn_optimizer *optimizer; /* owned */
+  dn_optimizer *optimizer;  /* owned */
+  uint64_t weights_version; /* the model's weights_version at the optimizer's last step */
   size_t n_metrics;
   char (*metric_req)[DN_TRAIN_NAME_CAP]; /* names as given to compile */
   char (*val_names)[DN_TRAIN_NAME_CAP];  /* "val_" + logged metric names */
@@ -86,14 +87,27 @@ size_t dn_train_target_cols(const dn_model *model);
  * shuffle order to perm_rows entries (0 = not needed). */
 dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows);
 
+/* Why a training step was refused (DN_ERR_NUMERIC). */
+typedef enum dn_step_fault {
+  DN_STEP_FINE,     /* not refused */
+  DN_STEP_LOSS,     /* the loss is NaN or Inf as a float */
+  DN_STEP_GRADIENT, /* a gradient is NaN or Inf */
+  DN_STEP_UPDATE,   /* the optimizer's update would make a weight or a slot Inf or NaN */
+} dn_step_fault;
+
+/* "loss is NaN or Inf", ...: the fault for a message. */
+const char *dn_step_fault_text(dn_step_fault fault);
+
 /* One training step on n rows (x, y, sw may be NULL; x must stay valid through the
  * step): forward in training mode, loss + regularization into *loss, metrics updated
- * (if update_metrics), backward, optimizer step. If the loss or a gradient is NaN/Inf
- * the step is not applied -- the non-trainable weights the forward pass moved are put
- * back too -- and DN_ERR_NUMERIC is returned without a message (*loss holds the value;
- * *bad_gradient tells which). Needs dn_train_reserve first. */
+ * (if update_metrics), backward, optimizer step. If the loss (as the float a caller gets), a
+ * gradient or a result of the optimizer's update is NaN/Inf, the step is not applied --
+ * nothing is written: weights, optimizer slots and iterations keep their values and the
+ * non-trainable weights the forward pass moved are put back -- and DN_ERR_NUMERIC is returned
+ * (*loss holds the value, as a float would hold it for a bad loss; *fault tells which). Needs
+ * dn_train_reserve first. */
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
-                        bool update_metrics, double *loss, bool *bad_gradient);
+                        bool update_metrics, double *loss, dn_step_fault *fault);
 
 /* Evaluation in inference mode over rows rows in batches: resets the metrics, returns the
  * sample-count-weighted mean of the batch losses (regularization included) in *loss;
@@ -104,9 +118,11 @@ dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, con
 /* Reset / read the compiled metrics. */
 void dn_train_reset_metrics(struct dn_train *train);
 
-/* True if every trainable gradient is finite. after_backward: the gradients are those
- * dn_seq_backward just wrote, so the layers that checked them on the way (grad_state) are not
- * scanned again; otherwise (gradients set by the caller) every layer is scanned. */
-bool dn_train_grads_finite(const dn_model *model, bool after_backward);
+/* True if every trainable gradient is finite; *bound then holds a bound on their magnitudes
+ * for dn_optimizer_step (DN_GRAD_LIMIT, or the largest one if one is beyond that).
+ * after_backward: the gradients are those dn_seq_backward just wrote, so the layers that
+ * checked them on the way (grad_state) are not scanned again; otherwise (gradients set by the
+ * caller) every layer is scanned. */
+bool dn_train_grads_finite(const dn_model *model, bool after_backward, float *bound);
 
 #endif
