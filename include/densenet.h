@@ -53,7 +53,8 @@
  *   Tensors .................. dn_tensor, dn_tensor_2d, dn_tensor_new, dn_tensor_rows, ...
  *   Layers and activations ... dn_dense, dn_activation, dn_dropout, dn_batch_normalization,
  *                              dn_normalization (+ dn_normalization_adapt), dn_layer_*
- *   Model lifecycle .......... dn_sequential, dn_model_add, dn_model_build, dn_model_free, ...
+ *   Model lifecycle .......... dn_sequential, dn_model_add, dn_model_build, dn_model_free,
+ *                              dn_model_get_layer, dn_model_pop, dn_model_clone, dn_model_copy, ...
  *   Weights and gradients .... dn_model_count_params, dn_model_get_weights, ...
  *   Hand-driven passes ....... dn_model_forward, dn_model_backward, dn_model_gradient_check
  *   Optimizers and schedules . dn_adam, dn_sgd, ..., dn_exponential_decay, ...
@@ -396,13 +397,62 @@ dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x);
 /* Frees a layer that was never given to a model. NULL, or a layer a model owns, is ignored. */
 void dn_layer_free(dn_layer *layer);
 
-/* Facts about a layer: its name ("dense_1"; "" until named by a model), its Keras class
- * ("Dense"), output width and parameter count (0 until built). Borrowed strings; NULL/0 for a
- * NULL layer. */
+/* Facts about a layer (Keras: layer.name, type(layer).__name__, layer.units / the last dim of
+ * layer.output.shape, layer.count_params(), the last dim of layer.input.shape, layer.activation):
+ * its name ("dense_1"; "" until named by a model), its Keras class ("Dense"), output width and
+ * parameter count (0 until built), input width (0 until known), and the canonical Keras name of
+ * a Dense or Activation layer's activation ("relu"; "linear" for none; NULL for kinds without
+ * one). Borrowed strings; NULL/0 for a NULL layer. */
 const char *dn_layer_name(const dn_layer *layer);
 const char *dn_layer_type(const dn_layer *layer);
 size_t dn_layer_output_dim(const dn_layer *layer);
 size_t dn_layer_count_params(const dn_layer *layer);
+size_t dn_layer_input_dim(const dn_layer *layer);
+const char *dn_layer_activation(const dn_layer *layer);
+
+/* A layer's weights are its Keras variables in get_weights() order: Dense kernel, bias (absent
+ * with no_bias); BatchNormalization gamma, beta (absent with no_scale / no_center), moving_mean,
+ * moving_variance; Normalization mean, variance, count; none for Activation and Dropout. They
+ * exist once the layer is built (its input width known); in a model, a layer's weights are its
+ * slice of dn_model_get_weights' layout, in the same order. Each one crosses the API as a tensor
+ * of exactly its Keras shape: rank 2 (input_dim, units) for a kernel, rank 1 (n) for every other
+ * weight. Deviation: Normalization's count, a scalar (shape ()) in Keras, is a rank-1 (1) tensor.
+ * Setting a weight of a compiled model keeps the optimizer's state, as Keras does. */
+
+/* Keras: len(layer.weights): the number of weights (0 until built, or for NULL). */
+size_t dn_layer_weight_count(const dn_layer *layer);
+
+/* Keras: layer.weights[index].name, .shape and .trainable, into *info. name is borrowed
+ * ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "mean", "variance",
+ * "count"); shape[rank..] are 0. Example: allocate a weight with
+ * dn_tensor_new(&t, info.rank, info.shape).
+ * Errors: DN_ERR_ARG (NULL, index out of range), DN_ERR_STATE (the layer is not built). */
+typedef struct dn_weight_info {
+  const char *name;
+  int rank;                         /* 2 for a kernel, 1 otherwise */
+  size_t shape[DN_TENSOR_MAX_RANK]; /* (input_dim, units) or (n) */
+  size_t size;                      /* elements */
+  bool trainable;                   /* false for moving statistics and Normalization's */
+} dn_weight_info;
+dn_status dn_layer_weight_info(const dn_layer *layer, size_t index, dn_weight_info *info);
+
+/* Keras: layer.get_weights()[index] / one weight of layer.set_weights(...) (variable.assign):
+ * copies weight `index` into `out` / from `value`, which must have exactly the weight's shape
+ * (dn_layer_get_weight(dense, 0, dn_tensor_2d(kernel, 2, 4)) for a 2-input, 4-unit kernel).
+ * value is only read; it may be any tensor of that shape.
+ * Errors: DN_ERR_ARG (NULL layer, no tensor, index out of range), DN_ERR_STATE (the layer is not
+ * built), DN_ERR_SHAPE (the tensor's shape differs; both shapes named); nothing is copied. */
+dn_status dn_layer_get_weight(const dn_layer *layer, size_t index, dn_tensor out);
+dn_status dn_layer_set_weight(dn_layer *layer, size_t index, dn_tensor value);
+
+/* Keras: layer.get_weights() / layer.set_weights(weights): every weight at once, out[k] /
+ * values[k] for weight k, n = dn_layer_weight_count tensors each of its weight's exact shape.
+ * Example: dn_layer_set_weights(dense, (dn_tensor[]){dn_tensor_2d(k, 2, 4), dn_tensor_1d(b, 4)},
+ * 2). Every tensor is checked before anything is copied (Keras assigns one by one).
+ * Errors: DN_ERR_ARG (NULL layer, NULL array with n > 0, no tensor), DN_ERR_STATE (not built),
+ * DN_ERR_SHAPE (n differs from the weight count, a tensor's shape differs); nothing is copied. */
+dn_status dn_layer_get_weights(const dn_layer *layer, const dn_tensor *out, size_t n);
+dn_status dn_layer_set_weights(dn_layer *layer, const dn_tensor *values, size_t n);
 
 /* ======================================================================
  * Model lifecycle
@@ -446,10 +496,52 @@ void dn_model_free(dn_model *model);
 size_t dn_model_input_dim(const dn_model *model);
 size_t dn_model_output_dim(const dn_model *model);
 
-/* Keras: model.layers. The count (0 for NULL), and layer `index` as a borrowed pointer, or NULL
- * with DN_ERR_ARG (NULL model, index out of range). */
+/* Keras: len(model.layers) and model.get_layer(index=i). The count (0 for NULL), and layer
+ * `index` (0-based), or NULL with DN_ERR_ARG (NULL model, index out of range).
+ * A layer pointer from these calls and the two below is borrowed from the model: the caller may
+ * read and change the layer through it (dn_layer_set_weights) and never frees it. It stays valid
+ * until that layer is removed (dn_model_pop) or the model freed; adding layers does not move it. */
 size_t dn_model_layer_count(const dn_model *model);
 dn_layer *dn_model_layer(const dn_model *model, size_t index);
+/* Keras: model.layers[index], with Python's negative indices: -1 is the last layer, -count the
+ * first (Keras's get_layer(index=) takes no negative index; dn_model_layer is that call).
+ * Errors: DN_ERR_ARG (NULL model, index outside -count .. count-1). */
+dn_layer *dn_model_layer_at(const dn_model *model, ptrdiff_t index);
+/* Keras: model.get_layer(name=name): the layer named `name` (case-sensitive), found in O(1).
+ * Errors: DN_ERR_ARG (NULL, no such layer; the message lists the model's layer names, as
+ * Keras's "No such layer" error does). */
+dn_layer *dn_model_get_layer(const dn_model *model, const char *name);
+
+/* Keras: model.pop(): removes and frees the last layer; its name becomes free again. The model
+ * keeps its other layers' weights, its input width, seed and random streams. A compiled model
+ * stays compiled with the same loss, metrics and optimizer settings, as in Keras (metrics follow
+ * the new output width at the next call with data); when the removed layer had weights, the
+ * optimizer's state (slots, iterations) starts over at the next training call, as after adding
+ * weights with dn_model_add. Pointers to the removed layer become invalid.
+ * Deviation: the layer is freed, not returned; popping a model's only layer is refused (Keras 3
+ * leaves an empty model).
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (no layers, or only one); nothing changes on failure. */
+dn_status dn_model_pop(dn_model *model);
+
+/* Keras: keras.models.clone_model(model): a new model owned by the caller with the same
+ * architecture (each layer made again from its configuration: same kinds, names, options and
+ * initializers) and fresh weights, drawn from the model's seed (dn_model_set_seed, or
+ * DN_DEFAULT_SEED): the same weights as a model built from the same layers with that seed, and
+ * the shuffle and dropout streams start from that seed too. An adapted Normalization layer goes
+ * back to the mean and variance given to its constructor (0 and 1 without), as in Keras.
+ * Not compiled (Keras's clone is uncompiled). An unbuilt model gives an unbuilt clone.
+ * Errors: DN_ERR_ARG (NULL), DN_ERR_NOMEM, or a layer constructor's status; NULL is returned. */
+dn_model *dn_model_clone(const dn_model *model);
+
+/* A deep copy with weights (Keras idiom: clone_model(model) then set_weights(
+ * model.get_weights())): dn_model_clone plus every weight (BatchNormalization's moving statistics
+ * and Normalization's adapted state included) and the model's random streams as they are now, so
+ * the copy predicts exactly as the model does and, compiled and trained the same way, follows
+ * the same trajectory. The copy shares nothing with the model: training one leaves the other
+ * unchanged. Not compiled: the compile settings and the optimizer's state are not copied (compile
+ * it; to carry an optimizer's state, dn_model_save and dn_model_load).
+ * Errors: as dn_model_clone. */
+dn_model *dn_model_copy(const dn_model *model);
 
 /* Keras: keras.utils.set_random_seed, for this model only: re-draws the Dense layers' initial
  * weights (other layers keep theirs) and resets the shuffle and dropout streams from `seed`.

@@ -151,6 +151,25 @@ static inline char *dn_test_read_file(const char *path, size_t *len) {
 }
 
 /* Exit code ctest reads as "skipped" (SKIP_RETURN_CODE). */
+/* A model's weights (dn_model_get_weights), malloc'ed: free them. */
+static inline float *dn_test_weights_of(const dn_model *m) {
+  size_t n = dn_model_count_params(m);
+  float *w = malloc((n ? n : 1) * sizeof *w);
+  assert_non_null(w);
+  assert_ok(dn_model_get_weights(m, w, n));
+  return w;
+}
+
+/* Two models hold bit-identical weights. */
+static inline void dn_test_assert_same_weights(const dn_model *a, const dn_model *b) {
+  size_t n = dn_model_count_params(a);
+  assert_int_equal(n, dn_model_count_params(b));
+  float *wa = dn_test_weights_of(a), *wb = dn_test_weights_of(b);
+  assert_memory_equal(wa, wb, n * sizeof *wa);
+  free(wa);
+  free(wb);
+}
+
 #define DN_TEST_SKIP 77
 
 #endif

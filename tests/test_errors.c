@@ -234,6 +234,44 @@ static void test_nomem_building(void **state) {
   dn_model_free(built);
 }
 
+/* dn_model_clone and dn_model_copy (test_layer_access.c): each allocation failing in turn is
+ * DN_ERR_NOMEM naming the call, the original untouched. */
+static const dn_model *original;
+static dn_model *duplicate;
+static bool clone_original(void) {
+  return (duplicate = dn_model_clone(original)) != NULL;
+}
+static bool copy_original(void) {
+  return (duplicate = dn_model_copy(original)) != NULL;
+}
+
+static void test_nomem_clone_and_copy(void **state) {
+  (void)state;
+  const float mean[2] = {1, 2}, var[2] = {1, 4};
+  dn_model *m =
+      dn_sequential(dn_normalization(.input_dim = 2, .mean = mean, .variance = var),
+                    dn_dense(4, .activation = "relu"), dn_batch_normalization(), dn_dense(1));
+  assert_non_null(m);
+  original = m;
+  float *before = dn_test_weights_of(m);
+  long n;
+  FOR_EACH_FAILURE(&n, clone_original() || strstr(dn_last_error(), "dn_model_clone") == NULL);
+  assert_true(n > 5);
+  assert_non_null(duplicate);
+  dn_test_assert_same_weights(duplicate, m); /* fresh weights from the same seed */
+  dn_model_free(duplicate);
+  FOR_EACH_FAILURE(&n, copy_original() || strstr(dn_last_error(), "dn_model_copy") == NULL);
+  assert_true(n > 5);
+  assert_non_null(duplicate);
+  dn_test_assert_same_weights(duplicate, m);
+  dn_model_free(duplicate);
+  float *after = dn_test_weights_of(m);
+  assert_memory_equal(before, after, dn_model_count_params(m) * sizeof *before);
+  free(after);
+  free(before);
+  dn_model_free(m);
+}
+
 static void test_nomem_passes_leave_model_usable(void **state) {
   (void)state;
   dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2),
@@ -338,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_status_strings),
       cmocka_unit_test(test_macros_compile_and_run),
       cmocka_unit_test_setup_teardown(test_nomem_building, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nomem_clone_and_copy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nomem_passes_leave_model_usable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nomem_first_call_builds, setup, teardown),
   };

@@ -73,23 +73,6 @@ static size_t value_of(const uint8_t *buf, size_t len, const char *key) {
   return 0;
 }
 
-static float *weights_of(const dn_model *m) {
-  size_t n = dn_model_count_params(m);
-  float *w = malloc((n ? n : 1) * sizeof *w);
-  assert_non_null(w);
-  assert_ok(dn_model_get_weights(m, w, n));
-  return w;
-}
-
-static void assert_same_weights(const dn_model *a, const dn_model *b) {
-  size_t n = dn_model_count_params(a);
-  assert_int_equal(n, dn_model_count_params(b));
-  float *wa = weights_of(a), *wb = weights_of(b);
-  assert_memory_equal(wa, wb, n * sizeof *wa);
-  free(wa);
-  free(wb);
-}
-
 static char *summary_of(const dn_model *m) {
   char *text = NULL;
   size_t size = 0;
@@ -254,7 +237,7 @@ static void test_round_trip_everything(void **state) {
   (void)state;
   dn_model *m = rich_model("adam");
   dn_model *back = save_load(m, "rich.dnn");
-  assert_same_weights(m, back);
+  dn_test_assert_same_weights(m, back);
   assert_same_configs(m, back);
   assert_same_rng(m, back);
   /* Compile settings. */
@@ -276,7 +259,7 @@ static void test_round_trip_everything(void **state) {
     assert_ok(dn_train_on_batch(m, X(g_x + 8, 16), Y(g_y + 16, 16), NULL));
     assert_ok(dn_train_on_batch(back, X(g_x + 8, 16), Y(g_y + 16, 16), NULL));
   }
-  assert_same_weights(m, back);
+  dn_test_assert_same_weights(m, back);
   /* Evaluate gives the same loss and metrics. */
   double va[3], vb[3];
   assert_ok(dn_evaluate_metrics(m, X(g_x, ROWS), Y(g_y, ROWS), .values = va, .values_capacity = 3));
@@ -297,7 +280,7 @@ static void test_round_trip_every_optimizer(void **state) {
     assert_same_optimizer(m->train->optimizer, back->train->optimizer, true);
     assert_ok(dn_train_on_batch(m, X(g_x, 16), Y(g_y, 16), NULL));
     assert_ok(dn_train_on_batch(back, X(g_x, 16), Y(g_y, 16), NULL));
-    assert_same_weights(m, back);
+    dn_test_assert_same_weights(m, back);
     dn_model_free(m);
     dn_model_free(back);
   }
@@ -348,7 +331,7 @@ static void test_round_trip_schedules_and_explicit_zeros(void **state) {
         fail_msg("case %zu step %d: %s", i, s, dn_last_error());
       assert_ok(dn_train_on_batch(back, X(g_x + 3, 8), Y(g_y + 2, 8), NULL));
     }
-    assert_same_weights(m, back);
+    dn_test_assert_same_weights(m, back);
     dn_model_free(m);
     dn_model_free(back);
   }
@@ -388,7 +371,7 @@ static void test_without_optimizer_state(void **state) {
   assert_ok(dn_model_save_ex(m, path_in(p, sizeof p, "noopt.dnn"), false));
   dn_model *back = dn_model_load(p);
   assert_non_null(back);
-  assert_same_weights(m, back);
+  dn_test_assert_same_weights(m, back);
   assert_non_null(dn_model_optimizer(back)); /* compiled, fresh state */
   assert_same_optimizer(m->train->optimizer, back->train->optimizer, false);
   assert_true(dn_optimizer_iterations(dn_model_optimizer(back)) == 0);
@@ -401,7 +384,7 @@ static void test_uncompiled_and_unbuilt(void **state) {
   dn_model *m = dn_sequential(dn_dense(4, .activation = "sigmoid", .input_dim = 2), dn_dense(1));
   dn_model *back = save_load(m, "plain.dnn");
   assert_null(dn_model_optimizer(back));
-  assert_same_weights(m, back);
+  dn_test_assert_same_weights(m, back);
   assert_same_configs(m, back);
   dn_model_free(m);
   dn_model_free(back);
@@ -456,7 +439,7 @@ static void test_resume_from_checkpoint(void **state) {
              .validation_split = 0.2, .verbose = DN_VERBOSE_SILENT);
   assert_non_null(h);
   dn_history_free(h);
-  assert_same_weights(a, c);
+  dn_test_assert_same_weights(a, c);
   assert_same_optimizer(a->train->optimizer, c->train->optimizer, true);
   assert_same_rng(a, c);
   dn_model_free(a);
@@ -475,7 +458,7 @@ static void test_checkpoint_weights_only(void **state) {
   dn_history_free(h);
   dn_model *fresh = rich_model("adam");
   assert_ok(dn_model_load_weights(fresh, p));
-  assert_same_weights(m, fresh);
+  dn_test_assert_same_weights(m, fresh);
   dn_model_free(m);
   dn_model_free(fresh);
 }
@@ -495,11 +478,11 @@ static void test_weights_only_files(void **state) {
   assert_non_null(other);
   assert_ok(dn_model_set_seed(other, 7));
   assert_ok(dn_model_load_weights(other, p));
-  assert_same_weights(m, other);
+  dn_test_assert_same_weights(m, other);
   /* A model file's weights load too. */
   assert_ok(dn_model_set_seed(other, 8));
   assert_ok(dn_model_load_weights(other, full));
-  assert_same_weights(m, other);
+  dn_test_assert_same_weights(m, other);
   /* dn_model_load refuses a weights-only file. */
   assert_null(dn_model_load(p));
   assert_int_equal(dn_last_status(), DN_ERR_FORMAT);
@@ -509,9 +492,9 @@ static void test_weights_only_files(void **state) {
   dn_model *wrong_units =
       dn_sequential(dn_normalization(.input_dim = 3), dn_dense(6), dn_batch_normalization(),
                     dn_dropout(0.1), dn_activation("relu"), dn_dense(2, .no_bias = true));
-  float *before = weights_of(wrong_units);
+  float *before = dn_test_weights_of(wrong_units);
   assert_status_msg(dn_model_load_weights(wrong_units, p), DN_ERR_FORMAT, "shape 3 x 5");
-  float *after = weights_of(wrong_units);
+  float *after = dn_test_weights_of(wrong_units);
   assert_memory_equal(before, after, dn_model_count_params(wrong_units) * sizeof(float));
   free(before);
   free(after);
@@ -537,7 +520,7 @@ static void test_weights_only_files(void **state) {
     assert_int_equal(dn_mf_decode_weights(other, bytes, cut, "cut"), DN_ERR_FORMAT);
     assert_non_null(strstr(dn_last_error(), "byte offset"));
   }
-  assert_same_weights(m, other);
+  dn_test_assert_same_weights(m, other);
   free(bytes);
   dn_model_free(m);
   dn_model_free(other);
@@ -867,14 +850,14 @@ static void test_interrupted_save_keeps_old_file(void **state) {
     dn_model *back = dn_model_load(p);
     if (back == NULL)
       fail_msg("stage %d: the old file does not load: %s", stages[i], dn_last_error());
-    assert_same_weights(old_model, back);
+    dn_test_assert_same_weights(old_model, back);
     dn_model_free(back);
   }
   /* Without the hook the save goes through. */
   assert_ok(dn_model_save(new_model, p));
   dn_model *back = dn_model_load(p);
   assert_non_null(back);
-  assert_same_weights(new_model, back);
+  dn_test_assert_same_weights(new_model, back);
   dn_model_free(back);
   dn_model_free(old_model);
   dn_model_free(new_model);
@@ -921,7 +904,7 @@ static void test_concurrent_saves(void **state) {
     fail_msg("after concurrent saves: %s", dn_last_error());
   size_t units = dn_model_output_dim(back);
   assert_true(units >= 1 && units <= 3);
-  assert_same_weights(s[units - 1].model, back);
+  dn_test_assert_same_weights(s[units - 1].model, back);
   assert_false(temp_files_left());
   dn_model_free(back);
   for (int i = 0; i < 3; i++)

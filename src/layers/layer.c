@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/names.h"
 #include "core/status.h"
 
 dn_layer *dn_layer_new(const dn_layer_ops *ops, void *impl, const char *name, size_t input_dim) {
@@ -111,6 +112,20 @@ void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config) {
     layer->ops->get_config(layer, config);
 }
 
+dn_layer *dn_layer_clone(const dn_layer *layer) {
+  dn_layer *copy;
+  if (layer->ops->clone != NULL) {
+    copy = layer->ops->clone(layer);
+  } else {
+    dn_layer_config config;
+    dn_layer_get_config(layer, &config);
+    copy = layer->ops->from_config(&config);
+  }
+  /* Attributes every kind has that its constructor does not take (Keras's `trainable`, issue 13
+   * item 2) are copied here. */
+  return copy;
+}
+
 size_t dn_layer_trainable_params(const dn_layer *layer) {
   size_t n = 0;
   for (size_t i = 0; i < layer->n_vars; i++)
@@ -145,4 +160,164 @@ size_t dn_layer_output_dim(const dn_layer *layer) {
 
 size_t dn_layer_count_params(const dn_layer *layer) {
   return layer ? layer->n_params : 0;
+}
+
+size_t dn_layer_input_dim(const dn_layer *layer) {
+  return layer ? layer->input_dim : 0;
+}
+
+const char *dn_layer_activation(const dn_layer *layer) {
+  if (layer == NULL)
+    return NULL;
+  dn_layer_config config;
+  dn_layer_get_config(layer, &config);
+  return config.activation;
+}
+
+/* ---- weights, one Keras variable at a time ----------------------------------------------- */
+
+/* Keras's shape of a variable: a kernel is (rows, cols); every other one a vector (size,). */
+static int var_shape(const dn_var *var, size_t shape[DN_TENSOR_MAX_RANK]) {
+  memset(shape, 0, DN_TENSOR_MAX_RANK * sizeof *shape);
+  if (strcmp(var->name, "kernel") == 0) {
+    shape[0] = var->rows;
+    shape[1] = var->cols;
+    return 2;
+  }
+  shape[0] = var->size;
+  return 1;
+}
+
+size_t dn_layer_weight_count(const dn_layer *layer) {
+  return layer != NULL && layer->built ? layer->n_vars : 0;
+}
+
+/* The checks every weight call makes: a layer (DN_ERR_ARG), built (DN_ERR_STATE). */
+static dn_status require_weights(const dn_layer *layer, const char *fn) {
+  if (layer == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: layer is NULL", fn);
+  if (!layer->built)
+    return dn_fail(DN_ERR_STATE,
+                   "%s: layer '%s' (%s) is not built yet, so it has no weights (its input width "
+                   "is unknown: give .input_dim, call dn_model_build, or pass data to the model)",
+                   fn, layer->name, layer->ops->type);
+  return DN_OK;
+}
+
+/* Variable `index` of a built layer (DN_ERR_ARG out of range). */
+static dn_status weight_at(const dn_layer *layer, size_t index, const char *fn,
+                           const dn_var **var) {
+  dn_status st = require_weights(layer, fn);
+  if (st == DN_OK && index >= layer->n_vars)
+    st = dn_fail(DN_ERR_ARG, "%s: index %zu is out of range: layer '%s' (%s) has %zu weight%s", fn,
+                 index, layer->name, layer->ops->type, layer->n_vars, dn_plural(layer->n_vars));
+  if (st == DN_OK)
+    *var = &layer->vars[index];
+  return st;
+}
+
+/* DN_ERR_ARG / DN_ERR_SHAPE unless tensor `t` (argument `arg` of `fn`) has exactly the shape of
+ * the layer's variable `index`. */
+static dn_status check_weight_tensor(const dn_layer *layer, size_t index, dn_tensor t,
+                                     const char *fn, const char *arg) {
+  const dn_var *var = &layer->vars[index];
+  size_t shape[DN_TENSOR_MAX_RANK];
+  int rank = var_shape(var, shape);
+  if (t.data == NULL || t.rank < 1 || t.rank > DN_TENSOR_MAX_RANK)
+    return dn_fail(DN_ERR_ARG, "%s: %s is no tensor (weight %zu of layer '%s' is its %s)", fn, arg,
+                   index, layer->name, var->name);
+  bool same = t.rank == rank;
+  for (int d = 0; same && d < rank; d++)
+    same = t.shape[d] == shape[d];
+  if (!same) {
+    char got[64], want[64];
+    return dn_fail(DN_ERR_SHAPE, "%s: %s has shape %s but weight %zu of layer '%s' (its %s) has %s",
+                   fn, arg, dn_shape_text(got, sizeof got, t.rank, t.shape), index, layer->name,
+                   var->name, dn_shape_text(want, sizeof want, rank, shape));
+  }
+  return DN_OK;
+}
+
+dn_status dn_layer_weight_info(const dn_layer *layer, size_t index, dn_weight_info *info) {
+  static const char fn[] = "dn_layer_weight_info";
+  const dn_var *var = NULL;
+  dn_status st = info == NULL ? dn_fail(DN_ERR_ARG, "%s: info is NULL", fn)
+                              : weight_at(layer, index, fn, &var);
+  if (st != DN_OK)
+    return st;
+  *info = (dn_weight_info){.name = var->name, .size = var->size, .trainable = var->trainable};
+  info->rank = var_shape(var, info->shape);
+  return DN_OK;
+}
+
+/* Copies weight `index` between the layer and tensor t (checked first): into the layer if
+ * `set`. The layer's storage is written through its params pointer, also from a const layer. */
+static dn_status transfer_weight(const dn_layer *layer, size_t index, dn_tensor t, bool set,
+                                 const char *fn) {
+  const dn_var *var = NULL;
+  dn_status st = weight_at(layer, index, fn, &var);
+  if (st == DN_OK)
+    st = check_weight_tensor(layer, index, t, fn, set ? "value" : "out");
+  if (st == DN_OK && set)
+    memmove(layer->params + var->offset, t.data, var->size * sizeof(float));
+  else if (st == DN_OK)
+    memcpy(t.data, layer->params + var->offset, var->size * sizeof(float));
+  return st;
+}
+
+dn_status dn_layer_get_weight(const dn_layer *layer, size_t index, dn_tensor out) {
+  return transfer_weight(layer, index, out, false, "dn_layer_get_weight");
+}
+
+dn_status dn_layer_set_weight(dn_layer *layer, size_t index, dn_tensor value) {
+  return transfer_weight(layer, index, value, true, "dn_layer_set_weight");
+}
+
+/* The checks of the all-at-once calls: n tensors, one per weight, each of its weight's shape
+ * (arg "out" or "values", each named with its index). */
+static dn_status check_weight_list(const dn_layer *layer, const dn_tensor *list, size_t n,
+                                   const char *fn, const char *arg) {
+  dn_status st = require_weights(layer, fn);
+  if (st == DN_OK && n != layer->n_vars) {
+    char names[128] = "";
+    for (size_t k = 0, len = 0; k < layer->n_vars && len < sizeof names; k++) {
+      int w = snprintf(names + len, sizeof names - len, "%s%s", k ? ", " : "", layer->vars[k].name);
+      len += w > 0 ? (size_t)w : 0;
+    }
+    st = dn_fail(DN_ERR_SHAPE, "%s: %zu tensor%s given but layer '%s' (%s) has %zu weight%s%s%s%s",
+                 fn, n, dn_plural(n), layer->name, layer->ops->type, layer->n_vars,
+                 dn_plural(layer->n_vars), layer->n_vars ? " (" : "", names,
+                 layer->n_vars ? ")" : "");
+  }
+  if (st == DN_OK && n > 0 && list == NULL)
+    st = dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, arg);
+  for (size_t k = 0; st == DN_OK && k < n; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "%s[%zu]", arg, k);
+    st = check_weight_tensor(layer, k, list[k], fn, name);
+  }
+  return st;
+}
+
+/* Every weight between the layer and list[0..n) (all checked first): into the layer if `set`. */
+static dn_status transfer_weights(const dn_layer *layer, const dn_tensor *list, size_t n, bool set,
+                                  const char *fn) {
+  dn_status st = check_weight_list(layer, list, n, fn, set ? "values" : "out");
+  for (size_t k = 0; st == DN_OK && k < n; k++) {
+    float *w = layer->params + layer->vars[k].offset;
+    size_t bytes = layer->vars[k].size * sizeof(float);
+    if (set)
+      memmove(w, list[k].data, bytes);
+    else
+      memcpy(list[k].data, w, bytes);
+  }
+  return st;
+}
+
+dn_status dn_layer_get_weights(const dn_layer *layer, const dn_tensor *out, size_t n) {
+  return transfer_weights(layer, out, n, false, "dn_layer_get_weights");
+}
+
+dn_status dn_layer_set_weights(dn_layer *layer, const dn_tensor *values, size_t n) {
+  return transfer_weights(layer, values, n, true, "dn_layer_set_weights");
 }

@@ -94,6 +94,10 @@ typedef struct dn_layer_ops {
   /* A new unbuilt layer from a config of this kind (name NULL for an automatic one), as the
    * kind's public constructor makes it; NULL with the constructor's error. */
   dn_layer *(*from_config)(const dn_layer_config *config);
+  /* A new unbuilt layer configured as `layer`, including constructor values its config does not
+   * hold (Normalization's mean and variance); NULL with the constructor's error. May be NULL:
+   * dn_layer_clone then makes the layer from its config. */
+  dn_layer *(*clone)(const dn_layer *layer);
   /* Given input_dim (> 0), sets layer->output_dim, layer->vars/n_vars and
    * layer->n_params (declaring only: dn_layer_build then allocates the
    * storage and calls init_fixed). DN_ERR_SHAPE if the width does not fit. */
@@ -183,6 +187,11 @@ void dn_layer_bind(dn_layer *layer, float *params, float *grads);
 dn_status dn_layer_plan(const dn_layer *layer, size_t input_dim, dn_layer *plan);
 /* The config of a layer. */
 void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config);
+/* Keras: layer.__class__.from_config(layer.get_config()) (what clone_model does per layer): a new
+ * unbuilt layer of the same kind, name and configuration, with its own input_dim set to the
+ * layer's input width (0 while unknown); no weights are copied. NULL with the constructor's
+ * error. */
+dn_layer *dn_layer_clone(const dn_layer *layer);
 /* Count of trainable floats. */
 size_t dn_layer_trainable_params(const dn_layer *layer);
 

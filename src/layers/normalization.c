@@ -104,11 +104,22 @@ static dn_layer *norm_from_config(const dn_layer_config *c) {
       (dn_normalization_options){.input_dim = c->input_dim, .invert = c->invert, .name = c->name});
 }
 
+/* The config and the constructor's mean and variance (Keras's config holds them too). */
+static dn_layer *norm_clone(const dn_layer *layer) {
+  const normalization *z = layer->impl;
+  return dn_normalization_with((dn_normalization_options){.input_dim = layer->input_dim,
+                                                          .mean = z->init_mean,
+                                                          .variance = z->init_var,
+                                                          .invert = z->invert,
+                                                          .name = layer->name});
+}
+
 const dn_layer_ops dn_normalization_ops = {
     .type = "Normalization",
     .base_name = "normalization",
     .config_fields = DN_CFG_INVERT,
     .from_config = norm_from_config,
+    .clone = norm_clone,
     .build = norm_build,
     .init_fixed = norm_init_fixed,
     .forward = norm_forward,

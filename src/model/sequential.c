@@ -159,8 +159,9 @@ static dn_status reserve_names(dn_model *model, size_t count) {
 
 /* The model's next automatic name for a layer of this kind: the stem ("dense") if free, else
  * stem_k ("dense_1", ...) for the lowest free k. The kind's counter remembers where the last
- * search ended (every lower suffix was taken then, and names are never removed), so adding n
- * layers costs O(n) lookups in all, not O(n^2) names compared per layer. */
+ * search ended (every lower suffix was taken then, and only dn_model_pop, which resets the
+ * counters, removes names), so adding n layers costs O(n) lookups in all, not O(n^2) names
+ * compared per layer. */
 static void auto_name(dn_model *model, dn_layer *layer) {
   const char *base = layer->ops->base_name;
   struct dn_auto_count *count = NULL;
@@ -407,6 +408,133 @@ dn_layer *dn_model_layer(const dn_model *model, size_t index) {
     return dn_fail_null(DN_ERR_ARG, "dn_model_layer: index %zu out of range (%zu layers)", index,
                         model->n_layers);
   return model->layers[index];
+}
+
+dn_layer *dn_model_layer_at(const dn_model *model, ptrdiff_t index) {
+  if (model == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_layer_at: model is NULL");
+  size_t n = model->n_layers;
+  /* Python's rule: -n .. n-1, negative from the end (n <= PTRDIFF_MAX: layers are pointers) */
+  if (index >= (ptrdiff_t)n || index < -(ptrdiff_t)n)
+    return dn_fail_null(DN_ERR_ARG,
+                        "dn_model_layer_at: index %td out of range (%zu layer%s: %td to %td)",
+                        index, n, dn_plural(n), -(ptrdiff_t)n, (ptrdiff_t)n - 1);
+  return model->layers[index < 0 ? (size_t)((ptrdiff_t)n + index) : (size_t)index];
+}
+
+dn_layer *dn_model_get_layer(const dn_model *model, const char *name) {
+  static const char fn[] = "dn_model_get_layer";
+  if (model == NULL || name == NULL)
+    return dn_fail_null(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "name");
+  const dn_layer *found = find_name(model, name);
+  if (found != NULL)
+    return (dn_layer *)(uintptr_t)found; /* the model's own layer: its caller may change it */
+  /* Keras: "No such layer: x. Existing layers are: [...]" */
+  char names[256] = "";
+  size_t len = 0;
+  for (size_t i = 0; i < model->n_layers && len < sizeof names; i++) {
+    int w =
+        snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", model->layers[i]->name);
+    len += w > 0 ? (size_t)w : 0;
+  }
+  return dn_fail_null(DN_ERR_ARG, "%s: no layer named '%s' (the model's layers: %s)", fn, name,
+                      model->n_layers ? names : "none");
+}
+
+dn_status dn_model_pop(dn_model *model) {
+  static const char fn[] = "dn_model_pop";
+  DN_CHECK_NOT_NULL(model, "dn_model_pop");
+  if (model->n_layers == 0)
+    return dn_fail(DN_ERR_STATE, "%s: the model has no layers", fn);
+  dn_layer *last = model->layers[model->n_layers - 1];
+  if (model->n_layers == 1)
+    return dn_fail(DN_ERR_STATE,
+                   "%s: layer '%s' is the model's only layer and a model keeps at least one "
+                   "(free the model instead)",
+                   fn, last->name);
+  free_workspace(model); /* over every layer's buffers, before the count drops */
+  model->n_layers--;
+  /* A built layer's weights are the tail of the block (the block holds the built layers in
+   * order): the block keeps its storage, the count drops. */
+  if (last->built) {
+    model->n_params -= last->n_params;
+    model->n_vars -= last->n_vars;
+  }
+  /* The name index without the name (rehashed in place: deleting from open addressing would
+   * break the probe chains of the names after it). */
+  memset(model->names, 0, model->names_cap * sizeof *model->names);
+  for (size_t i = 0; i < model->n_layers; i++)
+    insert_name(model->names, model->names_cap, model->layers[i]);
+  for (size_t i = 0; i < sizeof model->auto_counts / sizeof *model->auto_counts; i++)
+    model->auto_counts[i].next = 0; /* the freed name may be the lowest free one again */
+  model->layers[model->n_layers] = NULL;
+  last->in_model = false;
+  if (last->bound) { /* its storage is the model block's: not freed with it */
+    last->bound = false;
+    last->params = last->grads = NULL;
+  }
+  dn_layer_free(last);
+  return DN_OK;
+}
+
+/* A new model with `model`'s layers made again from their configurations (dn_layer_clone), in
+ * order, seeded with model's seed, so each built layer draws fresh initial weights as it joins
+ * (as in dn_sequential); not compiled. A layer the original holds built where a fresh one would
+ * not be (a standalone adapted Normalization after unbuilt layers) is built for the same width
+ * first. NULL with the error prefixed `fn`. */
+static dn_model *clone_structure(const dn_model *model, const char *fn) {
+  dn_model *copy = dn_model_new();
+  if (copy == NULL) {
+    dn_error_context(fn);
+    return NULL;
+  }
+  seed_streams(copy, model->seed);
+  memcpy(copy->auto_counts, model->auto_counts, sizeof copy->auto_counts);
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    dn_layer *c = dn_layer_clone(l);
+    dn_status st = c != NULL ? DN_OK : dn_last_status();
+    if (st == DN_OK && l->built && !c->built && (st = dn_layer_build(c, l->input_dim)) != DN_OK)
+      dn_layer_free(c);
+    if (st == DN_OK)
+      st = dn_model_add(copy, c); /* takes c, also on failure */
+    if (st != DN_OK) {
+      dn_error_state err;
+      dn_error_save(&err);
+      dn_model_free(copy);
+      dn_error_restore(&err);
+      dn_error_context(fn);
+      return NULL;
+    }
+  }
+  return copy;
+}
+
+dn_model *dn_model_clone(const dn_model *model) {
+  if (model == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_clone: model is NULL");
+  return clone_structure(model, "dn_model_clone");
+}
+
+dn_model *dn_model_copy(const dn_model *model) {
+  if (model == NULL)
+    return dn_fail_null(DN_ERR_ARG, "dn_model_copy: model is NULL");
+  dn_model *copy = clone_structure(model, "dn_model_copy");
+  if (copy == NULL)
+    return NULL;
+  if (copy->n_params != model->n_params || copy->input_dim != model->input_dim) {
+    dn_model_free(copy); /* a layer kind whose clone differs: a bug, not the caller's */
+    return dn_fail_null(DN_ERR_STATE,
+                        "dn_model_copy: the copy has %zu parameters and input width %zu, the "
+                        "model %zu and %zu",
+                        copy->n_params, copy->input_dim, model->n_params, model->input_dim);
+  }
+  if (model->n_params > 0)
+    memcpy(copy->params, model->params, model->n_params * sizeof *copy->params);
+  copy->rng_init = model->rng_init;
+  copy->rng_shuffle = model->rng_shuffle;
+  copy->rng_dropout = model->rng_dropout;
+  return copy;
 }
 
 /* ---- shape checks -------------------------------------------------------- */

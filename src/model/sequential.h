@@ -21,7 +21,8 @@ struct dn_model {
   dn_layer **names;
   size_t names_cap;
   /* Automatic naming (auto_name): per layer kind, the lowest suffix not known to be taken
-   * (0 for the bare stem). Names are never removed, so the lowest free suffix only grows. */
+   * (0 for the bare stem). Only dn_model_pop removes a name, and it resets the counters to 0;
+   * otherwise the lowest free suffix only grows. */
   struct dn_auto_count {
     const char *base; /* the kind's base_name, NULL for an unused entry */
     size_t next;
