@@ -61,7 +61,7 @@
  *   History .................. dn_history_*
  *   Callbacks ................ dn_early_stopping, dn_reduce_lr_on_plateau, dn_model_checkpoint, ...
  *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...
- *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split
+ *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split, dn_to_categorical
  *   Plots .................... dn_plot_svg, dn_plot_history_svg
  */
 #ifndef DENSENET_H
@@ -1044,6 +1044,14 @@ typedef struct dn_csv_load_options {
 } dn_csv_load_options;
 dn_status dn_csv_load_with(dn_csv_load_options options);
 #define dn_csv_load(...) dn_csv_load_with((dn_csv_load_options){.path = __VA_ARGS__})
+/* Keras: keras.utils.to_categorical(x, num_classes=None): class indices -> one-hot rows, in a new
+ * owning tensor *out (dn_tensor_free). The result's shape is labels' shape, less a last axis of
+ * 1 (rank > 1), plus num_classes: (n,) or (n, 1) -> (n, num_classes). num_classes 0 is Keras's
+ * None: the largest label + 1. Example: dn_to_categorical(dn_tensor_2d(idx, n, 1), 10, &y).
+ * Errors: DN_ERR_ARG (NULL out; labels no tensor or empty; a label that is not an integer in
+ * [0, num_classes), naming its element and value -- Keras would wrap a negative one), DN_ERR_SHAPE
+ * (the result would pass rank 4), DN_ERR_NOMEM; *out is left unchanged on failure. */
+dn_status dn_to_categorical(dn_tensor labels, size_t num_classes, dn_tensor *out);
 /* sklearn's train_test_split: seeded shuffle-split into two new data sets (overwritten without
  * freeing): test gets round(rows * test_fraction) rows, clamped so each side has at least one.
  * Errors: DN_ERR_ARG (NULL, train == test, an output aliasing data, no features, test_fraction
