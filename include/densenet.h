@@ -62,7 +62,7 @@
  *   History .................. dn_history_*
  *   Callbacks ................ dn_early_stopping, dn_reduce_lr_on_plateau, dn_model_checkpoint, ...
  *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...
- *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split
+ *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split, dn_to_categorical
  *   Plots .................... dn_plot_svg, dn_plot_history_svg
  */
 #ifndef DENSENET_H
@@ -755,7 +755,33 @@ dn_optimizer *dn_model_optimizer(const dn_model *model);
  * metrics (NULL-terminated, logged under the name given): mae mse rmse mape r2_score
  *   binary_accuracy categorical_accuracy sparse_categorical_accuracy accuracy (acc; resolved
  *   from the widths as Keras does), the long names of the first four
- *   (mean_absolute_error, ..., root_mean_squared_error) and class names. Not sample-weighted.
+ *   (mean_absolute_error, ..., root_mean_squared_error), the classification metrics below,
+ *   and class names (Precision, AUC, F1Score, ...). Not sample-weighted.
+ *   Keras constructor arguments are written after the name, "name(key=value, ...)" (values
+ *   may be quoted; at most 59 characters in all); every metric takes name=, which sets the
+ *   logged name ("val_" + it for validation), as Keras's name=:
+ *     precision, recall (Keras Precision(), Recall(): thresholds=0.5 (one value in [0, 1]),
+ *       top_k=None, class_id=None; every (row, column) is a decision, positive when the
+ *       prediction is > the threshold; 0 when the denominator is 0, as Keras)
+ *       "precision(top_k=2)"  is  keras.metrics.Precision(top_k=2)
+ *     auc (Keras AUC(): num_thresholds=200, curve=ROC|PR,
+ *       summation_method=interpolation|minoring|majoring, from_logits=False; Keras's evenly
+ *       spaced thresholds with -epsilon and 1+epsilon at the ends, PR interpolated as Keras's
+ *       interpolate_pr_auc; columns flattened as multi_label=False)
+ *       "auc(curve=PR, name=pr_auc)"  is  keras.metrics.AUC(curve="PR", name="pr_auc")
+ *     f1_score, f_beta_score / fbeta_score (Keras F1Score(), FBetaScore(): average=None|micro|
+ *       macro|weighted, threshold=None (the row's maximum) or in (0, 1], beta=1.0)
+ *       "f1_score(average=macro, threshold=0.5)"
+ *       With average=None (the default) the score has one value per class, logged as
+ *       "f1_score[0]", "f1_score[1]", ... (and "val_f1_score[k]"): the history, progress
+ *       display, CSV logger, dn_evaluate_metrics and dn_model_metric_name show one entry per
+ *       class (Keras logs one array under "f1_score"), once the metrics know the output width
+ *       (at compile for a built model, else at the first call with data).
+ *     top_k_categorical_accuracy, sparse_top_k_categorical_accuracy (k=5; a class is in the
+ *       top k when fewer than k predictions are larger, ties included, as keras.ops.in_top_k)
+ *   These keep counts over the epoch: an epoch's value is the value over all its rows.
+ *   Monitors ("val_auc", "val_f1_score[1]") know their direction; a metric renamed with name=
+ *   needs an explicit mode.
  * optimizer: a name for dn_optimizer_with with its defaults (NULL = "rmsprop"), or
  *   optimizer_object, which the model takes from this call on (also on failure) and which must
  *   not belong to another model.
@@ -890,7 +916,8 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
   dn_evaluate_metrics_with((dn_evaluate_metrics_options){.model = __VA_ARGS__})
 
 /* Keras: model.metrics_names: "loss", then the metrics as named in compile. The count is
- * 1 + number of metrics (0 before compile); a name is borrowed, NULL out of range. */
+ * 1 + number of metric values (0 before compile): one per metric, or one per class for an F-score
+ * with average None ("f1_score[0]", ...); a name is borrowed, NULL out of range. */
 size_t dn_model_metrics_count(const dn_model *model);
 const char *dn_model_metric_name(const dn_model *model, size_t index);
 
@@ -1115,6 +1142,14 @@ typedef struct dn_csv_load_options {
 } dn_csv_load_options;
 dn_status dn_csv_load_with(dn_csv_load_options options);
 #define dn_csv_load(...) dn_csv_load_with((dn_csv_load_options){.path = __VA_ARGS__})
+/* Keras: keras.utils.to_categorical(x, num_classes=None): class indices -> one-hot rows, in a new
+ * owning tensor *out (dn_tensor_free). The result's shape is labels' shape, less a last axis of
+ * 1 (rank > 1), plus num_classes: (n,) or (n, 1) -> (n, num_classes). num_classes 0 is Keras's
+ * None: the largest label + 1. Example: dn_to_categorical(dn_tensor_2d(idx, n, 1), 10, &y).
+ * Errors: DN_ERR_ARG (NULL out; labels no tensor or empty; a label that is not an integer in
+ * [0, num_classes), naming its element and value -- Keras would wrap a negative one), DN_ERR_SHAPE
+ * (the result would pass rank 4), DN_ERR_NOMEM; *out is left unchanged on failure. */
+dn_status dn_to_categorical(dn_tensor labels, size_t num_classes, dn_tensor *out);
 /* sklearn's train_test_split: seeded shuffle-split into two new data sets (overwritten without
  * freeing): test gets round(rows * test_fraction) rows, clamped so each side has at least one.
  * Errors: DN_ERR_ARG (NULL, train == test, an output aliasing data, no features, test_fraction

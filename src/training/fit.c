@@ -150,9 +150,10 @@ static void fit_cleanup(fit_run *r, bool keep_history) {
 /* loss then the metrics (training names or val_ names) into book. */
 static dn_status log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val) {
   dn_status st = dn_logbook_set(book, val ? "val_loss" : "loss", loss);
-  for (size_t i = 0; st == DN_OK && i < t->n_metrics; i++)
-    st = dn_logbook_set(book, val ? t->val_names[i] : t->metrics[i].name,
-                        dn_metric_result(&t->metrics[i]));
+  for (size_t i = 0; i < t->n_metrics; i++)
+    for (size_t k = 0; st == DN_OK && k < t->metrics[i].n_values; k++)
+      st = dn_logbook_set(book, dn_metric_value_name(&t->metrics[i], k, val),
+                          dn_metric_value(&t->metrics[i], k));
   return st;
 }
 
@@ -288,7 +289,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   /* Allocate everything before the first step (check_fit built an unbuilt model). */
   struct dn_train *t = model->train;
   size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
-  size_t keys = 2 * (1 + t->n_metrics) + 4;
+  size_t keys = 2 * dn_model_metrics_count(model) + 4; /* loss and metric values, val_ too */
   fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
   r.ctx = (dn_cb_ctx){model, o.out ? o.out : stdout, d.epochs, d.steps};
   dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, d.rows);

@@ -154,8 +154,10 @@ dn_status dn_compile_with(dn_compile_options o) {
   t->loss_params = (dn_loss_params){o.huber_delta, o.from_logits, o.label_smoothing};
   t->n_metrics = n_metrics;
   for (size_t i = 0; i < n_metrics; i++) {
+    char logged[DN_METRIC_NAME_CAP]; /* "auc(curve=PR)" is logged as "auc" */
+    dn_metric_log_name(o.metrics[i], logged, sizeof logged);
     snprintf(t->metric_req[i], DN_TRAIN_NAME_CAP, "%s", o.metrics[i]);
-    snprintf(t->val_names[i], DN_TRAIN_NAME_CAP, "val_%s", o.metrics[i]);
+    snprintf(t->val_names[i], DN_TRAIN_NAME_CAP, "val_%s", logged);
   }
   if (given != NULL) {
     t->optimizer = given;
@@ -573,8 +575,10 @@ static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tenso
   }
   struct dn_train *t = model->train;
   values[0] = loss;
-  for (size_t i = 0; i < t->n_metrics && i + 1 < capacity; i++)
-    values[i + 1] = dn_metric_result(&t->metrics[i]);
+  size_t at = 1; /* a per-class F-score gives one value per class */
+  for (size_t i = 0; i < t->n_metrics; i++)
+    for (size_t k = 0; k < t->metrics[i].n_values && at < capacity; k++)
+      values[at++] = dn_metric_value(&t->metrics[i], k);
   return DN_OK;
 }
 
@@ -610,16 +614,29 @@ dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
 }
 
 size_t dn_model_metrics_count(const dn_model *model) {
-  return model && model->train ? 1 + model->train->n_metrics : 0;
+  if (model == NULL || model->train == NULL)
+    return 0;
+  const struct dn_train *t = model->train;
+  size_t n = 1;
+  for (size_t i = 0; i < t->n_metrics; i++)
+    n += t->metrics_cols != 0 ? t->metrics[i].n_values : 1;
+  return n;
 }
 
 const char *dn_model_metric_name(const dn_model *model, size_t index) {
-  if (model == NULL || model->train == NULL || index > model->train->n_metrics)
+  if (model == NULL || model->train == NULL)
     return NULL;
   if (index == 0)
     return "loss";
   const struct dn_train *t = model->train;
-  return t->metrics_cols != 0 ? t->metrics[index - 1].name : t->metric_req[index - 1];
+  for (size_t i = 0, at = 1; i < t->n_metrics; i++) {
+    size_t n = t->metrics_cols != 0 ? t->metrics[i].n_values : 1;
+    if (index < at + n) /* before setup: the logged name after "val_" */
+      return t->metrics_cols != 0 ? dn_metric_value_name(&t->metrics[i], index - at, false)
+                                  : t->val_names[i] + 4;
+    at += n;
+  }
+  return NULL;
 }
 
 /* predict / predict_on_batch: checks (an unbuilt model is built from x), then batches of
