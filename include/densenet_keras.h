@@ -39,7 +39,9 @@ extern "C" {
  * (told apart by their contents): a new model owned by the caller (dn_model_free), with its
  * architecture, weights (BatchNormalization moving statistics and Normalization mean/variance
  * included), and -- when the file has a compile/training config -- compiled with its loss,
- * metrics and optimizer, whose state (iterations, learning rate, slot variables) is restored
+ * metrics and optimizer (a learning_rate that is a Keras ExponentialDecay, InverseTimeDecay,
+ * PiecewiseConstantDecay or CosineDecay becomes that dn_schedule), whose state (iterations,
+ * learning rate, slot variables, Nadam's u_product) is restored
  * when the file holds it. Layer names are kept.
  * NULL on failure: DN_ERR_ARG (path NULL), DN_ERR_IO (cannot read), DN_ERR_FORMAT (not a Keras
  * file, a missing member, malformed JSON, a dataset whose shape or type does not match the
@@ -86,8 +88,10 @@ dn_status dn_keras_load_weights_with(dn_model *model, const char *path, dn_keras
  * optimizer/vars/<i> with iteration, learning_rate and the slot variables), members stored
  * uncompressed. The archive is written to a temporary file beside `path` and renamed over it,
  * so a failed save leaves an existing file intact. DN_ERR_ARG (NULL, wrong extension),
- * DN_ERR_STATE (model has no input shape), DN_ERR_UNSUPPORTED (e.g. a learning-rate schedule,
- * or an optimizer whose state layout is not mapped), DN_ERR_IO, DN_ERR_NOMEM. */
+ * DN_ERR_STATE (model has no input shape), DN_ERR_UNSUPPORTED (a layer without a Keras config
+ * writer), DN_ERR_IO, DN_ERR_NOMEM. A learning-rate schedule is written as Keras's serialized
+ * schedule (then optimizer/vars has no learning_rate variable, as in Keras), Nadam's state
+ * with Keras's u_product. */
 dn_status dn_keras_save(const dn_model *model, const char *path);
 
 #ifdef __cplusplus

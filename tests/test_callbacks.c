@@ -37,7 +37,7 @@ static size_t drive(dn_callback *cb, const char *key, const double *vals, size_t
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
   size_t np = dn_model_count_params(m);
   float *w = malloc(np * sizeof *w);
-  dn_cb_ctx ctx = {m, out ? out : stdout, n, 1};
+  dn_cb_ctx ctx = {m, out ? out : stdout, n, 1, out ? DN_VERBOSE_LINES : DN_VERBOSE_SILENT};
   dn_logbook book;
   assert_ok(dn_logbook_init(&book, 4));
   assert_ok(dn_cb_prepare(cb, &ctx));
@@ -150,6 +150,51 @@ static void test_early_stopping_scripted(void **state) {
   dn_callback_free(cb);
 }
 
+static size_t count_of(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+/* A monitored value that never appears: Keras 3's warnings (early_stopping.py
+ * get_monitor_value, reduce_lr_on_plateau.py on_epoch_end), once per fit, on the progress
+ * stream; nothing when fit is silent. */
+static void test_missing_monitor_warnings(void **state) {
+  (void)state;
+  float x[16], y[8];
+  make_data(x, y, 8);
+  dn_tensor tx = dn_tensor_2d(x, 8, 2), ty = dn_tensor_2d(y, 8, 1);
+  const char *es_text = "UserWarning: Early stopping conditioned on metric `val_loss` which is not "
+                        "available. Available metrics are: loss\n";
+  const char *rl_text = "UserWarning: Learning rate reduction is conditioned on metric `val_mae` "
+                        "which is not available. Available metrics are: loss,learning_rate.\n";
+  for (int v = 0; v < 3; v++) {
+    dn_verbose verbose = v == 0 ? DN_VERBOSE_LINES : v == 1 ? DN_VERBOSE_BAR : DN_VERBOSE_SILENT;
+    dn_model *m = small_model();
+    assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+    FILE *out = tmpfile();
+    dn_history *h =
+        dn_fit(m, tx, ty, .epochs = 3, .verbose = verbose, .out = out,
+               .callbacks = (dn_callback *[]){dn_early_stopping(.monitor = "val_loss"),
+                                              dn_reduce_lr_on_plateau(.monitor = "val_mae"), NULL});
+    assert_non_null(h);
+    assert_int_equal(dn_history_length(h), 3); /* skipped epochs: no stop */
+    char *text = dn_test_read_stream(out, NULL);
+    size_t want = verbose == DN_VERBOSE_SILENT ? 0 : 1;
+    assert_int_equal(count_of(text, es_text), want);
+    assert_int_equal(count_of(text, rl_text), want);
+    if (verbose == DN_VERBOSE_BAR) /* after the bar's partial line, on a line of its own */
+      assert_non_null(strstr(text, "\nUserWarning: Early stopping"));
+    if (verbose == DN_VERBOSE_SILENT)
+      assert_string_equal(text, "");
+    free(text);
+    fclose(out);
+    dn_history_free(h);
+    dn_model_free(m);
+  }
+}
+
 static void test_early_stopping_messages(void **state) {
   (void)state;
   FILE *out = tmpfile();
@@ -219,7 +264,7 @@ static void test_reduce_lr_scripted(void **state) {
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1.0), .loss = "mse"));
   dn_callback *cb = dn_reduce_lr_on_plateau(.factor = 0.5, .patience = 2, .cooldown = 1,
                                             .min_lr = 0.2, .min_delta = DN_ZERO);
-  dn_cb_ctx ctx = {m, stdout, 10, 1};
+  dn_cb_ctx ctx = {m, stdout, 10, 1, DN_VERBOSE_SILENT};
   dn_logbook book;
   assert_ok(dn_logbook_init(&book, 4));
   assert_ok(dn_cb_prepare(cb, &ctx));
@@ -890,6 +935,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_early_stopping_scripted),
       cmocka_unit_test(test_early_stopping_messages),
+      cmocka_unit_test(test_missing_monitor_warnings),
       cmocka_unit_test(test_early_stopping_in_fit),
       cmocka_unit_test(test_reduce_lr_scripted),
       cmocka_unit_test(test_reduce_lr_auto_mode_and_fit),

@@ -2,8 +2,8 @@
  * TerminateOnNaN and LambdaCallback (keras/src/callbacks/). The machinery they plug into is
  * in callback_core.c; CSVLogger and ModelCheckpoint, which write files, in callback_files.c.
  *
- * Deviation: Keras warns when a monitored value is missing from the logs; a library
- * cannot print a warning, so the callback silently skips that epoch.
+ * A monitored value missing from the logs skips that epoch with Keras's warning, printed once per
+ * fit (Python shows a warning once per place) on fit's progress stream unless fit is silent.
  */
 #include "training/callbacks.h"
 
@@ -22,13 +22,26 @@ static double lr_as_keras_reads(const dn_optimizer *opt) {
   return (double)(float)dn_optimizer_learning_rate(opt);
 }
 
-/* The monitored value, or false when it is not in the logs (Keras warns and skips). */
-static bool monitored(const dn_monitor *m, const dn_logs *logs, double *value) {
+/* The monitored value, or false when it is not in the logs: then Keras's warning, once per fit
+ * (*warned), `before` + the monitor's name + `after` + the logged names joined by ',' + `end`. */
+static bool monitored(const dn_monitor *m, const dn_logs *logs, double *value, const dn_cb_ctx *ctx,
+                      bool *warned, const char *before, const char *after, const char *end) {
   long i = dn_logs_find(logs, m->name);
-  if (i < 0)
+  if (i >= 0) {
+    *value = logs->values[i];
+    return true;
+  }
+  if (*warned)
     return false;
-  *value = logs->values[i];
-  return true;
+  *warned = true;
+  char text[1024];
+  int n = snprintf(text, sizeof text, "%s`%s`%s", before, m->name, after);
+  for (size_t k = 0; k < logs->count && n >= 0 && (size_t)n < sizeof text; k++)
+    n += snprintf(text + n, sizeof text - (size_t)n, "%s%s", k ? "," : "", logs->names[k]);
+  if (n >= 0 && (size_t)n < sizeof text)
+    snprintf(text + n, sizeof text - (size_t)n, "%s", end);
+  dn_cb_warn(ctx, text);
+  return false;
 }
 
 /* ---- EarlyStopping ------------------------------------------------------------ */
@@ -38,7 +51,7 @@ typedef struct early_stopping {
   dn_monitor monitor;
   size_t patience; /* resolved: 0 and DN_ZERO_COUNT both mean 0 */
   size_t wait, stopped_epoch, best_epoch;
-  bool has_best, has_best_weights;
+  bool has_best, has_best_weights, warned;
   double best;
   float *best_weights;
   size_t n_weights;
@@ -64,7 +77,7 @@ static dn_status es_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
   (void)ctx;
   early_stopping *es = cb->impl;
   es->wait = es->stopped_epoch = es->best_epoch = 0;
-  es->has_best = es->has_best_weights = false;
+  es->has_best = es->has_best_weights = es->warned = false;
   return DN_OK;
 }
 
@@ -78,7 +91,11 @@ static dn_status es_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
   early_stopping *es = cb->impl;
   dn_logs logs = dn_logbook_view(book);
   double current;
-  if (!monitored(&es->monitor, &logs, &current) || epoch < es->o.start_from_epoch)
+  /* keras/src/callbacks/early_stopping.py, get_monitor_value */
+  if (!monitored(&es->monitor, &logs, &current, ctx, &es->warned,
+                 "Early stopping conditioned on metric ",
+                 " which is not available. Available metrics are: ", "") ||
+      epoch < es->o.start_from_epoch)
     return DN_OK;
   dn_status st = DN_OK;
   if (es->o.restore_best_weights && !es->has_best_weights)
@@ -164,7 +181,7 @@ typedef struct reduce_lr {
   dn_monitor monitor; /* Keras: auto = max if the name contains "acc", else min */
   double factor, min_delta, min_lr;
   size_t patience, cooldown;
-  bool verbose;
+  bool verbose, warned;
   size_t wait, cooldown_counter;
   double best;
 } reduce_lr;
@@ -173,6 +190,7 @@ static dn_status rl_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
   (void)ctx;
   reduce_lr *r = cb->impl;
   r->wait = r->cooldown_counter = 0;
+  r->warned = false;
   r->best = r->monitor.less ? INFINITY : -INFINITY;
   return DN_OK;
 }
@@ -186,7 +204,10 @@ static dn_status rl_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
     return st;
   dn_logs logs = dn_logbook_view(book);
   double current;
-  if (!monitored(&r->monitor, &logs, &current))
+  /* keras/src/callbacks/reduce_lr_on_plateau.py, on_epoch_end */
+  if (!monitored(&r->monitor, &logs, &current, ctx, &r->warned,
+                 "Learning rate reduction is conditioned on metric ",
+                 " which is not available. Available metrics are: ", "."))
     return DN_OK;
   if (r->cooldown_counter > 0) {
     r->cooldown_counter--;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "keras/keras_io.h"
 #include "training/optimizer.h"
 #include "model/sequential.h"
@@ -74,11 +75,11 @@ bool dn_keras_opt_state_layout(const dn_optimizer *opt, dn_keras_opt_layout *l) 
   switch (opt->kind) {
   case DN_OPT_SGD: /* momentum only when momentum != 0 */
     if (opt->n_slots == 1)
-      *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"momentum"}};
+      *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"momentum"}, false};
     break;
   case DN_OPT_ADAM: /* Keras 3.16 files: momentum, velocity interleaved per variable */
   case DN_OPT_ADAMW:
-    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "velocity"}, {"m", "v"}};
+    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "velocity"}, {"m", "v"}, false};
     if (o->amsgrad) {
       l->n_slots = 3;
       l->n_groups = 2;
@@ -104,16 +105,20 @@ bool dn_keras_opt_state_layout(const dn_optimizer *opt, dn_keras_opt_layout *l) 
       l->group_size[g] = 1;
     break;
   case DN_OPT_ADAGRAD:
-    *l = (dn_keras_opt_layout){1, 1, {1}, {"accumulator"}, {"accumulator"}};
+    *l = (dn_keras_opt_layout){1, 1, {1}, {"accumulator"}, {"accumulator"}, false};
     break;
   case DN_OPT_ADADELTA:
     *l = (dn_keras_opt_layout){
-        2, 1, {2}, {"accumulated_grad", "accumulated_delta_var"}, {"accum_grad", "accum_var"}};
+        2,    1, {2}, {"accumulated_grad", "accumulated_delta_var"}, {"accum_grad", "accum_var"},
+        false};
+    break;
+  case DN_OPT_NADAM: /* Keras 3.16: momentum, velocity interleaved, then u_product */
+    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "velocity"}, {"m", "v"}, true};
     break;
   case DN_OPT_ADAMAX:
-    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "norm"}, {"m", "v"}};
+    *l = (dn_keras_opt_layout){2, 1, {2}, {"momentum", "norm"}, {"m", "v"}, false};
     break;
-  case DN_OPT_LION: *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"m"}}; break;
+  case DN_OPT_LION: *l = (dn_keras_opt_layout){1, 1, {1}, {"momentum"}, {"m"}, false}; break;
   default: return false;
   }
   return l->n_slots == opt->n_slots;
@@ -154,6 +159,205 @@ static dn_status opt_number(const cJSON *cfg, const char *key, double *out, cons
     return dn_fail(DN_ERR_FORMAT, "%s: %s: optimizer '%s' is not a number", fn, where, key);
   *out = dn_option_exact(v->valuedouble); /* 0 from a file means exactly 0 */
   return DN_OK;
+}
+
+/* ---- learning-rate schedules (keras.optimizers.schedules) ------------------------------ */
+
+typedef struct schedule_class {
+  dn_schedule_kind kind;
+  const char *keras; /* class */
+  const char *name;  /* Keras's default `name` */
+} schedule_class;
+
+static const schedule_class schedule_classes[] = {
+    {DN_SCHEDULE_EXPONENTIAL_DECAY, "ExponentialDecay", "ExponentialDecay"},
+    {DN_SCHEDULE_INVERSE_TIME_DECAY, "InverseTimeDecay", "InverseTimeDecay"},
+    {DN_SCHEDULE_PIECEWISE_CONSTANT, "PiecewiseConstantDecay", "PiecewiseConstant"},
+    {DN_SCHEDULE_COSINE_DECAY, "CosineDecay", "CosineDecay"},
+};
+#define N_SCHEDULE (sizeof schedule_classes / sizeof schedule_classes[0])
+#define DN_KERAS_MAX_BOUNDARIES 4096
+
+/* A required (or, with def non-NULL, optional) finite number of a schedule's config. */
+static dn_status schedule_number(const cJSON *cfg, const char *key, const double *def, double *out,
+                                 const char *fn, const char *where, const char *cls) {
+  const cJSON *v = dn_keras_json_get(cfg, key);
+  if (def != NULL && dn_keras_json_is_null(v)) {
+    *out = *def;
+    return DN_OK;
+  }
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    return dn_fail(DN_ERR_FORMAT, "%s: %s: %s '%s' is %s", fn, where, cls, key,
+                   v == NULL ? "missing" : "not a finite number");
+  *out = v->valuedouble;
+  return DN_OK;
+}
+
+/* A list of numbers of a schedule's config, into a new dn_alloc'd array (*n entries). */
+static dn_status schedule_list(const cJSON *cfg, const char *key, double **out, size_t *n,
+                               const char *fn, const char *where) {
+  const cJSON *v = dn_keras_json_get(cfg, key);
+  int len = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+  if (len < 1 || len > DN_KERAS_MAX_BOUNDARIES + 1)
+    return dn_fail(DN_ERR_FORMAT,
+                   "%s: %s: PiecewiseConstantDecay '%s' is not a list of 1 to %d numbers", fn,
+                   where, key, DN_KERAS_MAX_BOUNDARIES + 1);
+  *out = dn_alloc((size_t)len * sizeof **out);
+  if (*out == NULL)
+    return DN_ERR_NOMEM;
+  *n = (size_t)len;
+  for (int i = 0; i < len; i++) {
+    const cJSON *x = cJSON_GetArrayItem(v, i);
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+      return dn_fail(DN_ERR_FORMAT, "%s: %s: PiecewiseConstantDecay '%s'[%d] is not a number", fn,
+                     where, key, i);
+    (*out)[i] = x->valuedouble;
+  }
+  return DN_OK;
+}
+
+/* A serialized schedule ({"module": "keras.optimizers.schedules", "class_name": ..., "config":
+ * {...}}) into *s; a piecewise schedule's lists are dn_alloc'd into *bounds and *vals (the
+ * caller frees them after dn_optimizer_with has copied them). */
+static dn_status schedule_from_json(const cJSON *v, dn_schedule *s, double **bounds, double **vals,
+                                    const char *fn, const char *where) {
+  const cJSON *cls = dn_keras_json_get(v, "class_name");
+  const cJSON *cfg = dn_keras_json_get(v, "config");
+  const cJSON *module = dn_keras_json_get(v, "module");
+  const schedule_class *sc = NULL;
+  for (size_t i = 0; cJSON_IsString(cls) && i < N_SCHEDULE && sc == NULL; i++)
+    if (strcmp(schedule_classes[i].keras, cls->valuestring) == 0)
+      sc = &schedule_classes[i];
+  if (sc == NULL ||
+      (module != NULL &&
+       !(cJSON_IsString(module) && strcmp(module->valuestring, "keras.optimizers.schedules") == 0)))
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: %s: learning-rate schedule '%s' is not supported (ExponentialDecay, "
+                   "InverseTimeDecay, PiecewiseConstantDecay, CosineDecay)",
+                   fn, where, cJSON_IsString(cls) ? cls->valuestring : "(no class_name)");
+  if (!cJSON_IsObject(cfg))
+    return dn_fail(DN_ERR_FORMAT, "%s: %s: %s has no config object", fn, where, sc->keras);
+  *s = (dn_schedule){.kind = sc->kind};
+  const char *k = sc->keras;
+  const double zero = 0.0;
+  dn_status st = DN_OK;
+  const cJSON *item;
+  cJSON_ArrayForEach(item, cfg) {
+    static const char *const known[] = {"name",
+                                        "initial_learning_rate",
+                                        "decay_steps",
+                                        "decay_rate",
+                                        "staircase",
+                                        "boundaries",
+                                        "values",
+                                        "alpha",
+                                        "warmup_target",
+                                        "warmup_steps",
+                                        NULL};
+    bool ok = false;
+    for (size_t i = 0; known[i] != NULL && !ok; i++)
+      ok = strcmp(known[i], item->string) == 0;
+    if (!ok)
+      return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: %s option '%s' is not supported", fn, where, k,
+                     item->string);
+  }
+  switch (sc->kind) {
+  case DN_SCHEDULE_EXPONENTIAL_DECAY:
+  case DN_SCHEDULE_INVERSE_TIME_DECAY: {
+    const cJSON *stair = dn_keras_json_get(cfg, "staircase");
+    if ((st = schedule_number(cfg, "initial_learning_rate", NULL, &s->initial_learning_rate, fn,
+                              where, k)) != DN_OK ||
+        (st = schedule_number(cfg, "decay_steps", NULL, &s->decay_steps, fn, where, k)) != DN_OK ||
+        (st = schedule_number(cfg, "decay_rate", NULL, &s->decay_rate, fn, where, k)) != DN_OK)
+      return st;
+    if (!dn_keras_json_is_null(stair) && !cJSON_IsBool(stair))
+      return dn_fail(DN_ERR_FORMAT, "%s: %s: %s 'staircase' is not true/false", fn, where, k);
+    s->staircase = cJSON_IsTrue(stair);
+    break;
+  }
+  case DN_SCHEDULE_PIECEWISE_CONSTANT: {
+    size_t nb = 0, nv = 0;
+    if ((st = schedule_list(cfg, "boundaries", bounds, &nb, fn, where)) != DN_OK ||
+        (st = schedule_list(cfg, "values", vals, &nv, fn, where)) != DN_OK)
+      return st;
+    if (nv != nb + 1)
+      return dn_fail(DN_ERR_FORMAT,
+                     "%s: %s: PiecewiseConstantDecay has %zu boundaries and %zu "
+                     "values (needs one value more)",
+                     fn, where, nb, nv);
+    s->boundaries = *bounds;
+    s->values = *vals;
+    s->n_boundaries = nb;
+    break;
+  }
+  case DN_SCHEDULE_COSINE_DECAY: {
+    const cJSON *target = dn_keras_json_get(cfg, "warmup_target");
+    if ((st = schedule_number(cfg, "initial_learning_rate", NULL, &s->initial_learning_rate, fn,
+                              where, k)) != DN_OK ||
+        (st = schedule_number(cfg, "decay_steps", NULL, &s->decay_steps, fn, where, k)) != DN_OK ||
+        (st = schedule_number(cfg, "alpha", &zero, &s->alpha, fn, where, k)) != DN_OK ||
+        (st = schedule_number(cfg, "warmup_steps", &zero, &s->warmup_steps, fn, where, k)) != DN_OK)
+      return st;
+    if (!dn_keras_json_is_null(target)) { /* null: no warmup (our 0); a number, even 0: warmup */
+      if ((st = schedule_number(cfg, "warmup_target", NULL, &s->warmup_target, fn, where, k)) !=
+          DN_OK)
+        return st;
+      s->warmup_target = dn_option_exact(s->warmup_target);
+    }
+    break;
+  }
+  case DN_SCHEDULE_CONSTANT:
+  default: break;
+  }
+  return DN_OK;
+}
+
+/* The serialized Keras object of a schedule (NULL when out of memory). */
+static cJSON *schedule_to_json(const dn_schedule *s) {
+  const schedule_class *sc = NULL;
+  for (size_t i = 0; i < N_SCHEDULE && sc == NULL; i++)
+    if (schedule_classes[i].kind == s->kind)
+      sc = &schedule_classes[i];
+  cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
+  if (sc == NULL || o == NULL || cfg == NULL) {
+    cJSON_Delete(o);
+    cJSON_Delete(cfg);
+    return NULL;
+  }
+  switch (s->kind) {
+  case DN_SCHEDULE_EXPONENTIAL_DECAY:
+  case DN_SCHEDULE_INVERSE_TIME_DECAY:
+    cJSON_AddNumberToObject(cfg, "initial_learning_rate", s->initial_learning_rate);
+    cJSON_AddNumberToObject(cfg, "decay_steps", s->decay_steps);
+    cJSON_AddNumberToObject(cfg, "decay_rate", s->decay_rate);
+    cJSON_AddBoolToObject(cfg, "staircase", s->staircase);
+    cJSON_AddStringToObject(cfg, "name", sc->name);
+    break;
+  case DN_SCHEDULE_PIECEWISE_CONSTANT:
+    dn_keras_json_add(cfg, "boundaries",
+                      cJSON_CreateDoubleArray(s->boundaries, (int)s->n_boundaries));
+    dn_keras_json_add(cfg, "values", cJSON_CreateDoubleArray(s->values, (int)s->n_boundaries + 1));
+    cJSON_AddStringToObject(cfg, "name", sc->name);
+    break;
+  case DN_SCHEDULE_COSINE_DECAY:
+    cJSON_AddNumberToObject(cfg, "initial_learning_rate", s->initial_learning_rate);
+    cJSON_AddNumberToObject(cfg, "decay_steps", s->decay_steps);
+    cJSON_AddNumberToObject(cfg, "alpha", s->alpha);
+    cJSON_AddStringToObject(cfg, "name", sc->name);
+    if (dn_option_is_default(s->warmup_target))
+      cJSON_AddNullToObject(cfg, "warmup_target");
+    else
+      cJSON_AddNumberToObject(cfg, "warmup_target", s->warmup_target + 0.0); /* DN_ZERO -> 0 */
+    cJSON_AddNumberToObject(cfg, "warmup_steps", s->warmup_steps);
+    break;
+  case DN_SCHEDULE_CONSTANT:
+  default: break;
+  }
+  cJSON_AddStringToObject(o, "module", "keras.optimizers.schedules");
+  cJSON_AddStringToObject(o, "class_name", sc->keras);
+  dn_keras_json_add(o, "config", cfg);
+  cJSON_AddNullToObject(o, "registered_name");
+  return o;
 }
 
 static dn_status opt_bool(const cJSON *cfg, const char *key, bool *out, const char *fn,
@@ -234,8 +438,12 @@ static dn_optimizer *optimizer_from_json(const cJSON *v, const char *fn, const c
   dn_optimizer_options o = {.name = oc->name};
   bool use_ema = false;
   const char *lr_key = dn_keras_json_get(cfg, "learning_rate") ? "learning_rate" : "lr";
-  if (opt_number(cfg, lr_key, &o.learning_rate, fn, where) != DN_OK ||
-      opt_number(cfg, "weight_decay", &o.weight_decay, fn, where) != DN_OK ||
+  const cJSON *lr = dn_keras_json_get(cfg, lr_key);
+  double *bounds = NULL, *vals = NULL;
+  dn_status sst = cJSON_IsObject(lr)
+                      ? schedule_from_json(lr, &o.schedule, &bounds, &vals, fn, where)
+                      : opt_number(cfg, lr_key, &o.learning_rate, fn, where);
+  if (sst != DN_OK || opt_number(cfg, "weight_decay", &o.weight_decay, fn, where) != DN_OK ||
       opt_number(cfg, "clipnorm", &o.clipnorm, fn, where) != DN_OK ||
       opt_number(cfg, "global_clipnorm", &o.global_clipnorm, fn, where) != DN_OK ||
       opt_number(cfg, "clipvalue", &o.clipvalue, fn, where) != DN_OK ||
@@ -249,11 +457,14 @@ static dn_optimizer *optimizer_from_json(const cJSON *v, const char *fn, const c
       opt_bool(cfg, "amsgrad", &o.amsgrad, fn, where) != DN_OK ||
       opt_bool(cfg, "nesterov", &o.nesterov, fn, where) != DN_OK ||
       opt_bool(cfg, "centered", &o.centered, fn, where) != DN_OK ||
-      opt_bool(cfg, "use_ema", &use_ema, fn, where) != DN_OK)
+      opt_bool(cfg, "use_ema", &use_ema, fn, where) != DN_OK || use_ema) {
+    dn_free(bounds);
+    dn_free(vals);
+    if (use_ema)
+      dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: %s option 'use_ema' is not supported", fn, where,
+              oc->keras);
     return NULL;
-  if (use_ema)
-    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: %s: %s option 'use_ema' is not supported", fn,
-                        where, oc->keras);
+  }
   /* An explicit clip of 0 is not a clip here (DN_ZERO would read as "set"). */
   if (o.clipnorm == 0.0)
     o.clipnorm = 0.0;
@@ -263,7 +474,9 @@ static dn_optimizer *optimizer_from_json(const cJSON *v, const char *fn, const c
     o.global_clipnorm = 0.0;
   if (o.momentum == 0.0)
     o.momentum = 0.0;
-  dn_optimizer *opt = dn_optimizer_with(o);
+  dn_optimizer *opt = dn_optimizer_with(o); /* copies a piecewise schedule's lists */
+  dn_free(bounds);
+  dn_free(vals);
   if (opt == NULL) {
     dn_error_context(where);
     dn_error_context(fn);
@@ -393,10 +606,6 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
   const struct dn_train *t = model->train;
   const dn_optimizer *opt = t->optimizer;
   const dn_optimizer_options *r = &opt->options;
-  if (r->schedule.kind != DN_SCHEDULE_CONSTANT)
-    return dn_fail_null(DN_ERR_UNSUPPORTED,
-                        "%s: exporting an optimizer with a learning-rate schedule is not supported",
-                        fn);
   const opt_class *oc = NULL;
   for (size_t i = 0; i < N_OPT && oc == NULL; i++)
     if (strcmp(opt_classes[i].name, opt->name) == 0)
@@ -411,8 +620,10 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
     return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing compile_config", fn);
   }
   cJSON_AddStringToObject(cfg, "name", opt->name);
-  /* Keras keeps the rate in a float32 variable and reports that value. */
-  add_opt_value(cfg, "learning_rate", (double)(float)opt->learning_rate);
+  if (r->schedule.kind != DN_SCHEDULE_CONSTANT) /* the serialized schedule */
+    dn_keras_json_add(cfg, "learning_rate", schedule_to_json(&r->schedule));
+  else /* Keras keeps the rate in a float32 variable and reports that value. */
+    add_opt_value(cfg, "learning_rate", (double)(float)opt->learning_rate);
   add_null_or(cfg, "weight_decay", r->weight_decay);
   add_null_or(cfg, "clipnorm", r->clipnorm);
   add_null_or(cfg, "global_clipnorm", r->global_clipnorm);

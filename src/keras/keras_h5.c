@@ -279,7 +279,9 @@ static dn_status open_attr(hid_t obj, const char *name, const char *fn, const ch
   int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
   if (s >= 0)
     H5Sclose(s);
-  if (t < 0 || H5Tget_class(t) != H5T_STRING || n < 0 || nd > 1) {
+  /* Keras writes an empty list (a layer without weights) as an empty float64 array. */
+  bool empty_list = t >= 0 && n == 0 && nd == 1;
+  if (t < 0 || (H5Tget_class(t) != H5T_STRING && !empty_list) || n < 0 || nd > 1) {
     if (t >= 0)
       H5Tclose(t);
     H5Aclose(a);
@@ -377,7 +379,12 @@ dn_status dn_keras_h5_attr_strings(hid_t obj, const char *name, const char *fn, 
   dn_status st = open_attr(obj, name, fn, where, &a, &t, &n);
   if (st != DN_OK)
     return st;
-  st = read_strings(a, t, n, fn, where, name, out);
+  if (n == 0) { /* nothing to read (and maybe not of a string type) */
+    *out = dn_calloc(1, sizeof **out);
+    st = *out != NULL ? DN_OK : DN_ERR_NOMEM;
+  } else {
+    st = read_strings(a, t, n, fn, where, name, out);
+  }
   H5Tclose(t);
   H5Aclose(a);
   if (st == DN_OK)

@@ -210,9 +210,9 @@ typedef struct dn_keras_opt_layout {
   size_t group_size[3];
   const char *names[3];
   const char *aliases[3];
+  bool u_product; /* Nadam: a scalar u_product (the momentum product) after the slots */
 } dn_keras_opt_layout;
-/* False (layout zeroed) if this optimizer's state is not exchanged (Nadam: Keras keeps an extra
- * u_product variable we do not map). */
+/* False (layout zeroed) if this optimizer's state is not exchanged. */
 bool dn_keras_opt_state_layout(const dn_optimizer *opt, dn_keras_opt_layout *layout);
 /* For the Keras slot variable at position j (0-based, after the two scalars): our slot k and the
  * trainable variable t. */
@@ -236,9 +236,15 @@ dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn
 
 /* Copies optimizer state into a compiled model's optimizer: iterations, the learning rate (if
  * has_lr) and, if slots != NULL, a whole slot block in our layout (slot k of parameter i at
- * slots[k * n_params + i], n_slots = the optimizer's slot count). */
+ * slots[k * n_params + i], n_slots = the optimizer's slot count); for Nadam the momentum
+ * product from the file's u_product (NULL: Keras's initial 1). */
 dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr, double lr,
-                              const float *slots, const char *fn);
+                              const float *slots, const double *u_product, const char *fn);
+/* Nadam's momentum product after `iterations` steps from a file's float32 u_product: the product
+ * recomputed in double exactly as the optimizer's steps accumulate it (so a saved and loaded
+ * model continues bit for bit as in memory) when it rounds to the file's value, else the file's
+ * value (a state this library's steps would not have produced). */
+double dn_keras_nadam_u_product(const dn_optimizer *opt, uint64_t iterations, float stored);
 
 /* ---- keras_legacy.c ---------------------------------------------------------- */
 

@@ -455,7 +455,8 @@ dn_status dn_keras_load_weights_with(dn_model *model, const char *path, dn_keras
                  fn, path, r->n_params, r->n_layers, model->n_params, model->n_layers);
   if (st == DN_OK && opt) {
     const dn_optimizer *ro = r->train->optimizer;
-    st = dn_keras_opt_commit(model, ro->iterations, true, ro->learning_rate, ro->slots, fn);
+    st = dn_keras_opt_commit(model, ro->iterations, true, ro->learning_rate, ro->slots,
+                             &ro->nadam_u_product, fn);
   }
   if (st == DN_OK)
     st = dn_model_set_weights(model, r->params, r->n_params);

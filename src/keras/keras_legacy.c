@@ -178,7 +178,8 @@ static dn_status read_optimizer_weights(dn_model *model, hid_t file, const char 
   bool has_slots = false;
   long long it = 0;
   float lr = 0.0f;
-  bool has_lr = false;
+  bool has_lr = false, has_u_product = false;
+  float u_product = 1.0f;
   float *slots = NULL;
   size_t seen[4] = {0};
   for (size_t i = 0; i < count && st == DN_OK; i++) {
@@ -202,6 +203,18 @@ static dn_status read_optimizer_weights(dn_model *model, hid_t file, const char 
         st = dn_fail(DN_ERR_FORMAT, "%s: '%s': learning rate %g is not usable", fn, path,
                      (double)lr);
       has_lr = true;
+      continue;
+    }
+    /* Nadam's momentum product: Keras 3 names it after its unnamed variable ("variable",
+     * "variable_3"), tf.keras 2 "momentum_cache", this library "u_product" */
+    if (layout.u_product &&
+        (strcmp(word, "u_product") == 0 || strcmp(word, "momentum_cache") == 0 ||
+         strncmp(word, "variable", 8) == 0)) {
+      st = dn_keras_h5_read(file, path, 0, none, false, &u_product, fn, where);
+      if (st == DN_OK && !(u_product >= 0.0f && u_product <= 1.0f))
+        st = dn_fail(DN_ERR_FORMAT, "%s: '%s': Nadam's u_product %g is outside [0, 1]", fn, path,
+                     (double)u_product);
+      has_u_product = true;
       continue;
     }
     if (!exchangeable) {
@@ -241,8 +254,12 @@ static dn_status read_optimizer_weights(dn_model *model, hid_t file, const char 
       st = dn_fail(DN_ERR_FORMAT,
                    "%s: optimizer_weights holds %zu of slot %zu for %zu trainable variables", fn,
                    seen[k], k, nt);
+  double product = 1.0;
+  if (st == DN_OK && has_u_product && has_slots)
+    product = dn_keras_nadam_u_product(opt, (uint64_t)it, u_product);
   if (st == DN_OK)
-    st = dn_keras_opt_commit(model, (uint64_t)it, has_lr, (double)lr, has_slots ? slots : NULL, fn);
+    st = dn_keras_opt_commit(model, (uint64_t)it, has_lr, (double)lr, has_slots ? slots : NULL,
+                             has_u_product && has_slots ? &product : NULL, fn);
   dn_free(slots);
   dn_free(names);
   return st;

@@ -10,6 +10,7 @@
  * Shapes: a Dense kernel is (in, out), other vectors (n,), Normalization's count a scalar.
  * Reading checks every dataset against the model before anything is changed.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,8 +70,19 @@ static const dn_var *trainable_var(const dn_model *model, size_t t) {
   return NULL;
 }
 
+#define DN_KERAS_NADAM_REPLAY_MAX ((uint64_t)1 << 24)
+double dn_keras_nadam_u_product(const dn_optimizer *opt, uint64_t iterations, float stored) {
+  double product = 1.0;
+  if (iterations > DN_KERAS_NADAM_REPLAY_MAX)
+    return (double)stored;
+  /* optimizer.c's step: product *= beta_1 * (1 - 0.5 * 0.96^t), t = 1, 2, ... */
+  for (uint64_t t = 1; t <= iterations && product != 0.0; t++)
+    product *= opt->options.beta_1 * (1.0 - 0.5 * pow(0.96, (double)t));
+  return (float)product == stored ? product : (double)stored;
+}
+
 dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr, double lr,
-                              const float *slots, const char *fn) {
+                              const float *slots, const double *u_product, const char *fn) {
   dn_optimizer *opt = model->train->optimizer;
   dn_status st = dn_optimizer_prepare(opt, model->n_params);
   if (st != DN_OK) {
@@ -83,10 +95,13 @@ dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr,
     memcpy(opt->slots, slots, opt->n_slots * model->n_params * sizeof(float));
   dn_optimizer_forget_bounds(opt);
   opt->iterations = iterations;
+  if (opt->kind == DN_OPT_NADAM) /* no u_product in the file: Keras's initial 1 */
+    opt->nadam_u_product = u_product != NULL ? *u_product : 1.0;
   return DN_OK;
 }
 
-/* Reads optimizer/vars into a fresh slot block (ours) and commits it. */
+/* Reads optimizer/vars into a fresh slot block (ours) and commits it: 0 iteration, 1
+ * learning_rate unless a schedule drives the rate, the slots, Nadam's u_product last. */
 static dn_status read_optimizer(dn_model *model, hid_t file, const char *fn) {
   const char *where = "optimizer";
   dn_optimizer *opt = model->train->optimizer;
@@ -98,29 +113,43 @@ static dn_status read_optimizer(dn_model *model, hid_t file, const char *fn) {
   bool exchangeable = dn_keras_opt_state_layout(opt, &layout);
   size_t per_var = layout.n_slots;
   size_t nt = n_trainable_vars(model);
-  /* An optimizer Keras never built holds only iteration and learning_rate. */
-  bool built = count > 2;
-  if (count < 2 || (built && (!exchangeable || count != 2 + per_var * nt))) {
+  bool has_lr = opt->options.schedule.kind == DN_SCHEDULE_CONSTANT;
+  size_t head = 1 + (has_lr ? 1 : 0), tail = layout.u_product ? 1 : 0;
+  /* An optimizer Keras never built holds only iteration (and learning_rate). */
+  bool built = count > head;
+  if (count < head || (built && (!exchangeable || count != head + per_var * nt + tail))) {
     if (!exchangeable && built)
       return dn_fail(DN_ERR_UNSUPPORTED,
                      "%s: optimizer '%s': importing its Keras state is not supported", fn,
                      opt->name);
     return dn_fail(DN_ERR_FORMAT,
                    "%s: optimizer/vars holds %zu variables; the compiled optimizer '%s' needs "
-                   "2 + %zu x %zu trainable variables",
-                   fn, count, opt->name, per_var, nt);
+                   "%zu + %zu x %zu trainable variables%s",
+                   fn, count, opt->name, head, per_var, nt, tail ? " + 1 (u_product)" : "");
   }
   long long it = 0;
-  float lr = 0.0f;
+  float lr = 0.0f, u_product = 1.0f;
+  double product = 1.0;
   size_t none[1] = {0};
   if ((st = dn_keras_h5_read_scalar_int(file, "optimizer/vars/0", fn, where, &it)) != DN_OK ||
-      (st = dn_keras_h5_read(file, "optimizer/vars/1", 0, none, false, &lr, fn, where)) != DN_OK)
+      (has_lr &&
+       (st = dn_keras_h5_read(file, "optimizer/vars/1", 0, none, false, &lr, fn, where)) != DN_OK))
     return st;
   if (it < 0)
     return dn_fail(DN_ERR_FORMAT, "%s: optimizer/vars/0: negative iteration count %lld", fn, it);
-  if (!(lr >= 0.0f) || lr > 1e6f)
+  if (has_lr && (!(lr >= 0.0f) || lr > 1e6f))
     return dn_fail(DN_ERR_FORMAT, "%s: optimizer/vars/1: learning rate %g is not usable", fn,
                    (double)lr);
+  char path[PATH_CAP];
+  if (built && tail) {
+    snprintf(path, sizeof path, "optimizer/vars/%zu", count - 1);
+    if ((st = dn_keras_h5_read(file, path, 0, none, false, &u_product, fn, where)) != DN_OK)
+      return st;
+    if (!(u_product >= 0.0f && u_product <= 1.0f))
+      return dn_fail(DN_ERR_FORMAT, "%s: %s: Nadam's u_product %g is outside [0, 1]", fn, path,
+                     (double)u_product);
+    product = dn_keras_nadam_u_product(opt, (uint64_t)it, u_product);
+  }
   float *slots = NULL;
   if (built && per_var > 0) {
     dn_status as = dn_keras_alloc_slots(model, per_var, fn, &slots);
@@ -132,14 +161,14 @@ static dn_status read_optimizer(dn_model *model, hid_t file, const char *fn) {
       const dn_var *var = trainable_var(model, t);
       size_t dims[2];
       size_t rank = dn_keras_var_dims(var, dims);
-      char path[PATH_CAP];
-      snprintf(path, sizeof path, "optimizer/vars/%zu", j + 2);
+      snprintf(path, sizeof path, "optimizer/vars/%zu", j + head);
       st = dn_keras_h5_read(file, path, rank, dims, false,
                             slots + k * model->n_params + var->offset, fn, where);
     }
   }
   if (st == DN_OK)
-    st = dn_keras_opt_commit(model, (uint64_t)it, true, (double)lr, built ? slots : NULL, fn);
+    st = dn_keras_opt_commit(model, (uint64_t)it, has_lr, (double)lr, built ? slots : NULL,
+                             built && tail ? &product : NULL, fn);
   dn_free(slots);
   return st;
 }
@@ -222,20 +251,29 @@ dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn
   st = dn_keras_h5_make_group(file, "optimizer/vars", opt->name, fn);
   if (st == DN_OK)
     st = dn_keras_h5_write_scalar_int(file, "optimizer/vars/0", (long long)opt->iterations, fn);
+  /* a schedule is no variable in Keras: then the slots follow the iteration counter */
+  size_t head = 1;
   float lr = (float)dn_optimizer_current_lr(opt);
-  if (st == DN_OK)
+  if (st == DN_OK && opt->options.schedule.kind == DN_SCHEDULE_CONSTANT) {
     st = dn_keras_h5_write(file, "optimizer/vars/1", 0, NULL, &lr, false, fn);
+    head = 2;
+  }
   if (st != DN_OK || opt->slots == NULL || opt->n_params != model->n_params)
-    return st; /* never stepped: Keras's unbuilt optimizer also stores just these two */
+    return st; /* never stepped: Keras's unbuilt optimizer also stores just these */
   size_t nt = n_trainable_vars(model);
+  char path[PATH_CAP];
+  if (layout.u_product) {
+    float u = (float)opt->nadam_u_product;
+    snprintf(path, sizeof path, "optimizer/vars/%zu", head + layout.n_slots * nt);
+    st = dn_keras_h5_write(file, path, 0, NULL, &u, false, fn);
+  }
   for (size_t j = 0; j < layout.n_slots * nt && st == DN_OK; j++) {
     size_t k, t;
     dn_keras_opt_position(&layout, nt, j, &k, &t);
     const dn_var *var = trainable_var(model, t);
     size_t dims[2];
     size_t rank = dn_keras_var_dims(var, dims);
-    char path[PATH_CAP];
-    snprintf(path, sizeof path, "optimizer/vars/%zu", j + 2);
+    snprintf(path, sizeof path, "optimizer/vars/%zu", j + head);
     st = dn_keras_h5_write(file, path, rank, dims, opt->slots + k * model->n_params + var->offset,
                            false, fn);
   }

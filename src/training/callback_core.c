@@ -251,3 +251,9 @@ bool dn_monitor_improves(const dn_monitor *m, double current, bool has_reference
     return true;
   return m->less ? current - m->delta < reference : current - m->delta > reference;
 }
+
+void dn_cb_warn(const dn_cb_ctx *ctx, const char *text) {
+  if (ctx->verbose == DN_VERBOSE_SILENT || ctx->out == NULL)
+    return;
+  fprintf(ctx->out, "%sUserWarning: %s\n", ctx->verbose == DN_VERBOSE_BAR ? "\n" : "", text);
+}

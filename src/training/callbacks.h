@@ -43,7 +43,14 @@ typedef struct dn_cb_ctx {
   FILE *out;     /* where verbose callback messages go (fit's progress stream) */
   size_t epochs; /* fit's epochs (the final epoch index + 1) */
   size_t steps;  /* batches per epoch */
+  /* fit's display, resolved (SILENT, BAR or LINES): callbacks' warnings, as Keras prints them,
+   * go to `out` unless it is SILENT (dn_cb_warn) */
+  dn_verbose verbose;
 } dn_cb_ctx;
+
+/* A Keras warning (Python's "UserWarning: <text>") on fit's progress stream, unless fit is
+ * silent; on a new line if the bar is drawn. */
+void dn_cb_warn(const dn_cb_ctx *ctx, const char *text);
 
 typedef struct dn_callback_ops {
   const char *type; /* Keras class name: "EarlyStopping" */

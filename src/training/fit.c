@@ -291,7 +291,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
   size_t keys = 2 * dn_model_metrics_count(model) + 4; /* loss and metric values, val_ too */
   fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
-  r.ctx = (dn_cb_ctx){model, o.out ? o.out : stdout, d.epochs, d.steps};
+  r.ctx = (dn_cb_ctx){model, o.out ? o.out : stdout, d.epochs, d.steps, DN_VERBOSE_SILENT};
   dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, d.rows);
   if (st == DN_OK)
     st = dn_seq_reserve(model, d.batch < widest ? d.batch : widest);
@@ -301,6 +301,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     st = dn_logbook_init(&r.batch_book, keys);
   if (st == DN_OK)
     st = dn_progress_init(&r.progress, r.ctx.out, o.verbose, d.epochs, d.steps, keys);
+  r.ctx.verbose = r.progress.mode; /* resolved (callbacks' warnings follow it) */
   /* Room for the epochs to run (at most 1024 up front: early stopping often ends long runs). */
   size_t room = d.epochs > d.initial_epoch ? d.epochs - d.initial_epoch : 0;
   if (st == DN_OK && (r.history = dn_history_new(room < 1024 ? room : 1024)) == NULL)
