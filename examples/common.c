@@ -22,20 +22,33 @@
 
 /* ---- command line ------------------------------------------------------------------------ */
 
-static void print_usage(FILE *to, const char *program, const char *about, size_t epochs) {
+/* What --protocol means in the three regression examples (dn_ex_start with a protocol name). */
+static const char ACCURACY_PROTOCOL_HELP[] =
+    "  --protocol      run the fixed accuracy protocol of shared/bench/ACCURACY.md for\n"
+    "                  --seed on the real data set, and print the validation MAE\n"
+    "  --protocol-all  the same for seeds 0..4, with the median\n"
+    "  --splits DIR    folder of the protocol's split files (default " DN_EXAMPLES_SHARED_DIR
+    "/bench/splits)\n";
+
+static void print_usage(FILE *to, const char *program, const char *about, size_t epochs,
+                        const char *protocol_help) {
   fprintf(to,
-          "usage: %s [options] [data.csv]\n\n%s\n\n"
+          "usage: %s [options]%s\n\n%s\n\n"
           "options:\n"
           "  --epochs N      training epochs (default %zu)\n"
           "  --seed S        random seed for weights, shuffling and splits (default 0)\n"
-          "  --out DIR       folder for the SVG plots and saved model (default \".\")\n"
-          "  --protocol      run the fixed accuracy protocol of shared/bench/ACCURACY.md for\n"
-          "                  --seed on the real data set, and print the validation MAE\n"
-          "  --protocol-all  the same for seeds 0..4, with the median\n"
-          "  --splits DIR    folder of the protocol's split files (default %s/bench/splits)\n"
-          "  --quiet         no per-epoch progress lines\n"
-          "  --help          this text\n",
-          program, about, epochs, DN_EXAMPLES_SHARED_DIR);
+          "  --out DIR       folder for the SVG plots and saved model (default \".\")\n",
+          program, protocol_help ? " [data.csv]" : "", about, epochs);
+  if (protocol_help != NULL)
+    fprintf(to,
+            "  --data DIR      folder of the real data sets (default: $DENSENET_DATA, else the\n"
+            "                  shipped copy, %s,\n"
+            "                  else the installed one, %s)\n"
+            "  --synthetic     train on the synthetic stand-in even when the real file is there\n"
+            "%s",
+            DN_EXAMPLES_DATA_DIR, DN_EXAMPLES_INSTALLED_DATA_DIR, protocol_help);
+  fprintf(to, "  --quiet         no per-epoch progress lines\n"
+              "  --help          this text\n");
 }
 
 /* Parses a whole non-negative decimal integer; false on anything else. */
@@ -54,7 +67,7 @@ static bool parse_count(const char *text, uint64_t *value) {
 /* Parses argv into *args. Returns -1 to continue, else the exit code (0 after --help, 2 after a
  * usage error, both already printed). */
 static int parse_args(int argc, char **argv, const char *about, size_t default_epochs,
-                      dn_ex_args *args) {
+                      const char *protocol_help, dn_ex_args *args) {
   const char *program = argc > 0 ? argv[0] : "example";
   *args = (dn_ex_args){.epochs = default_epochs, .out_dir = ".", .invoked = program};
   for (int i = 1; i < argc; i++) {
@@ -62,7 +75,7 @@ static int parse_args(int argc, char **argv, const char *about, size_t default_e
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
     uint64_t n = 0;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      print_usage(stdout, program, about, default_epochs);
+      print_usage(stdout, program, about, default_epochs, protocol_help);
       return 0;
     } else if (strcmp(a, "--epochs") == 0) {
       if (!parse_count(value, &n) || n == 0) {
@@ -82,20 +95,24 @@ static int parse_args(int argc, char **argv, const char *about, size_t default_e
       args->seed = n;
       args->seed_given = true;
       i++;
-    } else if (strcmp(a, "--out") == 0 || strcmp(a, "--splits") == 0) {
+    } else if (strcmp(a, "--out") == 0 || strcmp(a, "--splits") == 0 || strcmp(a, "--data") == 0) {
       if (value == NULL || *value == '\0') {
         fprintf(stderr, "%s: %s needs a folder\n", program, a);
         return 2;
       }
       if (a[2] == 'o')
         args->out_dir = value;
-      else
+      else if (a[2] == 's')
         args->splits_dir = value;
+      else
+        args->data_dir = value;
       i++;
     } else if (strcmp(a, "--protocol") == 0) {
       args->protocol = true;
     } else if (strcmp(a, "--protocol-all") == 0) {
       args->protocol_all = true;
+    } else if (strcmp(a, "--synthetic") == 0) {
+      args->synthetic = true;
     } else if (strcmp(a, "--quiet") == 0) {
       args->quiet = true;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -111,17 +128,36 @@ static int parse_args(int argc, char **argv, const char *about, size_t default_e
   return -1;
 }
 
-int dn_ex_start(const char *program, int argc, char **argv, const char *about,
-                size_t default_epochs, const char *protocol, dn_ex_args *args) {
-  int code = parse_args(argc, argv, about, default_epochs, args);
+int dn_ex_parse(const char *program, int argc, char **argv, const char *about,
+                size_t default_epochs, const char *protocol_help, dn_ex_args *args) {
+  int code = parse_args(argc, argv, about, default_epochs, protocol_help, args);
   if (code >= 0)
     return code;
-  bool wants_data = args->protocol || args->protocol_all || args->csv != NULL;
-  if (protocol == NULL && wants_data) {
+  bool wants_data = args->protocol || args->protocol_all || args->csv != NULL ||
+                    args->data_dir != NULL || args->synthetic || args->splits_dir != NULL;
+  if (protocol_help == NULL && wants_data) {
     fprintf(stderr,
-            "%s: this example makes its own data; the accuracy protocol runs in "
-            "concrete, red_wine and fuel_economy\n",
+            "%s: this example makes its own data; data files, --data, --synthetic and the "
+            "protocols are for concrete, red_wine, fuel_economy and ionosphere\n",
             program);
+    return 2;
+  }
+  if (args->synthetic && (args->csv != NULL || args->data_dir != NULL)) {
+    fprintf(stderr, "%s: --synthetic makes its own data; it takes no data file or --data\n",
+            program);
+    return 2;
+  }
+  return -1;
+}
+
+int dn_ex_start(const char *program, int argc, char **argv, const char *about,
+                size_t default_epochs, const char *protocol, dn_ex_args *args) {
+  int code = dn_ex_parse(program, argc, argv, about, default_epochs,
+                         protocol != NULL ? ACCURACY_PROTOCOL_HELP : NULL, args);
+  if (code >= 0)
+    return code;
+  if (protocol != NULL && args->synthetic && (args->protocol || args->protocol_all)) {
+    fprintf(stderr, "%s: the accuracy protocol runs on the real data, not --synthetic\n", program);
     return 2;
   }
   if (protocol != NULL && (args->protocol || args->protocol_all))
@@ -214,6 +250,67 @@ bool dn_ex_file_exists(const char *path) {
   return true;
 }
 
+/* Writes "<dir>/<file>" into buf; false (after a message) when it does not fit. */
+static bool join_path(const char *program, const char *dir, const char *file, char *buf,
+                      size_t cap) {
+  int len = snprintf(buf, cap, "%s/%s", dir, file);
+  if (len < 0 || (size_t)len >= cap) {
+    fprintf(stderr, "%s: the path '%s/%s' is too long\n", program, dir, file);
+    return false;
+  }
+  return true;
+}
+
+dn_ex_where dn_ex_data_path(const char *program, const dn_ex_args *args, const char *file,
+                            char *buf, size_t cap) {
+  if (args->csv != NULL) {
+    if (strlen(args->csv) >= cap) {
+      fprintf(stderr, "%s: the path '%s' is too long\n", program, args->csv);
+      return DN_EX_DATA_ERROR;
+    }
+    memcpy(buf, args->csv, strlen(args->csv) + 1);
+    return DN_EX_DATA_FOUND; /* the loader reports a file that is not there */
+  }
+  /* A folder the user named (--data, else $DENSENET_DATA) must hold the file. */
+  const char *chosen = args->data_dir;
+  const char *how = "--data";
+  if (chosen == NULL) {
+    const char *env = getenv("DENSENET_DATA");
+    if (env != NULL && *env != '\0') {
+      chosen = env;
+      how = "DENSENET_DATA";
+    }
+  }
+  if (chosen != NULL) {
+    if (!join_path(program, chosen, file, buf, cap))
+      return DN_EX_DATA_ERROR;
+    if (!dn_ex_file_exists(buf)) {
+      fprintf(stderr, "%s: %s is not in the data folder %s names ('%s')\n", program, file, how,
+              chosen);
+      return DN_EX_DATA_ERROR;
+    }
+    return DN_EX_DATA_FOUND;
+  }
+  /* The shipped copy in the source tree, then the installed one. */
+  const char *const dirs[] = {DN_EXAMPLES_DATA_DIR, DN_EXAMPLES_INSTALLED_DATA_DIR};
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    if (!join_path(program, dirs[i], file, buf, cap))
+      return DN_EX_DATA_ERROR;
+    if (dn_ex_file_exists(buf))
+      return DN_EX_DATA_FOUND;
+  }
+  return DN_EX_DATA_ABSENT;
+}
+
+bool dn_ex_require_data(const char *program, const dn_ex_args *args, const char *file, char *buf,
+                        size_t cap) {
+  dn_ex_where where = dn_ex_data_path(program, args, file, buf, cap);
+  if (where == DN_EX_DATA_ABSENT)
+    fprintf(stderr, "%s: %s is in neither %s nor %s; pass its path or --data DIR\n", program, file,
+            DN_EXAMPLES_DATA_DIR, DN_EXAMPLES_INSTALLED_DATA_DIR);
+  return where == DN_EX_DATA_FOUND;
+}
+
 void dn_ex_flush_denormals(void) {
 #ifdef DN_EX_HAVE_MXCSR
   _mm_setcsr(_mm_getcsr() | 0x8040u); /* FTZ (bit 15) | DAZ (bit 6) */
@@ -228,24 +325,29 @@ double dn_ex_now(void) {
 
 /* ---- the steps of the lesson's workflow ------------------------------------------------------ */
 
-/* Fills *all from args->csv, or with the synthetic stand-in (generated into owning tensors),
- * and prints where the rows came from. */
+/* Fills *all from the real data file (dn_ex_data_path) or, with --synthetic or when the file is
+ * nowhere to be found, with the synthetic stand-in (generated into owning tensors), and prints
+ * where the rows came from. */
 static bool load_rows(const char *program, const dn_ex_data *d, const dn_ex_args *args,
                       dn_dataset *all) {
-  if (args->csv != NULL) {
-    if (dn_csv_load(args->csv, all, .feature_names = d->features, .target_names = d->target) !=
-        DN_OK) {
+  char path[4096];
+  dn_ex_where where = args->synthetic ? DN_EX_DATA_ABSENT
+                                      : dn_ex_data_path(program, args, d->file, path, sizeof path);
+  if (where == DN_EX_DATA_ERROR)
+    return false;
+  if (where == DN_EX_DATA_FOUND) {
+    if (dn_csv_load(path, all, .feature_names = d->features, .target_names = d->target) != DN_OK) {
       dn_ex_fail(program, "loading the data");
       return false;
     }
     size_t n_features = dn_tensor_cols(all->x);
     if (n_features != d->n_columns) { /* possible when features is NULL */
       fprintf(stderr, "%s: %s has %zu input columns besides '%s'; the %s layout has %zu\n", program,
-              args->csv, n_features, d->target[0], d->layout, d->n_columns);
+              path, n_features, d->target[0], d->layout, d->n_columns);
       dn_dataset_free(all);
       return false;
     }
-    printf("Loaded %zu %s from %s\n", dn_tensor_rows(all->x), d->noun, args->csv);
+    printf("Loaded %zu %s from %s\n", dn_tensor_rows(all->x), d->noun, path);
     return true;
   }
   size_t rows = d->synthetic_rows;
@@ -257,8 +359,13 @@ static bool load_rows(const char *program, const dn_ex_data *d, const dn_ex_args
     return false;
   }
   d->synthesize(args->seed, all->x.data, all->y.data, rows);
-  printf("No CSV given: using a SYNTHETIC %s data set of %zu %s (%s).\nFor the real data pass "
-         "the UCI file: %s %s\n",
+  if (args->synthetic)
+    printf("--synthetic: ");
+  else
+    printf("%s is in neither %s nor %s: ", d->file, DN_EXAMPLES_DATA_DIR,
+           DN_EXAMPLES_INSTALLED_DATA_DIR);
+  printf("using a SYNTHETIC %s data set of %zu %s (%s).\nFor the real data pass the UCI file "
+         "(%s %s) or its folder (--data DIR).\n",
          d->synthetic, rows, d->synthetic_noun, d->synthetic_how, args->invoked, d->file);
   return true;
 }
@@ -635,12 +742,9 @@ int dn_ex_run_protocol(const char *program, const char *name, const dn_ex_args *
     fprintf(stderr, "%s: no accuracy protocol for the data set '%s'\n", program, name);
     return 1;
   }
-  char data_path[4096], split_path[4096];
-  const char *csv = args->csv;
-  if (csv == NULL) {
-    snprintf(data_path, sizeof data_path, "%s/data/%s", DN_EXAMPLES_SHARED_DIR, p->file);
-    csv = data_path;
-  }
+  char csv[4096], split_path[4096];
+  if (!dn_ex_require_data(program, args, p->file, csv, sizeof csv))
+    return 1;
   if (args->splits_dir)
     snprintf(split_path, sizeof split_path, "%s/%s.txt", args->splits_dir, p->name);
   else

@@ -15,9 +15,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The folder holding the project's shared files (data/, bench/), set by the build. */
+/* The folder holding the project's shared files (bench/splits for the accuracy protocol), set
+ * by the build. */
 #ifndef DN_EXAMPLES_SHARED_DIR
 #define DN_EXAMPLES_SHARED_DIR "../shared"
+#endif
+/* Where the real data sets are: the shipped copy (examples/data in the source tree) and the
+ * installed one (<prefix>/share/densenet/data), set by the build. */
+#ifndef DN_EXAMPLES_DATA_DIR
+#define DN_EXAMPLES_DATA_DIR "examples/data"
+#endif
+#ifndef DN_EXAMPLES_INSTALLED_DATA_DIR
+#define DN_EXAMPLES_INSTALLED_DATA_DIR "/usr/local/share/densenet/data"
 #endif
 
 /* ---- command line ------------------------------------------------------------------------ */
@@ -29,6 +38,8 @@ typedef struct dn_ex_args {
   bool seed_given;        /* --seed appeared */
   const char *out_dir;    /* --out DIR (default ".") */
   const char *csv;        /* the optional positional CSV path, or NULL */
+  const char *data_dir;   /* --data DIR: the folder of the real data sets, or NULL */
+  bool synthetic;         /* --synthetic: the synthetic stand-in even when the file is there */
   bool protocol;          /* --protocol: the ACCURACY.md protocol for --seed (default 0) */
   bool protocol_all;      /* --protocol-all: the protocol for seeds 0..4, and the median */
   const char *splits_dir; /* --splits DIR (default <shared>/bench/splits) */
@@ -41,11 +52,17 @@ typedef struct dn_ex_args {
  * lesson begins: --help (printing `about`, the example's description), a usage error, and the
  * options about real data. With `protocol` (a data set's name, see dn_ex_run_protocol),
  * --protocol and --protocol-all run the accuracy protocol; with NULL (the examples that make their
- * own data), a data file or either option is refused. Returns -1 to go on with the lesson,
- * else the exit code main should return (0 after --help, 2 after a usage error, the protocol's
- * code). */
+ * own data), a data file, --data, --synthetic or either option is refused. Returns -1 to go on
+ * with the lesson, else the exit code main should return (0 after --help, 2 after a usage error,
+ * the protocol's code). */
 int dn_ex_start(const char *program, int argc, char **argv, const char *about,
                 size_t default_epochs, const char *protocol, dn_ex_args *args);
+
+/* dn_ex_start without running a protocol, for an example with a --protocol of its own:
+ * protocol_help is the --help text of its protocol options (NULL: an example that makes its own
+ * data, which refuses the data options). Same return values. */
+int dn_ex_parse(const char *program, int argc, char **argv, const char *about,
+                size_t default_epochs, const char *protocol_help, dn_ex_args *args);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -74,6 +91,25 @@ double dn_ex_mean_baseline_mae(dn_tensor train_y, dn_tensor y);
 /* Does a file exist (readable)? */
 bool dn_ex_file_exists(const char *path);
 
+/* Where dn_ex_data_path found a data file. */
+typedef enum dn_ex_where {
+  DN_EX_DATA_FOUND,  /* its path is in buf */
+  DN_EX_DATA_ABSENT, /* in none of the default folders (the caller says so) */
+  DN_EX_DATA_ERROR,  /* not where the user said, or a path too long (a message was printed) */
+} dn_ex_where;
+
+/* Finds the real data file `file` ("concrete.csv"): the CSV path given on the command line;
+ * else <DIR>/<file> for --data DIR or, without it, the environment's DENSENET_DATA=DIR (an error
+ * when the file is not there); else the shipped copy (DN_EXAMPLES_DATA_DIR) or the installed one
+ * (DN_EXAMPLES_INSTALLED_DATA_DIR), whichever exists first. Writes the path into buf (cap
+ * bytes). */
+dn_ex_where dn_ex_data_path(const char *program, const dn_ex_args *args, const char *file,
+                            char *buf, size_t cap);
+/* dn_ex_data_path for a program that needs the real file: false after a message when it is not
+ * found (also in none of the default folders). */
+bool dn_ex_require_data(const char *program, const dn_ex_args *args, const char *file, char *buf,
+                        size_t cap);
+
 /* Sets the CPU's flush-to-zero and denormals-are-zero modes on x86 (a no-op elsewhere), as
  * TensorFlow's CPU threads run: Adam's moments of weights that never receive a gradient decay
  * into the denormal range, where each operation costs ~100 cycles. */
@@ -84,8 +120,9 @@ double dn_ex_now(void);
 
 /* ---- the steps of the lesson's workflow that are the same in every example ---------------- */
 
-/* Where an example's rows come from: the UCI CSV file given on the command line or, when there
- * is none, a synthetic stand-in that the example generates (and the run says so). */
+/* Where an example's rows come from: the UCI CSV file (found by dn_ex_data_path) or, with
+ * --synthetic or when the file is nowhere to be found, a synthetic stand-in that the example
+ * generates (and the run says so). */
 typedef struct dn_ex_data {
   const char *const *features; /* CSV input columns in order; NULL: every column but the target */
   const char *const *target;   /* the CSV target column, e.g. {"quality", NULL} */
@@ -97,7 +134,8 @@ typedef struct dn_ex_data {
    * to pass the real <file>. */
   void (*synthesize)(uint64_t seed, float *x, float *y, size_t rows);
   size_t synthetic_rows;
-  const char *synthetic, *synthetic_noun, *synthetic_how, *file;
+  const char *synthetic, *synthetic_noun, *synthetic_how;
+  const char *file; /* the real data file's name, "concrete.csv" */
   /* Optional: turns a row's n_columns values into its n_inputs model inputs (one-hot encoding);
    * returns false (after a message) for data it cannot encode. */
   bool (*encode)(const float *columns, size_t rows, float *inputs);
@@ -105,7 +143,7 @@ typedef struct dn_ex_data {
 } dn_ex_data;
 
 /* The data, as X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=0.2): loads
- * args->csv (or generates the stand-in with args->seed), prints where the rows came from,
+ * the real file (or generates the stand-in with args->seed), prints where the rows came from,
  * encodes them, and splits them at random (args->seed): 80% train the model, the held-out 20%
  * measure it. Returns false after a message (main then exits with 1); on success the caller
  * frees *train and *valid with dn_dataset_free. */
@@ -134,8 +172,8 @@ bool dn_ex_write_plot(const char *program, const dn_ex_args *args, const char *f
 
 /* Runs the protocol of the data set `name` ("concrete", "winequality-red" or "auto-mpg": the
  * split files' stems; the table of their settings is in common.c) for args->seed
- * (args->protocol) or seeds 0..4 (args->protocol_all) on args->csv (default
- * <shared>/data/<name>.csv), printing per-seed validation MAE (final, last-10 average, best and
+ * (args->protocol) or seeds 0..4 (args->protocol_all) on the real file (dn_ex_data_path),
+ * printing per-seed validation MAE (final, last-10 average, best and
  * its epoch) and, for several seeds, the medians. An explicit --epochs replaces the protocol's
  * epoch count (for quick checks only; the run says so). Returns the exit code. */
 int dn_ex_run_protocol(const char *program, const char *name, const dn_ex_args *args);

@@ -13,8 +13,10 @@
  *   history = model.fit(X_train, y_train, validation_data=(X_valid, y_valid),
  *                       batch_size=32, epochs=100, callbacks=[early_stopping])
  *
- * Usage: concrete [--epochs N] [--seed S] [--out DIR] [concrete.csv]
- * With no CSV it generates a synthetic concrete-like data set (and says so). The CSV is the UCI
+ * Usage: concrete [--epochs N] [--seed S] [--out DIR] [--data DIR] [--synthetic] [concrete.csv]
+ * By default it trains on the shipped examples/data/concrete.csv (or the installed copy); only
+ * with --synthetic, or when that file is nowhere to be found, does it generate a synthetic
+ * concrete-like data set (and say so). The CSV is the UCI
  * "Concrete Compressive Strength" layout: Cement, BlastFurnaceSlag, FlyAsh, Water,
  * Superplasticizer, CoarseAggregate, FineAggregate, Age, CompressiveStrength.
  * --protocol / --protocol-all run the fixed accuracy protocol on the real file instead.
@@ -29,10 +31,11 @@
 #define SYNTHETIC_ROWS 1030
 
 /* What --help says. */
-static const char ABOUT[] = "Predicts concrete compressive strength (MPa) from the 8 mix columns "
-                            "with 3 x Dense(512, relu).\nWith no CSV: a synthetic concrete-like "
-                            "data set. CSV layout: UCI Concrete (Cement, ..., Age, "
-                            "CompressiveStrength).";
+static const char ABOUT[] =
+    "Predicts concrete compressive strength (MPa) from the 8 mix columns "
+    "with 3 x Dense(512, relu).\nData: the shipped concrete.csv (a synthetic "
+    "stand-in only with --synthetic or when it is absent). CSV layout: "
+    "UCI Concrete (Cement, ..., Age, CompressiveStrength).";
 
 static const char *const FEATURES[] = {
     "Cement",          "BlastFurnaceSlag", "FlyAsh", "Water", "Superplasticizer",
@@ -75,7 +78,7 @@ int main(int argc, char **argv) {
     return code; /* --help, a usage error, or the --protocol run */
   dn_ex_flush_denormals();
 
-  /* 1. The data: the CSV's 8 mix columns and the strength, or synthetic mixes, split 80/20
+  /* 1. The data: the CSV's 8 mix columns and the strength (or synthetic mixes), split 80/20
    * into training and validation rows. */
   const dn_ex_data data = {.features = FEATURES,
                            .target = TARGET,

@@ -15,12 +15,15 @@
  *   history = model.fit(X_train, y_train, validation_data=(X_valid, y_valid),
  *                       batch_size=128, epochs=200)
  *
- * Usage: fuel_economy [--epochs N] [--seed S] [--out DIR] [auto-mpg.csv]
+ * Usage: fuel_economy [--epochs N] [--seed S] [--out DIR] [--data DIR] [--synthetic]
+ *                     [auto-mpg.csv]
  * The CSV is the UCI "Auto MPG" data with a header row: mpg, cylinders, displacement,
  * horsepower, weight, acceleration, model_year, origin (the car name dropped, the rows whose
  * horsepower is '?' removed). The lesson also log-transforms mpg; here mpg stays in miles per
- * gallon so the MAE reads directly. With no CSV it generates a synthetic car data set and says
- * so. --protocol / --protocol-all run the fixed accuracy protocol on the real file instead.
+ * gallon so the MAE reads directly. By default it trains on the shipped examples/data copy;
+ * only with --synthetic, or when that file is nowhere to be found, does it generate a synthetic
+ * car data set (and say so). --protocol / --protocol-all run the fixed accuracy protocol on the
+ * real file instead.
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +38,8 @@
 
 /* What --help says. */
 static const char ABOUT[] = "Predicts fuel economy (mpg) from 6 car measurements and the one-hot "
-                            "encoded origin.\nWith no CSV: a synthetic car data set. CSV layout: "
+                            "encoded origin.\nData: the shipped auto-mpg.csv (a synthetic stand-in "
+                            "only with --synthetic or when it is absent). CSV layout: "
                             "UCI Auto MPG with a header (mpg first, origin 1/2/3).";
 
 static const char *const COLUMNS[] = {"cylinders",    "displacement", "horsepower", "weight",

@@ -16,13 +16,15 @@
  *   history = model.fit(X_train, y_train, validation_data=(X_valid, y_valid),
  *                       batch_size=256, epochs=100)
  *
- * Usage: red_wine [--epochs N] [--seed S] [--out DIR] [winequality-red.csv]
+ * Usage: red_wine [--epochs N] [--seed S] [--out DIR] [--data DIR] [--synthetic]
+ *                 [winequality-red.csv]
  * The CSV is the UCI "Wine Quality" red subset, comma-separated: fixed acidity, volatile
  * acidity, citric acid, residual sugar, chlorides, free sulfur dioxide, total sulfur dioxide,
  * density, pH, sulphates, alcohol, quality. (The UCI download is ';'-separated: replace the
- * semicolons by commas first.) With no CSV it generates a synthetic wine-like data set and says
- * so. --protocol / --protocol-all run the fixed accuracy protocol on the real file instead.
- * (The lesson uses 1024 units; 512 keeps the default run short.)
+ * semicolons by commas first.) By default it trains on the shipped examples/data copy; only with
+ * --synthetic, or when that file is nowhere to be found, does it generate a synthetic wine-like
+ * data set (and say so). --protocol / --protocol-all run the fixed accuracy protocol on the real
+ * file instead. (The lesson uses 1024 units; 512 keeps the default run short.)
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,8 +37,9 @@
 
 /* What --help says. */
 static const char ABOUT[] = "Predicts red wine quality (3..8) from 11 measurements with 3 x "
-                            "Dense(512, relu) + Dropout + BatchNormalization.\nWith no CSV: a "
-                            "synthetic wine-like data set. CSV layout: UCI winequality-red, "
+                            "Dense(512, relu) + Dropout + BatchNormalization.\nData: the "
+                            "shipped winequality-red.csv (a synthetic stand-in only with "
+                            "--synthetic or when it is absent). CSV layout: UCI winequality-red, "
                             "comma-separated, target 'quality'.";
 
 static const char *const TARGET[] = {"quality", NULL};

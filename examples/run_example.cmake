@@ -10,8 +10,10 @@
 #   REJECT       regular expressions it must not match
 #   SVGS         files (relative to OUT) that must exist and pass `xmllint --noout`
 #   FILES        files (relative to OUT) that must exist and be non-empty
-#   MAE_REGEX    a regex whose first group is a number that must be <= MAX_MAE
-#   MAX_MAE      the bar for it
+#   VALUE_REGEX  a regex whose first group is a number (an MAE, an accuracy) that must lie in
+#   MIN_VALUE    [MIN_VALUE, MAX_VALUE] (either bound may be left out)
+#   MAX_VALUE
+#   ENV          NAME=VALUE settings for the program's environment
 #   NEED         files that must exist, else the test prints "DN_SKIP: ..." (ctest skips it)
 #   FIXTURE      "concrete", "red_wine", "auto_mpg" or "splits": writes small fixture files into
 #                OUT before the run (OUT/<name>.csv; splits: OUT/splits/<name>.txt for all three)
@@ -19,13 +21,13 @@
 # '|'.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(list_var IN ITEMS ARGS EXPECT REJECT SVGS FILES NEED)
+foreach(list_var IN ITEMS ARGS EXPECT REJECT SVGS FILES NEED ENV)
   string(REPLACE "|" ";" ${list_var} "${${list_var}}")
 endforeach()
 
 foreach(need IN LISTS NEED)
   if(NOT EXISTS "${need}")
-    message("DN_SKIP: ${need} is absent (the real datasets live in ../shared/data)")
+    message("DN_SKIP: ${need} is absent (the protocol's split files live in ../shared/bench)")
     return()
   endif()
 endforeach()
@@ -89,7 +91,8 @@ endif()
 
 string(REPLACE "@OUT@" "${OUT}" ARGS "${ARGS}")
 string(REPLACE "@DATA@" "${DATA}" ARGS "${ARGS}")
-execute_process(COMMAND "${EXE}" ${ARGS} --quiet
+string(REPLACE "@OUT@" "${OUT}" ENV "${ENV}")
+execute_process(COMMAND "${CMAKE_COMMAND}" -E env ${ENV} "${EXE}" ${ARGS} --quiet
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 set(all "${out}${err}")
 message("${all}")
@@ -140,13 +143,16 @@ foreach(svg IN LISTS SVGS)
     message("note: xmllint not found; only checked that ${svg} holds an <svg element")
   endif()
 endforeach()
-if(MAE_REGEX)
-  if(NOT all MATCHES "${MAE_REGEX}")
-    message(FATAL_ERROR "no validation MAE in the output (looked for '${MAE_REGEX}')")
+if(VALUE_REGEX)
+  if(NOT all MATCHES "${VALUE_REGEX}")
+    message(FATAL_ERROR "no number in the output (looked for '${VALUE_REGEX}')")
   endif()
-  set(mae "${CMAKE_MATCH_1}")
-  if(mae GREATER MAX_MAE)
-    message(FATAL_ERROR "validation MAE ${mae} is above the bar ${MAX_MAE}")
+  set(value "${CMAKE_MATCH_1}")
+  if(NOT "${MAX_VALUE}" STREQUAL "" AND value GREATER MAX_VALUE)
+    message(FATAL_ERROR "${value} is above the bar ${MAX_VALUE}")
   endif()
-  message("validation MAE ${mae} <= bar ${MAX_MAE}")
+  if(NOT "${MIN_VALUE}" STREQUAL "" AND value LESS MIN_VALUE)
+    message(FATAL_ERROR "${value} is below the bar ${MIN_VALUE}")
+  endif()
+  message("${value} is within [${MIN_VALUE}, ${MAX_VALUE}]")
 endif()

@@ -974,14 +974,15 @@ static void test_split_sizes_determinism_and_disjointness(void **state) {
 
 static void test_concrete_dataset(void **state) {
   (void)state;
-  const char *dir = getenv("DN_SHARED_DATA");
+  /* The copy the project ships in examples/data (DN_SOURCE_DIR is set by ctest). */
+  const char *dir = getenv("DN_SOURCE_DIR");
   struct stat st;
   if (dir == NULL || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    print_message("  DN_SHARED_DATA is not a directory: concrete.csv test skipped\n");
+    print_message("  DN_SOURCE_DIR is not a directory: concrete.csv test skipped\n");
     skip();
   }
   char path[1024];
-  snprintf(path, sizeof path, "%s/concrete.csv", dir);
+  snprintf(path, sizeof path, "%s/examples/data/concrete.csv", dir);
   dn_dataset d;
   assert_ok(dn_csv_load(path, &d, .target_names = (const char *[]){"CompressiveStrength", NULL}));
   assert_int_equal(dn_tensor_rows(d.x), 1030);

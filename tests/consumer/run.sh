@@ -24,6 +24,15 @@ config_args=()
 [ -n "$config" ] && config_args=(--config "$config")
 cmake --install "$build" --prefix "$prefix" "${config_args[@]}"
 
+# The examples' data sets install beside the library (when the examples are built).
+if [ -d "$build/examples" ]; then
+  echo "== the examples' data sets"
+  for f in concrete.csv winequality-red.csv auto-mpg.csv ionosphere.csv README.md; do
+    found=$(find "$prefix" -path "*/densenet/data/$f" -print -quit)
+    [ -n "$found" ] || { echo "run.sh: densenet/data/$f was not installed under $prefix" >&2; exit 1; }
+  done
+fi
+
 echo "== consumer through find_package(densenet)"
 cmake -S "$here" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Debug \
