@@ -42,6 +42,12 @@ function(dn_example_test)
                    ${defs} -P "${DN_EXAMPLE_DRIVER}")
   set_tests_properties(example_${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
                        SKIP_REGULAR_EXPRESSION "DN_SKIP:")
+  foreach(need IN LISTS T_NEED) # (run_example.cmake skips on the same check at run time)
+    if(NOT EXISTS "${need}")
+      dn_note_skip(example_${T_NAME} "${need} is absent (not shipped: DENSENET_SHARED_DIR)")
+      break()
+    endif()
+  endforeach()
 endfunction()
 
 set(DN_NUMBER "[0-9]+\\.[0-9]+")

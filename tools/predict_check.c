@@ -9,57 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "densenet.h"
+#include "tool_check.h"
 
-static int passed, failed;
-static const char *tool, *dir;
+static const char *tool;
 
-static void check(int ok, const char *what) {
-  if (ok)
-    passed++;
-  else {
-    failed++;
-    fprintf(stderr, "FAILED: %s\n", what);
-  }
-}
-
-static char *path(const char *name) {
-  static char buf[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-  return buf[k];
-}
-
-static void write_text(const char *file, const char *text) {
-  FILE *f = fopen(file, "w");
-  if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", file);
-    exit(1);
-  }
-}
-
-static char *read_text(const char *file) {
-  FILE *f = fopen(file, "rb");
-  if (f == NULL)
-    return NULL;
-  char *buf = calloc(1, 1 << 16);
-  size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-  (void)n;
-  fclose(f);
-  return buf;
-}
-
-/* Runs the tool with `args` (a shell fragment); returns its exit status (-1 if it crashed). */
 static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", tool, args, path("stderr.txt"));
-  int st = system(cmd);
-  if (st == -1 || !WIFEXITED(st))
-    return -1;
-  return WEXITSTATUS(st);
+  return run_tool(tool, args, false);
 }
 
 /* The expected output text for x (rows x 3) with the given header. */
