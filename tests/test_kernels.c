@@ -255,13 +255,14 @@ static void test_fused_dense(void **state) {
   for_each_backend(fused);
 }
 
-/* The backward's non-finite flag: an Inf in X makes Inf or NaN in a row of dW (an Inf in dY, in
- * db too), and the flag says so, on the small path, the unpacked paths and the packed path (split
- * over threads in OpenMP builds); with finite data it stays false. */
+/* The backward's flag for gradients beyond DN_GRAD_LIMIT (2^60), Inf or NaN: an Inf in X makes
+ * Inf or NaN in a row of dW (an Inf in dY, in db too), 2^64 in X makes a row of dW beyond the
+ * limit while 2^48 keeps every element within it (N * 2^48 <= 2^56), and the flag says so, on the
+ * small path, the unpacked paths and the packed path (split over threads in OpenMP builds). */
 static void nonfinite_flag(const char *backend) {
   static const shape some[] = {{5, 2, 3}, {40, 33, 7}, {40, 33, 70}, {256, 128, 128}};
   for (size_t q = 0; q < sizeof some / sizeof *some; q++)
-    for (int where = 0; where < 3; where++) { /* nowhere, X, dY */
+    for (int where = 0; where < 5; where++) { /* nowhere, Inf in X, in dY, 2^64 in X, 2^48 */
       size_t N = some[q].M, O = some[q].N, I = some[q].K;
       float *X = make_matrix(N, I, I), *W = make_matrix(I, O, O), *dY = make_matrix(N, O, O);
       float *Y = make_matrix(N, O, O), *dW = malloc(I * O * sizeof *dW), *db = malloc(O * 4);
@@ -270,14 +271,16 @@ static void nonfinite_flag(const char *backend) {
         X[(N / 2) * I + I / 2] = INFINITY;
       if (where == 2)
         dY[(N / 3) * O + O / 3] = -INFINITY;
+      if (where == 3 || where == 4)
+        X[(N / 2) * I + I / 2] = where == 3 ? 0x1p64f : 0x1p48f;
       bool nonfinite = false;
       dn_dense_backward_fused(NULL, dW, db, dY, X, W, Y, N, I, O, false, &nonfinite);
       bool any = false;
       for (size_t i = 0; i < I * O; i++)
-        any |= !isfinite(dW[i]);
+        any |= !(fabsf(dW[i]) <= DN_GRAD_LIMIT);
       for (size_t o = 0; o < O; o++)
-        any |= !isfinite(db[o]);
-      assert_int_equal(any, where != 0); /* the data really is (or is not) non-finite */
+        any |= !(fabsf(db[o]) <= DN_GRAD_LIMIT);
+      assert_int_equal(any, where != 0 && where != 4); /* the data really is (or is not) beyond */
       if (nonfinite != any) {
         print_error("%s N=%zu I=%zu O=%zu inf in %d: flag %d\n", backend, N, I, O, where,
                     nonfinite);

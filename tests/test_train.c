@@ -624,9 +624,9 @@ static void test_gradients_beyond_check_limit_applied(void **state) {
 }
 
 /* The optimizer tracks the magnitudes of the weights it writes, so it must look again after
- * any other write: a weight of 3e38 set (or loaded) between two steps, on an input that is
- * always 0 (the loss does not see it), overflows under weight decay (w - 3 w = -6e38). The
- * step is refused and nothing changes. */
+ * any other write: a weight of 3e38 set (for the model or the layer) or loaded between two steps,
+ * on an input that is always 0 (the loss does not see it), overflows under weight decay (w - 3 w =
+ * -6e38). The step is refused and nothing changes. */
 static void test_written_weights_rechecked(void **state) {
   (void)state;
   enum { N = 4 };
@@ -639,7 +639,7 @@ static void test_written_weights_rechecked(void **state) {
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   close(fd);
-  for (int how = 0; how < 2; how++) {
+  for (int how = 0; how < 3; how++) { /* dn_model_set_weights, a file, dn_layer_set_weight */
     dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
     assert_non_null(m);
     assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1.0, .weight_decay = 3.0),
@@ -657,8 +657,10 @@ static void test_written_weights_rechecked(void **state) {
     assert_ok(dn_train_on_batch(m, tx, ty, &loss)); /* tracks |w| <= ~1 */
     if (how == 0)
       assert_ok(dn_model_set_weights(m, hostile, 3));
-    else
+    else if (how == 1)
       assert_ok(dn_model_load_weights(m, path));
+    else
+      assert_ok(dn_layer_set_weight(dn_model_layer(m, 0), 0, dn_tensor_2d(hostile, 2, 1)));
     float *before = weights_of(m);
     assert_true(before[1] == 3e38f);
     assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,

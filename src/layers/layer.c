@@ -258,9 +258,11 @@ static dn_status transfer_weight(const dn_layer *layer, size_t index, dn_tensor 
   dn_status st = weight_at(layer, index, fn, &var);
   if (st == DN_OK)
     st = check_weight_tensor(layer, index, t, fn, set ? "value" : "out");
-  if (st == DN_OK && set)
+  if (st == DN_OK && set) {
     memmove(layer->params + var->offset, t.data, var->size * sizeof(float));
-  else if (st == DN_OK)
+    if (layer->weights_version != NULL)
+      ++*layer->weights_version;
+  } else if (st == DN_OK)
     memcpy(t.data, layer->params + var->offset, var->size * sizeof(float));
   return st;
 }
@@ -311,6 +313,8 @@ static dn_status transfer_weights(const dn_layer *layer, const dn_tensor *list, 
     else
       memcpy(list[k].data, w, bytes);
   }
+  if (st == DN_OK && set && layer->weights_version != NULL)
+    ++*layer->weights_version;
   return st;
 }
 

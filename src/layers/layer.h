@@ -12,6 +12,7 @@
 #include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "densenet.h"
 #include "core/rng.h"
@@ -166,6 +167,9 @@ struct dn_layer {
   float *params; /* n_params floats: own storage, or a view into the model block */
   float *grads;
   bool bound; /* params/grads are views into a model's block */
+  /* The model's count of weight writes (dn_seq_weights_written) while bound, else NULL: a
+   * layer's own setters count theirs there. */
+  uint64_t *weights_version;
   bool in_model;
   dn_grad_state grad_state; /* set by backward (sequential.c resets it first) */
   void *impl;

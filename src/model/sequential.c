@@ -95,6 +95,7 @@ static dn_status rebuild_block(dn_model *model, dn_layer *extra) {
     if (!l->built)
       continue;
     dn_layer_bind(l, params + off, grads + off);
+    l->weights_version = &model->weights_version;
     for (size_t k = 0; k < l->n_vars; k++) {
       vars[v] = l->vars[k];
       vars[v++].offset += off;
