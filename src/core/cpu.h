@@ -7,6 +7,12 @@
 #ifndef DN_CPU_H
 #define DN_CPU_H
 
+/* Compilers and CPUs for which the library builds code with x86 target attributes (run only
+ * when dn_cpu_level_get() allows). */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define DN_HAVE_X86_KERNELS 1
+#endif
+
 typedef enum dn_cpu_level { DN_CPU_PORTABLE = 0, DN_CPU_AVX2 = 1, DN_CPU_AVX512 = 2 } dn_cpu_level;
 
 /* The usable level: the CPU's, capped by DN_CPU. */

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/cpu.h"
+
 /* Keeps a helper out of line (the packing routines: clearer profiles, smaller loops). */
 #ifdef __GNUC__
 #define DN_NOINLINE __attribute__((noinline))
@@ -74,8 +76,7 @@ void dn_dense_small_forward_portable(float *Y, const float *X, const float *W, c
 void dn_dense_small_backward_portable(float *dX, float *dW, float *db, float *dY, const float *X,
                                       const float *W, const float *Y, size_t N, size_t I, size_t O,
                                       bool relu);
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define DN_HAVE_X86_KERNELS 1
+#ifdef DN_HAVE_X86_KERNELS
 void dn_gemm_avx2(const dn_gemm_args *g);
 void dn_gemm_avx512(const dn_gemm_args *g);
 void dn_relu_colsum_avx2(float *dY, const float *Y, float *db, size_t N, size_t O, size_t ld,

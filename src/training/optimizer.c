@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/cpu.h"
 #include "core/options.h"
 #include "kernels/parallel.h"
 #include "core/status.h"
@@ -91,13 +92,14 @@ typedef void (*rule_loop)(const rule_k *k, float *w, const float *g, float *a, f
     (m) = u_ > (m) ? u_ : (m);                                                                     \
   } while (0)
 
-/* Defines loop_NAME_NS: NAME_f over n elements of a rule with NS slot planes, with the
+/* Defines loop_NAME_NS##SUFFIX: NAME_f over n elements of a rule with NS slot planes, with the
  * constants in a local copy so that the compiler sees no store can change them (and vectorizes
  * the loop), tracking the magnitudes of the planes it writes (only those: a plane aliasing w
- * would make the vectorizer's overlap check fail). */
-#define RULE_LOOP(NAME, NS)                                                                        \
-  static void loop_##NAME##_##NS(const rule_k *kp, float *w, const float *g, float *a, float *b,   \
-                                 float *c, size_t n, int32_t most[4]) {                            \
+ * would make the vectorizer's overlap check fail). TARGET: a target attribute or nothing. */
+#define RULE_LOOP(NAME, NS, SUFFIX, TARGET)                                                        \
+  static TARGET void loop_##NAME##_##NS##SUFFIX(const rule_k *kp, float *w, const float *g,        \
+                                                float *a, float *b, float *c, size_t n,            \
+                                                int32_t most[4]) {                                 \
     const rule_k k = *kp;                                                                          \
     int32_t mw = most[0], ma = most[1], mb = most[2], mc = most[3];                                \
     for (size_t i = 0; i < n; i++) {                                                               \
@@ -112,14 +114,29 @@ typedef void (*rule_loop)(const rule_k *k, float *w, const float *g, float *a, f
     }                                                                                              \
     most[0] = mw, most[1] = ma, most[2] = mb, most[3] = mc;                                        \
   }
-/* The loops of a rule for 0 to 3 slots, indexed by the slot count. */
+#define RULE_LOOPS_AT(NAME, SUFFIX, TARGET)                                                        \
+  RULE_LOOP(NAME, 0, SUFFIX, TARGET)                                                               \
+  RULE_LOOP(NAME, 1, SUFFIX, TARGET)                                                               \
+  RULE_LOOP(NAME, 2, SUFFIX, TARGET)                                                               \
+  RULE_LOOP(NAME, 3, SUFFIX, TARGET)
+
+/* Where the CPU has AVX2 (dn_cpu_level_get), the loops run 8 floats wide with a one-instruction
+ * maximum for the tracking (SSE2's takes four). The same IEEE operations without FMA (the
+ * target adds none and the library compiles without contraction), so the same bits. */
+#ifdef DN_HAVE_X86_KERNELS
 #define RULE_LOOPS(NAME)                                                                           \
-  RULE_LOOP(NAME, 0)                                                                               \
-  RULE_LOOP(NAME, 1)                                                                               \
-  RULE_LOOP(NAME, 2)                                                                               \
-  RULE_LOOP(NAME, 3)                                                                               \
-  static const rule_loop loops_##NAME[4] = {loop_##NAME##_0, loop_##NAME##_1, loop_##NAME##_2,     \
-                                            loop_##NAME##_3};
+  RULE_LOOPS_AT(NAME, , )                                                                          \
+  RULE_LOOPS_AT(NAME, _avx2, __attribute__((target("avx2"))))                                      \
+  static const rule_loop loops_##NAME[2][4] = {                                                    \
+      {loop_##NAME##_0, loop_##NAME##_1, loop_##NAME##_2, loop_##NAME##_3},                        \
+      {loop_##NAME##_0_avx2, loop_##NAME##_1_avx2, loop_##NAME##_2_avx2, loop_##NAME##_3_avx2}};
+#else
+#define RULE_LOOPS(NAME)                                                                           \
+  RULE_LOOPS_AT(NAME, , )                                                                          \
+  static const rule_loop loops_##NAME[2][4] = {                                                    \
+      {loop_##NAME##_0, loop_##NAME##_1, loop_##NAME##_2, loop_##NAME##_3},                        \
+      {loop_##NAME##_0, loop_##NAME##_1, loop_##NAME##_2, loop_##NAME##_3}};
+#endif
 RULE_LOOPS(sgd)
 RULE_LOOPS(adam)
 RULE_LOOPS(rmsprop)
@@ -138,7 +155,7 @@ typedef struct opt_row {
   double rho;
   double weight_decay; /* 0 = None */
   size_t (*slot_count)(const dn_optimizer_options *o);
-  const rule_loop *loops; /* by slot count */
+  const rule_loop (*loops)[4]; /* [AVX2 or not][slot count] */
   rule_f rule_f;
   rule_d rule_d;
 } opt_row;
@@ -1007,7 +1024,7 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
                       n_vars,
                       opt->n_params,
                       opt->n_slots,
-                      row_of(opt)->loops[opt->n_slots],
+                      row_of(opt)->loops[dn_cpu_level_get() >= DN_CPU_AVX2][opt->n_slots],
                       {0, 0, 0, 0}};
     if (threaded)
       dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, update_part, &job);
