@@ -932,19 +932,31 @@ typedef struct update_job {
 } update_job;
 
 /* The plain rule loop on the trainable elements inside [lo, hi) (weight decay done). */
+static void update_range(const update_job *j, size_t lo, size_t hi, int32_t most[4]) {
+  dn_var part;
+  size_t at = 0, n = 0; /* the run of adjacent trainable elements not yet updated */
+  for (size_t v = 0; v <= j->n_vars; v++) {
+    const bool more = v < j->n_vars && dn_var_trainable_within(&j->vars[v], lo, hi, &part);
+    if (more && n > 0 && part.offset == at + n) {
+      n += part.size; /* one loop over adjacent variables (a Dense kernel and bias) */
+      continue;
+    }
+    if (n > 0) {
+      float *plane[3];
+      for (size_t k = 0; k < 3; k++)
+        plane[k] = k < j->n_slots ? j->slots + k * j->n_params + at : j->w + at;
+      j->loop(j->k, j->w + at, j->g + at, plane[0], plane[1], plane[2], n, most);
+    }
+    at = more ? part.offset : 0;
+    n = more ? part.size : 0;
+  }
+}
+
+/* update_range on one thread's share, its magnitudes merged into the job's. */
 static void update_part(void *ctx, size_t lo, size_t hi) {
   update_job *j = ctx;
   int32_t most[4] = {0, 0, 0, 0};
-  dn_var part;
-  for (size_t v = 0; v < j->n_vars; v++) {
-    if (!dn_var_trainable_within(&j->vars[v], lo, hi, &part))
-      continue;
-    const size_t at = part.offset;
-    float *plane[3];
-    for (size_t k = 0; k < 3; k++)
-      plane[k] = k < j->n_slots ? j->slots + k * j->n_params + at : j->w + at;
-    j->loop(j->k, j->w + at, j->g + at, plane[0], plane[1], plane[2], part.size, most);
-  }
+  update_range(j, lo, hi, most);
   for (size_t k = 0; k < 4; k++)
     atomic_max(&j->most[k], (uint32_t)most[k]);
 }
@@ -1026,15 +1038,19 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
                       opt->n_slots,
                       row_of(opt)->loops[dn_cpu_level_get() >= DN_CPU_AVX2][opt->n_slots],
                       {0, 0, 0, 0}};
-    if (threaded)
+    int32_t most[4] = {0, 0, 0, 0};
+    if (threaded) {
       dn_parallel_ranges(opt->n_params, DN_UPDATE_GRAIN, update_part, &job);
-    else
-      update_part(&job, 0, opt->n_params);
+      for (size_t s = 0; s < 4; s++)
+        most[s] = (int32_t)atomic_load(&job.most[s]);
+    } else {
+      update_range(&job, 0, opt->n_params, most);
+    }
     /* Every new value is finite and the slots that were >= 0 still are (each rule keeps
      * them so): the next step starts from these magnitudes. */
-    opt->bound_w = atomic_load(&job.most[0]);
+    opt->bound_w = (uint32_t)most[0];
     for (size_t s = 0; s < 3; s++)
-      opt->bound_slot[s] = atomic_load(&job.most[s + 1]);
+      opt->bound_slot[s] = (uint32_t)most[s + 1];
   } else {
     size_t bad = 0;
     if (!checked_pass(opt, &k, w, g, vars, n_vars, false, &bad))
