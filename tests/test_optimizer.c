@@ -756,6 +756,8 @@ static void test_checked_path_same_bits(void **state) {
       {dn_adamw(.weight_decay = 0.1), 1e20f},
       {dn_rmsprop(), 1e19f},
       {dn_rmsprop(.momentum = 0.5), 1e19f},
+      {dn_rmsprop(.centered = true), 1e19f},
+      {dn_rmsprop(.centered = true, .momentum = 0.5), 1e19f},
       {dn_adagrad(), 1e19f},
       {dn_adadelta(), 1e19f},
       {dn_adamax(), 1e34f},
@@ -787,6 +789,35 @@ static void test_checked_path_same_bits(void **state) {
     assert_int_equal(dn_optimizer_iterations(checked), 3);
     dn_optimizer_free(plain);
     dn_optimizer_free(checked);
+  }
+}
+
+/* epsilon 0 and a zero gradient on fresh slots: Adam's m / (sqrt(v) + eps) and centered
+ * RMSprop's g / sqrt(vel - avg^2 + eps) are 0 / 0 there, NaN in Keras's float32: refused, with
+ * nothing written; with a nonzero gradient everywhere the same optimizers step. */
+static void test_zero_denominator_refused(void **state) {
+  (void)state;
+  const dn_var var = {
+      .name = "kernel", .offset = 0, .size = 3, .rows = 1, .cols = 3, .trainable = true};
+  for (int c = 0; c < 3; c++) {
+    dn_optimizer *opt = c == 0   ? dn_adam(.epsilon = DN_ZERO)
+                        : c == 1 ? dn_rmsprop(.centered = true, .epsilon = DN_ZERO)
+                                 : dn_adamax(.epsilon = DN_ZERO);
+    assert_non_null(opt);
+    print_message("  %s\n", opt->name);
+    assert_ok(dn_optimizer_prepare(opt, 3));
+    float w[3] = {0.5f, -0.25f, 0.75f}, g[3] = {0.1f, 0.0f, -0.2f};
+    assert_status_msg(dn_optimizer_step(opt, w, g, &var, 1, INFINITY), DN_ERR_NUMERIC,
+                      "element 1 (gradient 0");
+    assert_true(w[0] == 0.5f && w[1] == -0.25f && w[2] == 0.75f);
+    for (size_t i = 0; i < opt->n_slots * 3; i++)
+      assert_true(opt->slots[i] == 0.0f);
+    assert_int_equal(dn_optimizer_iterations(opt), 0);
+    g[1] = 0.3f;
+    assert_ok(dn_optimizer_step(opt, w, g, &var, 1, INFINITY));
+    for (int i = 0; i < 3; i++)
+      assert_true(isfinite(w[i]) && fabsf(w[i] - (float[]){0.5f, -0.25f, 0.75f}[i]) > 1e-4f);
+    dn_optimizer_free(opt);
   }
 }
 
@@ -1284,6 +1315,7 @@ int main(void) {
       cmocka_unit_test(test_overflow_refused_big),
       cmocka_unit_test(test_large_gradients_applied),
       cmocka_unit_test(test_checked_path_same_bits),
+      cmocka_unit_test(test_zero_denominator_refused),
       cmocka_unit_test(test_slots_and_state),
       cmocka_unit_test(test_out_of_memory),
   };

@@ -743,11 +743,71 @@ static void scan_part(void *ctx, size_t lo, size_t hi) {
   atomic_fetch_or_explicit(&j->negative, negative, memory_order_relaxed);
 }
 
-/* What the bounds start from: magnitudes as float bits without the sign. */
+/* What the bounds start from: magnitudes as float bits without the sign; for a centered
+ * RMSprop, the smallest denominator vel - avg^2 + eps of the step (NaN if not looked at or
+ * not >= FLT_MIN somewhere). */
 typedef struct step_scan {
   uint32_t g, w, slot[3];
   unsigned negative;
+  float least_denominator;
 } step_scan;
+
+/* Centered RMSprop's denominators, computed with the rule's float operations (so they are the
+ * ones the step will divide by): a pass over g and two slots, the price of a proof that none
+ * is 0 or negative (magnitudes give no lower bound for a difference). */
+typedef struct denominator_job {
+  const rule_k *k;
+  const float *g, *vel, *avg;
+  const dn_var *vars;
+  size_t n_vars;
+  _Atomic uint32_t least; /* float bits of the smallest positive one */
+  atomic_bool bad;        /* one is < FLT_MIN or NaN */
+} denominator_job;
+
+static void denominator_part(void *ctx, size_t lo, size_t hi) {
+  denominator_job *j = ctx;
+  const rule_k k = *j->k;
+  int32_t least = 0x7f800000; /* Inf */
+  bool bad = false;
+  dn_var part;
+  for (size_t v = 0; v < j->n_vars; v++) {
+    if (!dn_var_trainable_within(&j->vars[v], lo, hi, &part))
+      continue;
+    for (size_t i = part.offset; i < part.offset + part.size; i++) {
+      const float g = j->g[i];
+      const float vel = k.rho * j->vel[i] + k.c1 * (g * g), avg = k.rho * j->avg[i] + k.c1 * g;
+      const float d = vel - avg * avg + k.eps;
+      int32_t bits;
+      memcpy(&bits, &d, sizeof bits);
+      bad |= !(d >= FLT_MIN);
+      least = bits < least ? bits : least; /* positive floats order as their bits */
+    }
+  }
+  if (bad)
+    atomic_store_explicit(&j->bad, true, memory_order_relaxed);
+  uint32_t old = atomic_load_explicit(&j->least, memory_order_relaxed);
+  while ((uint32_t)least < old &&
+         !atomic_compare_exchange_weak_explicit(&j->least, &old, (uint32_t)least,
+                                                memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
+static float least_denominator(const dn_optimizer *opt, const rule_k *k, const float *g,
+                               const dn_var *vars, size_t n_vars, bool threaded) {
+  const size_t np = opt->n_params;
+  denominator_job j = {k,    g,      opt->slots,  opt->slots + (k->momentum ? 2 : 1) * np,
+                       vars, n_vars, 0x7f800000u, false};
+  if (threaded)
+    dn_parallel_ranges(np, DN_UPDATE_GRAIN, denominator_part, &j);
+  else
+    denominator_part(&j, 0, np);
+  if (atomic_load(&j.bad))
+    return NAN;
+  const uint32_t bits = atomic_load(&j.least);
+  float least;
+  memcpy(&least, &bits, sizeof least);
+  return least;
+}
 
 /* |x| from its bits; Inf for NaN (no bound holds then). */
 static double magnitude(uint32_t bits) {
@@ -806,11 +866,14 @@ static bool step_is_bounded(const dn_optimizer *opt, const rule_k *k, const step
     break;
   }
   case DN_OPT_RMSPROP: {
-    /* Centered: vel - avg^2 + eps has no lower bound from magnitudes. */
-    if (k->centered || (negative & 1u) || !(eps >= FLT_MIN) || !BOUNDED(G * G) ||
-        !BOUNDED(S0 + G * G))
+    /* Centered: vel - avg^2 + eps has no lower bound from magnitudes; its smallest value was
+     * computed (scan->least_denominator). */
+    const double least = k->centered ? scan->least_denominator : eps;
+    const double avg = k->centered ? (k->momentum ? S2 : S1) : 0.0;
+    if ((negative & 1u) || !(least >= FLT_MIN) || !BOUNDED(G * G) || !BOUNDED(S0 + G * G) ||
+        !BOUNDED(avg + G) || !BOUNDED((avg + G) * (avg + G)))
       return false;
-    step = G * lr / sqrt(eps);
+    step = G * lr / sqrt(least);
     if (k->momentum)
       step += S1 * k->mu;
     break;
@@ -1022,6 +1085,9 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
   memcpy(scan.slot, opt->bound_slot, sizeof scan.slot);
   scan.negative = opt->negative;
 
+  scan.least_denominator = NAN;
+  if (opt->kind == DN_OPT_RMSPROP && k.centered)
+    scan.least_denominator = least_denominator(opt, &k, g, vars, n_vars, threaded);
   if (step_is_bounded(opt, &k, &scan)) {
     if (k.decay) {
       FOR_TRAINABLE(vars, n_vars, i) {
