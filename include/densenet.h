@@ -61,7 +61,8 @@
  *   Compile, fit, evaluate ... dn_compile, dn_fit, dn_train_on_batch, dn_evaluate, dn_predict
  *   History .................. dn_history_*
  *   Callbacks ................ dn_early_stopping, dn_reduce_lr_on_plateau, dn_model_checkpoint, ...
- *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...
+ *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...,
+ *                              dn_model_export_c
  *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split, dn_to_categorical
  *   Plots .................... dn_plot_svg, dn_plot_history_svg
  */
@@ -1090,6 +1091,21 @@ dn_model *dn_model_load(const char *path);
  * layers or sizes differ from the model's. */
 dn_status dn_model_save_weights(const dn_model *model, const char *path);
 dn_status dn_model_load_weights(dn_model *model, const char *path);
+/* A built model as standalone C99 source for a device (none in Keras; keras2c's idea): writes
+ * `dir/name.h` and `dir/name.c`, which declare and define
+ *   void name_predict(const float *x, float *y);                   (one row)
+ *   void name_predict_batch(const float *x, size_t rows, float *y); (rows x input_dim -> output)
+ * and the macros NAME_INPUT_DIM / NAME_OUTPUT_DIM (NAME upper-cased). The weights are
+ * `static const float` arrays in exact hexadecimal literals; no allocation, no dependency beyond
+ * <math.h> for the activations that need it. Compiled with -ffp-contract=off, the functions
+ * return what dn_predict returns on the portable backend (DN_CPU=portable) bit for bit; against
+ * the AVX2 / AVX-512 backends (which use FMA) they agree to rounding (docs/deploy.md).
+ * Every layer kind and activation is exported (Dropout as nothing, BatchNormalization in its
+ * inference form). Both files are written or neither.
+ * Errors: DN_ERR_ARG (NULL; name not a C identifier of at most 48 characters, or reserved),
+ * DN_ERR_STATE (no layers, or no input width yet), DN_ERR_IO (dir missing, not a directory or
+ * not writable, with the reason), DN_ERR_NUMERIC (a weight is NaN or infinite), DN_ERR_NOMEM. */
+dn_status dn_model_export_c(const dn_model *model, const char *dir, const char *name);
 
 /* ======================================================================
  * Data: CSV loading and splitting (none in Keras; pandas/sklearn stand-ins)

@@ -6,9 +6,9 @@
  *
  * MODEL is a native file written by dn_model_save (docs/model-format.md); Keras files (.keras
  * archives, .h5 models) are read when the tool is built with the Keras interchange library
- * (DENSENET_HAVE_KERAS: see load_model below), and the usage text says which this build reads.
- * Columns: by default every column of the CSV is a feature, in file order. --features names the
- * feature columns (in the order the model expects them); --target names target columns, which
+ * (DENSENET_HAVE_KERAS: see load_model in tool_model.h), and the usage text says which this build
+ * reads. Columns: by default every column of the CSV is a feature, in file order. --features names
+ * the feature columns (in the order the model expects them); --target names target columns, which
  * are then not features (unless --features says otherwise) and give the output header.
  * Output: a header row (the --target names, or pred_0, pred_1, ...) and one row per input row,
  * each value printed with 9 significant digits (enough to read back the exact float32), to
@@ -28,9 +28,7 @@
 
 #include "densenet.h"
 
-#ifdef DENSENET_HAVE_KERAS
-#include "densenet_keras.h"
-#endif
+#include "tool_model.h"
 
 static const char USAGE[] =
     "usage: densenet-predict MODEL CSV [--out FILE] [--features A,B,...] [--target T,...]\n"
@@ -76,28 +74,6 @@ static const char **split_list(const char *text, size_t *count) {
   list[k] = NULL;
   *count = n;
   return (const char **)list;
-}
-
-/* The Keras hook: a zip archive (.keras) or an HDF5 file (legacy .h5) goes to the Keras loader
- * when the tool is built with it; everything else to the native loader, whose message says
- * what a file that is neither is. Only a regular file is sniffed (opening a FIFO would block):
- * the native loader refuses anything else, naming what it is. dn_keras_load parses in its
- * helper process with the default limits (densenet_keras.h): a file that crashes HDF5 is an
- * error message, not a crash here. */
-static dn_model *load_model(const char *path) {
-#ifdef DENSENET_HAVE_KERAS
-  unsigned char head[8] = {0};
-  struct stat sb;
-  FILE *f = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? fopen(path, "rb") : NULL;
-  if (f != NULL) {
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
-    if ((got >= 4 && memcmp(head, "PK\x03\x04", 4) == 0) ||
-        (got == 8 && memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0))
-      return dn_keras_load(path);
-  }
-#endif
-  return dn_model_load(path);
 }
 
 static int write_predictions(FILE *out, const float *y, size_t rows, size_t cols,
