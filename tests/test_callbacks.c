@@ -37,7 +37,7 @@ static size_t drive(dn_callback *cb, const char *key, const double *vals, size_t
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
   size_t np = dn_model_count_params(m);
   float *w = malloc(np * sizeof *w);
-  dn_cb_ctx ctx = {m, out ? out : stdout, n, 1, out ? DN_VERBOSE_LINES : DN_VERBOSE_SILENT};
+  dn_cb_ctx ctx = {m, out ? out : stdout, n, 1, out ? DN_VERBOSE_LINES : DN_VERBOSE_SILENT, false};
   dn_logbook book;
   assert_ok(dn_logbook_init(&book, 4));
   assert_ok(dn_cb_prepare(cb, &ctx));
@@ -264,7 +264,7 @@ static void test_reduce_lr_scripted(void **state) {
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1.0), .loss = "mse"));
   dn_callback *cb = dn_reduce_lr_on_plateau(.factor = 0.5, .patience = 2, .cooldown = 1,
                                             .min_lr = 0.2, .min_delta = DN_ZERO);
-  dn_cb_ctx ctx = {m, stdout, 10, 1, DN_VERBOSE_SILENT};
+  dn_cb_ctx ctx = {m, stdout, 10, 1, DN_VERBOSE_SILENT, false};
   dn_logbook book;
   assert_ok(dn_logbook_init(&book, 4));
   assert_ok(dn_cb_prepare(cb, &ctx));

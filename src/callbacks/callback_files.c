@@ -62,9 +62,10 @@ static void csv_free_impl(void *impl) {
 }
 
 static dn_status csv_train_begin(dn_callback *cb, dn_cb_ctx *ctx) {
-  (void)ctx;
   csv_logger *c = cb->impl;
   csv_release(cb);
+  if (ctx->no_files) /* a distributed fit's rank other than 0: no file, no rows */
+    return DN_OK;
   c->write_header = true;
   if (c->append) {
     FILE *old = fopen(c->filename, "r");
@@ -379,6 +380,8 @@ static dn_status ck_prepare(dn_callback *cb, dn_cb_ctx *ctx) {
 
 static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_logbook *book) {
   checkpoint *c = cb->impl;
+  /* a distributed fit's rank other than 0 keeps the best value but writes and prints nothing */
+  const bool verbose = c->verbose && !ctx->no_files;
   dn_logs logs = dn_logbook_view(book);
   char path[4096];
   dn_status st = expand_path(c->filepath, epoch, &logs, path, sizeof path);
@@ -391,20 +394,22 @@ static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
       char best[40];
       snprintf(best, sizeof best, "%.5f", c->best); /* "inf" as Python's f"{inf:.5f}" */
       if (!dn_monitor_improves(&c->monitor, current, true, c->best)) {
-        if (c->verbose)
+        if (verbose)
           fprintf(ctx->out, "\nEpoch %zu: %s did not improve from %s\n", epoch + 1, c->monitor.name,
                   best);
         return DN_OK;
       }
-      if (c->verbose)
+      if (verbose)
         fprintf(ctx->out, "\nEpoch %zu: %s improved from %s to %.5f, saving model to %s\n",
                 epoch + 1, c->monitor.name, best, current, path);
       c->best = current;
       c->has_best = true;
     }
-  } else if (c->verbose) {
+  } else if (verbose) {
     fprintf(ctx->out, "\nEpoch %zu: saving model to %s\n", epoch + 1, path);
   }
+  if (ctx->no_files)
+    return DN_OK;
   if ((st = make_parent_dirs(path)) != DN_OK)
     return st;
   st = c->weights_only ? dn_model_save_weights(ctx->model, path) : dn_model_save(ctx->model, path);
@@ -412,7 +417,7 @@ static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
     dn_error_context("dn_fit: ModelCheckpoint");
     return st;
   }
-  if (c->verbose)
+  if (verbose)
     fprintf(ctx->out, "\nEpoch %zu: finished saving model to %s\n", epoch + 1, path);
   return DN_OK;
 }

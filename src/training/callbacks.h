@@ -46,6 +46,9 @@ typedef struct dn_cb_ctx {
   /* fit's display, resolved (SILENT, BAR or LINES): callbacks' warnings, as Keras prints them,
    * go to `out` unless it is SILENT (dn_cb_warn) */
   dn_verbose verbose;
+  /* A distributed fit's process other than rank 0: callbacks write no files (CSVLogger,
+   * ModelCheckpoint) */
+  bool no_files;
 } dn_cb_ctx;
 
 /* A Keras warning (Python's "UserWarning: <text>") on fit's progress stream, unless fit is

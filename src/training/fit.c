@@ -61,6 +61,7 @@ typedef struct fit_data {
   size_t vrows;
   size_t batch, epochs, initial_epoch, steps; /* epochs resolved: DN_ZERO_COUNT -> 0 */
   bool has_terminate_on_nan;
+  bool validate;      /* validation runs (with hooks: on any process) */
   dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
 
@@ -122,6 +123,7 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
   d->steps = (d->rows + d->batch - 1) / d->batch;
+  d->validate = d->vrows > 0;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
   return dn_train_setup(o->model, fn, &xy, &d->undo);
@@ -186,17 +188,21 @@ static void gather(dn_model *model, const fit_data *d, const size_t *rows, size_
 static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, size_t epoch,
                              double *epoch_loss) {
   struct dn_train *t = model->train;
+  const dn_train_hooks *h = t->hooks;
   double sum = 0.0;
   size_t seen = 0;
   for (size_t step = 0; step < d->steps; step++) {
-    dn_status st;
-    for (size_t i = 0; i < r->n_cb; i++)
-      if ((st = dn_cb_batch_begin(r->cbs[i], &r->ctx, step)) != DN_OK)
-        return st;
-    size_t start = step * d->batch, n = d->rows - start < d->batch ? d->rows - start : d->batch;
-    gather(model, d, t->perm + start, n);
-    double loss = NAN;
+    dn_status st = DN_OK;
     dn_step_fault fault = DN_STEP_FINE;
+    for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
+      st = dn_cb_batch_begin(r->cbs[i], &r->ctx, step);
+    if (st != DN_OK) /* with hooks, in the step's agreement, as the step would */
+      return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
+    size_t start = step * d->batch, n = d->rows - start < d->batch ? d->rows - start : d->batch;
+    double loss = NAN;
+    if (start >= d->rows) /* with hooks: this process has no rows left in this epoch */
+      n = start = 0;
+    gather(model, d, t->perm + start, n);
     st = dn_train_step(model, t->bx, t->by, d->sw ? t->bw : NULL, n, true, &loss, &fault);
     if (st == DN_ERR_NUMERIC && (fault != DN_STEP_LOSS || !d->has_terminate_on_nan))
       return dn_fail(st,
@@ -212,35 +218,47 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     sum += loss * (double)n;
     seen += n;
     dn_logbook_clear(&r->batch_book);
-    if ((st = log_values(&r->batch_book, t, sum / (double)seen, false)) != DN_OK)
-      return st;
+    st = log_values(&r->batch_book, t, sum / (double)seen, false);
     dn_logbook_sort(&r->batch_book); /* Keras hands batch logs over in sorted key order */
     dn_logs logs = dn_logbook_view(&r->batch_book);
-    for (size_t i = 0; i < r->n_cb; i++)
-      if ((st = dn_cb_batch_end(r->cbs[i], &r->ctx, step, &logs)) != DN_OK)
-        return st;
-    dn_progress_batch_end(&r->progress, step, &logs);
+    for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
+      st = dn_cb_batch_end(r->cbs[i], &r->ctx, step, &logs);
+    if (st == DN_OK)
+      dn_progress_batch_end(&r->progress, step, &logs);
+    if (h != NULL) /* the same status and stop decision on every process */
+      st = h->agree(h->ctx, st, &model->stop_training);
+    if (st != DN_OK)
+      return st;
     if (model->stop_training)
       break;
   }
-  *epoch_loss = sum / (double)seen;
-  return DN_OK;
+  double rows = (double)seen;
+  /* with hooks: the loss and metrics over every process's rows */
+  dn_status st = h != NULL ? h->reduce_totals(h->ctx, model, DN_OK, &sum, &rows) : DN_OK;
+  *epoch_loss = sum / rows;
+  return st;
 }
 
 static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_data *d,
                             fit_run *r) {
   struct dn_train *t = model->train;
+  const dn_train_hooks *h = t->hooks;
   dn_status st;
   for (size_t epoch = d->initial_epoch; epoch < d->epochs; epoch++) {
     dn_train_reset_metrics(t);
     dn_logbook_clear(&r->book);
-    for (size_t i = 0; i < r->n_cb; i++)
-      if ((st = dn_cb_epoch_begin(r->cbs[i], &r->ctx, epoch)) != DN_OK)
-        return st;
+    st = DN_OK;
+    for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
+      st = dn_cb_epoch_begin(r->cbs[i], &r->ctx, epoch);
+    dn_step_fault fault = DN_STEP_FINE;
+    if (st != DN_OK) /* with hooks, in the first step's agreement, as the step would */
+      return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
     dn_progress_epoch_begin(&r->progress, epoch);
     for (size_t i = 0; i < d->rows; i++)
       t->perm[i] = i;
-    if (!o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
+    if (!o->no_shuffle && h != NULL)
+      h->shuffle(h->ctx, model, t->perm, d->rows);
+    else if (!o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
       for (size_t i = d->rows - 1; i > 0; i--) {
         size_t j = (size_t)dn_rng_below(&model->rng_shuffle, (uint64_t)i + 1);
         size_t tmp = t->perm[i];
@@ -252,34 +270,49 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
       return st;
     if ((st = log_values(&r->book, t, loss, false)) != DN_OK)
       return st;
-    if (d->vrows > 0) {
-      double vloss;
-      if ((st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows, d->batch, &vloss))) {
+    if (d->validate) {
+      double vloss = 0.0, vrows = (double)d->vrows;
+      dn_train_reset_metrics(t); /* a process without validation rows adds nothing */
+      if (d->vrows > 0 &&
+          (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows, d->batch, &vloss)))
         dn_error_context("dn_fit: validation");
-        return st;
+      if (h != NULL) { /* over every process's validation rows */
+        vloss *= vrows;
+        st = h->reduce_totals(h->ctx, model, st, &vloss, &vrows);
+        vloss /= vrows;
       }
-      if ((st = log_values(&r->book, t, vloss, true)) != DN_OK)
+      if (st != DN_OK || (st = log_values(&r->book, t, vloss, true)) != DN_OK)
         return st;
     }
-    for (size_t i = 0; i < r->n_cb; i++)
-      if ((st = dn_cb_epoch_end(r->cbs[i], &r->ctx, epoch, &r->book)) != DN_OK)
-        return st;
+    for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
+      st = dn_cb_epoch_end(r->cbs[i], &r->ctx, epoch, &r->book);
     dn_logs logs = dn_logbook_view(&r->book);
-    if ((st = dn_history_record(r->history, epoch, &logs)) != DN_OK)
+    if (st == DN_OK && (st = dn_history_record(r->history, epoch, &logs)) == DN_OK)
+      dn_progress_epoch_end(&r->progress, &logs);
+    if (h != NULL) /* the same status and stop decision on every process */
+      st = h->agree(h->ctx, st, &model->stop_training);
+    if (st != DN_OK)
       return st;
-    dn_progress_epoch_end(&r->progress, &logs);
     if (model->stop_training)
       break;
   }
   return DN_OK;
 }
 
-static dn_history *fit(dn_fit_options o, size_t n_cb) {
+static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h) {
   if (o.model == NULL)
     return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
   dn_model *model = o.model;
   fit_data d = {0};
-  if (check_fit(&o, o.callbacks, n_cb, &d) != DN_OK)
+  dn_status checked = check_fit(&o, o.callbacks, n_cb, &d);
+  if (h != NULL) { /* the local batch and the steps; every process's checks agreed */
+    dn_status st =
+        h->plan(h->ctx, model, checked, d.rows, d.vrows, &d.batch, &d.steps, &d.validate);
+    if (st != DN_OK && checked == DN_OK)
+      dn_train_setup_undo(model, &d.undo);
+    checked = st;
+  }
+  if (checked != DN_OK)
     return NULL;
   /* A fit that fails before its first step leaves the model as it was: its build (check_fit
    * built an unbuilt model), an unresolved "crossentropy" and its random streams. */
@@ -291,7 +324,8 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
   size_t keys = 2 * dn_model_metrics_count(model) + 4; /* loss and metric values, val_ too */
   fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
-  r.ctx = (dn_cb_ctx){model, o.out ? o.out : stdout, d.epochs, d.steps, DN_VERBOSE_SILENT};
+  r.ctx = (dn_cb_ctx){model,   o.out ? o.out : stdout, d.epochs,
+                      d.steps, DN_VERBOSE_SILENT,      h != NULL && h->no_files};
   dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, d.rows);
   if (st == DN_OK)
     st = dn_seq_reserve(model, d.batch < widest ? d.batch : widest);
@@ -308,6 +342,9 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
     st = DN_ERR_NOMEM;
   for (size_t i = 0; st == DN_OK && i < n_cb; i++)
     st = dn_cb_prepare(o.callbacks[i], &r.ctx);
+  bool stop = false;
+  if (h != NULL)
+    st = h->agree(h->ctx, st, &stop);
   if (st != DN_OK) {
     fit_cleanup(&r, false);
     dn_train_setup_undo(model, &d.undo);
@@ -321,12 +358,16 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   model->stop_training = false;
   for (size_t i = 0; st == DN_OK && i < n_cb; i++)
     st = dn_cb_train_begin(o.callbacks[i], &r.ctx);
+  if (h != NULL)
+    st = h->agree(h->ctx, st, &model->stop_training);
   if (st == DN_OK)
     st = run_epochs(model, &o, &d, &r);
   if (st == DN_OK) {
     dn_logs logs = dn_logbook_view(&r.book);
     for (size_t i = 0; st == DN_OK && i < n_cb; i++)
       st = dn_cb_train_end(o.callbacks[i], &r.ctx, &logs);
+    if (h != NULL)
+      st = h->agree(h->ctx, st, &stop);
   }
   fit_cleanup(&r, st == DN_OK);
   if (st != DN_OK && dn_optimizer_iterations(t->optimizer) == steps_before) {
@@ -337,11 +378,20 @@ static dn_history *fit(dn_fit_options o, size_t n_cb) {
   return st == DN_OK ? r.history : NULL;
 }
 
-dn_history *dn_fit_with(dn_fit_options o) {
+dn_history *dn_fit_hooked(dn_fit_options o, const dn_train_hooks *hooks) {
   size_t n_cb = 0;
   dn_history *history = NULL;
-  if (count_callbacks(o.callbacks, &n_cb) == DN_OK)
-    history = fit(o, n_cb);
+  if (count_callbacks(o.callbacks, &n_cb) == DN_OK) {
+    if (hooks != NULL && o.model != NULL && o.model->train != NULL)
+      o.model->train->hooks = hooks;
+    history = fit(o, n_cb, hooks);
+    if (hooks != NULL && o.model != NULL && o.model->train != NULL)
+      o.model->train->hooks = NULL;
+  }
   free_callbacks(o.callbacks); /* fit took them, also on failure */
   return history;
+}
+
+dn_history *dn_fit_with(dn_fit_options o) {
+  return dn_fit_hooked(o, NULL);
 }

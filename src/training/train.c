@@ -477,12 +477,17 @@ dn_status dn_train_step(dn_model *model, const float *x, const float *y, const f
   return st;
 }
 
-static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
+/* The step's local part: forward, loss (into *loss), metrics, the loss check, backward. With
+ * hooks, a process that has no rows in this step writes zero gradients. */
+static dn_status local_pass(dn_model *model, const float *x, const float *y, const float *sw,
                             size_t n, bool update, double *loss, dn_step_fault *fault) {
   struct dn_train *t = model->train;
   size_t out = dn_model_output_dim(model);
-  *fault = DN_STEP_FINE;
-  copy_frozen(model, true);
+  if (n == 0 && t->hooks != NULL) {
+    memset(model->grads, 0, model->n_params * sizeof *model->grads);
+    *loss = 0.0;
+    return DN_OK;
+  }
   const float *pred = dn_seq_forward(model, x, n, true);
   if (pred == NULL)
     return dn_last_status();
@@ -496,14 +501,31 @@ static dn_status train_step(dn_model *model, const float *x, const float *y, con
   /* The caller gets the loss as a float: 1e60 is finite as a double but Inf as a float. */
   if (!isfinite((float)*loss)) {
     *loss = (float)*loss;
-    copy_frozen(model, false); /* the refused step leaves the moving statistics alone too */
     *fault = DN_STEP_LOSS;
     return DN_ERR_NUMERIC;
   }
-  if ((st = dn_seq_backward(model, t->grad, n, NULL)) != DN_OK)
+  return dn_seq_backward(model, t->grad, n, NULL);
+}
+
+static dn_status train_step(dn_model *model, const float *x, const float *y, const float *sw,
+                            size_t n, bool update, double *loss, dn_step_fault *fault) {
+  const dn_train_hooks *h = model->train->hooks;
+  *fault = DN_STEP_FINE;
+  copy_frozen(model, true);
+  if (h != NULL)
+    h->step_begin(h->ctx, model);
+  dn_status st = local_pass(model, x, y, sw, n, update, loss, fault);
+  if (h != NULL) /* every process, whatever its own pass did: sums the gradients, agrees */
+    st = h->reduce_grads(h->ctx, model, n, st, fault);
+  if (st != DN_OK) {
+    if (st == DN_ERR_NUMERIC || h != NULL) /* the refused step leaves the statistics alone too */
+      copy_frozen(model, false);
     return st;
+  }
+  /* The bound comes from the gradients the optimizer gets: with hooks the summed ones, which
+   * the layers' backward passes did not check. */
   float g_bound;
-  if (!dn_train_grads_finite(model, true, &g_bound)) {
+  if (!dn_train_grads_finite(model, h == NULL, &g_bound)) {
     copy_frozen(model, false);
     *fault = DN_STEP_GRADIENT;
     return DN_ERR_NUMERIC;

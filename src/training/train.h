@@ -19,6 +19,14 @@
 
 #define DN_TRAIN_NAME_CAP 64
 
+/* Why a training step was refused (DN_ERR_NUMERIC). */
+typedef enum dn_step_fault {
+  DN_STEP_FINE,     /* not refused */
+  DN_STEP_LOSS,     /* the loss is NaN or Inf as a float */
+  DN_STEP_GRADIENT, /* a gradient is NaN or Inf */
+  DN_STEP_UPDATE,   /* the optimizer's update would make a weight or a slot Inf or NaN */
+} dn_step_fault;
+
 struct dn_train {
   const dn_loss *loss;
   dn_loss_params loss_params;
@@ -39,7 +47,42 @@ struct dn_train {
    * is refused for a NaN/Inf loss or gradient. */
   float *frozen;
   size_t frozen_cap;
+  const struct dn_train_hooks *hooks; /* set for the duration of a distributed fit, else NULL */
 };
+
+/* The seam a distributed fit (src/mpi/) fills; the core calls it at fixed points, every
+ * process in the same order, so each hook may be a collective operation. A NULL hooks pointer
+ * (dn_fit) runs none of this. Each hook gets the process's own status and returns the status
+ * every process agrees on (the first failure's, the same on all); a hook never fails alone. */
+typedef struct dn_train_hooks {
+  void *ctx;
+  bool no_files; /* callbacks write no files in this process (dn_cb_ctx.no_files) */
+  /* After fit's checks and allocations (local: their status): the local batch of rows this
+   * process trains on per step (*batch, from the global batch in), the steps of an epoch
+   * (*steps, the same on every process; a step past this process's rows trains on 0 rows),
+   * and whether any process validates (*validate). */
+  dn_status (*plan)(void *ctx, dn_model *model, dn_status local, size_t rows, size_t vrows,
+                    size_t *batch, size_t *steps, bool *validate);
+  /* The epoch's shuffle of perm[0..rows) (instead of fit's Fisher-Yates on rng_shuffle). */
+  void (*shuffle)(void *ctx, dn_model *model, size_t *perm, size_t rows);
+  /* Before a training step's forward pass. */
+  void (*step_begin)(void *ctx, dn_model *model);
+  /* After the backward pass of n rows (or a local failure: local != DN_OK, *fault its kind),
+   * before the gradient check and the optimizer step: sums model->grads across processes.
+   * Returns the agreed status and sets *fault to the agreed fault. */
+  dn_status (*reduce_grads)(void *ctx, dn_model *model, size_t n, dn_status local,
+                            dn_step_fault *fault);
+  /* An epoch's (or validation's) totals: the loss sum (loss x rows), the rows, and the compiled
+   * metrics' running states, summed across processes in place. */
+  dn_status (*reduce_totals)(void *ctx, dn_model *model, dn_status local, double *loss_sum,
+                             double *rows);
+  /* After a batch's or an epoch's callbacks: the agreed status, and *stop (model->stop_training)
+   * true on every process if it is on any. */
+  dn_status (*agree)(void *ctx, dn_status local, bool *stop);
+} dn_train_hooks;
+
+/* dn_fit with hooks (NULL: exactly dn_fit). Owns the callbacks as dn_fit does. */
+dn_history *dn_fit_hooked(dn_fit_options options, const dn_train_hooks *hooks);
 
 void dn_train_free(struct dn_train *train);
 
@@ -86,14 +129,6 @@ size_t dn_train_target_cols(const dn_model *model);
 /* Grows the batch buffers and the model workspace to `rows` rows, and the
  * shuffle order to perm_rows entries (0 = not needed). */
 dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows);
-
-/* Why a training step was refused (DN_ERR_NUMERIC). */
-typedef enum dn_step_fault {
-  DN_STEP_FINE,     /* not refused */
-  DN_STEP_LOSS,     /* the loss is NaN or Inf as a float */
-  DN_STEP_GRADIENT, /* a gradient is NaN or Inf */
-  DN_STEP_UPDATE,   /* the optimizer's update would make a weight or a slot Inf or NaN */
-} dn_step_fault;
 
 /* "loss is NaN or Inf", ...: the fault for a message. */
 const char *dn_step_fault_text(dn_step_fault fault);

@@ -1,0 +1,306 @@
+/* test_mpi.c -- dn_mpi_fit under mpirun (tests/mpi/CMakeLists.txt runs each case with 2 and 3
+ * ranks). Every rank checks; a rank that finds a fault prints it and the program exits 1.
+ *
+ *   same    identical weights (BatchNormalization's moving statistics included) and histories
+ *           on all ranks after a shuffled fit with Dropout and validation_split; a second fit
+ *           from the same seed gives the same bits (run-to-run identity)
+ *   single  a fit over R ranks equals one process's dn_fit on the same global batches:
+ *           |w_mpi - w_one| <= 1e-4 * (1 + |w_one|) after 6 epochs (float32 rounding: the
+ *           n_r / N scaling and the ring's sums round differently from one mean); also val_loss
+ *   early   EarlyStopping and a stop asked on one rank only end every rank at the same epoch
+ *   nan     a NaN in the last rank's rows: every rank gets NULL and DN_ERR_NUMERIC, and all
+ *           ranks still hold the same weights
+ *   resume  4 epochs straight == 2 epochs, rank 0's ModelCheckpoint file loaded by every rank,
+ *           then epochs 3-4 (bit for bit)
+ */
+#include <densenet_mpi.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int rank, size, faults;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "rank %d: %s:%d: %s: ", rank, __FILE__, __LINE__, #cond);                    \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fprintf(stderr, " (%s)\n", dn_last_error());                                                 \
+      faults++;                                                                                    \
+    }                                                                                              \
+  } while (0)
+
+#define COLS 3
+#define ROWS 100 /* the global data set */
+#define BATCH 16
+
+/* Row r of a fixed regression data set. */
+static void make_row(size_t r, float *x, float *y) {
+  for (size_t j = 0; j < COLS; j++)
+    x[j] = (float)sin(0.37 * (double)(r * COLS + j) + 0.1 * (double)j);
+  *y = 0.8f * x[0] - 0.5f * x[1] * x[2] + 0.3f;
+}
+
+/* This rank's shard so that step k of the distributed fit trains on the rows k*B .. k*B+B-1 of
+ * the global data (dn_mpi_fit's mapping: rank r takes b_r rows of each global batch). */
+static size_t make_shard(float *x, float *y) {
+  size_t n = 0;
+  for (size_t k = 0; k * BATCH < ROWS; k++) {
+    size_t off = 0;
+    for (int q = 0; q < rank; q++)
+      off += BATCH / (size_t)size + ((size_t)q < BATCH % (size_t)size ? 1 : 0);
+    size_t b = BATCH / (size_t)size + ((size_t)rank < BATCH % (size_t)size ? 1 : 0);
+    for (size_t i = 0; i < b && k * BATCH + off + i < ROWS; i++, n++)
+      make_row(k * BATCH + off + i, x + n * COLS, y + n);
+  }
+  return n;
+}
+
+static dn_model *dense_model(void) {
+  dn_model *m = dn_sequential(dn_dense(8, .activation = "relu", .input_dim = COLS),
+                              dn_dense(4, .activation = "tanh"), dn_dense(1));
+  dn_model_set_seed(m, 7);
+  dn_compile(m, .optimizer_object = dn_adam(.learning_rate = 0.01), .loss = "mse",
+             .metrics = (const char *[]){"mae", NULL});
+  return m;
+}
+
+static dn_model *bn_model(void) {
+  dn_model *m =
+      dn_sequential(dn_dense(8, .activation = "relu", .input_dim = COLS),
+                    dn_batch_normalization(.momentum = 0.9), dn_dropout(0.25), dn_dense(1));
+  dn_model_set_seed(m, 11);
+  dn_compile(m, .optimizer = "adam", .loss = "mse", .metrics = (const char *[]){"mae", NULL});
+  return m;
+}
+
+static float *weights(const dn_model *m, size_t *n) {
+  *n = dn_model_count_params(m);
+  float *w = malloc(*n * sizeof *w);
+  dn_model_get_weights(m, w, *n);
+  return w;
+}
+
+/* Every rank's weights equal rank 0's, bit for bit. */
+static void check_same_on_all(const dn_model *m, const char *what) {
+  size_t n;
+  float *w = weights(m, &n), *w0 = malloc(n * sizeof *w0);
+  memcpy(w0, w, n * sizeof *w);
+  MPI_Bcast(w0, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD);
+  CHECK(memcmp(w, w0, n * sizeof *w) == 0, "%s: weights differ from rank 0's", what);
+  free(w);
+  free(w0);
+}
+
+static void case_same(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y);
+  float *first = NULL;
+  size_t np = 0;
+  for (int run = 0; run < 2; run++) {
+    dn_model *m = bn_model();
+    dn_history *h =
+        dn_mpi_fit(MPI_COMM_WORLD, m, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 4,
+                   .batch_size = BATCH, .validation_split = 0.25, .verbose = DN_VERBOSE_SILENT);
+    CHECK(h != NULL, "fit failed");
+    if (h == NULL) {
+      dn_model_free(m);
+      return;
+    }
+    check_same_on_all(m, "after fit");
+    double last[2] = {dn_history_values(h, "loss")[3], dn_history_values(h, "val_mae")[3]};
+    double last0[2] = {last[0], last[1]};
+    MPI_Bcast(last0, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    CHECK(last[0] == last0[0] && last[1] == last0[1], "history differs from rank 0's");
+    CHECK(isfinite(last[0]) && isfinite(last[1]), "loss %g val_mae %g", last[0], last[1]);
+    size_t k;
+    float *w = weights(m, &k);
+    if (run == 0) {
+      first = w;
+      np = k;
+    } else {
+      CHECK(k == np && memcmp(first, w, k * sizeof *w) == 0, "second run differs from the first");
+      free(w);
+    }
+    dn_history_free(h);
+    dn_model_free(m);
+  }
+  free(first);
+}
+
+static void case_single(void) {
+  float x[ROWS * COLS], y[ROWS], gx[ROWS * COLS], gy[ROWS], vx[20 * COLS], vy[20];
+  size_t n = make_shard(x, y);
+  for (size_t r = 0; r < ROWS; r++)
+    make_row(r, gx + r * COLS, gy + r);
+  /* validation rows ROWS.. ROWS+19, split across ranks in blocks */
+  float own_vx[20 * COLS], own_vy[20];
+  size_t nv = 0;
+  for (size_t r = 0; r < 20; r++) {
+    make_row(ROWS + r, vx + r * COLS, vy + r);
+    if ((int)(r % (size_t)size) == rank) {
+      memcpy(own_vx + nv * COLS, vx + r * COLS, COLS * sizeof *vx);
+      own_vy[nv++] = vy[r];
+    }
+  }
+  dn_model *dist = dense_model(), *one = dense_model();
+  dn_history *hd = dn_mpi_fit(
+      MPI_COMM_WORLD, dist, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 6,
+      .batch_size = BATCH, .no_shuffle = true, .validation_x = dn_tensor_2d(own_vx, nv, COLS),
+      .validation_y = dn_tensor_2d(own_vy, nv, 1), .verbose = DN_VERBOSE_SILENT);
+  dn_history *h1 =
+      dn_fit(one, dn_tensor_2d(gx, ROWS, COLS), dn_tensor_2d(gy, ROWS, 1), .epochs = 6,
+             .batch_size = BATCH, .no_shuffle = true, .validation_x = dn_tensor_2d(vx, 20, COLS),
+             .validation_y = dn_tensor_2d(vy, 20, 1), .verbose = DN_VERBOSE_SILENT);
+  CHECK(hd != NULL && h1 != NULL, "fit failed");
+  if (hd != NULL && h1 != NULL) {
+    size_t k;
+    float *wd = weights(dist, &k), *w1 = weights(one, &k);
+    double worst = 0.0;
+    for (size_t i = 0; i < k; i++) {
+      double excess = fabs((double)wd[i] - w1[i]) / (1.0 + fabs((double)w1[i]));
+      worst = excess > worst ? excess : worst;
+    }
+    CHECK(worst <= 1e-4, "weights differ from one process's by %g relative", worst);
+    for (int e = 0; e < 6; e++) {
+      double a = dn_history_values(hd, "val_loss")[e], b = dn_history_values(h1, "val_loss")[e];
+      double c = dn_history_values(hd, "loss")[e], d = dn_history_values(h1, "loss")[e];
+      CHECK(fabs(a - b) <= 1e-4 * (1 + fabs(b)), "epoch %d val_loss %.9g vs %.9g", e, a, b);
+      CHECK(fabs(c - d) <= 1e-4 * (1 + fabs(d)), "epoch %d loss %.9g vs %.9g", e, c, d);
+    }
+    if (rank == 0)
+      printf("largest relative weight difference to one process: %.3g\n", worst);
+    free(wd);
+    free(w1);
+  }
+  check_same_on_all(dist, "single");
+  dn_history_free(hd);
+  dn_history_free(h1);
+  dn_model_free(dist);
+  dn_model_free(one);
+}
+
+static void stop_on_rank1(dn_model *model, size_t epoch, const dn_logs *logs, void *user) {
+  (void)logs;
+  (void)user;
+  if (rank == 1 && epoch == 2)
+    dn_model_stop_training(model);
+}
+
+static void case_early(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y);
+  /* EarlyStopping that sees no improvement (min_delta huge): stops after patience + 1 */
+  dn_model *m = dense_model();
+  dn_callback *cbs[] = {dn_early_stopping(.monitor = "val_loss", .patience = 2, .min_delta = 1e9),
+                        NULL};
+  dn_history *h = dn_mpi_fit(MPI_COMM_WORLD, m, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1),
+                             .epochs = 20, .batch_size = BATCH, .validation_split = 0.2,
+                             .callbacks = cbs, .verbose = DN_VERBOSE_SILENT);
+  CHECK(h != NULL, "fit failed");
+  long len = h ? (long)dn_history_length(h) : -1, len0 = len;
+  MPI_Bcast(&len0, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  CHECK(len == 3 && len0 == 3, "stopped after %ld epochs (rank 0: %ld), not 3", len, len0);
+  check_same_on_all(m, "early");
+  dn_history_free(h);
+  dn_model_free(m);
+  /* A stop asked on rank 1 only, at the end of epoch 3: everyone ends there. */
+  m = dense_model();
+  dn_callback *one[] = {dn_lambda_callback(.on_epoch_end = stop_on_rank1), NULL};
+  h = dn_mpi_fit(MPI_COMM_WORLD, m, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 20,
+                 .batch_size = BATCH, .callbacks = one, .verbose = DN_VERBOSE_SILENT);
+  len = h ? (long)dn_history_length(h) : -1;
+  CHECK(len == 3, "a stop on rank 1 at epoch 3 ended this rank after %ld epochs", len);
+  check_same_on_all(m, "stop on one rank");
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void case_nan(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y);
+  if (rank == size - 1)
+    x[(n - 1) * COLS + 1] = NAN; /* its last row: a step in the last batch fails */
+  dn_model *m = dense_model();
+  dn_history *h =
+      dn_mpi_fit(MPI_COMM_WORLD, m, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 3,
+                 .batch_size = BATCH, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT);
+  CHECK(h == NULL, "fit returned a history");
+  CHECK(dn_last_status() == DN_ERR_NUMERIC, "status %s, not DN_ERR_NUMERIC",
+        dn_status_string(dn_last_status()));
+  check_same_on_all(m, "after the failure");
+  /* the communicator still works */
+  int one = 1, sum = 0;
+  MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  CHECK(sum == size, "allreduce after the failure gave %d", sum);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
+static void case_resume(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y);
+  dn_tensor tx = dn_tensor_2d(x, n, COLS), ty = dn_tensor_2d(y, n, 1);
+  dn_model *straight = bn_model();
+  dn_history *h = dn_mpi_fit(MPI_COMM_WORLD, straight, tx, ty, .epochs = 4, .batch_size = BATCH,
+                             .verbose = DN_VERBOSE_SILENT);
+  CHECK(h != NULL, "straight fit failed");
+  dn_history_free(h);
+  char path[64];
+  snprintf(path, sizeof path, "resume_np%d.dnn", size);
+  if (rank == 0)
+    remove(path);
+  MPI_Barrier(MPI_COMM_WORLD);
+  dn_model *part = bn_model();
+  dn_callback *cbs[] = {dn_model_checkpoint(path, .monitor = "loss"), NULL};
+  h = dn_mpi_fit(MPI_COMM_WORLD, part, tx, ty, .epochs = 2, .batch_size = BATCH, .callbacks = cbs,
+                 .verbose = DN_VERBOSE_SILENT);
+  CHECK(h != NULL, "first part failed");
+  dn_history_free(h);
+  dn_model_free(part);
+  MPI_Barrier(MPI_COMM_WORLD); /* rank 0 has written the file */
+  dn_model *resumed = dn_model_load(path);
+  CHECK(resumed != NULL, "loading %s", path);
+  if (resumed == NULL) {
+    dn_model_free(straight);
+    return;
+  }
+  h = dn_mpi_fit(MPI_COMM_WORLD, resumed, tx, ty, .epochs = 4, .initial_epoch = 2,
+                 .batch_size = BATCH, .verbose = DN_VERBOSE_SILENT);
+  CHECK(h != NULL, "resumed fit failed");
+  size_t k;
+  float *a = weights(straight, &k), *b = weights(resumed, &k);
+  CHECK(memcmp(a, b, k * sizeof *a) == 0, "resumed weights differ from the straight run's");
+  check_same_on_all(resumed, "resumed");
+  free(a);
+  free(b);
+  dn_history_free(h);
+  dn_model_free(straight);
+  dn_model_free(resumed);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const char *c = argc > 1 ? argv[1] : "";
+  if (strcmp(c, "same") == 0)
+    case_same();
+  else if (strcmp(c, "single") == 0)
+    case_single();
+  else if (strcmp(c, "early") == 0)
+    case_early();
+  else if (strcmp(c, "nan") == 0)
+    case_nan();
+  else if (strcmp(c, "resume") == 0)
+    case_resume();
+  else
+    CHECK(0, "unknown case '%s'", c);
+  int all = 0;
+  MPI_Allreduce(&faults, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (rank == 0)
+    printf("test_mpi %s on %d ranks: %s\n", c, size, all ? "FAILED" : "passed");
+  MPI_Finalize();
+  return all ? 1 : 0;
+}
