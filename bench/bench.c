@@ -12,7 +12,12 @@
  * views and one warm-up epoch (on a separate model) are excluded. W1-latency: 100,000
  * single-row predicts on the trained W1 net after 2,000 warm-up calls, each call on a view of
  * its row made in the loop (as a caller would); W4: 100,000 rows in batches of 1024, a view per
- * batch. */
+ * batch.
+ *
+ * bench_mpi (built from this file with DN_BENCH_MPI where the MPI library is built) runs W2 and
+ * W3 through dn_mpi_fit instead: `mpirun -np R bench_mpi --threads 1`, each rank training on its
+ * contiguous 1/R of the rows with the workload's batch as the global batch; samples/s counts
+ * every rank's rows, and only rank 0 prints. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -22,6 +27,13 @@
 #include <time.h>
 
 #include "densenet.h"
+
+#ifdef DN_BENCH_MPI
+#include <mpi.h>
+
+#include "densenet_mpi.h"
+static int g_rank = 0, g_ranks = 1;
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -142,9 +154,21 @@ static dn_model *make_model(const workload *w, uint64_t seed) {
 /* x, y: the workload's data as tensors (views made before the timed region). */
 static double fit(dn_model *m, const workload *w, dn_tensor x, dn_tensor y, size_t epochs,
                   uint64_t seed, double *final_loss) {
+#ifdef DN_BENCH_MPI
+  const size_t n = x.shape[0], lo = n * (size_t)g_rank / (size_t)g_ranks;
+  const size_t hi = n * (size_t)(g_rank + 1) / (size_t)g_ranks;
+  dn_tensor xs = dn_tensor_2d(x.data + lo * w->in, hi - lo, w->in);
+  dn_tensor ys = dn_tensor_2d(y.data + lo * w->out, hi - lo, w->out);
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = now();
+  dn_history *h = dn_mpi_fit(MPI_COMM_WORLD, m, xs, ys, .epochs = epochs, .batch_size = w->batch,
+                             .verbose = DN_VERBOSE_SILENT, .seed = seed);
+  MPI_Barrier(MPI_COMM_WORLD);
+#else
   double t0 = now();
   dn_history *h = dn_fit(m, x, y, .epochs = epochs, .batch_size = w->batch,
                          .verbose = DN_VERBOSE_SILENT, .seed = seed);
+#endif
   double t = now() - t0;
   if (h == NULL)
     die("fit");
@@ -158,6 +182,10 @@ static const char *peer = "libdensenet";
 
 static void print_rate(const char *name, int threads, double *rates, int reps, double flops,
                        const char *extra) {
+#ifdef DN_BENCH_MPI
+  if (g_rank != 0)
+    return;
+#endif
   double mn = rates[0], mx = rates[0];
   for (int r = 1; r < reps; r++) {
     mn = rates[r] < mn ? rates[r] : mn;
@@ -257,9 +285,31 @@ static void predict_workload(int threads, int reps) {
   free(Y);
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
+#ifdef DN_BENCH_MPI
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &g_ranks);
+  static char mpi_peer[64];
+  snprintf(mpi_peer, sizeof mpi_peer, "libdensenet-mpi%d", g_ranks);
+  peer = mpi_peer;
+  int code = run(argc, argv);
+  MPI_Finalize();
+  return code;
+#else
+  return run(argc, argv);
+#endif
+}
+
+static int run(int argc, char **argv) {
   int threads = 1, reps = 3;
+#ifdef DN_BENCH_MPI
+  const char *which = "W2,W3"; /* the training workloads with batches worth splitting */
+#else
   const char *which = "W1,W2,W3,W4";
+#endif
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       threads = atoi(argv[++i]);
@@ -287,8 +337,14 @@ int main(int argc, char **argv) {
     return 0;
   }
 #endif
+#ifdef DN_BENCH_MPI
+  if (g_rank == 0)
+    printf("INFO libdensenet %s backend=%s threads=%d ranks=%d\n", DN_VERSION_STRING,
+           dn_kernels_backend(), threads, g_ranks);
+#else
   printf("INFO libdensenet %s backend=%s threads=%d\n", DN_VERSION_STRING, dn_kernels_backend(),
          threads);
+#endif
   if (strstr(which, "W1"))
     train_workload(&W1, threads, reps, true);
   if (strstr(which, "W2"))
