@@ -406,7 +406,7 @@ dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x);
  * adapt does), equal to dn_normalization_adapt on the same rows within float rounding. The
  * source is reset first if it was read before (dn_source_reset). count stays 0.
  * Errors: as dn_normalization_adapt (the width is the source's x_cols; a NaN or Inf names the
- * batch and row), DN_ERR_ARG (NULL source), DN_ERR_FORMAT (a source that gave no rows), a
+ * batch and row), DN_ERR_ARG (NULL source), DN_ERR_STATE (a source that gave no rows), a
  * failing source's status (its message kept), DN_ERR_NOMEM; nothing is changed on failure. */
 dn_status dn_normalization_adapt_source(dn_layer *layer, dn_source *source, size_t batch_size);
 
