@@ -445,8 +445,9 @@ static void test_adapt_source(void **state) {
       b, (dn_tensor[]){dn_tensor_1d(wc, 3), dn_tensor_1d(wc + 3, 3), dn_tensor_1d(wc + 6, 1)}, 3));
   for (int j = 0; j < 7; j++)
     assert_close(wc[j], wa[j], 0.0, 2.5e-7);
-  assert_status_msg(dn_normalization_adapt_source(dn_normalization(.input_dim = 2), s, 0),
-                    DN_ERR_SHAPE, "3 columns");
+  dn_layer *narrow = dn_normalization(.input_dim = 2);
+  assert_status_msg(dn_normalization_adapt_source(narrow, s, 0), DN_ERR_SHAPE, "3 columns");
+  dn_layer_free(narrow);
   dn_layer_free(a);
   dn_layer_free(b);
   dn_source_free(s);
