@@ -64,6 +64,8 @@
  *   Persistence .............. dn_model_save, dn_model_load, dn_model_save_weights, ...,
  *                              dn_model_export_c
  *   Data ..................... dn_dataset, dn_csv_load, dn_train_test_split, dn_to_categorical
+ *   Data that streams ........ dn_source, dn_csv_source, dn_fit_source, dn_evaluate_source,
+ *                              dn_predict_source, dn_normalization_adapt_source
  *   Plots .................... dn_plot_svg, dn_plot_history_svg
  */
 #ifndef DENSENET_H
@@ -264,6 +266,9 @@ size_t dn_tensor_cols(dn_tensor t);
  * dims, same storage, not owning). Out of range: the zero tensor. */
 dn_tensor dn_tensor_slice_rows(dn_tensor t, size_t first, size_t count);
 
+/* A batch source (data that streams, larger than memory): see "Data that streams" below. */
+typedef struct dn_source dn_source;
+
 /* ======================================================================
  * Layers and activations
  *
@@ -394,6 +399,16 @@ dn_layer *dn_normalization_with(dn_normalization_options options);
  * differs from the layer's input width, rank above 2), DN_ERR_NUMERIC (a NaN or Inf in x);
  * nothing is changed on failure. */
 dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x);
+/* Normalization.adapt(dataset): the same from every row of one pass of a batch source (its x;
+ * y is read and ignored), in batches of batch_size rows (0 -> 32), with memory bounded by one
+ * batch: a streaming mean and population variance per feature in double (Chan et al.'s
+ * pairwise update of count, mean and sum of squared deviations per batch, as Keras's batched
+ * adapt does), equal to dn_normalization_adapt on the same rows within float rounding. The
+ * source is reset first if it was read before (dn_source_reset). count stays 0.
+ * Errors: as dn_normalization_adapt (the width is the source's x_cols; a NaN or Inf names the
+ * batch and row), DN_ERR_ARG (NULL source), DN_ERR_STATE (a source that gave no rows), a
+ * failing source's status (its message kept), DN_ERR_NOMEM; nothing is changed on failure. */
+dn_status dn_normalization_adapt_source(dn_layer *layer, dn_source *source, size_t batch_size);
 
 /* Frees a layer that was never given to a model. NULL, or a layer a model owns, is ignored. */
 void dn_layer_free(dn_layer *layer);
@@ -927,6 +942,130 @@ const char *dn_model_metric_name(const dn_model *model, size_t index);
 dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y);
 
 /* ======================================================================
+ * Data that streams: batch sources (Keras: fit / evaluate / predict on a PyDataset or a
+ * generator). docs/streaming.md has the protocol in full and an example.
+ * ====================================================================== */
+
+/* A source hands out the rows of one pass over its data, a batch at a time, through the
+ * caller's callbacks. The library asks for a batch by giving views over its own buffers:
+ *   next(state, x, y, &rows): write up to dn_tensor_rows(x) rows (the capacity: the call's
+ *     batch_size) into x (capacity x x_cols) and the same rows' targets into y (capacity x
+ *     y_cols; the zero "no tensor" when y_cols is 0), and set *rows to the number written.
+ *     *rows = 0 says the pass has ended (the data is exhausted). Return DN_OK, or a failure
+ *     status, which the calling function returns (with the message the callback left through a
+ *     library call, else one naming the status), after the rows already used. A batch shorter
+ *     than the capacity is trained on as it is (make every batch but the last full for results
+ *     equal to the in-memory call's).
+ *   reset(state): optional; start the next pass from the beginning (the next epoch, the next
+ *     evaluate). Called only for a source that has been read since it was made or last reset,
+ *     before a pass starts (so a fresh source is never reset). Without it a source can be
+ *     read once: a second pass fails with DN_ERR_STATE.
+ *   free_state(state): optional; called by dn_source_free.
+ * steps: batches per pass if known, else 0 (unknown: a pass ends when next gives 0 rows; fit
+ *   learns the count from the first epoch for its progress display). With steps known, a pass
+ *   ends after that many batches (next is not asked again) or earlier at 0 rows.
+ * Example: dn_source *s = dn_source(my_next, .state = &reader, .x_cols = 8, .y_cols = 1,
+ *   .reset = my_rewind).
+ * The library calls the callbacks from the calling thread only, never two at once. A source is
+ * borrowed by the calls that read it (the caller frees it with dn_source_free) and must not be
+ * read by two calls at the same time.
+ * Errors: DN_ERR_ARG (next NULL, x_cols 0), DN_ERR_NOMEM; NULL is returned and nothing is
+ * called (free_state included). */
+typedef struct dn_source_options {
+  dn_status (*next)(void *state, dn_tensor x, dn_tensor y, size_t *rows);
+  void *state; /* handed to the callbacks, never read by the library */
+  size_t x_cols;
+  size_t y_cols; /* 0: no targets (a source for predict only) */
+  size_t steps;  /* batches per pass, 0 = unknown */
+  dn_status (*reset)(void *state);
+  void (*free_state)(void *state);
+} dn_source_options;
+dn_source *dn_source_with(dn_source_options options);
+#define dn_source(...) dn_source_with((dn_source_options){.next = __VA_ARGS__})
+/* Calls free_state (if any) and frees the source. NULL is a no-op. */
+void dn_source_free(dn_source *source);
+/* The source's widths and steps per pass (0 = unknown); any pointer may be NULL. A CSV source
+ * reports the columns it chose. Errors: DN_ERR_ARG (NULL source). */
+dn_status dn_source_shape(const dn_source *source, size_t *x_cols, size_t *y_cols, size_t *steps);
+/* Reads the next batch by hand, as the library does: x is capacity x x_cols, y capacity x
+ * y_cols (no tensor when y_cols is 0), *rows receives the rows written (0 at the end of the
+ * pass). Errors: DN_ERR_ARG (NULL source or rows, a next that reports more rows than the
+ * capacity), DN_ERR_SHAPE (x or y not of the source's width or not of equal rows, no rows), or
+ * the callback's status. */
+dn_status dn_source_next(dn_source *source, dn_tensor x, dn_tensor y, size_t *rows);
+/* Starts a new pass: calls reset if the source has been read since it was made or last reset
+ * (else nothing). Errors: DN_ERR_ARG (NULL), DN_ERR_STATE (read, and no reset callback), or the
+ * callback's status. */
+dn_status dn_source_reset(dn_source *source);
+
+/* Keras: model.fit(dataset, epochs=..., validation_data=dataset) on a source: as dn_fit, with
+ * these differences. Every epoch is one pass over the source (reset between epochs, as above);
+ * batches are what next gives, at most batch_size rows (0 -> 32); the order is the source's
+ * (no shuffling here: a CSV source shuffles with its buffer); validation comes from a second
+ * source of the same widths, evaluated at the end of every epoch in batches of batch_size
+ * (validation_split does not apply to a stream, as in Keras); no sample weights. Class indices
+ * are checked in every batch (DN_ERR_ARG naming the epoch, batch and row). Callbacks, history,
+ * progress display (steps from the source, or counted in the first epoch), seed, initial_epoch
+ * and the numerical-safety rules are dn_fit's. The buffers are allocated before the first step;
+ * the steps allocate nothing. With a source that gives the rows of x in order in batches of
+ * batch_size, the weights are bit-identical to dn_fit(..., .no_shuffle = true) on x.
+ * Failure: as dn_fit, a failure before the first step leaves the model unchanged and a later
+ * one (a source that fails mid-epoch included) keeps the steps already taken; NULL is
+ * returned, the status and message are the source's, prefixed with "dn_fit_source: epoch E,
+ * batch B: " (batch 0-based).
+ * Errors: as dn_fit, and DN_ERR_ARG (NULL source, a source without targets, a validation
+ * source of other widths), DN_ERR_STATE (an epoch with no rows, a second epoch from a source
+ * without reset), or a failing source's status. */
+typedef struct dn_fit_source_options {
+  dn_model *model;
+  dn_source *source;
+  size_t epochs;     /* 0 -> 1; DN_ZERO_COUNT: none */
+  size_t batch_size; /* the capacity handed to next: 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
+  dn_source *validation_source; /* optional; borrowed */
+  size_t initial_epoch;
+  dn_verbose verbose;
+  FILE *out;
+  uint64_t seed;
+  dn_callback *const *callbacks; /* taken, as dn_fit takes them */
+} dn_fit_source_options;
+dn_history *dn_fit_source_with(dn_fit_source_options options);
+#define dn_fit_source(...) dn_fit_source_with((dn_fit_source_options){.model = __VA_ARGS__})
+
+/* Keras: model.evaluate(dataset): the loss then each compiled metric over one pass of the
+ * source (reset first if it was read before), as dn_evaluate_metrics computes them on the same
+ * rows in the same batches. Example: dn_evaluate_source(model, src, values, 2, .batch_size = 64).
+ * Errors: as dn_evaluate_metrics, and DN_ERR_ARG (NULL source, a source without targets),
+ * DN_ERR_STATE (a pass with no rows, a second pass without reset), or a failing source's
+ * status (the model's weights are never changed). */
+typedef struct dn_evaluate_source_options {
+  dn_model *model;
+  dn_source *source;
+  double *values;
+  size_t values_capacity;
+  size_t batch_size; /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
+} dn_evaluate_source_options;
+dn_status dn_evaluate_source_with(dn_evaluate_source_options options);
+#define dn_evaluate_source(...)                                                                    \
+  dn_evaluate_source_with((dn_evaluate_source_options){.model = __VA_ARGS__})
+
+/* Keras: model.predict(dataset): the predictions for one pass of the source (reset first if it
+ * was read before; its y is read and ignored), in order, into the rows of y (rows x output_dim
+ * at least); *rows (may be NULL) receives the number of rows predicted. No compile needed.
+ * Example: dn_predict_source(model, src, dn_tensor_2d(out, cap, 1), &n).
+ * Errors: as dn_predict, and DN_ERR_ARG (NULL source), DN_ERR_SHAPE (the source gives more rows
+ * than y holds: the rows before are written), or a failing source's status. */
+typedef struct dn_predict_source_options {
+  dn_model *model;
+  dn_source *source;
+  dn_tensor y;
+  size_t *rows;
+  size_t batch_size; /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
+} dn_predict_source_options;
+dn_status dn_predict_source_with(dn_predict_source_options options);
+#define dn_predict_source(...)                                                                     \
+  dn_predict_source_with((dn_predict_source_options){.model = __VA_ARGS__})
+
+/* ======================================================================
  * Training: history
  * ====================================================================== */
 
@@ -1158,6 +1297,49 @@ typedef struct dn_csv_load_options {
 } dn_csv_load_options;
 dn_status dn_csv_load_with(dn_csv_load_options options);
 #define dn_csv_load(...) dn_csv_load_with((dn_csv_load_options){.path = __VA_ARGS__})
+/* A batch source over a CSV file of any size (Keras: a tf.data pipeline of
+ * make_csv_dataset / CsvDataset + shuffle(buffer_size)), for dn_fit_source and the other
+ * source calls. Columns, parsing and errors are dn_csv_load's (the same options; messages name
+ * "dn_csv_source" where dn_csv_load's name "dn_csv_load"), checked as the rows are read: the
+ * header and the column choice when the source is made, a bad row when the pass reaches it
+ * (next then fails with DN_ERR_FORMAT and its file, line and column). x_cols is the number of
+ * feature columns, y_cols the number of targets (0 without targets).
+ * Shuffling (on by default): a buffer of shuffle_buffer rows (0 -> DN_CSV_SHUFFLE_BUFFER)
+ * is filled from the file; each row handed out is drawn uniformly from the buffer and its place
+ * taken by the file's next row; at the end of the file the buffer drains in random order. A
+ * buffer holding the whole file gives a uniform shuffle of it; smaller ones shuffle locally,
+ * as tf.data's shuffle does. The draws come from a stream seeded by `seed` (the same seed, the
+ * same orders, pass after pass); each pass (epoch) draws a new order. no_shuffle hands the rows
+ * out in file order (no buffer).
+ * Memory: the 64 KiB read buffer, the current record (at most max_record_bytes) and the shuffle
+ * buffer (shuffle_buffer x (x_cols + y_cols) floats), whatever the file's size. There is no
+ * file-size limit unless max_file_bytes is set. Reset (the next pass) seeks back to the first
+ * data row, so the path must be a regular file.
+ * Errors (NULL returned): as dn_csv_load's at open, header and column choice, DN_ERR_ARG (NULL
+ * path), DN_ERR_NOMEM. */
+#define DN_CSV_SHUFFLE_BUFFER ((size_t)1024)
+typedef struct dn_csv_source_options {
+  const char *path;
+  const char *const *feature_names;
+  const char *const *target_names;
+  const size_t *feature_columns;
+  size_t n_feature_columns;
+  const size_t *target_columns;
+  size_t n_target_columns;
+  char delimiter;
+  bool no_header;
+  bool drop_invalid_rows; /* skipped rows are counted: dn_csv_source_dropped_rows */
+  size_t max_record_bytes;
+  uint64_t max_file_bytes; /* 0: no limit */
+  size_t shuffle_buffer;   /* rows; 0 -> DN_CSV_SHUFFLE_BUFFER */
+  bool no_shuffle;
+  uint64_t seed;
+} dn_csv_source_options;
+dn_source *dn_csv_source_with(dn_csv_source_options options);
+#define dn_csv_source(...) dn_csv_source_with((dn_csv_source_options){.path = __VA_ARGS__})
+/* Rows skipped with drop_invalid_rows in the current pass so far (0 for a source that is not a
+ * CSV source, or NULL). */
+size_t dn_csv_source_dropped_rows(const dn_source *source);
 /* Keras: keras.utils.to_categorical(x, num_classes=None): class indices -> one-hot rows, in a new
  * owning tensor *out (dn_tensor_free). The result's shape is labels' shape, less a last axis of
  * 1 (rank > 1), plus num_classes: (n,) or (n, 1) -> (n, num_classes). num_classes 0 is Keras's

@@ -38,6 +38,7 @@
 #include "core/alloc.h"
 #include "core/decimal.h"
 #include "core/rng.h"
+#include "core/source.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "io/file.h"
@@ -60,6 +61,7 @@ typedef struct field {
 
 typedef struct reader {
   FILE *file;
+  const char *fn; /* the public function messages name: dn_csv_load or dn_csv_source */
   const char *name;
   int delimiter; /* as an unsigned char, like the characters peek() returns */
   unsigned char *buf;
@@ -171,9 +173,9 @@ static bool put(reader *r, char c) {
 
 static dn_status record_too_long(const reader *r) {
   return dn_fail(DN_ERR_FORMAT,
-                 FN ": '%s', line %zu: the record is longer than %zu bytes (the limit, "
-                    "max_record_bytes)",
-                 r->name, r->record_line, r->max_record);
+                 "%s: '%s', line %zu: the record is longer than %zu bytes (the limit, "
+                 "max_record_bytes)",
+                 r->fn, r->name, r->record_line, r->max_record);
 }
 
 static dn_status read_failed(const reader *r) {
@@ -181,9 +183,9 @@ static dn_status read_failed(const reader *r) {
     return record_too_long(r);
   if (r->failed == STOP_FILE_LIMIT)
     return dn_fail(DN_ERR_FORMAT,
-                   FN ": '%s': the input is longer than %llu bytes (the limit, max_file_bytes)",
-                   r->name, (unsigned long long)r->max_file);
-  return dn_fail(DN_ERR_IO, FN ": '%s': read error near line %zu", r->name, r->line);
+                   "%s: '%s': the input is longer than %llu bytes (the limit, max_file_bytes)",
+                   r->fn, r->name, (unsigned long long)r->max_file);
+  return dn_fail(DN_ERR_IO, "%s: '%s': read error near line %zu", r->fn, r->name, r->line);
 }
 
 static void mark_bad(reader *r, const char *what, size_t line, size_t column) {
@@ -203,9 +205,9 @@ static dn_status read_quoted(reader *r, size_t column) {
       return read_failed(r);
     if (c == END_OF_FILE)
       return dn_fail(DN_ERR_FORMAT,
-                     FN ": '%s', line %zu, column %zu: unterminated quoted field (no closing "
-                        "quote before the end of the file)",
-                     r->name, open_line, column);
+                     "%s: '%s', line %zu, column %zu: unterminated quoted field (no closing "
+                     "quote before the end of the file)",
+                     r->fn, r->name, open_line, column);
     advance(r);
     if (c == '"') {
       if (peek(r) != '"')
@@ -316,8 +318,8 @@ static dn_status find_name(const loader *ld, const char *name, const char *role,
       *out = j;
       return DN_OK;
     }
-  return dn_fail(DN_ERR_ARG, FN ": '%s': no column named \"%s\" (a %s) in the header", ld->r.name,
-                 name, role);
+  return dn_fail(DN_ERR_ARG, "%s: '%s': no column named \"%s\" (a %s) in the header", ld->r.fn,
+                 ld->r.name, name, role);
 }
 
 /* Resolves names or indices into column indices (allocated into *cols). */
@@ -337,8 +339,8 @@ static dn_status resolve(loader *ld, const char *const *names, const size_t *ind
       if (s != DN_OK)
         return s;
     } else if (indices[i] >= ld->n_columns) {
-      return dn_fail(DN_ERR_ARG, FN ": '%s': %s column index %zu is out of range (%zu columns)",
-                     ld->r.name, role, indices[i], ld->n_columns);
+      return dn_fail(DN_ERR_ARG, "%s: '%s': %s column index %zu is out of range (%zu columns)",
+                     ld->r.fn, ld->r.name, role, indices[i], ld->n_columns);
     } else {
       (*cols)[i] = indices[i];
     }
@@ -372,8 +374,8 @@ static dn_status choose_columns(loader *ld) {
         ld->features[ld->n_features++] = j;
   }
   if (ld->n_features == 0)
-    return dn_fail(DN_ERR_ARG, FN ": '%s': no feature columns (all %zu columns are targets)",
-                   ld->r.name, ld->n_columns);
+    return dn_fail(DN_ERR_ARG, "%s: '%s': no feature columns (all %zu columns are targets)",
+                   ld->r.fn, ld->r.name, ld->n_columns);
   for (size_t i = 0; i < ld->n_features; i++)
     ld->used[ld->features[i]] = true;
   for (size_t i = 0; i < ld->n_targets; i++)
@@ -385,7 +387,7 @@ static dn_status choose_columns(loader *ld) {
 static dn_status keep_header(loader *ld) {
   reader *r = &ld->r;
   if (r->bad_what != NULL)
-    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: header: %s", r->name,
+    return dn_fail(DN_ERR_FORMAT, "%s: '%s', line %zu, column %zu: header: %s", r->fn, r->name,
                    r->bad_line, r->bad_column, r->bad_what);
   ld->header_text = dn_alloc(r->text_len);
   ld->header = dn_calloc(r->n_fields, sizeof(field));
@@ -411,12 +413,12 @@ static void excerpt(const char *s, size_t len, char out[EXCERPT + 4]) {
 static dn_status parse_row(loader *ld) {
   reader *r = &ld->r;
   if (r->bad_what != NULL)
-    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: %s", r->name, r->bad_line,
+    return dn_fail(DN_ERR_FORMAT, "%s: '%s', line %zu, column %zu: %s", r->fn, r->name, r->bad_line,
                    r->bad_column, r->bad_what);
   if (r->n_fields != ld->n_columns) {
     size_t column = (r->n_fields < ld->n_columns ? r->n_fields : ld->n_columns) + 1;
-    return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu: the row has %zu fields, %s %zu",
-                   r->name, r->record_line, column, r->n_fields,
+    return dn_fail(DN_ERR_FORMAT, "%s: '%s', line %zu, column %zu: the row has %zu fields, %s %zu",
+                   r->fn, r->name, r->record_line, column, r->n_fields,
                    ld->header != NULL ? "the header has" : "the first row has", ld->n_columns);
   }
   for (size_t j = 0; j < ld->n_columns; j++) {
@@ -435,9 +437,9 @@ static dn_status parse_row(loader *ld) {
         snprintf(named, sizeof named, " (\"%s\")", n);
       }
       if (res == DN_DECIMAL_EMPTY)
-        return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu%s: %s", r->name, f->line,
-                       j + 1, named, dn_decimal_result_string(res));
-      return dn_fail(DN_ERR_FORMAT, FN ": '%s', line %zu, column %zu%s: %s \"%s\"", r->name,
+        return dn_fail(DN_ERR_FORMAT, "%s: '%s', line %zu, column %zu%s: %s", r->fn, r->name,
+                       f->line, j + 1, named, dn_decimal_result_string(res));
+      return dn_fail(DN_ERR_FORMAT, "%s: '%s', line %zu, column %zu%s: %s \"%s\"", r->fn, r->name,
                      f->line, j + 1, named, dn_decimal_result_string(res), text);
     }
   }
@@ -496,21 +498,39 @@ static dn_status take_row(loader *ld) {
   return s != DN_OK ? s : append_row(ld);
 }
 
-static dn_status load(loader *ld) {
+/* The first record: the header (kept), or with no_header the first data row (the current
+ * record); then the column choice. *data_offset and *data_line receive where the data rows
+ * start (for a rewind). */
+static dn_status read_header(loader *ld, uint64_t *data_offset, size_t *data_line) {
   reader *r = &ld->r;
   bool got;
   /* a UTF-8 byte-order mark */
   if (peek(r) == 0xEF && r->len - r->pos >= 3 && memcmp(r->buf + r->pos, "\xEF\xBB\xBF", 3) == 0)
     r->pos += 3;
+  *data_offset = offset(r);
+  *data_line = r->line;
   dn_status s = read_record(r, &got);
   if (s != DN_OK)
     return s;
   if (!got)
-    return dn_fail(DN_ERR_FORMAT, FN ": '%s': no data rows (the file is empty)", r->name);
+    return dn_fail(DN_ERR_FORMAT, "%s: '%s': no data rows (the file is empty)", r->fn, r->name);
   ld->n_columns = r->n_fields;
-  if (!ld->opt->no_header && (s = keep_header(ld)) != DN_OK)
-    return s;
-  if ((s = choose_columns(ld)) != DN_OK)
+  if (!ld->opt->no_header) {
+    *data_offset = offset(r);
+    *data_line = r->line;
+    if ((s = keep_header(ld)) != DN_OK)
+      return s;
+  }
+  return choose_columns(ld);
+}
+
+static dn_status load(loader *ld) {
+  reader *r = &ld->r;
+  bool got;
+  uint64_t data_offset;
+  size_t data_line;
+  dn_status s = read_header(ld, &data_offset, &data_line);
+  if (s != DN_OK)
     return s;
   if (ld->opt->no_header && (s = take_row(ld)) != DN_OK)
     return s;
@@ -523,26 +543,57 @@ static dn_status load(loader *ld) {
       return s;
   }
   if (ld->rows == 0)
-    return dn_fail(DN_ERR_FORMAT, FN ": '%s': no data rows (%zu invalid rows dropped)", r->name,
-                   ld->dropped);
+    return dn_fail(DN_ERR_FORMAT, "%s: '%s': no data rows (%zu invalid rows dropped)", r->fn,
+                   r->name, ld->dropped);
   return DN_OK;
 }
 
-static dn_status check_options(const dn_csv_load_options *o) {
-  DN_CHECK_ARG(o->feature_names == NULL || o->n_feature_columns == 0, FN,
-               "give features by name or by index, not both");
-  DN_CHECK_ARG(o->target_names == NULL || o->n_target_columns == 0, FN,
-               "give targets by name or by index, not both");
-  DN_CHECK_ARG(o->n_feature_columns == 0 || o->feature_columns != NULL, FN,
-               "n_feature_columns is %zu but feature_columns is NULL", o->n_feature_columns);
-  DN_CHECK_ARG(o->n_target_columns == 0 || o->target_columns != NULL, FN,
-               "n_target_columns is %zu but target_columns is NULL", o->n_target_columns);
-  DN_CHECK_ARG(!o->no_header || (o->feature_names == NULL && o->target_names == NULL), FN,
-               "with no_header, columns are chosen by index only");
+static dn_status check_options(const dn_csv_load_options *o, const char *fn) {
   char d = o->delimiter;
-  DN_CHECK_ARG(d != '"' && d != '\n' && d != '\r', FN,
-               "the delimiter cannot be a quote or a line break");
+  if (o->feature_names != NULL && o->n_feature_columns != 0)
+    return dn_fail(DN_ERR_ARG, "%s: give features by name or by index, not both", fn);
+  if (o->target_names != NULL && o->n_target_columns != 0)
+    return dn_fail(DN_ERR_ARG, "%s: give targets by name or by index, not both", fn);
+  if (o->n_feature_columns != 0 && o->feature_columns == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: n_feature_columns is %zu but feature_columns is NULL", fn,
+                   o->n_feature_columns);
+  if (o->n_target_columns != 0 && o->target_columns == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: n_target_columns is %zu but target_columns is NULL", fn,
+                   o->n_target_columns);
+  if (o->no_header && (o->feature_names != NULL || o->target_names != NULL))
+    return dn_fail(DN_ERR_ARG, "%s: with no_header, columns are chosen by index only", fn);
+  if (d == '"' || d == '\n' || d == '\r')
+    return dn_fail(DN_ERR_ARG, "%s: the delimiter cannot be a quote or a line break", fn);
   return DN_OK;
+}
+
+/* Frees what a loader holds apart from its output arrays. */
+static void free_loader(loader *ld) {
+  dn_free(ld->r.buf);
+  dn_free(ld->r.text);
+  dn_free(ld->r.fields);
+  dn_free(ld->header_text);
+  dn_free(ld->header);
+  dn_free(ld->features);
+  dn_free(ld->targets);
+  dn_free(ld->used);
+  dn_free(ld->value);
+}
+
+/* A reader over `file` for the options (limits, delimiter), its read buffer allocated. */
+static dn_status init_loader(loader *ld, FILE *file, const char *fn, const char *name,
+                             const dn_csv_load_options *o) {
+  memset(ld, 0, sizeof *ld);
+  ld->opt = o;
+  ld->r.file = file;
+  ld->r.fn = fn;
+  ld->r.name = name != NULL ? name : "<stream>";
+  ld->r.delimiter = o->delimiter != 0 ? (unsigned char)o->delimiter : ',';
+  ld->r.line = 1;
+  ld->r.max_record = o->max_record_bytes != 0 ? o->max_record_bytes : DN_CSV_MAX_RECORD_BYTES;
+  ld->r.max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
+  ld->r.buf = dn_alloc(READ_CHUNK);
+  return ld->r.buf != NULL ? DN_OK : DN_ERR_NOMEM;
 }
 
 /* An owning rows x cols tensor over storage from dn_alloc (dn_tensor_free releases it). */
@@ -559,31 +610,16 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_opt
   DN_CHECK_NOT_NULL(file, FN);
   dn_csv_load_options none = {0};
   const dn_csv_load_options *o = options != NULL ? options : &none;
-  dn_status s = check_options(o);
+  dn_status s = check_options(o, FN);
   if (s != DN_OK)
     return s;
   loader ld;
-  memset(&ld, 0, sizeof ld);
-  ld.opt = o;
-  ld.r.file = file;
-  ld.r.name = name != NULL ? name : "<stream>";
-  ld.r.delimiter = o->delimiter != 0 ? (unsigned char)o->delimiter : ',';
-  ld.r.line = 1;
-  ld.r.max_record = o->max_record_bytes != 0 ? o->max_record_bytes : DN_CSV_MAX_RECORD_BYTES;
-  ld.r.max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
-  ld.r.buf = dn_alloc(READ_CHUNK);
-  s = ld.r.buf != NULL ? load(&ld) : DN_ERR_NOMEM;
+  s = init_loader(&ld, file, FN, name, o);
+  if (s == DN_OK)
+    s = load(&ld);
   if (s == DN_ERR_NOMEM)
     dn_error_context(FN);
-  dn_free(ld.r.buf);
-  dn_free(ld.r.text);
-  dn_free(ld.r.fields);
-  dn_free(ld.header_text);
-  dn_free(ld.header);
-  dn_free(ld.features);
-  dn_free(ld.targets);
-  dn_free(ld.used);
-  dn_free(ld.value);
+  free_loader(&ld);
   if (s != DN_OK) {
     dn_free(ld.x);
     dn_free(ld.y);
@@ -598,27 +634,28 @@ dn_status dn_csv_load_stream(FILE *file, const char *name, const dn_csv_load_opt
 /* Opens options->path for reading: a regular file no larger than the file limit, or with
  * allow_stream anything but a directory (io/file.h: the kind is checked before the open, so a
  * refused FIFO or device is never opened, and again on the descriptor). */
-static dn_status open_input(const dn_csv_load_options *o, FILE **out) {
+static dn_status open_input(const dn_csv_load_options *o, const char *fn, FILE **out) {
   const char *path = o->path;
   char err[128];
   uint64_t max_file = o->max_file_bytes != 0 ? o->max_file_bytes : DN_CSV_MAX_FILE_BYTES;
   struct stat sb;
   int fd = -1;
-  dn_status st = dn_file_open_checked(path, FN, o->allow_stream, "",
+  dn_status st = dn_file_open_checked(path, fn, o->allow_stream, "",
                                       "; set .allow_stream to read a pipe or a device", &fd, &sb);
   if (st != DN_OK)
     return st;
   if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > max_file) {
     close(fd);
     return dn_fail(DN_ERR_FORMAT,
-                   FN ": '%s' is %jd bytes, more than %llu (the limit, max_file_bytes)", path,
+                   "%s: '%s' is %jd bytes, more than %llu (the limit, max_file_bytes)", fn, path,
                    (intmax_t)sb.st_size, (unsigned long long)max_file);
   }
   *out = fdopen(fd, "rb");
   if (*out == NULL) {
     int e = errno;
     close(fd);
-    return dn_fail(DN_ERR_IO, FN ": cannot open '%s': %s", path, dn_errno_text(e, err, sizeof err));
+    return dn_fail(DN_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                   dn_errno_text(e, err, sizeof err));
   }
   return DN_OK;
 }
@@ -629,11 +666,11 @@ dn_status dn_csv_load_with(dn_csv_load_options options) {
   DN_CHECK_NOT_NULL(out, FN);
   memset(out, 0, sizeof *out);
   DN_CHECK_NOT_NULL(path, FN);
-  dn_status s = check_options(&options);
+  dn_status s = check_options(&options, FN);
   if (s != DN_OK)
     return s;
   FILE *file = NULL;
-  s = open_input(&options, &file);
+  s = open_input(&options, FN, &file);
   if (s != DN_OK)
     return s;
   s = dn_csv_load_stream(file, path, &options, out);
@@ -650,6 +687,220 @@ void dn_dataset_free(dn_dataset *data) {
   dn_tensor_free(&data->x);
   dn_tensor_free(&data->y);
   memset(data, 0, sizeof *data);
+}
+
+/* ---- a batch source over a CSV file (dn_csv_source) ---- */
+
+#undef FN
+#define FN "dn_csv_source"
+
+typedef struct csv_source {
+  loader ld;
+  dn_csv_load_options opt; /* ld.opt points here */
+  char *path;              /* a copy, for messages */
+  uint64_t data_offset;    /* where the data rows start, for a rewind */
+  size_t data_line;
+  size_t width; /* n_features + n_targets floats per row */
+  float *row;   /* one row (no_shuffle) */
+  float *pool;  /* the shuffle buffer: pool_cap rows, pool_count in use */
+  size_t pool_cap, pool_count;
+  bool shuffle, ended, broken;
+  size_t rows_pass; /* rows handed out in this pass */
+  dn_rng rng;
+} csv_source;
+
+/* The next valid data row of the file into dst (features, then targets); *got false at the
+ * end. Invalid rows are skipped and counted with drop_invalid_rows, as dn_csv_load does. */
+static dn_status next_file_row(csv_source *cs, float *dst, bool *got) {
+  loader *ld = &cs->ld;
+  for (;;) {
+    dn_status s = read_record(&ld->r, got);
+    if (s != DN_OK || !*got)
+      return s;
+    s = parse_row(ld);
+    if (s == DN_ERR_FORMAT && ld->opt->drop_invalid_rows) {
+      ld->dropped++;
+      continue;
+    }
+    if (s != DN_OK)
+      return s;
+    for (size_t i = 0; i < ld->n_features; i++)
+      dst[i] = ld->value[ld->features[i]];
+    for (size_t i = 0; i < ld->n_targets; i++)
+      dst[ld->n_features + i] = ld->value[ld->targets[i]];
+    return DN_OK;
+  }
+}
+
+/* The next row handed out (file order, or drawn from the refilling shuffle buffer) into
+ * *out (a pointer into the source's storage, valid until the next call); NULL at the end. */
+static dn_status next_row(csv_source *cs, const float **out) {
+  bool got = true;
+  dn_status s = DN_OK;
+  *out = NULL;
+  if (!cs->shuffle) {
+    if (!cs->ended && (s = next_file_row(cs, cs->row, &got)) == DN_OK && got)
+      *out = cs->row;
+    cs->ended |= !got;
+    return s;
+  }
+  while (!cs->ended && cs->pool_count < cs->pool_cap) {
+    if ((s = next_file_row(cs, cs->pool + cs->pool_count * cs->width, &got)) != DN_OK)
+      return s;
+    cs->ended = !got;
+    cs->pool_count += got;
+  }
+  if (cs->pool_count == 0)
+    return DN_OK;
+  /* Draw one; the last row takes its place (copied out first, into the spare row). */
+  size_t j = (size_t)dn_rng_below(&cs->rng, cs->pool_count), w = cs->width;
+  memcpy(cs->row, cs->pool + j * w, w * sizeof(float));
+  cs->pool_count--;
+  if (j != cs->pool_count)
+    memcpy(cs->pool + j * w, cs->pool + cs->pool_count * w, w * sizeof(float));
+  *out = cs->row;
+  return DN_OK;
+}
+
+static dn_status csv_next(void *state, dn_tensor x, dn_tensor y, size_t *rows) {
+  csv_source *cs = state;
+  const loader *ld = &cs->ld;
+  size_t cap = dn_tensor_rows(x), nf = ld->n_features, nt = ld->n_targets, n = 0;
+  if (cs->broken)
+    return dn_fail(DN_ERR_STATE, FN ": '%s': an earlier read failed; reset the source first",
+                   cs->path);
+  dn_status s = DN_OK;
+  while (n < cap) {
+    const float *row;
+    if ((s = next_row(cs, &row)) != DN_OK || row == NULL)
+      break;
+    memcpy(x.data + n * nf, row, nf * sizeof(float));
+    if (nt > 0)
+      memcpy(y.data + n * nt, row + nf, nt * sizeof(float));
+    n++;
+  }
+  cs->rows_pass += n;
+  if (s == DN_OK && n == 0 && cs->rows_pass == 0)
+    s = dn_fail(DN_ERR_FORMAT, FN ": '%s': no data rows (%zu invalid rows dropped)", cs->path,
+                ld->dropped);
+  if (s != DN_OK) {
+    if (s == DN_ERR_NOMEM)
+      dn_error_context(FN);
+    cs->broken = true;
+    return s;
+  }
+  *rows = n;
+  return DN_OK;
+}
+
+/* Back to the first data row: a seek, and the reader as it was there. */
+static dn_status csv_reset(void *state) {
+  csv_source *cs = state;
+  reader *r = &cs->ld.r;
+  if (fseeko(r->file, (off_t)cs->data_offset, SEEK_SET) != 0) {
+    char err[128];
+    int e = errno;
+    return dn_fail(DN_ERR_IO, FN ": '%s': cannot seek back to the first row: %s", cs->path,
+                   dn_errno_text(e, err, sizeof err));
+  }
+  clearerr(r->file);
+  r->base = cs->data_offset;
+  r->pos = r->len = 0;
+  r->eof = false;
+  r->failed = 0;
+  r->in_record = false;
+  r->line = cs->data_line;
+  cs->pool_count = 0;
+  cs->ended = cs->broken = false;
+  cs->rows_pass = 0;
+  cs->ld.dropped = 0;
+  return DN_OK;
+}
+
+static void csv_free(void *state) {
+  csv_source *cs = state;
+  if (cs == NULL)
+    return;
+  if (cs->ld.r.file != NULL)
+    fclose(cs->ld.r.file);
+  free_loader(&cs->ld);
+  dn_free(cs->row);
+  dn_free(cs->pool);
+  dn_free(cs->path);
+  dn_free(cs);
+}
+
+/* Opens the file, reads the header, chooses the columns and sizes the buffers. */
+static dn_status csv_open(csv_source *cs, const dn_csv_source_options *o) {
+  FILE *file = NULL;
+  size_t len = strlen(o->path);
+  if ((cs->path = dn_alloc(len + 1)) == NULL)
+    return DN_ERR_NOMEM;
+  memcpy(cs->path, o->path, len + 1);
+  dn_status s = open_input(&cs->opt, FN, &file);
+  if (s != DN_OK)
+    return s;
+  if ((s = init_loader(&cs->ld, file, FN, cs->path, &cs->opt)) != DN_OK)
+    return s; /* csv_free closes the file */
+  if ((s = read_header(&cs->ld, &cs->data_offset, &cs->data_line)) != DN_OK)
+    return s;
+  cs->width = cs->ld.n_features + cs->ld.n_targets;
+  cs->shuffle = !o->no_shuffle;
+  cs->pool_cap =
+      cs->shuffle ? (o->shuffle_buffer != 0 ? o->shuffle_buffer : DN_CSV_SHUFFLE_BUFFER) : 0;
+  size_t pool;
+  if (!dn_mul_size(cs->pool_cap, cs->width, &pool, "the shuffle buffer") ||
+      pool > SIZE_MAX / sizeof(float))
+    return dn_fail(DN_ERR_NOMEM, FN ": a shuffle buffer of %zu rows of %zu floats overflows",
+                   cs->pool_cap, cs->width);
+  cs->row = dn_alloc(cs->width * sizeof(float));
+  if (cs->row == NULL || (pool > 0 && (cs->pool = dn_alloc(pool * sizeof(float))) == NULL))
+    return DN_ERR_NOMEM;
+  dn_rng_seed(&cs->rng, o->seed, DN_STREAM_SHUFFLE);
+  return csv_reset(cs); /* with no_header the first row was read as the header: back to it */
+}
+
+dn_source *dn_csv_source_with(dn_csv_source_options o) {
+  if (o.path == NULL)
+    return dn_fail_null(DN_ERR_ARG, FN ": path is NULL");
+  csv_source *cs = dn_calloc(1, sizeof *cs);
+  if (cs == NULL) {
+    dn_error_context(FN);
+    return NULL;
+  }
+  cs->opt = (dn_csv_load_options){
+      .path = o.path,
+      .feature_names = o.feature_names,
+      .target_names = o.target_names,
+      .feature_columns = o.feature_columns,
+      .n_feature_columns = o.n_feature_columns,
+      .target_columns = o.target_columns,
+      .n_target_columns = o.n_target_columns,
+      .delimiter = o.delimiter,
+      .no_header = o.no_header,
+      .drop_invalid_rows = o.drop_invalid_rows,
+      .max_record_bytes = o.max_record_bytes,
+      .max_file_bytes = o.max_file_bytes != 0 ? o.max_file_bytes : UINT64_MAX,
+  };
+  dn_status s = check_options(&cs->opt, FN);
+  if (s == DN_OK)
+    s = csv_open(cs, &o);
+  dn_source *src = NULL;
+  if (s == DN_OK)
+    src = dn_source(csv_next, .state = cs, .x_cols = cs->ld.n_features, .y_cols = cs->ld.n_targets,
+                    .reset = csv_reset, .free_state = csv_free);
+  if (src == NULL) {
+    if (s == DN_ERR_NOMEM)
+      dn_error_context(FN);
+    csv_free(cs);
+  }
+  return src;
+}
+
+size_t dn_csv_source_dropped_rows(const dn_source *source) {
+  if (source == NULL || source->o.next != csv_next)
+    return 0;
+  return ((const csv_source *)source->o.state)->ld.dropped;
 }
 
 /* ---- train/test split ---- */

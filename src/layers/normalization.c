@@ -6,9 +6,12 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
+#include "core/source.h"
 #include "layers/layer.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -214,4 +217,106 @@ dn_status dn_normalization_adapt(dn_layer *layer, dn_tensor x) {
     layer->params[D + j] = (float)(ss / (double)rows);
   }
   return DN_OK;
+}
+
+/* ---- adapt from a batch source ---- */
+
+typedef struct moments {
+  double count;
+  double *mean, *m2; /* per feature: running mean, sum of squared deviations from it */
+} moments;
+
+/* Merges one batch (n rows of D features) into m: the batch's own mean and squared deviations
+ * in two passes, then Chan et al.'s pairwise update (exact in exact arithmetic; stable, as the
+ * deviations are taken from means, never as sums of squares minus a square). */
+static void merge_batch(moments *m, const float *x, size_t n, size_t D) {
+  double nb = (double)n, total = m->count + nb;
+  for (size_t j = 0; j < D; j++) {
+    double s = 0.0, ss = 0.0;
+    for (size_t r = 0; r < n; r++)
+      s += x[r * D + j];
+    double mb = s / nb;
+    for (size_t r = 0; r < n; r++) {
+      double d = x[r * D + j] - mb;
+      ss += d * d;
+    }
+    double delta = mb - m->mean[j];
+    m->mean[j] += delta * (nb / total);
+    m->m2[j] += ss + delta * delta * (m->count * nb / total);
+  }
+  m->count = total;
+}
+
+/* Reads every batch of one pass into m (x, y: scratch of bs rows). */
+static dn_status adapt_pass(dn_source *src, size_t bs, float *x, float *y, moments *m) {
+  static const char fn[] = "dn_normalization_adapt_source";
+  size_t D = src->o.x_cols;
+  dn_status st = dn_source_begin_pass(src, fn);
+  for (size_t b = 0; st == DN_OK && (src->o.steps == 0 || b < src->o.steps); b++) {
+    size_t n = 0;
+    if ((st = dn_source_pull(src, x, y, bs, &n)) != DN_OK) {
+      char where[48];
+      snprintf(where, sizeof where, "batch %zu", b);
+      dn_error_context(where);
+      dn_error_context(fn);
+      return st;
+    }
+    if (n == 0)
+      break;
+    for (size_t k = 0; k < n * D; k++)
+      if (!isfinite(x[k]))
+        return dn_fail(DN_ERR_NUMERIC, "%s: batch %zu, x[%zu][%zu] is not finite", fn, b, k / D,
+                       k % D);
+    merge_batch(m, x, n, D);
+  }
+  if (st == DN_OK && m->count == 0)
+    st = dn_fail(DN_ERR_STATE, "%s: the source gave no rows", fn);
+  return st;
+}
+
+dn_status dn_normalization_adapt_source(dn_layer *layer, dn_source *source, size_t batch_size) {
+  static const char fn[] = "dn_normalization_adapt_source";
+  if (layer == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: layer is NULL", fn);
+  if (source == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: source is NULL", fn);
+  if (layer->ops != &dn_normalization_ops)
+    return dn_fail(DN_ERR_ARG, "%s: layer '%s' is a %s, not a Normalization layer", fn, layer->name,
+                   layer->ops->type);
+  size_t D = source->o.x_cols, yc = source->o.y_cols, bs;
+  if (!dn_size_count_or_default(batch_size, 32, &bs) || bs == 0)
+    return dn_fail(DN_ERR_ARG, "%s: batch_size must be >= 1 (0 for 32), got %zu", fn, batch_size);
+  if (layer->built && D != layer->output_dim)
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: the source's x has %zu columns but the layer's input width is %zu", fn, D,
+                   layer->output_dim);
+  if (!layer->built && layer->in_model)
+    return dn_fail(DN_ERR_STATE,
+                   "%s: the layer's input width is unknown (build the model first, or adapt the "
+                   "layer before adding it)",
+                   fn);
+  size_t nx, ny;
+  if (!dn_mul_size(bs, D, &nx, "x") || !dn_mul_size(bs, yc, &ny, "y") || nx > SIZE_MAX / 2 - ny)
+    return dn_fail(DN_ERR_SHAPE, "%s: a batch of %zu rows of %zu + %zu columns overflows", fn, bs,
+                   D, yc);
+  float *buf = dn_alloc((nx + ny + 1) * sizeof *buf);
+  double *acc = dn_calloc(2 * D, sizeof *acc);
+  dn_status st = DN_OK;
+  if (buf == NULL || acc == NULL) {
+    dn_error_context(fn);
+    st = DN_ERR_NOMEM;
+  }
+  moments m = {0.0, acc, acc ? acc + D : NULL};
+  if (st == DN_OK)
+    st = adapt_pass(source, bs, buf, yc ? buf + nx : NULL, &m);
+  if (st == DN_OK && !layer->built && (st = dn_layer_build(layer, D)) != DN_OK)
+    dn_error_context(fn);
+  if (st == DN_OK)
+    for (size_t j = 0; j < D; j++) {
+      layer->params[j] = (float)m.mean[j];
+      layer->params[D + j] = (float)(m.m2[j] / m.count);
+    }
+  dn_free(buf);
+  dn_free(acc);
+  return st;
 }

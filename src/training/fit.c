@@ -16,6 +16,8 @@
  * history is returned.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -55,20 +57,21 @@ static void free_callbacks(dn_callback *const *cbs) {
 }
 
 typedef struct fit_data {
+  const char *fn;        /* dn_fit or dn_fit_source */
+  dn_source *src, *vsrc; /* dn_fit_source: the training and validation sources */
   const float *x, *y, *sw;
   size_t rows;
   const float *vx, *vy, *vsw;
   size_t vrows;
-  size_t batch, epochs, initial_epoch, steps; /* epochs resolved: DN_ZERO_COUNT -> 0 */
+  size_t batch, epochs, initial_epoch, steps; /* epochs resolved: DN_ZERO_COUNT -> 0; steps 0:
+                                                 a source's count, unknown until an epoch ends */
   bool has_terminate_on_nan;
   bool validate;      /* validation runs (with hooks: on any process) */
   dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
 
-/* Every check of fit's arguments, changing nothing; then the setup (building an unbuilt model,
- * fixing a resolved loss, metrics, optimizer slots). */
-static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, size_t n_cb,
-                           fit_data *d) {
+/* dn_fit's x, y, sample weights and validation data. */
+static dn_status check_arrays(const dn_fit_options *o, fit_data *d, dn_xy *xy_out) {
   const char *fn = "dn_fit";
   dn_xy xy, val = {0};
   dn_status st = dn_train_check_xy(o->model, fn, o->x, o->y, o->sample_weight, &xy);
@@ -87,7 +90,7 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   if (!(split >= 0 && split < 1))
     return dn_fail(DN_ERR_ARG, "%s: validation_split must be in [0, 1), got %g", fn, split);
   size_t rows = xy.x.rows;
-  *d = (fit_data){.x = xy.x.data, .y = xy.y.data, .sw = xy.sw, .rows = rows};
+  *d = (fit_data){.fn = fn, .x = xy.x.data, .y = xy.y.data, .sw = xy.sw, .rows = rows};
   if (has_vx) { /* validation_data overrides validation_split */
     d->vx = val.x.data;
     d->vy = val.y.data;
@@ -108,6 +111,36 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
     d->vsw = xy.sw ? xy.sw + keep : NULL;
     d->vrows = rows - keep;
   }
+  *xy_out = xy;
+  return DN_OK;
+}
+
+/* dn_fit_source's sources: checked against the model as dn_fit checks x and y. */
+static dn_status check_sources(const dn_fit_options *o, fit_data *d, dn_xy *xy) {
+  const char *fn = "dn_fit_source";
+  dn_status st = dn_train_check_source(o->model, fn, d->src, xy);
+  if (st != DN_OK)
+    return st;
+  dn_source *v = d->vsrc;
+  if (v != NULL && (v->o.x_cols != d->src->o.x_cols || v->o.y_cols != d->src->o.y_cols))
+    return dn_fail(DN_ERR_ARG,
+                   "%s: validation_source gives %zu x and %zu y columns but source gives %zu "
+                   "and %zu",
+                   fn, v->o.x_cols, v->o.y_cols, d->src->o.x_cols, d->src->o.y_cols);
+  d->fn = fn;
+  d->rows = SIZE_MAX; /* unknown: the batch size is not clamped to it */
+  return DN_OK;
+}
+
+/* Every check of fit's arguments, changing nothing; then the setup (building an unbuilt model,
+ * fixing a resolved loss, metrics, optimizer slots). */
+static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, size_t n_cb,
+                           fit_data *d) {
+  dn_xy xy;
+  dn_status st = d->src != NULL ? check_sources(o, d, &xy) : check_arrays(o, d, &xy);
+  if (st != DN_OK)
+    return st;
+  const char *fn = d->fn;
   /* Keras: epochs=0 trains nothing and returns an empty history (DN_ZERO_COUNT here, as 0 is
    * the default of 1); a zero batch_size is an error in Keras too. */
   if (!dn_size_count_or_default(o->epochs, 1, &d->epochs))
@@ -122,8 +155,8 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
     return st;
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
-  d->steps = (d->rows + d->batch - 1) / d->batch;
-  d->validate = d->vrows > 0;
+  d->steps = d->src != NULL ? d->src->o.steps : (d->rows + d->batch - 1) / d->batch;
+  d->validate = d->vrows > 0 || d->vsrc != NULL;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
   return dn_train_setup(o->model, fn, &xy, &d->undo);
@@ -184,35 +217,59 @@ static void gather(dn_model *model, const fit_data *d, const size_t *rows, size_
   }
 }
 
-/* One epoch of training steps; *loss gets the epoch's weighted mean. */
+/* The next batch of a source into the batch buffers (*n = 0: the epoch's data has ended), its
+ * class indices checked; errors name the epoch and batch. */
+static dn_status pull(dn_model *model, const fit_data *d, size_t epoch, size_t step, size_t *n) {
+  struct dn_train *t = model->train;
+  dn_status st = dn_source_pull(d->src, t->bx, t->by, d->batch, n);
+  if (st == DN_OK && *n > 0)
+    st = dn_train_check_labels(model, t->by, *n);
+  if (st != DN_OK) {
+    char where[64];
+    snprintf(where, sizeof where, "epoch %zu, batch %zu", epoch + 1, step);
+    dn_error_context(where);
+    dn_error_context(d->fn);
+  }
+  return st;
+}
+
+/* One epoch of training steps; *loss gets the epoch's weighted mean, *steps_run the batches. */
 static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, size_t epoch,
-                             double *epoch_loss) {
+                             double *epoch_loss, size_t *steps_run) {
   struct dn_train *t = model->train;
   const dn_train_hooks *h = t->hooks;
   double sum = 0.0;
-  size_t seen = 0;
-  for (size_t step = 0; step < d->steps; step++) {
+  size_t seen = 0, step = 0;
+  for (; d->src != NULL ? d->steps == 0 || step < d->steps : step < d->steps; step++) {
     dn_status st = DN_OK;
+    size_t n = 0;
+    if (d->src != NULL && ((st = pull(model, d, epoch, step, &n)) != DN_OK || n == 0)) {
+      if (st != DN_OK)
+        return st;
+      break;
+    }
     dn_step_fault fault = DN_STEP_FINE;
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
       st = dn_cb_batch_begin(r->cbs[i], &r->ctx, step);
     if (st != DN_OK) /* with hooks, in the step's agreement, as the step would */
       return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
-    size_t start = step * d->batch, n = d->rows - start < d->batch ? d->rows - start : d->batch;
     double loss = NAN;
-    if (start >= d->rows) /* with hooks: this process has no rows left in this epoch */
-      n = start = 0;
-    gather(model, d, t->perm + start, n);
+    if (d->src == NULL) {
+      size_t start = step * d->batch;
+      n = d->rows - start < d->batch ? d->rows - start : d->batch;
+      if (start >= d->rows) /* with hooks: this process has no rows left in this epoch */
+        n = start = 0;
+      gather(model, d, t->perm + start, n);
+    }
     st = dn_train_step(model, t->bx, t->by, d->sw ? t->bw : NULL, n, true, &loss, &fault);
     if (st == DN_ERR_NUMERIC && (fault != DN_STEP_LOSS || !d->has_terminate_on_nan))
-      return dn_fail(st,
-                     "dn_fit: the %s at epoch %zu, batch %zu (loss %g); the step was not applied%s",
-                     dn_step_fault_text(fault), epoch + 1, step, loss,
+      return dn_fail(st, "%s: the %s at epoch %zu, batch %zu (loss %g); the step was not applied%s",
+                     d->fn, dn_step_fault_text(fault), epoch + 1, step, loss,
                      fault == DN_STEP_LOSS ? " (dn_terminate_on_nan() stops training and keeps "
                                              "the history instead)"
                                            : "");
     if (st != DN_OK && st != DN_ERR_NUMERIC) {
-      dn_error_context("dn_fit");
+      dn_error_context(d->fn);
       return st;
     }
     sum += loss * (double)n;
@@ -229,18 +286,22 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
       st = h->agree(h->ctx, st, &model->stop_training);
     if (st != DN_OK)
       return st;
-    if (model->stop_training)
+    if (model->stop_training) {
+      step++;
       break;
+    }
   }
   double rows = (double)seen;
   /* with hooks: the loss and metrics over every process's rows */
   dn_status st = h != NULL ? h->reduce_totals(h->ctx, model, DN_OK, &sum, &rows) : DN_OK;
+  if (st == DN_OK && rows == 0.0)
+    return dn_fail(DN_ERR_STATE, "%s: epoch %zu: the source gave no rows", d->fn, epoch + 1);
   *epoch_loss = sum / rows;
+  *steps_run = step;
   return st;
 }
 
-static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_data *d,
-                            fit_run *r) {
+static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *d, fit_run *r) {
   struct dn_train *t = model->train;
   const dn_train_hooks *h = t->hooks;
   dn_status st;
@@ -254,11 +315,13 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
     if (st != DN_OK) /* with hooks, in the first step's agreement, as the step would */
       return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
     dn_progress_epoch_begin(&r->progress, epoch);
-    for (size_t i = 0; i < d->rows; i++)
+    if (d->src != NULL && (st = dn_source_begin_pass(d->src, d->fn)) != DN_OK)
+      return st;
+    for (size_t i = 0; d->src == NULL && i < d->rows; i++)
       t->perm[i] = i;
-    if (!o->no_shuffle && h != NULL)
+    if (d->src == NULL && !o->no_shuffle && h != NULL)
       h->shuffle(h->ctx, model, t->perm, d->rows);
-    else if (!o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
+    else if (d->src == NULL && !o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
       for (size_t i = d->rows - 1; i > 0; i--) {
         size_t j = (size_t)dn_rng_below(&model->rng_shuffle, (uint64_t)i + 1);
         size_t tmp = t->perm[i];
@@ -266,16 +329,24 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
         t->perm[j] = tmp;
       }
     double loss = NAN;
-    if ((st = train_epoch(model, d, r, epoch, &loss)) != DN_OK)
+    size_t steps_run = 0;
+    if ((st = train_epoch(model, d, r, epoch, &loss, &steps_run)) != DN_OK)
       return st;
+    if (d->steps == 0 && !model->stop_training) /* a source's count, learnt (Keras too) */
+      d->steps = r->ctx.steps = r->progress.steps = steps_run;
     if ((st = log_values(&r->book, t, loss, false)) != DN_OK)
       return st;
     if (d->validate) {
       double vloss = 0.0, vrows = (double)d->vrows;
       dn_train_reset_metrics(t); /* a process without validation rows adds nothing */
-      if (d->vrows > 0 &&
-          (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows, d->batch, &vloss)))
-        dn_error_context("dn_fit: validation");
+      if (d->vsrc != NULL) {
+        if ((st = dn_train_evaluate_source(model, d->vsrc, "validation", d->batch, &vloss)))
+          dn_error_context(d->fn);
+      } else if (d->vrows > 0 && (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows,
+                                                         d->batch, &vloss))) {
+        dn_error_context("validation");
+        dn_error_context(d->fn);
+      }
       if (h != NULL) { /* over every process's validation rows */
         vloss *= vrows;
         st = h->reduce_totals(h->ctx, model, st, &vloss, &vrows);
@@ -299,11 +370,12 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
   return DN_OK;
 }
 
-static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h) {
+static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h, dn_source *src,
+                       dn_source *vsrc) {
   if (o.model == NULL)
-    return dn_fail_null(DN_ERR_ARG, "dn_fit: model is NULL");
+    return dn_fail_null(DN_ERR_ARG, "%s: model is NULL", src ? "dn_fit_source" : "dn_fit");
   dn_model *model = o.model;
-  fit_data d = {0};
+  fit_data d = {.src = src, .vsrc = vsrc};
   dn_status checked = check_fit(&o, o.callbacks, n_cb, &d);
   if (h != NULL) { /* the local batch and the steps; every process's checks agreed */
     dn_status st =
@@ -326,7 +398,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h) {
   fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
   r.ctx = (dn_cb_ctx){model,   o.out ? o.out : stdout, d.epochs,
                       d.steps, DN_VERBOSE_SILENT,      h != NULL && h->no_files};
-  dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, d.rows);
+  dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, src ? 0 : d.rows);
   if (st == DN_OK)
     st = dn_seq_reserve(model, d.batch < widest ? d.batch : widest);
   if (st == DN_OK)
@@ -384,10 +456,31 @@ dn_history *dn_fit_hooked(dn_fit_options o, const dn_train_hooks *hooks) {
   if (count_callbacks(o.callbacks, &n_cb) == DN_OK) {
     if (hooks != NULL && o.model != NULL && o.model->train != NULL)
       o.model->train->hooks = hooks;
-    history = fit(o, n_cb, hooks);
+    history = fit(o, n_cb, hooks, NULL, NULL);
     if (hooks != NULL && o.model != NULL && o.model->train != NULL)
       o.model->train->hooks = NULL;
   }
+  free_callbacks(o.callbacks); /* fit took them, also on failure */
+  return history;
+}
+
+dn_history *dn_fit_source_with(dn_fit_source_options s) {
+  size_t n_cb = 0;
+  dn_history *history = NULL;
+  /* dn_fit's options that apply to a stream; the rest stay at "none". */
+  dn_fit_options o = {.model = s.model,
+                      .epochs = s.epochs,
+                      .batch_size = s.batch_size,
+                      .no_shuffle = true,
+                      .initial_epoch = s.initial_epoch,
+                      .verbose = s.verbose,
+                      .out = s.out,
+                      .seed = s.seed,
+                      .callbacks = s.callbacks};
+  if (s.source == NULL)
+    dn_fail(DN_ERR_ARG, "dn_fit_source: source is NULL");
+  else if (count_callbacks(o.callbacks, &n_cb) == DN_OK)
+    history = fit(o, n_cb, NULL, s.source, s.validation_source);
   free_callbacks(o.callbacks); /* fit took them, also on failure */
   return history;
 }

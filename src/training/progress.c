@@ -174,7 +174,10 @@ static void draw_bar(dn_progress *p, size_t current, bool finalize, double now, 
     fputc('\b', p->out);
   put(&l, "\r", 0);
   put(&l, bold, 0);
-  putf(&l, "%*zu/%zu", digits(p->steps), current, p->steps);
+  if (p->steps == 0) /* a source of unknown length, in its first epoch (Keras: "/Unknown") */
+    putf(&l, "%zu/Unknown", current);
+  else
+    putf(&l, "%*zu/%zu", digits(p->steps), current, p->steps);
   put(&l, reset, 0);
   put(&l, " ", 1);
   size_t done = p->steps ? (size_t)(BAR_WIDTH * ((double)current / (double)p->steps)) : 0;
@@ -187,12 +190,12 @@ static void draw_bar(dn_progress *p, size_t current, bool finalize, double now, 
     put(&l, reset, 0);
   }
   put(&l, p->tty ? "\x1b[37m" : "", 0);
-  for (size_t i = done; i < BAR_WIDTH; i++)
+  for (size_t i = done; p->steps != 0 && i < BAR_WIDTH; i++)
     put(&l, BAR_CHAR, 1);
   put(&l, reset, 0);
   put(&l, " ", 1);
   put(&l, bold, 0);
-  if (!finalize) {
+  if (!finalize && p->steps != 0) {
     double eta = t * (double)(p->steps - current);
     if (eta > 3600)
       putf(&l, "%d:%02d:%02d", (int)(eta / 3600), (int)(fmod(eta, 3600) / 60), (int)fmod(eta, 60));

@@ -573,7 +573,74 @@ dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, con
   return DN_OK;
 }
 
+dn_status dn_train_check_source(dn_model *model, const char *fn, dn_source *source, dn_xy *d) {
+  if (source == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: source is NULL", fn);
+  size_t xc = source->o.x_cols, yc = source->o.y_cols;
+  if (yc == 0)
+    return dn_fail(DN_ERR_ARG, "%s: the source has no targets (y_cols is 0)", fn);
+  /* One row of zeros (class index 0 is valid) stands for the source's rows in the checks. */
+  float *zeros = dn_calloc(xc + yc, sizeof *zeros);
+  if (zeros == NULL) {
+    dn_error_context(fn);
+    return DN_ERR_NOMEM;
+  }
+  dn_status st = dn_train_check_xy(model, fn, dn_tensor_2d(zeros, 1, xc),
+                                   dn_tensor_2d(zeros + xc, 1, yc), (dn_tensor){0}, d);
+  dn_free(zeros);
+  d->x.data = d->y.data = NULL;
+  return st;
+}
+
+dn_status dn_train_check_labels(const dn_model *model, const float *y, size_t rows) {
+  return check_labels("y", "row", model->train->loss, dn_model_output_dim(model), y, rows);
+}
+
+dn_status dn_train_evaluate_source(dn_model *model, dn_source *source, const char *fn,
+                                   size_t batch_size, double *loss) {
+  struct dn_train *t = model->train;
+  dn_status st = dn_source_begin_pass(source, fn);
+  if (st != DN_OK)
+    return st;
+  double sum = 0.0;
+  size_t rows = 0, steps = source->o.steps;
+  dn_train_reset_metrics(t);
+  for (size_t b = 0; steps == 0 || b < steps; b++) {
+    size_t n = 0;
+    double l = 0.0;
+    st = dn_source_pull(source, t->bx, t->by, batch_size, &n);
+    if (st == DN_OK && n == 0)
+      break;
+    if (st == DN_OK)
+      st = dn_train_check_labels(model, t->by, n);
+    if (st == DN_OK)
+      st = test_batch(model, t->bx, t->by, NULL, n, &l);
+    if (st != DN_OK) {
+      char where[48];
+      snprintf(where, sizeof where, "batch %zu", b);
+      dn_error_context(where);
+      dn_error_context(fn);
+      return st;
+    }
+    sum += l * (double)n;
+    rows += n;
+  }
+  if (rows == 0)
+    return dn_fail(DN_ERR_STATE, "%s: the source gave no rows", fn);
+  *loss = sum / (double)rows;
+  return DN_OK;
+}
+
 /* ---- public entry points ---------------------------------------------------- */
+
+/* The loss, then the metrics' values (capacity >= 1). */
+static void write_values(const struct dn_train *t, double loss, double *values, size_t capacity) {
+  values[0] = loss;
+  size_t at = 1; /* a per-class F-score gives one value per class */
+  for (size_t i = 0; i < t->n_metrics; i++)
+    for (size_t k = 0; k < t->metrics[i].n_values && at < capacity; k++)
+      values[at++] = dn_metric_value(&t->metrics[i], k);
+}
 
 /* evaluate / evaluate_metrics under the caller's name: the loss, then the metrics. */
 static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
@@ -595,12 +662,7 @@ static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tenso
     dn_train_setup_undo(model, &undo);
     return st;
   }
-  struct dn_train *t = model->train;
-  values[0] = loss;
-  size_t at = 1; /* a per-class F-score gives one value per class */
-  for (size_t i = 0; i < t->n_metrics; i++)
-    for (size_t k = 0; k < t->metrics[i].n_values && at < capacity; k++)
-      values[at++] = dn_metric_value(&t->metrics[i], k);
+  write_values(model->train, loss, values, capacity);
   return DN_OK;
 }
 
@@ -632,6 +694,86 @@ dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   dn_status st = evaluate("dn_evaluate", model, x, y, (dn_tensor){0}, 0, v, 1);
   if (st == DN_OK)
     *loss = (float)v[0];
+  return st;
+}
+
+dn_status dn_evaluate_source_with(dn_evaluate_source_options o) {
+  const char *fn = "dn_evaluate_source";
+  if (o.values == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: values is NULL", fn);
+  if (o.values_capacity == 0)
+    return dn_fail(DN_ERR_ARG, "%s: values_capacity is 0 (the loss needs one value)", fn);
+  size_t bs;
+  dn_xy d;
+  dn_train_undo undo;
+  dn_status st = dn_train_batch_size(fn, o.batch_size, DN_EVAL_BATCH, &bs);
+  if (st != DN_OK || (st = dn_train_check_source(o.model, fn, o.source, &d)) != DN_OK ||
+      (st = dn_train_setup(o.model, fn, &d, &undo)) != DN_OK)
+    return st;
+  double loss = NAN;
+  if ((st = dn_train_reserve(o.model, bs, 0)) != DN_OK)
+    dn_error_context(fn);
+  else
+    st = dn_train_evaluate_source(o.model, o.source, fn, bs, &loss);
+  if (st != DN_OK) {
+    dn_train_setup_undo(o.model, &undo);
+    return st;
+  }
+  write_values(o.model->train, loss, o.values, o.values_capacity);
+  return DN_OK;
+}
+
+dn_status dn_predict_source_with(dn_predict_source_options o) {
+  const char *fn = "dn_predict_source";
+  dn_source *src = o.source;
+  if (src == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: source is NULL", fn);
+  size_t bs, xc = src->o.x_cols, yc = src->o.y_cols, done = 0;
+  dn_status st = dn_train_batch_size(fn, o.batch_size, DN_EVAL_BATCH, &bs);
+  if (st != DN_OK)
+    return st;
+  /* Scratch for a batch of the source's x and y (and a row of zeros for the checks). */
+  size_t nx, ny;
+  if (!dn_mul_size(bs, xc, &nx, "x") || !dn_mul_size(bs, yc, &ny, "y") || nx > SIZE_MAX - ny)
+    return dn_fail(DN_ERR_SHAPE, "%s: a batch of %zu rows of %zu + %zu columns overflows", fn, bs,
+                   xc, yc);
+  float *buf = dn_calloc(nx + ny, sizeof *buf);
+  if (buf == NULL) {
+    dn_error_context(fn);
+    return DN_ERR_NOMEM;
+  }
+  dn_matrix mx, my;
+  dn_seq_build built;
+  st = dn_seq_prepare_pass(o.model, fn, dn_tensor_2d(buf, 1, xc), o.y, bs, &mx, &my, &built);
+  bool prepared = st == DN_OK;
+  if (st == DN_OK && (st = dn_seq_reserve(o.model, bs)) != DN_OK)
+    dn_error_context(fn);
+  if (st == DN_OK)
+    st = dn_source_begin_pass(src, fn);
+  for (size_t b = 0; st == DN_OK && (src->o.steps == 0 || b < src->o.steps); b++) {
+    size_t n = 0;
+    if ((st = dn_source_pull(src, buf, yc ? buf + nx : NULL, bs, &n)) != DN_OK) {
+      char where[48];
+      snprintf(where, sizeof where, "batch %zu", b);
+      dn_error_context(where);
+      dn_error_context(fn);
+    } else if (n == 0) {
+      break;
+    } else if (n > my.rows - done) {
+      st = dn_fail(DN_ERR_SHAPE, "%s: the source gives more than y's %zu rows (batch %zu)", fn,
+                   my.rows, b);
+    } else if (!dn_seq_predict(o.model, buf, n, my.data + done * my.cols)) {
+      dn_error_context(fn);
+      st = dn_last_status();
+    } else {
+      done += n;
+    }
+  }
+  dn_free(buf);
+  if (st != DN_OK && done == 0 && prepared) /* predicting changes no weights */
+    dn_seq_build_undo(o.model, &built);
+  if (o.rows != NULL)
+    *o.rows = done;
   return st;
 }
 

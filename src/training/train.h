@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "densenet.h"
+#include "core/source.h"
 #include "core/tensor.h"
 #include "model/sequential.h"
 #include "training/loss.h"
@@ -149,6 +150,19 @@ dn_status dn_train_step(dn_model *model, const float *x, const float *y, const f
  * the metrics then hold their results. */
 dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, const float *sw,
                             size_t rows, size_t batch_size, double *loss);
+
+/* Batch sources (core/source.h). The checks and setup dn_train_check_xy makes, for a source:
+ * its widths against the model (messages name x and y, as for tensors), the loss resolved from
+ * y_cols; DN_ERR_ARG for NULL or a source without targets. d's data pointers are NULL. */
+dn_status dn_train_check_source(dn_model *model, const char *fn, dn_source *source, dn_xy *d);
+/* Class indices in a batch's y for a sparse loss (DN_ERR_ARG: "y: row R holds ..."; the caller
+ * adds its context). */
+dn_status dn_train_check_labels(const dn_model *model, const float *y, size_t rows);
+/* dn_train_evaluate over one pass of a source (reset first if read) in batches of at most
+ * batch_size rows, through the batch buffers (dn_train_reserve(model, batch_size, 0) first).
+ * Errors name fn and the batch; a pass with no rows is DN_ERR_STATE. */
+dn_status dn_train_evaluate_source(dn_model *model, dn_source *source, const char *fn,
+                                   size_t batch_size, double *loss);
 
 /* Reset / read the compiled metrics. */
 void dn_train_reset_metrics(struct dn_train *train);

@@ -19,6 +19,19 @@ static void on_event(dn_model *model, size_t index, const dn_logs *logs, void *u
   ((counter *)user)->last = index;
 }
 
+static dn_status source_next(void *state, dn_tensor x, dn_tensor y, size_t *rows) {
+  (void)state, (void)x, (void)y;
+  *rows = 0;
+  return DN_OK;
+}
+static dn_status source_reset(void *state) {
+  (void)state;
+  return DN_OK;
+}
+static void source_free(void *state) {
+  (void)state;
+}
+
 /* The header's machinery itself (DN_OPTIONS_, not API; the header's macros are its users),
  * with more designated arguments than any options struct of the header has fields. */
 typedef struct wide_options {
@@ -174,6 +187,36 @@ int options_macros_compile(dn_model *model, dn_tensor x, dn_tensor y) {
                         .n_feature_columns = 3, .target_columns = (const size_t[]){3},
                         .n_target_columns = 1, .no_header = true);
   status |= dn_csv_load("names.csv", &data, .feature_names = (const char *[]){"a", "b", NULL});
+
+  dn_source *sources[] = {
+      dn_source(source_next),
+      dn_source(source_next, .state = &ctx, .x_cols = 2, .y_cols = 1, .steps = 4,
+                .reset = source_reset, .free_state = source_free),
+      dn_csv_source("data.csv"),
+      dn_csv_source("wine.csv", .feature_names = (const char *[]){"a", NULL},
+                    .target_names = (const char *[]){"quality", NULL}, .delimiter = ';',
+                    .drop_invalid_rows = true, .max_record_bytes = 4096, .max_file_bytes = 1 << 20,
+                    .shuffle_buffer = 64, .seed = 7),
+      dn_csv_source("plain.csv", .feature_columns = (const size_t[]){0, 1, 2},
+                    .n_feature_columns = 3, .target_columns = (const size_t[]){3},
+                    .n_target_columns = 1, .no_header = true, .no_shuffle = true),
+  };
+  dn_history *streamed[] = {
+      dn_fit_source(model, sources[1]),
+      dn_fit_source(model, sources[1], .epochs = 3, .batch_size = 8,
+                    .validation_source = sources[2], .initial_epoch = 1,
+                    .verbose = DN_VERBOSE_SILENT, .out = NULL, .seed = 3,
+                    .callbacks = (dn_callback *[]){dn_early_stopping(), NULL}),
+  };
+  size_t predicted = 0;
+  status |= dn_evaluate_source(model, sources[1], values, 3);
+  status |= dn_evaluate_source(model, sources[1], values, 3, .batch_size = 64);
+  status |= dn_predict_source(model, sources[1], y);
+  status |= dn_predict_source(model, sources[1], y, .rows = &predicted, .batch_size = 2);
+  status |= dn_normalization_adapt_source(layers[0], sources[1], 0);
+  sum += (streamed[0] != NULL) + (int)predicted + (int)dn_csv_source_dropped_rows(sources[3]);
+  for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
+    dn_source_free(sources[i]);
 
   status |= dn_plot_svg("one.svg", &(dn_plot_series){.y = ys, .n = 3}, 1);
   status |= dn_plot_svg(
