@@ -222,6 +222,15 @@ dn_status dn_keras_state_read(dn_model *model, hid_t file, bool load_optimizer, 
   return st;
 }
 
+dn_status dn_keras_opt_export_layout(const dn_optimizer *opt, dn_keras_opt_layout *layout,
+                                     const char *fn) {
+  if (!dn_keras_opt_state_layout(opt, layout) && opt->slots != NULL)
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: optimizer '%s': exporting its state in Keras's layout is not supported", fn,
+                   opt->name);
+  return DN_OK;
+}
+
 dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn) {
   dn_status st = dn_keras_h5_make_group(file, "vars", "sequential", fn);
   for (size_t l = 0; l < model->n_layers && st == DN_OK; l++) {
@@ -243,11 +252,8 @@ dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn
     return st;
   const dn_optimizer *opt = model->train->optimizer;
   dn_keras_opt_layout layout;
-  bool exchangeable = dn_keras_opt_state_layout(opt, &layout);
-  if (!exchangeable && opt->slots != NULL)
-    return dn_fail(DN_ERR_UNSUPPORTED,
-                   "%s: optimizer '%s': exporting its state in Keras's layout is not supported", fn,
-                   opt->name);
+  if ((st = dn_keras_opt_export_layout(opt, &layout, fn)) != DN_OK)
+    return st;
   st = dn_keras_h5_make_group(file, "optimizer/vars", opt->name, fn);
   if (st == DN_OK)
     st = dn_keras_h5_write_scalar_int(file, "optimizer/vars/0", (long long)opt->iterations, fn);
