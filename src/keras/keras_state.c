@@ -10,7 +10,6 @@
  * Shapes: a Dense kernel is (in, out), other vectors (n,), Normalization's count a scalar.
  * Reading checks every dataset against the model before anything is changed.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,9 +74,9 @@ double dn_keras_nadam_u_product(const dn_optimizer *opt, uint64_t iterations, fl
   double product = 1.0;
   if (iterations > DN_KERAS_NADAM_REPLAY_MAX)
     return (double)stored;
-  /* optimizer.c's step: product *= beta_1 * (1 - 0.5 * 0.96^t), t = 1, 2, ... */
+  /* optimizer.c's step: product *= u_t, t = 1, 2, ... */
   for (uint64_t t = 1; t <= iterations && product != 0.0; t++)
-    product *= opt->options.beta_1 * (1.0 - 0.5 * pow(0.96, (double)t));
+    product *= dn_optimizer_nadam_u(&opt->options, (double)t);
   return (float)product == stored ? product : (double)stored;
 }
 
