@@ -1171,9 +1171,13 @@ dn_callback *dn_csv_logger_with(dn_csv_logger_options options);
  *   save_weights_only=False, mode="auto", verbose=0): dn_model_save (or dn_model_save_weights)
  * at each epoch end, creating missing directories. filepath may hold "{epoch}" (1-based) and
  * logged names with Python format specs ("{epoch:02d}", "{val_loss:.2f}").
- * Deviation: any path (Keras wants ".keras" / ".weights.h5"); the native format is written.
- * Errors: DN_ERR_ARG (NULL or empty filepath, bad template, bad monitor or mode); during fit,
- * a failed save stops it with that status. */
+ * A path ending in ".keras" or ".h5" / ".hdf5" (with save_weights_only: ".weights.h5") is
+ * written as that Keras file by libdensenet_keras (densenet_keras.h: dn_keras_register); any
+ * other path in the native format (a deviation: Keras refuses them).
+ * Errors: DN_ERR_ARG (NULL or empty filepath, bad template, bad monitor or mode,
+ * save_weights_only with a .keras or other .h5 path); DN_ERR_UNSUPPORTED from dn_fit at its start
+ * for a Keras path without the Keras library registered; during fit, a failed save stops it
+ * with that status. */
 typedef struct dn_model_checkpoint_options {
   const char *filepath;
   const char *monitor;

@@ -5,10 +5,10 @@
  * Reads the files Keras 3 writes -- a .keras archive (zip of metadata.json, config.json and
  * model.weights.h5), a .weights.h5 weights file, a legacy Keras 2 style .h5 full model -- for a
  * Sequential stack of Dense, Activation, Dropout, BatchNormalization and Normalization layers,
- * and writes a model as a .keras archive laid out as Keras 3.16 writes one, which
- * keras.saving.load_model reads. Errors follow densenet.h: a status (or NULL) and a message
- * from dn_last_error() naming the member, HDF5 path or config key that was wrong. Files are
- * treated as untrusted: every size and shape is checked before use.
+ * and writes a model as a .keras archive, a .weights.h5 file or a legacy .h5 full model laid
+ * out as Keras 3.16 writes them, which keras.saving.load_model reads. Errors follow densenet.h: a
+ * status (or NULL) and a message from dn_last_error() naming the member, HDF5 path or config key
+ * that was wrong. Files are treated as untrusted: every size and shape is checked before use.
  *
  * Isolation. HDF5 (1.10) is not safe on hostile input: a crafted file can crash it, make it
  * spin for minutes or allocate gigabytes. So by default dn_keras_load and dn_keras_load_weights
@@ -82,17 +82,42 @@ typedef struct dn_keras_options {
 dn_model *dn_keras_load_with(const char *path, dn_keras_options options);
 dn_status dn_keras_load_weights_with(dn_model *model, const char *path, dn_keras_options options);
 
-/* model.save(path) to a .keras archive (path must end in ".keras"): metadata.json,
+/* model.save(path): path ending in ".keras" writes a .keras archive: metadata.json,
  * config.json (the Sequential config with an InputLayer, each layer's Keras config and
  * build_config, and compile_config when compiled) and model.weights.h5 (layers/<path>/vars/<i>,
  * optimizer/vars/<i> with iteration, learning_rate and the slot variables), members stored
- * uncompressed. The archive is written to a temporary file beside `path` and renamed over it,
- * so a failed save leaves an existing file intact. DN_ERR_ARG (NULL, wrong extension),
- * DN_ERR_STATE (model has no input shape), DN_ERR_UNSUPPORTED (a layer without a Keras config
- * writer), DN_ERR_IO, DN_ERR_NOMEM. A learning-rate schedule is written as Keras's serialized
- * schedule (then optimizer/vars has no learning_rate variable, as in Keras), Nadam's state
- * with Keras's u_product. */
+ * uncompressed. A path ending in ".h5" or ".hdf5" writes the legacy Keras 2 style full-model
+ * HDF5 file as Keras 3's model.save("x.h5") does (legacy_h5_format): root attributes
+ * keras_version, backend ("numpy"), model_config and, when compiled, training_config (loss,
+ * metrics, optimizer_config); model_weights/<layer>/sequential/<layer>/<var> with the
+ * layer_names and weight_names attributes (an empty float64 weight_names for a layer without
+ * weights, as Keras writes it); optimizer_weights (<opt>/iteration, <opt>/learning_rate, the
+ * slots in Keras's order, Nadam's <opt>/u_product last) when compiled. Both load back with
+ * dn_keras_load bit for bit (weights and optimizer state, so training continues as it would
+ * have) and with keras.saving.load_model.
+ * The file is written to a temporary file beside `path` and renamed over it, so a failed save
+ * leaves an existing file intact. DN_ERR_ARG (NULL, another extension), DN_ERR_STATE (model has
+ * no input shape), DN_ERR_UNSUPPORTED (a layer without a Keras config writer, an optimizer
+ * whose state has no Keras layout), DN_ERR_IO, DN_ERR_NOMEM. A learning-rate schedule is
+ * written as Keras's serialized schedule (then there is no learning_rate variable, as in
+ * Keras), Nadam's state with Keras's u_product. */
 dn_status dn_keras_save(const dn_model *model, const char *path);
+
+/* model.save_weights(path): a Keras 3 .weights.h5 file (path must end in ".weights.h5"), the
+ * layout of the model.weights.h5 inside a .keras archive: layer variables and, when compiled,
+ * the optimizer variables (as Keras writes them). Written atomically like dn_keras_save; read
+ * back with dn_keras_load_weights. DN_ERR_ARG, DN_ERR_STATE, DN_ERR_UNSUPPORTED, DN_ERR_IO,
+ * DN_ERR_NOMEM as dn_keras_save. */
+dn_status dn_keras_save_weights(const dn_model *model, const char *path);
+
+/* Lets the core's ModelCheckpoint (dn_model_checkpoint) write Keras files: with it, a filepath
+ * ending in ".keras", ".h5" or ".hdf5" is saved with dn_keras_save, and with save_weights_only
+ * one ending in ".weights.h5" with dn_keras_save_weights (Keras 3's ModelCheckpoint rules);
+ * without it such a checkpoint fails when fit starts with DN_ERR_UNSUPPORTED naming this call.
+ * Every dn_keras_load*, dn_keras_save* call registers implicitly, but a program that uses only
+ * the core and ModelCheckpoint("x.keras") must call it once (in a static link nothing else
+ * pulls the Keras library in). Idempotent and thread-safe. */
+void dn_keras_register(void);
 
 #ifdef __cplusplus
 }

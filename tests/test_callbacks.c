@@ -908,6 +908,38 @@ static void test_constructor_errors(void **state) {
   assert_true(isnan(nan_logs));
 }
 
+/* Without libdensenet_keras (this test does not link it), a Keras path is refused when fit
+ * starts, naming the fix, and nothing is written (never a native file named .keras / .h5). */
+static void test_checkpoint_keras_path_without_keras(void **state) {
+  (void)state;
+  char dir[] = "/tmp/dn_ckpt_keras_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *names[3] = {"m.keras", "m.h5", "m.weights.h5"};
+  float x[16], y[8];
+  for (int i = 0; i < 16; i++)
+    x[i] = (float)i / 16.0f;
+  for (int i = 0; i < 8; i++)
+    y[i] = x[2 * i] - x[2 * i + 1];
+  for (int i = 0; i < 3; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    dn_model *m = dn_sequential(dn_dense(1, .input_dim = 2));
+    assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
+    assert_null(dn_fit(
+        m, dn_tensor_2d(x, 8, 2), dn_tensor_2d(y, 8, 1), .epochs = 1, .verbose = DN_VERBOSE_SILENT,
+        .callbacks =
+            (dn_callback *[]){dn_model_checkpoint(path, .save_weights_only = i == 2), NULL}));
+    assert_status_msg(dn_last_status(), DN_ERR_UNSUPPORTED, "call dn_keras_register()");
+    assert_non_null(strstr(dn_last_error(), path));
+    assert_int_equal(access(path, F_OK), -1);
+    dn_model_free(m);
+  }
+  /* Keras's rule for weights only: .weights.h5 */
+  assert_null(dn_model_checkpoint("w.keras", .save_weights_only = true));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG, "must end in .weights.h5");
+  assert_int_equal(rmdir(dir), 0);
+}
+
 /* Issue 12: the size_t counts take DN_ZERO_COUNT (arriving as SIZE_MAX) as 0, and refuse other
  * converted negative numbers. */
 static void test_zero_count_fields(void **state) {
@@ -949,6 +981,7 @@ int main(void) {
       cmocka_unit_test(test_repr),
       cmocka_unit_test(test_constructor_errors),
       cmocka_unit_test(test_zero_count_fields),
+      cmocka_unit_test(test_checkpoint_keras_path_without_keras),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,14 +5,19 @@
  * taken from the first epoch, one row per epoch, floats as Python's repr, "NA" for a key
  * missing from a later epoch, rows ended by "\r\n" (Python csv's excel dialect).
  *
- * ModelCheckpoint calls dn_model_save / dn_model_save_weights (src/io/).
- * Deviation: Keras requires the path to end in ".keras" / ".weights.h5"; the native format
- * takes any path. Only save_freq="epoch" exists, and no initial_value_threshold.
+ * ModelCheckpoint calls dn_model_save / dn_model_save_weights (src/io/), or for a path that
+ * ends in .keras, .h5 or .hdf5 the Keras library's writer registered through
+ * dn_checkpoint_set_keras_writer (dn_keras_register): a .keras archive, a legacy .h5 full model,
+ * or with save_weights_only a .weights.h5 file. Without a writer such a path is refused when
+ * fit starts (DN_ERR_UNSUPPORTED), never written in the native format.
+ * Deviation: other paths write the native format (Keras refuses them). Only save_freq="epoch"
+ * exists, and no initial_value_threshold.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -348,8 +353,26 @@ static dn_status make_parent_dirs(const char *path) {
 
 /* ---- ModelCheckpoint -------------------------------------------------------------- */
 
+static _Atomic(dn_checkpoint_keras_writer) keras_writer;
+
+void dn_checkpoint_set_keras_writer(dn_checkpoint_keras_writer writer) {
+  atomic_store(&keras_writer, writer);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A path Keras's ModelCheckpoint takes: .keras or .h5 (.hdf5) for the model, .weights.h5 for
+ * its weights. */
+static bool keras_path(const char *path) {
+  return ends_with(path, ".keras") || ends_with(path, ".h5") || ends_with(path, ".hdf5");
+}
+
 typedef struct checkpoint {
   char *filepath;
+  bool keras; /* the path is a Keras file's: written through keras_writer */
   dn_monitor monitor;
   bool save_best_only, weights_only, verbose;
   /* Keras's MonitorCallback: best starts as initial_value_threshold (None) and becomes +inf
@@ -370,6 +393,12 @@ static void checkpoint_free_impl(void *impl) {
 static dn_status ck_prepare(dn_callback *cb, dn_cb_ctx *ctx) {
   (void)ctx;
   checkpoint *c = cb->impl;
+  if (c->keras && atomic_load(&keras_writer) == NULL)
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "dn_fit: ModelCheckpoint: '%s' names a Keras file, which needs the Keras "
+                   "library: link libdensenet_keras (densenet::keras) and call dn_keras_register() "
+                   "before fit, or use another extension for the native format",
+                   c->filepath);
   dn_status st = dn_monitor_resolve(&c->monitor, "ModelCheckpoint");
   if (st == DN_OK && !c->has_best) {
     c->best = c->monitor.less ? INFINITY : -INFINITY;
@@ -412,7 +441,14 @@ static dn_status ck_epoch_end(dn_callback *cb, dn_cb_ctx *ctx, size_t epoch, dn_
     return DN_OK;
   if ((st = make_parent_dirs(path)) != DN_OK)
     return st;
-  st = c->weights_only ? dn_model_save_weights(ctx->model, path) : dn_model_save(ctx->model, path);
+  dn_checkpoint_keras_writer writer = atomic_load(&keras_writer);
+  if (c->keras && writer != NULL)
+    st = writer(ctx->model, path, c->weights_only);
+  else if (c->keras)
+    st = dn_fail(DN_ERR_UNSUPPORTED, "no Keras writer registered for '%s'", path);
+  else
+    st =
+        c->weights_only ? dn_model_save_weights(ctx->model, path) : dn_model_save(ctx->model, path);
   if (st != DN_OK) {
     dn_error_context("dn_fit: ModelCheckpoint");
     return st;
@@ -437,6 +473,12 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options o) {
     dn_error_context(fn);
     return NULL;
   }
+  bool keras = keras_path(o.filepath);
+  if (keras && o.save_weights_only && !ends_with(o.filepath, ".weights.h5"))
+    return dn_fail_null(DN_ERR_ARG,
+                        "%s: with save_weights_only a Keras path must end in .weights.h5, not "
+                        "'%s' (as Keras's ModelCheckpoint requires)",
+                        fn, o.filepath);
   dn_monitor m;
   if (dn_monitor_init(&m, fn, o.monitor, o.mode, 0.0) != DN_OK)
     return NULL;
@@ -448,6 +490,7 @@ dn_callback *dn_model_checkpoint_with(dn_model_checkpoint_options o) {
     return NULL;
   }
   c->monitor = m;
+  c->keras = keras;
   c->save_best_only = o.save_best_only;
   c->weights_only = o.save_weights_only;
   c->verbose = o.verbose;

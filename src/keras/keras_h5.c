@@ -431,21 +431,35 @@ dn_status dn_keras_h5_make_group(hid_t file, const char *path, const char *name_
   if (g < 0)
     return dn_fail(DN_ERR_IO, "%s: cannot create HDF5 group '%s'", fn, path);
   dn_status st = DN_OK;
-  if (name_attr != NULL) {
-    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = -1;
-    if (t >= 0 && s >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
-      a = H5Acreate2(g, "name", t, s, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, &name_attr) < 0)
-      st = dn_fail(DN_ERR_IO, "%s: cannot write the name attribute of HDF5 group '%s'", fn, path);
-    if (a >= 0)
-      H5Aclose(a);
-    if (s >= 0)
-      H5Sclose(s);
-    if (t >= 0)
-      H5Tclose(t);
-  }
+  if (name_attr != NULL)
+    st = dn_keras_h5_attr_write(g, "name", &name_attr, 1, false, true, fn, path);
   H5Gclose(g);
   return st;
+}
+
+dn_status dn_keras_h5_attr_write(hid_t obj, const char *name, const char *const *strings,
+                                 size_t count, bool list, bool utf8, const char *fn,
+                                 const char *where) {
+  hsize_t n = count;
+  /* an empty list is Keras's np.asarray([]): an empty float64 array */
+  bool empty = list && count == 0;
+  hid_t t = empty ? H5Tcopy(H5T_IEEE_F64LE) : H5Tcopy(H5T_C_S1);
+  hid_t s = list ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR), a = -1;
+  if (t >= 0 && s >= 0 &&
+      (empty || (H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+                 H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) >= 0)))
+    a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+  static const double none = 0.0;
+  herr_t e = a < 0 ? -1 : H5Awrite(a, t, empty ? (const void *)&none : (const void *)strings);
+  if (a >= 0)
+    H5Aclose(a);
+  if (s >= 0)
+    H5Sclose(s);
+  if (t >= 0)
+    H5Tclose(t);
+  if (e < 0)
+    return dn_fail(DN_ERR_IO, "%s: cannot write HDF5 attribute '%s' of %s", fn, name, where);
+  return DN_OK;
 }
 
 dn_status dn_keras_h5_write(hid_t file, const char *path, size_t rank, const size_t *dims,

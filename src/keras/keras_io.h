@@ -9,11 +9,12 @@
  *   keras_compile.c  compile_config <-> loss, metrics, optimizer (by Keras class and config)
  *   keras_state.c    the Keras 3 weights layout: layers/<path>/vars/<i>, optimizer/vars/<i>
  *   keras_legacy.c   the Keras 2 style full-model .h5 (model_config, model_weights/...)
+ *   keras_legacy_write.c  writing that file (dn_keras_save to a .h5 path)
  *   keras_load.c     parsing in this process (dn_keras_load_in_process, ..._weights_in_process)
  *   keras_isolate.c  dn_keras_load[_weights][_with]: the parse in the helper process, its limits
  *                    and its result read back through the native loader
  *   keras_parse_main.c  the helper executable densenet-keras-parse (not in the library)
- *   keras_save.c     dn_keras_save
+ *   keras_save.c     dn_keras_save, dn_keras_save_weights, dn_keras_register
  *
  * Every function reports failures through dn_fail with messages that start with `fn` (the
  * public function) and name the member, HDF5 path or JSON key that was wrong.
@@ -49,6 +50,10 @@ dn_status dn_keras_zip_read(const char *path, const char *fn, dn_keras_blob *blo
 dn_status dn_keras_zip_write(const char *path, const char *fn, const dn_keras_blob *blobs,
                              size_t n);
 void dn_keras_blob_free(dn_keras_blob *blob);
+
+/* The Keras version whose layout the writers follow (metadata.json's keras_version, the legacy
+ * .h5's keras_version attributes). */
+#define DN_KERAS_LAYOUT_VERSION "3.16.0"
 
 /* ---- keras_h5.c ----------------------------------------------------------- */
 
@@ -104,6 +109,13 @@ dn_status dn_keras_h5_make_group(hid_t file, const char *path, const char *name_
                                  const char *fn);
 dn_status dn_keras_h5_write(hid_t file, const char *path, size_t rank, const size_t *dims,
                             const float *values, bool as_int32, const char *fn);
+
+/* A variable-length string attribute `name` of obj (an open group or file): one string
+ * (list false) or a 1-d list of `count` (an empty list is written as Keras writes [], an empty
+ * float64 array), UTF-8 or ASCII as h5py stores a Python str or bytes. `where` names obj. */
+dn_status dn_keras_h5_attr_write(hid_t obj, const char *name, const char *const *strings,
+                                 size_t count, bool list, bool utf8, const char *fn,
+                                 const char *where);
 
 /* ---- keras_config.c, keras_config_write.c ---------------------------------- */
 
@@ -231,6 +243,10 @@ size_t dn_keras_var_dims(const dn_var *var, size_t dims[2]);
  * optimizer variables if the file has them) from a Keras 3 weights file, checking every shape,
  * then commits all at once. */
 dn_status dn_keras_state_read(dn_model *model, hid_t file, bool load_optimizer, const char *fn);
+/* The optimizer's Keras slot layout for writing its state: DN_ERR_UNSUPPORTED (naming `fn`)
+ * when it has state (slots) but no Keras layout; an optimizer without slots is fine. */
+dn_status dn_keras_opt_export_layout(const dn_optimizer *opt, dn_keras_opt_layout *layout,
+                                     const char *fn);
 /* Writes the Keras 3 weights layout of `model` into the (new) file. */
 dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn);
 
@@ -245,6 +261,21 @@ dn_status dn_keras_opt_commit(dn_model *model, uint64_t iterations, bool has_lr,
  * model continues bit for bit as in memory) when it rounds to the file's value, else the file's
  * value (a state this library's steps would not have produced). */
 double dn_keras_nadam_u_product(const dn_optimizer *opt, uint64_t iterations, float stored);
+
+/* ---- keras_save.c, keras_legacy_write.c ---------------------------------------------- */
+
+/* The JSON text of j with Python's json.dumps separators (", " and ": ", as Keras writes it)
+ * into out (name set to `name`, data NUL-terminated): cJSON's compact output with a space
+ * added after every ',' and ':' outside strings. */
+dn_status dn_keras_json_text(cJSON *j, const char *name, const char *fn, dn_keras_blob *out);
+/* Fills a new in-memory HDF5 file with fill(model, file, fn) and writes its bytes to `path`
+ * atomically (io/file.h), HDF5's error printing off meanwhile. */
+typedef dn_status (*dn_keras_h5_filler)(const dn_model *model, hid_t file, const char *fn);
+dn_status dn_keras_h5_save_file(const dn_model *model, const char *path, dn_keras_h5_filler fill,
+                                const char *fn);
+/* dn_keras_save for a .h5 / .hdf5 path: the Keras 2 style full-model file (keras_legacy_write.c).
+ */
+dn_status dn_keras_legacy_save(const dn_model *model, const char *path, const char *fn);
 
 /* ---- keras_legacy.c ---------------------------------------------------------- */
 

@@ -391,6 +391,7 @@ static dn_model *decode_answer(const run_result *res, const char *path, const ch
 
 dn_model *dn_keras_load_with(const char *path, dn_keras_options options) {
   const char *fn = "dn_keras_load";
+  dn_keras_register();
   if (options.in_process)
     return dn_keras_load_in_process(path);
   if (path == NULL)
@@ -414,6 +415,7 @@ dn_model *dn_keras_load(const char *path) {
 
 dn_status dn_keras_load_weights_with(dn_model *model, const char *path, dn_keras_options options) {
   const char *fn = "dn_keras_load_weights";
+  dn_keras_register();
   if (options.in_process)
     return dn_keras_load_weights_in_process(model, path);
   if (model == NULL || path == NULL)

@@ -8,16 +8,13 @@
 
 #include "core/alloc.h"
 #include "densenet_keras.h"
+#include "io/file.h"
 #include "keras/keras_io.h"
 #include "model/sequential.h"
+#include "training/callbacks.h"
 #include "core/status.h"
 
-/* The Keras version whose layout this writer follows (metadata.json's keras_version). */
-#define DN_KERAS_LAYOUT_VERSION "3.16.0"
-
-/* The JSON text of j with Python's json.dumps separators (", " and ": ", as Keras writes it):
- * cJSON's compact output with a space added after every ',' and ':' outside strings. */
-static dn_status json_blob(cJSON *j, const char *name, const char *fn, dn_keras_blob *out) {
+dn_status dn_keras_json_text(cJSON *j, const char *name, const char *fn, dn_keras_blob *out) {
   char *text = cJSON_PrintUnformatted(j);
   if (text == NULL)
     return dn_fail(DN_ERR_NOMEM, "%s: out of memory writing %s", fn, name);
@@ -60,13 +57,39 @@ static dn_status json_blob(cJSON *j, const char *name, const char *fn, dn_keras_
   return DN_OK;
 }
 
+dn_status dn_keras_h5_save_file(const dn_model *model, const char *path, dn_keras_h5_filler fill,
+                                const char *fn) {
+  dn_keras_h5_quiet q;
+  dn_keras_h5_quiet_begin(&q);
+  unsigned char *bytes = NULL;
+  size_t size = 0;
+  hid_t h5 = dn_keras_h5_create_image(fn);
+  dn_status st = h5 < 0 ? dn_last_status() : fill(model, h5, fn);
+  if (st == DN_OK)
+    st = dn_keras_h5_image_bytes(h5, fn, &bytes, &size);
+  if (h5 >= 0)
+    H5Fclose(h5);
+  dn_keras_h5_quiet_end(&q);
+  if (st == DN_OK)
+    st = dn_file_write_atomic(path, bytes, size, fn);
+  dn_free(bytes);
+  return st;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 dn_status dn_keras_save(const dn_model *model, const char *path) {
   const char *fn = "dn_keras_save";
   if (model == NULL || path == NULL)
     return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
-  size_t len = strlen(path);
-  if (len < 6 || strcmp(path + len - 6, ".keras") != 0)
-    return dn_fail(DN_ERR_ARG, "%s: '%s' must end in .keras", fn, path);
+  dn_keras_register();
+  if (ends_with(path, ".h5") || ends_with(path, ".hdf5"))
+    return dn_keras_legacy_save(model, path, fn);
+  if (!ends_with(path, ".keras"))
+    return dn_fail(DN_ERR_ARG, "%s: '%s' must end in .keras, .h5 or .hdf5", fn, path);
   dn_keras_json_begin();
   cJSON *config = dn_keras_model_to_json(model, fn);
   if (config == NULL)
@@ -77,7 +100,7 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
   }
   dn_keras_blob m[3] = {
       {"metadata.json", NULL, 0}, {"config.json", NULL, 0}, {"model.weights.h5", NULL, 0}};
-  dn_status st = json_blob(config, "config.json", fn, &m[1]);
+  dn_status st = dn_keras_json_text(config, "config.json", fn, &m[1]);
   cJSON_Delete(config);
   if (st == DN_OK) {
     char date[32];
@@ -92,7 +115,7 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
         cJSON_AddStringToObject(meta, "date_saved", date) == NULL)
       st = dn_fail(DN_ERR_NOMEM, "%s: out of memory writing metadata.json", fn);
     if (st == DN_OK)
-      st = json_blob(meta, "metadata.json", fn, &m[0]);
+      st = dn_keras_json_text(meta, "metadata.json", fn, &m[0]);
     cJSON_Delete(meta);
     if (st == DN_OK && dn_keras_json_failed())
       st = dn_fail(DN_ERR_NOMEM, "%s: out of memory writing metadata.json", fn);
@@ -119,4 +142,25 @@ dn_status dn_keras_save(const dn_model *model, const char *path) {
   if (st == DN_ERR_NOMEM && strncmp(dn_last_error(), fn, strlen(fn)) != 0)
     dn_error_context(fn);
   return st;
+}
+
+dn_status dn_keras_save_weights(const dn_model *model, const char *path) {
+  const char *fn = "dn_keras_save_weights";
+  if (model == NULL || path == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "path");
+  dn_keras_register();
+  if (!ends_with(path, ".weights.h5"))
+    return dn_fail(DN_ERR_ARG, "%s: '%s' must end in .weights.h5", fn, path);
+  if (dn_seq_require_built(model, fn) != DN_OK)
+    return dn_last_status();
+  return dn_keras_h5_save_file(model, path, dn_keras_state_write, fn);
+}
+
+/* ModelCheckpoint's writer for Keras paths (training/callbacks.h). */
+static dn_status checkpoint_writer(const dn_model *model, const char *path, bool weights_only) {
+  return weights_only ? dn_keras_save_weights(model, path) : dn_keras_save(model, path);
+}
+
+void dn_keras_register(void) {
+  dn_checkpoint_set_keras_writer(checkpoint_writer);
 }

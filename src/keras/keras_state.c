@@ -10,7 +10,6 @@
  * Shapes: a Dense kernel is (in, out), other vectors (n,), Normalization's count a scalar.
  * Reading checks every dataset against the model before anything is changed.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,9 +74,9 @@ double dn_keras_nadam_u_product(const dn_optimizer *opt, uint64_t iterations, fl
   double product = 1.0;
   if (iterations > DN_KERAS_NADAM_REPLAY_MAX)
     return (double)stored;
-  /* optimizer.c's step: product *= beta_1 * (1 - 0.5 * 0.96^t), t = 1, 2, ... */
+  /* optimizer.c's step: product *= u_t, t = 1, 2, ... */
   for (uint64_t t = 1; t <= iterations && product != 0.0; t++)
-    product *= opt->options.beta_1 * (1.0 - 0.5 * pow(0.96, (double)t));
+    product *= dn_optimizer_nadam_u(&opt->options, (double)t);
   return (float)product == stored ? product : (double)stored;
 }
 
@@ -222,6 +221,15 @@ dn_status dn_keras_state_read(dn_model *model, hid_t file, bool load_optimizer, 
   return st;
 }
 
+dn_status dn_keras_opt_export_layout(const dn_optimizer *opt, dn_keras_opt_layout *layout,
+                                     const char *fn) {
+  if (!dn_keras_opt_state_layout(opt, layout) && opt->slots != NULL)
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: optimizer '%s': exporting its state in Keras's layout is not supported", fn,
+                   opt->name);
+  return DN_OK;
+}
+
 dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn) {
   dn_status st = dn_keras_h5_make_group(file, "vars", "sequential", fn);
   for (size_t l = 0; l < model->n_layers && st == DN_OK; l++) {
@@ -243,11 +251,8 @@ dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn
     return st;
   const dn_optimizer *opt = model->train->optimizer;
   dn_keras_opt_layout layout;
-  bool exchangeable = dn_keras_opt_state_layout(opt, &layout);
-  if (!exchangeable && opt->slots != NULL)
-    return dn_fail(DN_ERR_UNSUPPORTED,
-                   "%s: optimizer '%s': exporting its state in Keras's layout is not supported", fn,
-                   opt->name);
+  if ((st = dn_keras_opt_export_layout(opt, &layout, fn)) != DN_OK)
+    return st;
   st = dn_keras_h5_make_group(file, "optimizer/vars", opt->name, fn);
   if (st == DN_OK)
     st = dn_keras_h5_write_scalar_int(file, "optimizer/vars/0", (long long)opt->iterations, fn);

@@ -117,6 +117,13 @@ bool dn_monitor_improves(const dn_monitor *m, double current, bool has_reference
 dn_status dn_checkpoint_expand(const char *tpl, size_t epoch, const dn_logs *logs, char *out,
                                size_t cap);
 
+/* ModelCheckpoint's hook for Keras files: the Keras library (libdensenet_keras) registers a
+ * writer for paths ending in .keras, .h5 or .hdf5 (dn_keras_register); without one such a path
+ * is refused when fit starts. The core never depends on the Keras library. */
+typedef dn_status (*dn_checkpoint_keras_writer)(const dn_model *model, const char *path,
+                                                bool weights_only);
+void dn_checkpoint_set_keras_writer(dn_checkpoint_keras_writer writer);
+
 /* Writes `v` as Python's repr(float) does ("0.1", "1e-05", "123.0", "nan"): the shortest
  * digits that read back to v. */
 void dn_format_repr(char *buf, size_t cap, double v);

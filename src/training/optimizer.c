@@ -196,7 +196,7 @@ static double step_t(const dn_optimizer *opt) {
 /* Keras keeps the momentum product as a variable and multiplies it by this
  * step's mu_t before the variables are updated, so both denominators use the
  * new product. */
-static double nadam_u(const dn_optimizer_options *o, double t) {
+double dn_optimizer_nadam_u(const dn_optimizer_options *o, double t) {
   return o->beta_1 * (1.0 - 0.5 * pow(0.96, t));
 }
 
@@ -653,7 +653,7 @@ static rule_k step_constants(const dn_optimizer *opt, float lr, double u_product
     break;
   case DN_OPT_ADAMAX: k.correction = (float)(1.0 - pow(o->beta_1, t)); break;
   case DN_OPT_NADAM: {
-    const double u_t = nadam_u(o, t), u_t_1 = nadam_u(o, t + 1.0);
+    const double u_t = dn_optimizer_nadam_u(o, t), u_t_1 = dn_optimizer_nadam_u(o, t + 1.0);
     k.fu_t_1 = (float)u_t_1;
     k.f1_u_t = (float)(1.0 - u_t);
     k.d_t_1 = (float)(1.0 - u_product * u_t_1);
@@ -1056,7 +1056,7 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
   clip_gradients(o, g, vars, n_vars); /* never makes a gradient larger */
   double u_product = opt->nadam_u_product;
   if (opt->kind == DN_OPT_NADAM)
-    u_product *= nadam_u(o, step_t(opt));
+    u_product *= dn_optimizer_nadam_u(o, step_t(opt));
   const rule_k k = step_constants(opt, lr, u_product);
 
   /* The magnitudes: the caller's gradient bound and the ones the last update tracked, or a

@@ -62,6 +62,9 @@ dn_status dn_optimizer_step(dn_optimizer *opt, float *w, float *g, const dn_var 
 void dn_optimizer_forget_bounds(dn_optimizer *opt);
 /* The learning rate at the current iteration (schedule or constant). */
 double dn_optimizer_current_lr(const dn_optimizer *opt);
+/* Nadam's momentum factor at step t: beta_1 * (1 - 0.5 * 0.96^t) (Keras's u_t), which the step
+ * multiplies into nadam_u_product; the Keras state import replays the product with it. */
+double dn_optimizer_nadam_u(const dn_optimizer_options *o, double t);
 /* How many variables Keras counts for this optimizer (its "Optimizer params" in
  * model.summary()): 0 before its first step (Keras builds it then); else the iteration
  * counter, the learning rate unless a schedule drives it, Nadam's momentum product, and one

@@ -714,7 +714,7 @@ static void test_own_save_errors(void **state) {
   dn_model *m = dn_sequential(dn_dense(2, .input_dim = 3));
   assert_status_msg(dn_keras_save(NULL, "x.keras"), DN_ERR_ARG, "model is NULL");
   assert_status_msg(dn_keras_save(m, NULL), DN_ERR_ARG, "path is NULL");
-  assert_status_msg(dn_keras_save(m, tmp("x.h5")), DN_ERR_ARG, "must end in .keras");
+  assert_status_msg(dn_keras_save(m, tmp("x.txt")), DN_ERR_ARG, "must end in .keras");
   assert_status_msg(dn_keras_save(m, "/nonexistent-dir/x.keras"), DN_ERR_IO, "x.keras");
   dn_model *u = dn_model_new();
   assert_ok(dn_model_add(u, dn_dense(3)));

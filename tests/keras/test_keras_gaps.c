@@ -3,7 +3,8 @@
  * make_legacy_act_dropout.py beside it), learning-rate schedules and Nadam's state to and from
  * .keras and legacy .h5 files, the legacy .h5 export, and ModelCheckpoint writing .keras.
  *
- * usage: test_keras_gaps    (needs $DN_KERAS_DATA = tests/keras/data)
+ * usage: test_keras_gaps    (needs $DN_KERAS_DATA = tests/keras/data; with $DN_KERAS_LEGACY_OUT
+ *        it only writes the files check_legacy_h5.py compares with Keras's into that folder)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -16,6 +17,7 @@
 #include "densenet_keras.h"
 #include "keras/keras_io.h"
 #include "model/sequential.h"
+#include "training/callbacks.h"
 #include "training/optimizer.h"
 #include "training/train.h"
 
@@ -143,9 +145,10 @@ static void same_schedule(const dn_schedule *a, const dn_schedule *b) {
   assert_true(a->warmup_steps == b->warmup_steps);
 }
 
-/* m and r: same optimizer kind, schedule, iterations, slots and Nadam product, and two more
- * steps give bit-identical weights. */
-static void same_state_and_continuation(dn_model *m, dn_model *r, const char *what) {
+/* m and r: same optimizer kind, schedule, iterations, slots and Nadam product, and (when
+ * `steps`) two more steps give bit-identical weights (not with Dropout: a loaded model's random
+ * stream starts afresh, in Keras files as in Keras). */
+static void same_state(dn_model *m, dn_model *r, const char *what, bool steps) {
   const dn_optimizer *a = m->train->optimizer, *b = r->train->optimizer;
   if (a->kind != b->kind || a->iterations != b->iterations)
     fail_msg("%s: optimizer %s/%s, iterations %llu/%llu", what, a->name, b->name,
@@ -158,10 +161,16 @@ static void same_state_and_continuation(dn_model *m, dn_model *r, const char *wh
     assert_true((a->slots ? a->slots[i] : 0.0f) == (b->slots ? b->slots[i] : 0.0f));
   assert_memory_equal(&a->nadam_u_product, &b->nadam_u_product, sizeof(double));
   assert_memory_equal(m->params, r->params, m->n_params * sizeof(float));
+  if (!steps)
+    return;
   train_steps(m, 2);
   train_steps(r, 2);
   if (memcmp(m->params, r->params, m->n_params * sizeof(float)) != 0)
     fail_msg("%s: continuing after the load differs from continuing in memory", what);
+}
+
+static void same_state_and_continuation(dn_model *m, dn_model *r, const char *what) {
+  same_state(m, r, what, true);
 }
 
 static dn_model *schedule_model(const char *opt, size_t s) {
@@ -273,6 +282,227 @@ static void test_schedule_import_errors(void **state) {
     dn_keras_blob_free(&b[i]);
 }
 
+/* ---- 5c: legacy .h5 export ------------------------------------------------------------- */
+
+/* Every optimizer with a Keras state layout, constant rate and each schedule, trained, saved as
+ * a legacy .h5, loaded: same weights, optimizer state, and the same next steps. */
+static void test_legacy_export_round_trip(void **state) {
+  (void)state;
+  const char *opts[] = {"nadam", "adam", "sgd", "rmsprop", "adagrad", "adamax", "adadelta"};
+  for (size_t s = 0; s < 5; s++)
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+      if (s < 4 && k > 2)
+        continue; /* schedules: three optimizers are enough */
+      char what[96];
+      snprintf(what, sizeof what, "%s + %s (.h5)", opts[k], s < 4 ? g_schedule_class[s] : "rate");
+      dn_model *m =
+          s < 4 ? schedule_model(opts[k], s)
+                : dn_sequential(dn_dense(4, .activation = "tanh", .input_dim = 3), dn_dense(1));
+      if (s == 4)
+        assert_ok(dn_compile(m, .optimizer = opts[k], .loss = "mse"));
+      train_steps(m, 3);
+      const char *path = tmp(k % 2 ? "legacy.hdf5" : "legacy.h5");
+      for (int iso = 0; iso < 2; iso++) {
+        if (dn_keras_save(m, path) != DN_OK)
+          fail_msg("%s: %s", what, dn_last_error());
+        dn_model *r = iso ? dn_keras_load(path)
+                          : dn_keras_load_with(path, (dn_keras_options){.in_process = true});
+        if (r == NULL)
+          fail_msg("%s: %s", what, dn_last_error());
+        same_state_and_continuation(m, r, what);
+        dn_model_free(r);
+      }
+      dn_model_free(m);
+    }
+}
+
+/* Layers without weights, BatchNormalization (moving statistics), Normalization (its count),
+ * metrics, an unbuilt Nadam and an uncompiled model; and the committed legacy fixture saved
+ * again. */
+static void test_legacy_export_layers(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_normalization(.input_dim = 3), dn_dense(5), dn_activation("relu"),
+                              dn_batch_normalization(), dn_dropout(0.2),
+                              dn_dense(1, .activation = "sigmoid"));
+  float ax[12];
+  for (size_t i = 0; i < 12; i++)
+    ax[i] = (float)cos(0.9 * (double)i);
+  assert_ok(dn_normalization_adapt(m->layers[0], dn_tensor_2d(ax, 4, 3)));
+  assert_ok(dn_compile(m, .optimizer_object = dn_nadam(.learning_rate = 0.01),
+                       .loss = "binary_crossentropy",
+                       .metrics = (const char *[]){"accuracy", NULL}));
+  assert_ok(dn_keras_save(m, tmp("unbuilt.h5"))); /* Nadam never stepped */
+  dn_model *r = dn_keras_load(tmp("unbuilt.h5"));
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_int_equal(r->train->n_metrics, 1);
+  assert_string_equal(r->train->metric_req[0], "accuracy");
+  same_state(m, r, "nadam unbuilt (.h5)", false);
+  dn_model_free(r);
+  float x[10 * 3], y[10];
+  for (size_t i = 0; i < 30; i++)
+    x[i] = (float)sin(0.37 * (double)i + 0.2);
+  for (size_t i = 0; i < 10; i++)
+    y[i] = x[3 * i] > 0.0f ? 1.0f : 0.0f;
+  for (int e = 0; e < 3; e++) {
+    float loss;
+    assert_ok(dn_train_on_batch(m, dn_tensor_2d(x, 10, 3), dn_tensor_2d(y, 10, 1), &loss));
+  }
+  assert_ok(dn_keras_save(m, tmp("layers.h5")));
+  r = dn_keras_load(tmp("layers.h5"));
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_int_equal(r->n_layers, m->n_layers);
+  for (size_t l = 0; l < m->n_layers; l++) {
+    assert_string_equal(r->layers[l]->name, m->layers[l]->name);
+    assert_string_equal(r->layers[l]->ops->type, m->layers[l]->ops->type);
+  }
+  float pm[10], pr[10];
+  assert_ok(dn_predict(m, dn_tensor_2d(x, 10, 3), dn_tensor_2d(pm, 10, 1)));
+  assert_ok(dn_predict(r, dn_tensor_2d(x, 10, 3), dn_tensor_2d(pr, 10, 1)));
+  assert_memory_equal(pm, pr, sizeof pm);
+  same_state(m, r, "normalization + batch norm + dropout (.h5)", false);
+  dn_model_free(r);
+  /* uncompiled: no training_config, no optimizer_weights */
+  dn_model *u = dn_sequential(dn_dense(2, .input_dim = 3));
+  assert_ok(dn_model_build(u, 3));
+  assert_ok(dn_keras_save(u, tmp("plain.h5")));
+  r = dn_keras_load(tmp("plain.h5"));
+  assert_non_null(r);
+  assert_null(r->train);
+  assert_memory_equal(r->params, u->params, u->n_params * sizeof(float));
+  dn_model_free(r);
+  dn_model_free(u);
+  dn_model_free(m);
+  /* the fixture, saved and read back */
+  m = dn_keras_load(data("legacy_act_dropout.h5"));
+  assert_non_null(m);
+  assert_ok(dn_keras_save(m, tmp("again.h5")));
+  r = dn_keras_load(tmp("again.h5"));
+  assert_non_null(r);
+  same_state(m, r, "legacy_act_dropout.h5 again", false);
+  dn_model_free(r);
+  dn_model_free(m);
+  /* other extensions are refused, an existing file survives a failed save */
+  m = dn_sequential(dn_dense(1));
+  assert_status_msg(dn_keras_save(m, tmp("x.txt")), DN_ERR_ARG, "must end in .keras, .h5 or .hdf5");
+  assert_status_msg(dn_keras_save(m, tmp("plain.h5")), DN_ERR_STATE, "dn_keras_save");
+  r = dn_keras_load(tmp("plain.h5")); /* the earlier file, intact */
+  assert_non_null(r);
+  assert_int_equal(r->n_params, 8);
+  dn_model_free(r);
+  dn_model_free(m);
+}
+
+/* The structure checker (check_legacy_h5.py) on a file this library writes: run from ctest
+ * (keras_legacy_layout), which writes $DN_KERAS_LEGACY_OUT here. */
+static void test_write_for_checker(void **state) {
+  (void)state;
+  const char *out = getenv("DN_KERAS_LEGACY_OUT");
+  if (out == NULL)
+    skip();
+  /* mlp_legacy.h5's model: Dense 8-16 relu, 16-8 tanh, 8-1, Adam, mae, trained */
+  dn_model *m = dn_sequential(dn_dense(16, .activation = "relu", .input_dim = 8),
+                              dn_dense(8, .activation = "tanh"), dn_dense(1));
+  assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mae"));
+  float x[10 * 8], y[10];
+  for (size_t i = 0; i < 80; i++)
+    x[i] = (float)sin(0.37 * (double)i + 0.2);
+  for (size_t i = 0; i < 10; i++)
+    y[i] = x[8 * i] - 0.5f * x[8 * i + 1];
+  float loss;
+  assert_ok(dn_train_on_batch(m, dn_tensor_2d(x, 10, 8), dn_tensor_2d(y, 10, 1), &loss));
+  char path[1024];
+  snprintf(path, sizeof path, "%s/mlp_legacy.h5", out);
+  assert_ok(dn_keras_save(m, path));
+  dn_model_free(m);
+  /* legacy_act_dropout.h5's model, read and written again */
+  m = dn_keras_load(data("legacy_act_dropout.h5"));
+  assert_non_null(m);
+  snprintf(path, sizeof path, "%s/legacy_act_dropout.h5", out);
+  assert_ok(dn_keras_save(m, path));
+  dn_model_free(m);
+}
+
+/* ---- 5d: ModelCheckpoint to Keras files ----------------------------------------------- */
+
+static char g_epoch_ref[512];
+/* Saves the model (with its optimizer state) in the native format at the end of epoch 0; the
+ * lambda runs before the checkpoint. */
+static void keep_epoch0(dn_model *m, size_t epoch, const dn_logs *l, void *u) {
+  (void)l;
+  (void)u;
+  if (epoch == 0)
+    assert_ok(dn_model_save(m, g_epoch_ref));
+}
+
+static void test_checkpoint_keras_files(void **state) {
+  (void)state;
+  const char *tpl[3] = {"ck-{epoch:02d}.keras", "ck-{epoch:02d}.h5", "ck-{epoch:02d}.weights.h5"};
+  float x[40 * 3], y[40];
+  for (size_t i = 0; i < 120; i++)
+    x[i] = (float)sin(0.37 * (double)i + 0.2);
+  for (size_t i = 0; i < 40; i++)
+    y[i] = x[3 * i] - 0.5f * x[3 * i + 1] + 0.25f;
+  snprintf(g_epoch_ref, sizeof g_epoch_ref, "%s", tmp("epoch0.dnm"));
+  dn_keras_register();
+  for (size_t t = 0; t < 3; t++) {
+    dn_model *m = schedule_model("nadam", 3);
+    char pattern[600];
+    snprintf(pattern, sizeof pattern, "%s/sub/%s", g_tmpdir, tpl[t]);
+    bool weights_only = t == 2;
+    dn_history *h =
+        dn_fit(m, dn_tensor_2d(x, 40, 3), dn_tensor_2d(y, 40, 1), .epochs = 2, .batch_size = 8,
+               .verbose = DN_VERBOSE_SILENT,
+               .callbacks = (dn_callback *[]){
+                   dn_lambda_callback(.on_epoch_end = keep_epoch0),
+                   dn_model_checkpoint(pattern, .save_weights_only = weights_only), NULL});
+    if (h == NULL)
+      fail_msg("%s: %s", tpl[t], dn_last_error());
+    dn_history_free(h);
+    char p1[700], p2[700];
+    snprintf(p1, sizeof p1, "%s/sub/ck-01%s", g_tmpdir, strchr(tpl[t], '.'));
+    snprintf(p2, sizeof p2, "%s/sub/ck-02%s", g_tmpdir, strchr(tpl[t], '.'));
+    dn_model *ref = dn_model_load(g_epoch_ref);
+    assert_non_null(ref);
+    dn_model *r1, *r2;
+    if (weights_only) {
+      r1 = schedule_model("nadam", 3);
+      r2 = schedule_model("nadam", 3);
+      assert_ok(dn_model_build(r1, 3));
+      assert_ok(dn_model_build(r2, 3));
+      assert_ok(dn_keras_load_weights(r1, p1));
+      assert_ok(dn_keras_load_weights(r2, p2));
+    } else {
+      r1 = dn_keras_load(p1);
+      r2 = dn_keras_load(p2);
+    }
+    if (r1 == NULL || r2 == NULL)
+      fail_msg("%s: %s", tpl[t], dn_last_error());
+    same_state_and_continuation(ref, r1, p1);
+    same_state_and_continuation(m, r2, p2);
+    dn_model_free(r1);
+    dn_model_free(r2);
+    dn_model_free(ref);
+    dn_model_free(m);
+  }
+  /* Keras's rule: weights only needs .weights.h5 */
+  assert_null(dn_model_checkpoint(tmp("w.keras"), .save_weights_only = true));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG, ".weights.h5");
+  assert_null(dn_model_checkpoint(tmp("w.h5"), .save_weights_only = true));
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  /* without the Keras writer registered: refused when fit starts, nothing written */
+  dn_checkpoint_set_keras_writer(NULL);
+  dn_model *m = schedule_model("adam", 0);
+  assert_null(dn_fit(m, dn_tensor_2d(x, 40, 3), dn_tensor_2d(y, 40, 1), .epochs = 1,
+                     .verbose = DN_VERBOSE_SILENT,
+                     .callbacks = (dn_callback *[]){dn_model_checkpoint(tmp("none.keras")), NULL}));
+  assert_status_msg(dn_last_status(), DN_ERR_UNSUPPORTED, "dn_keras_register()");
+  assert_int_equal(access(tmp("none.keras"), F_OK), -1);
+  dn_keras_register();
+  dn_model_free(m);
+}
+
 int main(void) {
   snprintf(g_tmpdir, sizeof g_tmpdir, "%s/dn_keras_gaps_XXXXXX",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -283,8 +513,15 @@ int main(void) {
       cmocka_unit_test(test_schedules_keras_round_trip),
       cmocka_unit_test(test_nadam_keras_round_trip),
       cmocka_unit_test(test_schedule_import_errors),
+      cmocka_unit_test(test_legacy_export_round_trip),
+      cmocka_unit_test(test_legacy_export_layers),
+      cmocka_unit_test(test_write_for_checker),
+      cmocka_unit_test(test_checkpoint_keras_files),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  /* check_legacy_h5.py runs only the writer */
+  const struct CMUnitTest writer[] = {cmocka_unit_test(test_write_for_checker)};
+  int rc = getenv("DN_KERAS_LEGACY_OUT") ? cmocka_run_group_tests(writer, NULL, NULL)
+                                         : cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
   if (system(cmd) != 0)
