@@ -581,7 +581,15 @@ static dn_model *make_model(const build *b) {
   if (m == NULL)
     return NULL;
   for (size_t i = 0; i < b->n; i++) {
-    if (dn_model_add(m, make_layer(&b->l[i], i == 0)) != DN_OK) {
+    dn_layer *layer = make_layer(&b->l[i], i == 0);
+    if (layer == NULL) { /* values the layer refuses (a negative or NaN variance, ...) */
+      dn_status st = dn_last_status();
+      dn_fail(st == DN_ERR_NOMEM ? DN_ERR_NOMEM : DN_ERR_FORMAT, FN ": layer %zu: %s", i,
+              dn_last_error());
+      dn_model_free(m);
+      return NULL;
+    }
+    if (dn_model_add(m, layer) != DN_OK) {
       dn_model_free(m);
       return NULL;
     }
