@@ -5,7 +5,7 @@
 # (folder -> the folders it includes) and exits non-zero on a violation.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
-order=(core kernels layers model training io callbacks data keras)
+order=(core kernels layers model training io callbacks data keras onnx)
 rank() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && { echo "$i"; return; }; done; echo 99; }
 bad=0
 declare -A edges=()
