@@ -636,7 +636,7 @@ dn_model *dn_onnx_load_buffer(const void *data, size_t size) {
   if (data == NULL && size > 0)
     return dn_fail_null(DN_ERR_ARG, FN ": data is NULL");
   Onnx__ModelProto *mp =
-      onnx__model_proto__unpack(&pb_allocator, size, (const uint8_t *)(data ? data : ""));
+      dn_onnx_pb__model_proto__unpack(&pb_allocator, size, (const uint8_t *)(data ? data : ""));
   if (mp == NULL) {
     if (dn_last_status() == DN_ERR_NOMEM)
       return NULL;
@@ -697,7 +697,7 @@ done:
   dn_free(r.consts);
   dn_free(r.nodes);
   dn_free(r.node_pos);
-  onnx__model_proto__free_unpacked(mp, &pb_allocator);
+  dn_onnx_pb__model_proto__free_unpacked(mp, &pb_allocator);
   return model;
 }
 

@@ -103,7 +103,7 @@ static const char *add_tensor(writer *w, const char *name, const float *data, si
   Onnx__TensorProto *t = arena_alloc(w, sizeof *t);
   if (t == NULL)
     return NULL;
-  onnx__tensor_proto__init(t);
+  dn_onnx_pb__tensor_proto__init(t);
   size_t count = 1;
   t->dims = arena_alloc(w, (n_dims ? n_dims : 1) * sizeof *t->dims);
   if (t->dims == NULL)
@@ -137,7 +137,7 @@ static Onnx__AttributeProto *attr(writer *w, const char *name, char kind, double
   Onnx__AttributeProto *a = arena_alloc(w, sizeof *a);
   if (a == NULL)
     return NULL;
-  onnx__attribute_proto__init(a);
+  dn_onnx_pb__attribute_proto__init(a);
   a->name = arena_str(w, name);
   a->has_type = 1;
   if (kind == 'f') {
@@ -159,7 +159,7 @@ static const char *add_node(writer *w, const char *layer, const char *op, size_t
   Onnx__NodeProto *node = arena_alloc(w, sizeof *node);
   if (node == NULL)
     return NULL;
-  onnx__node_proto__init(node);
+  dn_onnx_pb__node_proto__init(node);
   node->op_type = arena_str(w, op);
   node->name = arena_name(w, layer, "node_", w->counter, true);
   char *out = arena_name(w, layer, "out_", w->counter++, true);
@@ -295,12 +295,12 @@ static Onnx__ValueInfoProto *value_info(writer *w, const char *name, size_t widt
   Onnx__TensorShapeProto__Dimension *d = arena_alloc(w, 2 * sizeof *d);
   if (w->failed)
     return NULL;
-  onnx__value_info_proto__init(v);
-  onnx__type_proto__init(t);
-  onnx__type_proto__tensor__init(tt);
-  onnx__tensor_shape_proto__init(sh);
-  onnx__tensor_shape_proto__dimension__init(&d[0]);
-  onnx__tensor_shape_proto__dimension__init(&d[1]);
+  dn_onnx_pb__value_info_proto__init(v);
+  dn_onnx_pb__type_proto__init(t);
+  dn_onnx_pb__type_proto__tensor__init(tt);
+  dn_onnx_pb__tensor_shape_proto__init(sh);
+  dn_onnx_pb__tensor_shape_proto__dimension__init(&d[0]);
+  dn_onnx_pb__tensor_shape_proto__dimension__init(&d[1]);
   d[0].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
   d[0].dim_param = "batch";
   d[1].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
@@ -327,9 +327,9 @@ static dn_status build_and_write(writer *w, const dn_model *model, const char *p
   Onnx__OperatorSetIdProto **opsp = arena_alloc(w, sizeof *opsp);
   if (w->failed)
     return dn_fail(DN_ERR_NOMEM, FN ": out of memory building the graph");
-  onnx__model_proto__init(m);
-  onnx__graph_proto__init(w->graph);
-  onnx__operator_set_id_proto__init(ops);
+  dn_onnx_pb__model_proto__init(m);
+  dn_onnx_pb__graph_proto__init(w->graph);
+  dn_onnx_pb__operator_set_id_proto__init(ops);
   ops->domain = "";
   ops->has_version = 1;
   ops->version = w->opset;
@@ -370,11 +370,11 @@ static dn_status build_and_write(writer *w, const dn_model *model, const char *p
   if (w->failed)
     return dn_fail(DN_ERR_NOMEM, FN ": out of memory building the graph");
 
-  size_t len = onnx__model_proto__get_packed_size(m);
+  size_t len = dn_onnx_pb__model_proto__get_packed_size(m);
   uint8_t *buf = dn_alloc(len);
   if (buf == NULL)
     return dn_fail(DN_ERR_NOMEM, FN ": out of memory for %zu bytes of ONNX", len);
-  onnx__model_proto__pack(m, buf);
+  dn_onnx_pb__model_proto__pack(m, buf);
   dn_status st = dn_file_write_atomic(path, buf, len, FN);
   dn_free(buf);
   return st;
