@@ -106,8 +106,10 @@ void dn_layer_bind(dn_layer *layer, float *params, float *grads) {
 }
 
 void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config) {
-  *config = (dn_layer_config){
-      .type = layer->ops->type, .name = layer->name, .input_dim = layer->input_dim};
+  *config = (dn_layer_config){.type = layer->ops->type,
+                              .name = layer->name,
+                              .input_dim = layer->input_dim,
+                              .frozen = layer->frozen};
   if (layer->ops->get_config)
     layer->ops->get_config(layer, config);
 }
@@ -121,8 +123,8 @@ dn_layer *dn_layer_clone(const dn_layer *layer) {
     dn_layer_get_config(layer, &config);
     copy = layer->ops->from_config(&config);
   }
-  /* Attributes every kind has that its constructor does not take (Keras's `trainable`, which
-   * get_config holds) are copied here. */
+  /* Attributes every kind has that its constructor does not take (Keras's `trainable`) are
+   * copied here (ops->clone does not see them). */
   if (copy != NULL)
     copy->frozen = layer->frozen;
   return copy;

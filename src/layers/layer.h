@@ -64,6 +64,8 @@ typedef struct dn_layer_config {
   double momentum, epsilon; /* BatchNormalization */
   bool center, scale;
   bool invert; /* Normalization */
+  /* Keras's trainable = False: every kind has it (no DN_CFG bit; the files store it apart) */
+  bool frozen;
 } dn_layer_config;
 
 /* The fields of dn_layer_config a layer kind has, as bits (dn_layer_ops.config_fields): the

@@ -124,6 +124,13 @@ void dn_seq_sync_trainable(dn_model *model) {
   }
 }
 
+bool dn_seq_trainable_changed(const dn_model *model) {
+  for (size_t i = 0; i < model->n_layers; i++)
+    if (model->layers[i]->train_frozen != (model->layers[i]->frozen || model->frozen))
+      return true;
+  return false;
+}
+
 dn_status dn_model_set_trainable(dn_model *model, bool trainable) {
   if (model == NULL)
     return dn_fail(DN_ERR_ARG, "dn_model_set_trainable: model is NULL");

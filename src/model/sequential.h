@@ -138,6 +138,9 @@ static inline bool dn_seq_var_trainable(const dn_model *model, const dn_layer *l
  * flags now: at compile and whenever the parameter block is rebuilt (build, add, pop). The
  * caller resets what depended on the old set (compile starts a fresh optimizer state). */
 void dn_seq_sync_trainable(dn_model *model);
+/* Whether a flag changed since the last dn_seq_sync_trainable (the training set is not the
+ * trainable weights now). */
+bool dn_seq_trainable_changed(const dn_model *model);
 
 /* Records that something other than an optimizer step wrote the model's weights (set, load,
  * re-seed, build): every such write calls it (the optimizer's overflow guard relies on it). */
