@@ -448,7 +448,7 @@ typedef struct dn_weight_info {
   int rank;                         /* 2 for a kernel, 1 otherwise */
   size_t shape[DN_TENSOR_MAX_RANK]; /* (input_dim, units) or (n) */
   size_t size;                      /* elements */
-  bool trainable;                   /* false for moving statistics and Normalization's */
+  bool trainable; /* false for moving statistics, Normalization's, a frozen layer's */
 } dn_weight_info;
 dn_status dn_layer_weight_info(const dn_layer *layer, size_t index, dn_weight_info *info);
 
@@ -469,6 +469,26 @@ dn_status dn_layer_set_weight(dn_layer *layer, size_t index, dn_tensor value);
  * DN_ERR_SHAPE (n differs from the weight count, a tensor's shape differs); nothing is copied. */
 dn_status dn_layer_get_weights(const dn_layer *layer, const dn_tensor *out, size_t n);
 dn_status dn_layer_set_weights(dn_layer *layer, const dn_tensor *values, size_t n);
+
+/* Keras: layer.trainable = trainable / layer.trainable (freezing, for fine-tuning). A frozen
+ * layer's weights get no update from any optimizer, and the optimizer keeps no state for them
+ * (Keras builds slots only for model.trainable_weights: the summary's "Optimizer params" and the
+ * optimizer variables in .keras / .h5 files count the trainable weights only). Its trainable
+ * weights count as non-trainable (dn_layer_weight_info, dn_model_count_trainable_params,
+ * dn_model_summary) at once, as in Keras. A frozen BatchNormalization runs in inference mode
+ * also in training (fit, train_on_batch, dn_model_forward with training = true): it normalizes
+ * with its moving statistics and does not update them, as Keras 3 does. The flag is saved by
+ * dn_model_save and the Keras files (`trainable` in each layer's config). A layer is trainable
+ * when made; dn_model_clone and dn_model_copy keep the flag.
+ * Keras's caveat holds: what training does follows the flags as they were at the last dn_compile
+ * (for a model built after compiling, at its build), so call dn_compile again after changing
+ * them (Keras: "recompile your model after you make any changes to the trainable attribute").
+ * Until then training goes on as compiled (nothing is corrupted: the optimizer's state is sized
+ * for the compiled set), except that a BatchNormalization layer follows its flag at once, as
+ * Keras's layer call does. dn_compile starts a fresh optimizer state, as Keras's does.
+ * dn_layer_trainable is false for NULL. Errors: DN_ERR_ARG (NULL layer). */
+dn_status dn_layer_set_trainable(dn_layer *layer, bool trainable);
+bool dn_layer_trainable(const dn_layer *layer);
 
 /* ======================================================================
  * Model lifecycle
@@ -567,6 +587,15 @@ dn_model *dn_model_copy(const dn_model *model);
 #define DN_DEFAULT_SEED 1337u
 dn_status dn_model_set_seed(dn_model *model, uint64_t seed);
 
+/* Keras: model.trainable = trainable / model.trainable. Setting it sets every layer's flag
+ * (dn_layer_set_trainable) and the model's own: a model set non-trainable has no trainable
+ * weights even if a layer is made trainable again afterwards (Keras's model.trainable_weights is
+ * empty while model.trainable is False), until the model is set trainable again. Saved in the
+ * files as Keras saves it; the compile caveat of dn_layer_set_trainable applies. The getter is
+ * false for NULL. Errors: DN_ERR_ARG (NULL model). */
+dn_status dn_model_set_trainable(dn_model *model, bool trainable);
+bool dn_model_trainable(const dn_model *model);
+
 /* Keras: model.summary(): the table (layer name and type, output shape, param count), then
  * total, trainable, non-trainable and (once a training call built it) optimizer params, to
  * `out`. Errors: DN_ERR_ARG (NULL), DN_ERR_IO (write error on out). */
@@ -579,8 +608,9 @@ dn_status dn_model_summary(const dn_model *model, FILE *out);
  * their gradients are 0.
  * ====================================================================== */
 
-/* Keras: model.count_params() and the trainable part of it (0 for NULL or before the model has
- * an input shape). */
+/* Keras: model.count_params() and the trainable part of it, len(model.trainable_weights)
+ * elements (0 for NULL or before the model has an input shape): frozen layers' weights are
+ * not trainable (dn_layer_set_trainable). */
 size_t dn_model_count_params(const dn_model *model);
 size_t dn_model_count_trainable_params(const dn_model *model);
 
@@ -590,9 +620,17 @@ size_t dn_model_count_trainable_params(const dn_model *model);
 dn_status dn_model_get_weights(const dn_model *model, float *out, size_t n);
 dn_status dn_model_set_weights(dn_model *model, const float *in, size_t n);
 
-/* The gradients of the last backward pass (same layout and n; none in Keras).
- * Errors: DN_ERR_ARG (NULL), DN_ERR_SHAPE (n differs). */
+/* The gradients of the last backward pass (same layout and n; none in Keras): the entries of
+ * weights that are not trainable now (moving statistics, Normalization's state, frozen layers'
+ * weights: dn_layer_set_trainable) are 0. Errors: DN_ERR_ARG (NULL), DN_ERR_SHAPE (n differs). */
 dn_status dn_model_get_gradients(const dn_model *model, float *out, size_t n);
+
+/* Keras: tape.gradient(loss, model.trainable_weights), flattened: the gradients of the last
+ * backward pass of the trainable weights only, in model.trainable_weights order (layer by layer,
+ * each layer's trainable weights in get_weights order: Dense kernel then bias, BatchNormalization
+ * gamma then beta; frozen layers and non-trainable weights skipped), n =
+ * dn_model_count_trainable_params floats. Errors: DN_ERR_ARG (NULL), DN_ERR_SHAPE (n differs). */
+dn_status dn_model_get_trainable_gradients(const dn_model *model, float *out, size_t n);
 
 /* ======================================================================
  * Hand-driven passes (for custom training loops)
@@ -633,13 +671,13 @@ double dn_model_regularization_loss(const dn_model *model);
 
 /* Gradient check (none in Keras): compares the backward pass for the scalar
  * L = sum(y * dy) + regularization with central finite differences over every trainable
- * parameter and every input (x: rows x input_dim, dy: rows x output_dim), in inference mode
- * (or training mode with .training = true), with step .epsilon (0 -> 1e-3); random draws are
- * replayed so Dropout masks match. Weights and random streams are left as they were; the
- * stored gradients become those of this pass, and a later dn_model_backward needs a new
- * dn_model_forward. Example: dn_model_gradient_check(model, x, dy, &report, .training = true).
- * Errors: DN_ERR_ARG (NULL model/report, no tensor, epsilon outside [0, 1]), DN_ERR_STATE
- * (no input shape), DN_ERR_SHAPE (a width, unequal rows), DN_ERR_NOMEM. */
+ * parameter (frozen layers' weights are not: dn_layer_set_trainable) and every input (x: rows x
+ * input_dim, dy: rows x output_dim), in inference mode (or training mode with .training = true),
+ * with step .epsilon (0 -> 1e-3); random draws are replayed so Dropout masks match. Weights and
+ * random streams are left as they were; the stored gradients become those of this pass, and a later
+ * dn_model_backward needs a new dn_model_forward. Example: dn_model_gradient_check(model, x, dy,
+ * &report, .training = true). Errors: DN_ERR_ARG (NULL model/report, no tensor, epsilon outside [0,
+ * 1]), DN_ERR_STATE (no input shape), DN_ERR_SHAPE (a width, unequal rows), DN_ERR_NOMEM. */
 typedef struct dn_gradient_check_report {
   double max_rel_error; /* |a - n| / max(|a| + |n|, 1e-8) at the worst entry */
   double max_abs_error;

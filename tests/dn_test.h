@@ -150,6 +150,16 @@ static inline char *dn_test_read_file(const char *path, size_t *len) {
   return s;
 }
 
+/* A model's dn_model_summary text, NUL-terminated: free it. */
+static inline char *dn_test_summary_of(const dn_model *m) {
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_ok(dn_model_summary(m, f));
+  char *text = dn_test_read_stream(f, NULL);
+  fclose(f);
+  return text;
+}
+
 /* Exit code ctest reads as "skipped" (SKIP_RETURN_CODE). */
 /* A model's weights (dn_model_get_weights), malloc'ed: free them. */
 static inline float *dn_test_weights_of(const dn_model *m) {

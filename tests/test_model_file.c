@@ -73,16 +73,6 @@ static size_t value_of(const uint8_t *buf, size_t len, const char *key) {
   return 0;
 }
 
-static char *summary_of(const dn_model *m) {
-  char *text = NULL;
-  size_t size = 0;
-  FILE *f = open_memstream(&text, &size);
-  assert_non_null(f);
-  assert_ok(dn_model_summary(m, f));
-  fclose(f);
-  return text;
-}
-
 static void assert_str_eq_or_null(const char *a, const char *b) {
   if (a == NULL || b == NULL)
     assert_true(a == b || (a ? a[0] == 0 : b[0] == 0));
@@ -112,7 +102,7 @@ static void assert_same_configs(const dn_model *a, const dn_model *b) {
     assert_true(x.rate == y.rate && x.momentum == y.momentum && x.epsilon == y.epsilon);
     assert_true(x.center == y.center && x.scale == y.scale && x.invert == y.invert);
   }
-  char *sa = summary_of(a), *sb = summary_of(b);
+  char *sa = dn_test_summary_of(a), *sb = dn_test_summary_of(b);
   assert_string_equal(sa, sb);
   free(sa);
   free(sb);
@@ -650,10 +640,10 @@ static void test_specific_corruptions(void **state) {
 
   /* Bad version. */
   memcpy(c, buf, len);
-  c[8] = 2;
+  c[8] = 3;
   repair(c, len);
   expect_format_error(c, len, "version", 8);
-  assert_non_null(strstr(dn_last_error(), "format version 2 is not supported"));
+  assert_non_null(strstr(dn_last_error(), "format version 3 is not supported"));
   assert_non_null(strstr(dn_last_error(), "byte offset 8"));
 
   /* Wrong magic; Keras files are recognised in the message. */

@@ -94,6 +94,7 @@ const dn_mf_key dn_mf_layer_keys[] = {
     {"center", DN_MF_T_BOOL, LF(center), DN_CFG_CENTER},
     {"scale", DN_MF_T_BOOL, LF(scale), DN_CFG_SCALE},
     {"invert", DN_MF_T_BOOL, LF(invert), DN_CFG_INVERT},
+    {"trainable", DN_MF_T_BOOL, LF(trainable), DN_MF_FIELD_TRAINABLE},
 };
 const size_t dn_mf_n_layer_keys = sizeof dn_mf_layer_keys / sizeof dn_mf_layer_keys[0];
 

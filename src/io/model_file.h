@@ -24,7 +24,11 @@
   "\x89"                                                                                           \
   "DNN\r\n\x1a\n"
 #define DN_MF_MAGIC_LEN 8
-#define DN_MF_VERSION 1
+#define DN_MF_VERSION 2       /* written when a layer or the model is frozen */
+#define DN_MF_VERSION_PLAIN 1 /* written otherwise, so older readers read those files */
+/* Version 2 adds: ARCH's bool model trainable after the layer count, and the optional layer
+ * record key "trainable" (written only for a frozen layer; absent = true). */
+#define DN_MF_FIELD_TRAINABLE (1u << 31) /* the layer table's bit of that key */
 #define DN_MF_KIND_MODEL 1
 #define DN_MF_KIND_WEIGHTS 2
 #define DN_MF_HEADER_LEN 24       /* magic, version, kind, section count, file length */
@@ -70,6 +74,7 @@ typedef struct dn_mf_layer_fields {
   double kernel_l1, kernel_l2, bias_l1, bias_l2;
   double rate, momentum, epsilon;
   bool use_bias, center, scale, invert;
+  bool trainable; /* Keras's layer.trainable (version 2) */
 } dn_mf_layer_fields;
 
 /* The compile settings and the optimizer's resolved options. */

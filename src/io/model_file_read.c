@@ -26,6 +26,7 @@ typedef struct reader {
   size_t pos, end;
   const char *fn, *name, *section;
   dn_status st;
+  size_t version; /* the file's format version */
 } reader;
 
 static void rd_fail_status(reader *r, dn_status status, size_t at, const char *fmt, ...)
@@ -151,7 +152,7 @@ static const char *type_name(unsigned type) {
 /* Reads a record into `fields`: every key whose field bit is in `selected` exactly once,
  * nothing else. */
 static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned selected,
-                       void *fields, const char *what) {
+                       unsigned optional, void *fields, const char *what) {
   char *base = fields;
   uint64_t seen = 0; /* tables have at most 64 keys */
   size_t count = get_u16(r, "record entry count");
@@ -225,7 +226,7 @@ static void get_record(reader *r, const dn_mf_key *keys, size_t n_keys, unsigned
     }
   }
   for (size_t i = 0; i < n_keys && r->st == DN_OK; i++)
-    if ((keys[i].field & selected) && !(seen & (1ull << i)))
+    if ((keys[i].field & selected & ~optional) && !(seen & (1ull << i)))
       rd_fail(r, r->pos, "%s: key '%s' is missing", what, keys[i].key);
 }
 
@@ -261,11 +262,12 @@ static int read_header(reader *r, size_t len, span sections[MAX_SECTIONS], size_
   }
   r->pos = DN_MF_MAGIC_LEN;
   size_t version = get_u16(r, "format version");
-  if (version != DN_MF_VERSION) {
-    rd_fail(r, 8, "format version %zu is not supported (this library reads version %d)", version,
-            DN_MF_VERSION);
+  if (version < DN_MF_VERSION_PLAIN || version > DN_MF_VERSION) {
+    rd_fail(r, 8, "format version %zu is not supported (this library reads versions %d to %d)",
+            version, DN_MF_VERSION_PLAIN, DN_MF_VERSION);
     return 0;
   }
+  r->version = version;
   size_t kind = get_u16(r, "file kind");
   if (kind != DN_MF_KIND_MODEL && kind != DN_MF_KIND_WEIGHTS) {
     rd_fail(r, 10, "file kind %zu is unknown (1 = model, 2 = weights)", kind);
@@ -440,7 +442,9 @@ static void get_layer(reader *ra, reader *rw, dn_model *model, size_t i) {
   dn_mf_layer_fields f = {0};
   char what[96];
   snprintf(what, sizeof what, "layer %zu (%s)", i, class_name);
-  get_record(ra, dn_mf_layer_keys, dn_mf_n_layer_keys, keys, &f, what);
+  f.trainable = true; /* absent: trainable (version 1 files have no such key) */
+  const unsigned optional = ra->version >= 2 ? DN_MF_FIELD_TRAINABLE : 0u;
+  get_record(ra, dn_mf_layer_keys, dn_mf_n_layer_keys, keys | optional, optional, &f, what);
   if (ra->st != DN_OK)
     return;
   dn_layer_config c;
@@ -477,6 +481,7 @@ static void get_layer(reader *ra, reader *rw, dn_model *model, size_t i) {
     return;
   }
   layer->input_dim = input_dim;
+  layer->frozen = !f.trainable;
   if (dn_model_add(model, layer) != DN_OK) { /* takes the layer, also on failure */
     rd_fail_call(ra, at, what);
     return;
@@ -495,7 +500,7 @@ static void get_rng(reader *r, dn_rng *rng) {
 static void get_compile(reader *r, dn_model *model) {
   size_t at = r->pos;
   dn_mf_compile_fields f = {0};
-  get_record(r, dn_mf_compile_keys, dn_mf_n_compile_keys, 1u, &f, "compile settings");
+  get_record(r, dn_mf_compile_keys, dn_mf_n_compile_keys, 1u, 0u, &f, "compile settings");
   if (r->st != DN_OK)
     return;
   int kind = 0;
@@ -648,6 +653,8 @@ dn_model *dn_mf_decode_model(const uint8_t *buf, size_t len, const char *name) {
     rd_fail(&ra, n_at, "%zu layers; at most %d are allowed", n, DN_MF_MAX_LAYERS);
   if (ra.st == DN_OK && n != nw)
     rd_fail(&ra, n_at, "the architecture has %zu layers but the weights section %zu", n, nw);
+  if (ra.st == DN_OK && ra.version >= 2)
+    model->frozen = !get_bool(&ra, "model trainable flag");
   for (size_t i = 0; i < n && ra.st == DN_OK; i++)
     get_layer(&ra, &rw, model, i);
   leave(&ra);

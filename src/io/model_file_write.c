@@ -187,6 +187,7 @@ static dn_status layer_fields(const dn_layer *layer, dn_mf_layer_fields *f, cons
   f->center = c.center;
   f->scale = c.scale;
   f->invert = c.invert;
+  f->trainable = !layer->frozen;
   return DN_OK;
 }
 
@@ -270,8 +271,12 @@ static void put_file(writer *w, const dn_model *model, int kind, bool include_op
   bool state = comp && include_optimizer;
   unsigned sections = kind == DN_MF_KIND_MODEL ? 3u + comp + state : 1u;
 
+  /* Version 2 only when a flag needs it: every other file stays readable by older readers. */
+  bool frozen = kind == DN_MF_KIND_MODEL && model->frozen;
+  for (size_t i = 0; kind == DN_MF_KIND_MODEL && i < model->n_layers; i++)
+    frozen = frozen || model->layers[i]->frozen;
   put_bytes(w, DN_MF_MAGIC, DN_MF_MAGIC_LEN);
-  put_u16(w, DN_MF_VERSION);
+  put_u16(w, frozen ? DN_MF_VERSION : DN_MF_VERSION_PLAIN);
   put_u16(w, (size_t)kind);
   put_u32(w, sections);
   size_t length_at = w->pos;
@@ -280,10 +285,14 @@ static void put_file(writer *w, const dn_model *model, int kind, bool include_op
   if (kind == DN_MF_KIND_MODEL) {
     size_t at = begin_section(w, "ARCH");
     put_u32(w, model->n_layers);
+    if (frozen)
+      put_u8(w, model->frozen ? 0u : 1u); /* the model's trainable */
     for (size_t i = 0; i < model->n_layers; i++) {
       const char *type = model->layers[i]->ops->type;
+      unsigned keys = dn_mf_layer_keys_of(type);
       put_str(w, type);
-      put_record(w, dn_mf_layer_keys, dn_mf_n_layer_keys, dn_mf_layer_keys_of(type), &fields[i]);
+      put_record(w, dn_mf_layer_keys, dn_mf_n_layer_keys,
+                 keys | (model->layers[i]->frozen ? DN_MF_FIELD_TRAINABLE : 0u), &fields[i]);
     }
     end_section(w, at);
   }

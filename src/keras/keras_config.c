@@ -471,8 +471,7 @@ static dn_status read_layer(const ctx *c, const dn_layer_ops *kind, const cJSON 
   bool trainable = true;
   if (st == DN_OK)
     st = get_bool(c, cfg, "trainable", &trainable);
-  if (st == DN_OK && !trainable)
-    st = unsupported(c, "trainable", "frozen layers (trainable=false)");
+  lc->frozen = !trainable;
   if (st == DN_OK)
     st = check_extras(c, extras, cfg, true);
   for (size_t i = 0; i < dn_keras_n_fields && st == DN_OK; i++)
@@ -514,9 +513,6 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
   if (check_dtype(&c0, dn_keras_json_get(cfg, "dtype")) != DN_OK ||
       get_bool(&c0, cfg, "trainable", &trainable) != DN_OK)
     return NULL;
-  if (!trainable)
-    return dn_fail_null(DN_ERR_UNSUPPORTED, "%s: a frozen model (trainable=false) is not supported",
-                        fn);
 
   /* Input width: InputLayer, else the model's build shapes, else the first layer's. */
   size_t input_dim = 0;
@@ -623,6 +619,8 @@ dn_model *dn_keras_model_from_json(const cJSON *root, const char *fn, size_t max
     model = dn_model_new();
   if (st == DN_OK && model == NULL)
     st = dn_last_status();
+  if (model != NULL)
+    model->frozen = !trainable; /* Keras: Sequential(trainable=...); the layers keep theirs */
   for (size_t i = 0; st == DN_OK && i < count; i++) {
     if (i == 0)
       made[i]->input_dim = input_dim;

@@ -174,7 +174,7 @@ static cJSON *layer_json(const dn_layer *layer, bool shared_dtype) {
   if (cfg == NULL)
     return NULL;
   cJSON_AddStringToObject(cfg, "name", layer->name);
-  cJSON_AddTrueToObject(cfg, "trainable");
+  cJSON_AddBoolToObject(cfg, "trainable", !layer->frozen);
   dn_keras_json_add(cfg, "dtype", dtype_policy(shared_dtype));
   const dn_keras_extra *extras = dn_keras_extras_of(c.type);
   add_extras(cfg, extras, true);
@@ -224,7 +224,7 @@ cJSON *dn_keras_model_to_json(const dn_model *model, const char *fn) {
     return dn_fail_null(DN_ERR_NOMEM, "%s: out of memory writing config.json", fn);
   }
   cJSON_AddStringToObject(cfg, "name", "sequential");
-  cJSON_AddTrueToObject(cfg, "trainable");
+  cJSON_AddBoolToObject(cfg, "trainable", !model->frozen);
   dn_keras_json_add(cfg, "dtype", dtype_policy(model->n_layers > 1));
   dn_keras_json_add(cfg, "layers", layers);
   dn_keras_json_add(cfg, "build_input_shape", shape_list(true, 0, D));

@@ -263,8 +263,12 @@ dn_status dn_keras_state_write(const dn_model *model, hid_t file, const char *fn
     st = dn_keras_h5_write(file, "optimizer/vars/1", 0, NULL, &lr, false, fn);
     head = 2;
   }
-  if (st != DN_OK || opt->slots == NULL || opt->n_params != model->n_params)
-    return st; /* never stepped: Keras's unbuilt optimizer also stores just these */
+  /* Never stepped: Keras's unbuilt optimizer also stores just these. So does a model whose
+   * trainability changed since compile: its slots are for the compiled set, which the file's
+   * config no longer describes (Keras would skip such optimizer variables when loading). */
+  if (st != DN_OK || opt->slots == NULL || opt->n_params != model->n_params ||
+      dn_seq_trainable_changed(model))
+    return st;
   size_t nt = n_trainable_vars(model);
   char path[PATH_CAP];
   if (layout.u_product) {

@@ -2,7 +2,8 @@
  *
  * Letters: N rows, D features. Training: y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta
  * with the biased batch variance, and the moving statistics follow
- * moving = moving * momentum + batch * (1 - momentum). Inference uses the moving statistics.
+ * moving = moving * momentum + batch * (1 - momentum). Inference uses the moving statistics, and
+ * so does training while the layer is frozen (Keras 3: trainable=False runs in inference mode).
  * Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance.
  */
 #include <math.h>
@@ -97,6 +98,7 @@ static void bn_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, 
   const float *X = x->data;
   float *Y = y->data;
   bn_views v = views(layer, layer->params);
+  training = training && !layer->frozen; /* Keras 3: a frozen BN runs in inference mode */
   b->training = training;
   for (size_t j = 0; j < D; j++) {
     double mean, var;

@@ -106,8 +106,10 @@ void dn_layer_bind(dn_layer *layer, float *params, float *grads) {
 }
 
 void dn_layer_get_config(const dn_layer *layer, dn_layer_config *config) {
-  *config = (dn_layer_config){
-      .type = layer->ops->type, .name = layer->name, .input_dim = layer->input_dim};
+  *config = (dn_layer_config){.type = layer->ops->type,
+                              .name = layer->name,
+                              .input_dim = layer->input_dim,
+                              .frozen = layer->frozen};
   if (layer->ops->get_config)
     layer->ops->get_config(layer, config);
 }
@@ -121,17 +123,30 @@ dn_layer *dn_layer_clone(const dn_layer *layer) {
     dn_layer_get_config(layer, &config);
     copy = layer->ops->from_config(&config);
   }
-  /* Attributes every kind has that its constructor does not take (Keras's `trainable`, issue 13
-   * item 2) are copied here. */
+  /* Attributes every kind has that its constructor does not take (Keras's `trainable`) are
+   * copied here (ops->clone does not see them). */
+  if (copy != NULL)
+    copy->frozen = layer->frozen;
   return copy;
 }
 
 size_t dn_layer_trainable_params(const dn_layer *layer) {
   size_t n = 0;
-  for (size_t i = 0; i < layer->n_vars; i++)
+  for (size_t i = 0; !layer->frozen && i < layer->n_vars; i++)
     if (layer->vars[i].trainable)
       n += layer->vars[i].size;
   return n;
+}
+
+dn_status dn_layer_set_trainable(dn_layer *layer, bool trainable) {
+  if (layer == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_layer_set_trainable: layer is NULL");
+  layer->frozen = !trainable;
+  return DN_OK;
+}
+
+bool dn_layer_trainable(const dn_layer *layer) {
+  return layer != NULL && !layer->frozen;
 }
 
 void dn_layer_free(dn_layer *layer) {
@@ -245,7 +260,8 @@ dn_status dn_layer_weight_info(const dn_layer *layer, size_t index, dn_weight_in
                               : weight_at(layer, index, fn, &var);
   if (st != DN_OK)
     return st;
-  *info = (dn_weight_info){.name = var->name, .size = var->size, .trainable = var->trainable};
+  *info = (dn_weight_info){
+      .name = var->name, .size = var->size, .trainable = var->trainable && !layer->frozen};
   info->rank = var_shape(var, info->shape);
   return DN_OK;
 }

@@ -64,6 +64,8 @@ typedef struct dn_layer_config {
   double momentum, epsilon; /* BatchNormalization */
   bool center, scale;
   bool invert; /* Normalization */
+  /* Keras's trainable = False: every kind has it (no DN_CFG bit; the files store it apart) */
+  bool frozen;
 } dn_layer_config;
 
 /* The fields of dn_layer_config a layer kind has, as bits (dn_layer_ops.config_fields): the
@@ -171,6 +173,13 @@ struct dn_layer {
    * layer's own setters count theirs there. */
   uint64_t *weights_version;
   bool in_model;
+  /* Keras's layer.trainable = False (dn_layer_set_trainable): the layer's trainable variables
+   * count as non-trainable (each dn_var keeps `trainable` as the kind of variable it is: BN's
+   * moving statistics are never trainable). Training follows train_frozen instead: this flag
+   * (or the model's) as of the model's last compile or parameter-block rebuild
+   * (dn_seq_sync_trainable), as Keras's fit follows trainable as of the last compile. */
+  bool frozen;
+  bool train_frozen;
   dn_grad_state grad_state; /* set by backward (sequential.c resets it first) */
   void *impl;
 };

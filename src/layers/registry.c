@@ -51,5 +51,8 @@ dn_layer *dn_layer_from_config(const dn_layer_config *config) {
   dn_layer_config c = *config;
   if (c.name != NULL && c.name[0] == '\0')
     c.name = NULL; /* an automatic name */
-  return kind->from_config(&c);
+  dn_layer *layer = kind->from_config(&c);
+  if (layer != NULL)
+    layer->frozen = config->frozen; /* no constructor takes it */
+  return layer;
 }

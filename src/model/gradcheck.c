@@ -93,19 +93,23 @@ dn_status dn_model_gradient_check_with(dn_gradient_check_options o) {
     memcpy(grads, model->grads, n_p * sizeof *grads);
 
   *report = (dn_gradient_check_report){0};
-  for (size_t v = 0; v < model->n_vars; v++) {
-    const dn_var *var = &model->vars[v];
-    if (!var->trainable)
-      continue;
-    for (size_t k = var->offset; k < var->offset + var->size; k++) {
-      float w = saved[k];
-      memcpy(model->params, saved, n_p * sizeof *saved); /* BN moving stats move in training */
-      model->params[k] = (float)(w + eps);
-      double hi = scalar_loss(model, xs, dy, rows, training, &replay);
-      model->params[k] = (float)(w - eps);
-      double lo = scalar_loss(model, xs, dy, rows, training, &replay);
-      double step = (double)(float)(w + eps) - (double)(float)(w - eps);
-      consider(report, grads[k], (hi - lo) / step, false, k);
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    const size_t base = l->built ? (size_t)(l->params - model->params) : 0;
+    for (size_t v = 0; l->built && v < l->n_vars; v++) {
+      const dn_var *var = &l->vars[v];
+      if (!dn_seq_var_trainable(model, l, var))
+        continue;
+      for (size_t k = base + var->offset; k < base + var->offset + var->size; k++) {
+        float w = saved[k];
+        memcpy(model->params, saved, n_p * sizeof *saved); /* BN moving stats move in training */
+        model->params[k] = (float)(w + eps);
+        double hi = scalar_loss(model, xs, dy, rows, training, &replay);
+        model->params[k] = (float)(w - eps);
+        double lo = scalar_loss(model, xs, dy, rows, training, &replay);
+        double step = (double)(float)(w + eps) - (double)(float)(w - eps);
+        consider(report, grads[k], (hi - lo) / step, false, k);
+      }
     }
   }
   if (n_p)

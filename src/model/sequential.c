@@ -110,7 +110,38 @@ static dn_status rebuild_block(dn_model *model, dn_layer *extra) {
   model->vars = vars;
   model->n_params = total;
   model->n_vars = v;
+  dn_seq_sync_trainable(model);
   return DN_OK;
+}
+
+void dn_seq_sync_trainable(dn_model *model) {
+  size_t v = 0;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    dn_layer *l = model->layers[i];
+    l->train_frozen = l->frozen || model->frozen;
+    for (size_t k = 0; l->built && k < l->n_vars && v < model->n_vars; k++)
+      model->vars[v++].trainable = l->vars[k].trainable && !l->train_frozen;
+  }
+}
+
+bool dn_seq_trainable_changed(const dn_model *model) {
+  for (size_t i = 0; i < model->n_layers; i++)
+    if (model->layers[i]->train_frozen != (model->layers[i]->frozen || model->frozen))
+      return true;
+  return false;
+}
+
+dn_status dn_model_set_trainable(dn_model *model, bool trainable) {
+  if (model == NULL)
+    return dn_fail(DN_ERR_ARG, "dn_model_set_trainable: model is NULL");
+  model->frozen = !trainable;
+  for (size_t i = 0; i < model->n_layers; i++)
+    model->layers[i]->frozen = !trainable;
+  return DN_OK;
+}
+
+bool dn_model_trainable(const dn_model *model) {
+  return model != NULL && !model->frozen;
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -508,6 +539,8 @@ static dn_model *clone_structure(const dn_model *model, const char *fn) {
       return NULL;
     }
   }
+  copy->frozen = model->frozen; /* Keras: Sequential(new_layers, trainable=model.trainable) */
+  dn_seq_sync_trainable(copy);
   return copy;
 }
 
@@ -883,9 +916,9 @@ size_t dn_model_count_params(const dn_model *model) {
 
 size_t dn_model_count_trainable_params(const dn_model *model) {
   size_t n = 0;
-  for (size_t i = 0; model != NULL && i < model->n_vars; i++)
-    if (model->vars[i].trainable)
-      n += model->vars[i].size;
+  for (size_t i = 0; model != NULL && !model->frozen && i < model->n_layers; i++)
+    if (model->layers[i]->built)
+      n += dn_layer_trainable_params(model->layers[i]);
   return n;
 }
 
@@ -920,7 +953,40 @@ dn_status dn_model_set_weights(dn_model *model, const float *in, size_t n) {
 
 dn_status dn_model_get_gradients(const dn_model *model, float *out, size_t n) {
   dn_status st = check_weights("dn_model_get_gradients", model, out, n);
-  if (st == DN_OK && n > 0)
-    memcpy(out, model->grads, n * sizeof *out);
-  return st;
+  if (st != DN_OK)
+    return st;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    const size_t base = (size_t)(l->params - model->params);
+    for (size_t k = 0; l->built && k < l->n_vars; k++) {
+      const dn_var *var = &l->vars[k];
+      if (dn_seq_var_trainable(model, l, var))
+        memcpy(out + base + var->offset, l->grads + var->offset, var->size * sizeof *out);
+      else
+        memset(out + base + var->offset, 0, var->size * sizeof *out);
+    }
+  }
+  return DN_OK;
+}
+
+dn_status dn_model_get_trainable_gradients(const dn_model *model, float *out, size_t n) {
+  static const char fn[] = "dn_model_get_trainable_gradients";
+  if (model == NULL || out == NULL)
+    return dn_fail(DN_ERR_ARG, "%s: %s is NULL", fn, model == NULL ? "model" : "buffer");
+  const size_t want = dn_model_count_trainable_params(model);
+  if (n != want)
+    return dn_fail(DN_ERR_SHAPE, "%s: the model has %zu trainable parameters, the buffer %zu", fn,
+                   want, n);
+  size_t at = 0;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    for (size_t k = 0; l->built && k < l->n_vars; k++) {
+      const dn_var *var = &l->vars[k];
+      if (!dn_seq_var_trainable(model, l, var))
+        continue;
+      memcpy(out + at, l->grads + var->offset, var->size * sizeof *out);
+      at += var->size;
+    }
+  }
+  return DN_OK;
 }

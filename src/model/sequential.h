@@ -31,8 +31,12 @@ struct dn_model {
   /* One aligned block of parameters (get_weights order) and its gradients. */
   float *params, *grads;
   size_t n_params;
-  dn_var *vars; /* every layer's variables, offsets into the model block */
+  /* Every layer's variables, offsets into the model block. Their `trainable` is the training
+   * set: the variable's kind and not frozen as of the last dn_seq_sync_trainable (the layers'
+   * train_frozen), what the optimizer, its state and the files' optimizer variables follow. */
+  dn_var *vars;
   size_t n_vars;
+  bool frozen; /* Keras's model.trainable = False (dn_model_set_trainable) */
 
   /* Workspace for batches of up to ws_rows rows: outs[i] is layer i's output
    * (ws_rows x output_dim); dbuf[0..1] ping-pong backward buffers
@@ -123,6 +127,20 @@ dn_status dn_seq_prepare_pass(dn_model *model, const char *fn, dn_tensor x, dn_t
  * at least `rows` rows (`rows_of` names whose: "x"). */
 dn_status dn_seq_check_output(const char *fn, const char *arg, const dn_matrix *m, size_t rows,
                               const char *rows_of, size_t cols, const char *cols_of);
+
+/* Whether variable `var` of `layer` (a layer of the model) is trainable now: its kind, and
+ * neither the layer nor the model frozen (Keras's model.trainable_weights). */
+static inline bool dn_seq_var_trainable(const dn_model *model, const dn_layer *layer,
+                                        const dn_var *var) {
+  return var->trainable && !layer->frozen && !model->frozen;
+}
+/* Makes the training set (model->vars' trainable flags, the layers' train_frozen) follow the
+ * flags now: at compile and whenever the parameter block is rebuilt (build, add, pop). The
+ * caller resets what depended on the old set (compile starts a fresh optimizer state). */
+void dn_seq_sync_trainable(dn_model *model);
+/* Whether a flag changed since the last dn_seq_sync_trainable (the training set is not the
+ * trainable weights now). */
+bool dn_seq_trainable_changed(const dn_model *model);
 
 /* Records that something other than an optimizer step wrote the model's weights (set, load,
  * re-seed, build): every such write calls it (the optimizer's overflow guard relies on it). */

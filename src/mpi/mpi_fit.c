@@ -139,34 +139,42 @@ static dn_status reduce_grads(void *ctx, dn_model *model, size_t n, dn_status lo
    * non-trainable entries (zero gradients) carry the change the forward pass made to the
    * non-trainable weights (BatchNormalization's moving statistics), weighted the same. */
   const float scale = total > 0 ? (float)((double)n / (double)total) : 0.0f;
+  /* model->train->frozen holds the non-trainable kinds of weights, layer by layer (train.c's
+   * copy_frozen); a frozen layer's kernel is not among them (no pass moves it). */
   const float *before = model->train->frozen;
   size_t k = 0;
-  for (size_t v = 0; v < model->n_vars; v++) {
-    const dn_var *var = &model->vars[v];
-    float *g = model->grads + var->offset;
-    const float *w = model->params + var->offset;
-    if (var->trainable) {
-      for (size_t i = 0; i < var->size; i++)
-        g[i] *= scale;
-    } else {
-      for (size_t i = 0; i < var->size; i++)
-        g[i] = (w[i] - before[k + i]) * scale;
-      k += var->size;
+  for (size_t l = 0; l < model->n_layers; l++) {
+    const dn_layer *layer = model->layers[l];
+    for (size_t v = 0; layer->built && v < layer->n_vars; v++) {
+      const dn_var *var = &layer->vars[v];
+      float *g = layer->grads + var->offset;
+      const float *w = layer->params + var->offset;
+      if (var->trainable) {
+        for (size_t i = 0; i < var->size; i++)
+          g[i] *= scale;
+      } else {
+        for (size_t i = 0; i < var->size; i++)
+          g[i] = (w[i] - before[k + i]) * scale;
+        k += var->size;
+      }
     }
   }
   if (m->size > 1 && (st = ring_allreduce(m, model->grads, model->n_params)) != DN_OK)
     return st;
   k = 0;
-  for (size_t v = 0; v < model->n_vars; v++) {
-    const dn_var *var = &model->vars[v];
-    if (var->trainable)
-      continue;
-    float *g = model->grads + var->offset, *w = model->params + var->offset;
-    for (size_t i = 0; i < var->size; i++) {
-      w[i] = before[k + i] + g[i];
-      g[i] = 0.0f;
+  for (size_t l = 0; l < model->n_layers; l++) {
+    const dn_layer *layer = model->layers[l];
+    for (size_t v = 0; layer->built && v < layer->n_vars; v++) {
+      const dn_var *var = &layer->vars[v];
+      if (var->trainable)
+        continue;
+      float *g = layer->grads + var->offset, *w = layer->params + var->offset;
+      for (size_t i = 0; i < var->size; i++) {
+        w[i] = before[k + i] + g[i];
+        g[i] = 0.0f;
+      }
+      k += var->size;
     }
-    k += var->size;
   }
   return DN_OK;
 }

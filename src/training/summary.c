@@ -82,7 +82,11 @@ dn_status dn_model_summary(const dn_model *model, FILE *out) {
   }
   rule(out, "└", "─", "┴", "┘");
   size_t total = model->n_params, trainable = dn_model_count_trainable_params(model);
-  size_t optimizer = dn_optimizer_variable_count(dn_model_optimizer(model), trainable);
+  /* Keras builds the optimizer for the trainable weights as compiled (model->vars' flags) */
+  size_t compiled = 0;
+  for (size_t v = 0; v < model->n_vars; v++)
+    compiled += model->vars[v].trainable ? model->vars[v].size : 0;
+  size_t optimizer = dn_optimizer_variable_count(dn_model_optimizer(model), compiled);
   total_line(out, "Total params", total + optimizer);
   total_line(out, "Trainable params", trainable);
   total_line(out, "Non-trainable params", total - trainable);

@@ -188,7 +188,8 @@ dn_status dn_compile_with(dn_compile_options o) {
       old->optimizer = NULL; /* moved into the new state */
     dn_train_free(old);
   }
-  dn_optimizer_reset(t->optimizer);
+  dn_seq_sync_trainable(model);     /* Keras: trainability changes take effect at compile */
+  dn_optimizer_reset(t->optimizer); /* also makes the overflow guard forget its bounds */
   model->train_free = dn_train_free;
   model->stop_training = false;
   return DN_OK;
@@ -342,8 +343,11 @@ dn_status dn_train_reserve(dn_model *model, size_t rows, size_t perm_rows) {
     t->buf_out = out;
   }
   size_t frozen = 0;
-  for (size_t v = 0; v < model->n_vars; v++)
-    frozen += model->vars[v].trainable ? 0 : model->vars[v].size;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    for (size_t k = 0; l->built && k < l->n_vars; k++)
+      frozen += l->vars[k].trainable ? 0 : l->vars[k].size;
+  }
   if (frozen > t->frozen_cap) {
     float *p = dn_alloc(frozen * sizeof *p);
     if (p == NULL)
@@ -391,8 +395,8 @@ bool dn_train_grads_finite(const dn_model *model, bool after_backward, float *bo
   bool within = true;
   for (size_t i = 0; i < model->n_layers && within; i++) {
     const dn_layer *l = model->layers[i];
-    if (after_backward && l->grad_state == DN_GRADS_WITHIN)
-      continue; /* checked as its backward wrote them */
+    if (l->train_frozen || (after_backward && l->grad_state == DN_GRADS_WITHIN))
+      continue; /* not trained, or checked as its backward wrote them */
     limit_job job = {l, false};
     dn_parallel_ranges(l->n_params, (size_t)1 << 16, find_beyond, &job);
     within = !atomic_load_explicit(&job.beyond, memory_order_relaxed);
@@ -436,20 +440,25 @@ static void update_metrics(struct dn_train *t, const float *pred, const float *y
     dn_metric_update(&t->metrics[i], pred, y, n, NULL);
 }
 
-/* Copies the non-trainable weights into (save) or back from (!save) t->frozen. */
+/* Copies the non-trainable kinds of weights (what a training forward pass may move: BN's moving
+ * statistics; a frozen layer's kernel is no such weight, and no step writes it) into (save) or
+ * back from (!save) t->frozen, sized for them by dn_train_reserve. */
 static void copy_frozen(dn_model *model, bool save) {
   float *buf = model->train->frozen;
-  size_t k = 0;
-  for (size_t v = 0; v < model->n_vars; v++) {
-    const dn_var *var = &model->vars[v];
-    if (var->trainable)
-      continue;
-    float *w = model->params + var->offset;
-    if (save)
-      memcpy(buf + k, w, var->size * sizeof *w);
-    else
-      memcpy(w, buf + k, var->size * sizeof *w);
-    k += var->size;
+  size_t at = 0;
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    for (size_t k = 0; l->built && k < l->n_vars; k++) {
+      const dn_var *var = &l->vars[k];
+      if (var->trainable)
+        continue;
+      float *w = l->params + var->offset;
+      if (save)
+        memcpy(buf + at, w, var->size * sizeof *w);
+      else
+        memcpy(w, buf + at, var->size * sizeof *w);
+      at += var->size;
+    }
   }
 }
 

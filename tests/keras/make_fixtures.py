@@ -18,6 +18,11 @@ written to OUTDIR/fixtures.json.
   constraint.keras     a Dense with a kernel_constraint (unsupported).
   huge.keras           a Dense with 10^7 units and a tiny weights file (must be refused before
                        allocating).
+  frozen.keras         fine-tuning: Dense and BatchNormalization with "trainable": false, a
+                       trainable Dense head, Adam state for the head's two variables only (Keras
+                       builds optimizer variables for model.trainable_weights).
+  frozen_legacy.h5     tf2_legacy.h5 with its first Dense frozen: optimizer weights for the other
+                       four trainable variables only.
 """
 import io
 import json
@@ -248,6 +253,64 @@ expected["misc.keras"] = {
     "weights": np.concatenate([a.ravel() for a in [k1, b1, g2, mm2, mv2, k3, b3]]).tolist(),
     "momentum": [a.ravel().tolist() for a in moms],
     "regularization": float(0.05 * np.sum(k1.astype(np.float64) ** 2))}
+
+# ---- frozen.keras, frozen_legacy.h5 (fine-tuning) ---------------------------------------------
+k1, b1 = pattern((3, 4), 0.8, 15.0), pattern((4,), 0.2, 16.0)
+g2, be2 = pattern((4,), 0.3, 17.0) + f32(1), pattern((4,), 0.1, 18.0)
+mm2, mv2 = pattern((4,), 0.5, 19.0), np.abs(pattern((4,), 0.5, 20.0)) + f32(0.5)
+k3, b3 = pattern((4, 1), 0.6, 21.0), pattern((1,), 0.1, 22.0)
+h = relu(x_check @ k1 + b1)
+h = ((h - mm2) / np.sqrt(mv2 + f32(1e-3)) * g2 + be2).astype(f32)
+y = (h @ k3 + b3).astype(f32)
+bn_frozen = dict(bn, name="bn", trainable=False, momentum=0.99, epsilon=0.001, center=True)
+layers = [
+    obj("keras.layers", "Dense", dense_cfg("base", 4, "relu", trainable=False),
+        build_config={"input_shape": [None, 3]}),
+    obj("keras.layers", "BatchNormalization", bn_frozen, build_config={"input_shape": [None, 4]}),
+    obj("keras.layers", "Dense", dense_cfg("head", 1, "linear"),
+        build_config={"input_shape": [None, 4]}),
+]
+adam = obj("keras.optimizers", "Adam", {
+    "name": "adam", "learning_rate": 0.009999999776482582, "weight_decay": None,
+    "clipnorm": None, "global_clipnorm": None, "clipvalue": None, "use_ema": False,
+    "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+    "gradient_accumulation_steps": None, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07,
+    "amsgrad": False})
+compile_config = {"optimizer": adam, "loss": "mse", "loss_weights": None, "metrics": None,
+                  "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+                  "jit_compile": True}
+head_vars = [k3, b3]
+ms = [pattern(a.shape, 0.01, 40 + i) for i, a in enumerate(head_vars)]
+vs = [np.abs(pattern(a.shape, 0.001, 50 + i)) for i, a in enumerate(head_vars)]
+wbytes = weights_h5([("layers/dense", "base", [k1, b1]),
+                     ("layers/batch_normalization", "bn", [g2, be2, mm2, mv2]),
+                     ("layers/dense_1", "head", [k3, b3])],
+                    ("adam", [np.int32(5), f32(0.01), ms[0], vs[0], ms[1], vs[1]]))
+keras_zip(f"{out}/frozen.keras", sequential(layers, 3, compile_config), wbytes)
+expected["frozen.keras"] = {
+    "x": x_check.ravel().tolist(), "rows": 4, "predict": y.ravel().tolist(),
+    "iterations": 5, "learning_rate": float(f32(0.01)),
+    "weights": np.concatenate([a.ravel() for a in [k1, b1, g2, be2, mm2, mv2, k3, b3]]).tolist(),
+    "m": [a.ravel().tolist() for a in ms], "v": [a.ravel().tolist() for a in vs]}
+
+with h5py.File(f"{out}/tf2_legacy.h5", "r") as src, \
+        h5py.File(f"{out}/frozen_legacy.h5", "w") as f:
+    cfg = json.loads(src.attrs["model_config"])
+    cfg["config"]["layers"][0]["config"]["trainable"] = False
+    f.attrs["keras_version"] = src.attrs["keras_version"]
+    f.attrs["backend"] = src.attrs["backend"]
+    f.attrs["model_config"] = np.bytes_(json.dumps(cfg).encode())
+    f.attrs["training_config"] = src.attrs["training_config"]
+    src.copy("model_weights", f)
+    og = f.create_group("optimizer_weights")
+    keep = [n.decode() for n in src["optimizer_weights"].attrs["weight_names"]
+            if b"/dense/" not in n]
+    for n in keep:
+        og[n] = src["optimizer_weights"][n][()]
+    og.attrs["weight_names"] = np.array([n.encode() for n in keep], dtype="S")
+e = dict(expected["tf2_legacy.h5"])
+e["m"], e["v"] = e["m"][2:], e["v"][2:]
+expected["frozen_legacy.h5"] = e
 
 # ---- unsupported / hostile ----------------------------------------------------------------------
 k, b = pattern((3, 2), 0.5, 1.0), pattern((2,), 0.5, 2.0)

@@ -942,6 +942,119 @@ static void test_own_fixture_misc(void **state) {
   cJSON_Delete(all);
 }
 
+/* The number of variables in optimizer/vars of a saved archive. */
+static size_t opt_var_count(const char *path) {
+  dn_keras_blob m[3];
+  read_members(path, m);
+  hid_t h = dn_keras_h5_open_image(m[2].data, m[2].size, "test", "weights");
+  assert_true(h >= 0);
+  size_t count = 0;
+  assert_ok(dn_keras_h5_child_count(h, "optimizer/vars", "test", &count));
+  H5Fclose(h);
+  for (size_t i = 0; i < 3; i++)
+    dn_keras_blob_free(&m[i]);
+  return count;
+}
+
+/* Fine-tuning in Keras's files: frozen.keras (frozen Dense and BatchNormalization, Adam state
+ * for the head only) imports frozen with its slots on the head; fit leaves the frozen layers'
+ * weights (BN's moving statistics included) bit-identical; the export keeps the flags and
+ * writes 2 + 2 x 2 optimizer variables as Keras does; save -> load -> resume follows the same
+ * trajectory. A change of trainability not yet compiled exports the optimizer unbuilt. */
+static void test_own_fixture_frozen(void **state) {
+  (void)state;
+  if (!have_fixtures())
+    skip();
+  cJSON *all = read_json(fixture("fixtures.json"));
+  const cJSON *e = dn_keras_json_get(all, "frozen.keras");
+  dn_model *m = dn_keras_load(fixture("frozen.keras"));
+  if (m == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_false(dn_layer_trainable(dn_model_layer(m, 0)));
+  assert_false(dn_layer_trainable(dn_model_layer(m, 1)));
+  assert_true(dn_layer_trainable(dn_model_layer(m, 2)));
+  assert_true(dn_model_trainable(m));
+  assert_int_equal(dn_model_count_trainable_params(m), 5);
+  check_fixture_model(m, e);
+  const cJSON *ms = dn_keras_json_get(e, "m"), *vs = dn_keras_json_get(e, "v");
+  for (size_t t = 0; t < 2; t++) { /* the head's kernel and bias */
+    float mv[64], vv[64];
+    size_t n = flatten(cJSON_GetArrayItem(ms, (int)t), mv, 64);
+    flatten(cJSON_GetArrayItem(vs, (int)t), vv, 64);
+    assert_memory_equal(slot_of_keras_var(m, 2 + 2 * t, 2), mv, n * sizeof(float));
+    assert_memory_equal(slot_of_keras_var(m, 3 + 2 * t, 2), vv, n * sizeof(float));
+  }
+  float x[12], y[4] = {0.5f, -0.25f, 1.0f, 0.0f};
+  flatten(dn_keras_json_get(e, "x"), x, 12);
+  float before[37];
+  assert_ok(dn_model_get_weights(m, before, 37));
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, 4, 3), dn_tensor_2d(y, 4, 1), .epochs = 2,
+                         .batch_size = 2, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT);
+  assert_non_null(h);
+  dn_history_free(h);
+  assert_memory_equal(before, m->params, 32 * sizeof(float)); /* base 12 + 4, bn 4 x 4 */
+  assert_true(before[32] != m->params[32] && before[36] != m->params[36]); /* the head */
+
+  assert_ok(dn_keras_save(m, tmp("frozen.keras")));
+  assert_int_equal(opt_var_count(tmp("frozen.keras")), 2 + 2 * 2);
+  dn_model *r = dn_keras_load(tmp("frozen.keras"));
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_false(dn_layer_trainable(dn_model_layer(r, 0)));
+  assert_false(dn_layer_trainable(dn_model_layer(r, 1)));
+  assert_true(dn_layer_trainable(dn_model_layer(r, 2)));
+  same_model(m, r, x, 4);
+  for (int k = 0; k < 2; k++) {
+    dn_model *which = k == 0 ? m : r;
+    h = dn_fit(which, dn_tensor_2d(x, 4, 3), dn_tensor_2d(y, 4, 1), .epochs = 1, .batch_size = 2,
+               .no_shuffle = true, .verbose = DN_VERBOSE_SILENT);
+    assert_non_null(h);
+    dn_history_free(h);
+  }
+  dn_test_assert_same_weights(m, r);
+  assert_memory_equal(before, r->params, 32 * sizeof(float));
+  dn_model_free(r);
+
+  /* Frozen after compile, not recompiled: the config says frozen, the optimizer is unbuilt. */
+  assert_ok(dn_layer_set_trainable(dn_model_layer(m, 2), false));
+  assert_ok(dn_keras_save(m, tmp("frozen2.keras")));
+  assert_int_equal(opt_var_count(tmp("frozen2.keras")), 2);
+  r = dn_keras_load(tmp("frozen2.keras"));
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_int_equal(dn_model_count_trainable_params(r), 0);
+  dn_model_free(r);
+  dn_model_free(m);
+  cJSON_Delete(all);
+}
+
+/* A legacy .h5 whose first Dense is frozen: imported frozen, the optimizer weights of the four
+ * trainable variables on them. */
+static void test_own_fixture_frozen_legacy(void **state) {
+  (void)state;
+  if (!have_fixtures())
+    skip();
+  cJSON *all = read_json(fixture("fixtures.json"));
+  const cJSON *e = dn_keras_json_get(all, "frozen_legacy.h5");
+  dn_model *m = dn_keras_load(fixture("frozen_legacy.h5"));
+  if (m == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_false(dn_layer_trainable(dn_model_layer(m, 0)));
+  assert_true(dn_layer_trainable(dn_model_layer(m, 1)));
+  assert_int_equal(dn_model_count_trainable_params(m), 8 + 10);
+  check_fixture_model(m, e);
+  const cJSON *ms = dn_keras_json_get(e, "m"), *vs = dn_keras_json_get(e, "v");
+  for (size_t t = 0; t < 4; t++) {
+    float mv[64], vv[64];
+    size_t n = flatten(cJSON_GetArrayItem(ms, (int)t), mv, 64);
+    flatten(cJSON_GetArrayItem(vs, (int)t), vv, 64);
+    assert_memory_equal(slot_of_keras_var(m, 2 + 2 * t, 2), mv, n * sizeof(float));
+    assert_memory_equal(slot_of_keras_var(m, 3 + 2 * t, 2), vv, n * sizeof(float));
+  }
+  dn_model_free(m);
+  cJSON_Delete(all);
+}
+
 static void test_own_fixture_unsupported(void **state) {
   (void)state;
   if (!have_fixtures())
@@ -1289,6 +1402,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_own_optimizer_layouts),
         cmocka_unit_test(test_own_fixture_tf2_legacy),
         cmocka_unit_test(test_own_fixture_misc),
+        cmocka_unit_test(test_own_fixture_frozen),
+        cmocka_unit_test(test_own_fixture_frozen_legacy),
         cmocka_unit_test(test_own_fixture_unsupported),
         cmocka_unit_test(test_own_isolation_failures),
         cmocka_unit_test(test_own_isolated_same),

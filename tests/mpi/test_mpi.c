@@ -12,6 +12,8 @@
  *           ranks still hold the same weights
  *   resume  4 epochs straight == 2 epochs, rank 0's ModelCheckpoint file loaded by every rank,
  *           then epochs 3-4 (bit for bit)
+ *   frozen  the BatchNormalization model with its first Dense frozen: that layer's weights are
+ *           bit-identical after the fit, and all ranks hold the same weights
  */
 #include <densenet_mpi.h>
 #include <math.h>
@@ -280,6 +282,28 @@ static void case_resume(void) {
   dn_model_free(resumed);
 }
 
+static void case_frozen(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y), np;
+  dn_model *m = bn_model();
+  dn_layer_set_trainable(dn_model_layer(m, 0), false);
+  dn_compile(m, .optimizer = "adam", .loss = "mse"); /* the freeze takes effect at compile */
+  float *before = weights(m, &np);
+  dn_history *h = dn_mpi_fit(MPI_COMM_WORLD, m, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1),
+                             .epochs = 3, .batch_size = BATCH, .verbose = DN_VERBOSE_SILENT);
+  CHECK(h != NULL, "fit failed");
+  float *after = weights(m, &np);
+  size_t frozen = COLS * 8 + 8; /* the first Dense's kernel and bias */
+  CHECK(memcmp(before, after, frozen * sizeof *after) == 0, "the frozen layer changed");
+  CHECK(memcmp(before + frozen, after + frozen, (np - frozen) * sizeof *after) != 0,
+        "nothing else trained");
+  check_same_on_all(m, "frozen");
+  free(before);
+  free(after);
+  dn_history_free(h);
+  dn_model_free(m);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -295,6 +319,8 @@ int main(int argc, char **argv) {
     case_nan();
   else if (strcmp(c, "resume") == 0)
     case_resume();
+  else if (strcmp(c, "frozen") == 0)
+    case_frozen();
   else
     CHECK(0, "unknown case '%s'", c);
   int all = 0;
