@@ -828,8 +828,9 @@ typedef struct dn_history dn_history;
  * is trusted to describe memory the caller owns. */
 
 /* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
- *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
- *   initial_epoch=0). Example: dn_fit(model, x, y, .epochs = 10, .validation_split = 0.2).
+ *   validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+ *   sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+ *   validation_freq=1). Example: dn_fit(model, x, y, .epochs = 10, .validation_split = 0.2).
  * validation_split in [0, 1) takes the last fraction of the rows (floor of the training part),
  * before shuffling; both parts must be non-empty. validation_x/y override it. Epochs run from
  * initial_epoch to epochs. seed != 0 re-seeds the shuffle and dropout streams first (weights
@@ -844,8 +845,25 @@ typedef struct dn_history dn_history;
  * stops fit with DN_ERR_NUMERIC in any case; nothing of that step is written. (Where Keras's
  * float32 arithmetic overflows on the way to a result that fits, e.g. Adam's g * g for
  * |g| > 1.8e19, that element is computed in double: docs/keras-differences.md.)
+ * class_weight: a row whose class is not an index into the table (NaN/Inf, a negative or too
+ *   large rounded value, an index past the table's end) is DN_ERR_ARG naming the row and the
+ *   class, before anything changes (Keras weighs a class missing from its dict by 1.0: give it
+ *   1.0 here). The rows' weights are made once, at fit's start, as float products.
+ * validation_freq n: validation runs after epochs n, 2n, ... (1-based, Keras's
+ *   `epoch % validation_freq == 0`); other epochs log no val_ values, so the history holds NaN
+ *   there and a callback monitoring val_loss sees it missing (Keras's warning). Keras's list form
+ *   (validate after the listed epochs) is not supported.
+ * steps_per_epoch S (Keras 3's EpochIterator on arrays): an epoch is S batches drawn from a
+ *   pass over the training rows that carries on across epochs; a pass (shuffled afresh) starts
+ *   when the previous one is used up. When a pass runs out before S batches the epoch ends
+ *   there with Keras's warning "Your input ran out of data; interrupting training. ..." on the
+ *   progress stream (unless silent); the display's step count stays S, as Keras's. With
+ *   batch_size 0, the batch is ceil(rows / S) rows (Keras's ArrayDataAdapter), so one pass
+ *   is S batches or fewer; validation then uses batches of 32 (validation_batch_size or
+ *   the batch_size given, as Keras).
  * Errors: DN_ERR_ARG (NULL model, no x or y tensor, bad validation options, labels that are not
- * class indices, a callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
+ * class indices, class_weight as above, validation_freq or steps_per_epoch DN_ZERO_COUNT, a
+ * callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
  * above PTRDIFF_MAX), DN_ERR_STATE (not compiled, no
  * layers), DN_ERR_SHAPE (the shape rules above), DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
  * ModelCheckpoint), DN_ERR_NOMEM, or the status of a failing callback. */
@@ -865,6 +883,15 @@ typedef struct dn_fit_options {
   FILE *out; /* progress and verbose callbacks' stream, NULL = stdout */
   uint64_t seed;
   dn_callback *const *callbacks;
+  /* Keras class_weight={c: w, ...} as a table: entry c (rank 1, or k x 1) weighs the training
+   * rows of class c; no tensor = none. A row's class: its class index (sparse labels), the
+   * argmax of a row of several columns (first on ties), or a single column's value rounded half
+   * to even (Keras's np.round). Multiplied with sample_weight when both are given (Keras 3
+   * refuses the pair; tf.keras 2 multiplied). Validation data is never class-weighted. */
+  dn_tensor class_weight;
+  size_t validation_freq;       /* 0 -> 1: validate after every n-th epoch (1-based, Keras's int) */
+  size_t steps_per_epoch;       /* 0 -> None (a pass over the rows); else see above */
+  size_t validation_batch_size; /* 0 -> batch_size (32 when batch_size is 0) */
 } dn_fit_options;
 dn_history *dn_fit_with(dn_fit_options options);
 #define dn_fit(...) dn_fit_with((dn_fit_options){.model = __VA_ARGS__})
