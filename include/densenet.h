@@ -887,7 +887,8 @@ typedef struct dn_fit_options {
    * rows of class c; no tensor = none. A row's class: its class index (sparse labels), the
    * argmax of a row of several columns (first on ties), or a single column's value rounded half
    * to even (Keras's np.round). Multiplied with sample_weight when both are given (Keras 3
-   * refuses the pair; tf.keras 2 multiplied). Validation data is never class-weighted. */
+   * refuses the pair; tf.keras 2 multiplied). Validation data is never class-weighted.
+   * Example: const float cw[] = {0.5f, 3.0f}; ... .class_weight = dn_tensor_1d(cw, 2). */
   dn_tensor class_weight;
   size_t validation_freq;       /* 0 -> 1: validate after every n-th epoch (1-based, Keras's int) */
   size_t steps_per_epoch;       /* 0 -> None (a pass over the rows); else see above */
@@ -920,16 +921,21 @@ static inline dn_status dn_predict_on_batch_inline(dn_model *model, dn_tensor x,
 }
 #define dn_predict_on_batch(model, x, y) dn_predict_on_batch_inline(model, x, y)
 
-/* Keras: model.evaluate(x, y) in batches of 32: the mean loss over the rows (regularization
- * included, as Keras reports it) into *loss. Errors: as dn_test_on_batch, and DN_ERR_ARG
- * (loss NULL). */
+/* Keras: model.evaluate(x, y, verbose=0) in batches of 32: the mean loss over the rows
+ * (regularization included, as Keras reports it) into *loss; prints nothing (dn_evaluate_metrics
+ * has Keras's progress bar). Errors: as dn_test_on_batch, and DN_ERR_ARG (loss NULL). */
 dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 
-/* Keras: model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss then each
- * compiled metric, in compile order: writes min(values_capacity, dn_model_metrics_count) values.
+/* Keras: model.evaluate(x, y, batch_size=..., verbose="auto", sample_weight=...) returning the
+ * loss then each compiled metric, in compile order: writes min(values_capacity,
+ * dn_model_metrics_count) values.
  * Example: dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64).
+ * verbose: Keras's progress display, as fit draws an epoch (AUTO: a bar on a terminal, else
+ * the line), without an "Epoch" line: BAR "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.1234
+ * - mae: 0.2345" (running values while it runs, the results at the end), LINES
+ * "3/3 - 0s - 2ms/step - loss: 0.1234 - mae: 0.2345"; DN_VERBOSE_SILENT prints nothing.
  * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0, batch_size
- * DN_ZERO_COUNT or above PTRDIFF_MAX). */
+ * DN_ZERO_COUNT or above PTRDIFF_MAX, verbose not a dn_verbose value). */
 typedef struct dn_evaluate_metrics_options {
   dn_model *model;
   dn_tensor x;
@@ -938,6 +944,8 @@ typedef struct dn_evaluate_metrics_options {
   size_t values_capacity;
   size_t batch_size;       /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
   dn_tensor sample_weight; /* rows x 1, or no tensor */
+  dn_verbose verbose;      /* AUTO (Keras's "auto"), SILENT, BAR, LINES */
+  FILE *out;               /* the progress display's stream, NULL = stdout */
 } dn_evaluate_metrics_options;
 dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
 #define dn_evaluate_metrics(...)                                                                   \
@@ -949,9 +957,28 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
 size_t dn_model_metrics_count(const dn_model *model);
 const char *dn_model_metric_name(const dn_model *model, size_t index);
 
-/* Keras: model.predict(x) in batches of 32 into y (as dn_predict_on_batch); no compile needed.
+/* Keras: model.predict(x, verbose=0) in batches of 32 into y (as dn_predict_on_batch); no
+ * compile needed; prints nothing (dn_model_predict has Keras's progress bar).
  * Errors: as dn_predict_on_batch. */
 dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y);
+
+/* Keras: model.predict(x, batch_size=32, verbose="auto") into y: dn_predict with options.
+ * Example: dn_model_predict(model, x, y, .batch_size = 256, .verbose = DN_VERBOSE_LINES).
+ * verbose: as dn_evaluate_metrics, without values: BAR "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 1ms/step",
+ * LINES "3/3 - 0s - 1ms/step".
+ * Errors: as dn_predict_on_batch, and DN_ERR_ARG (batch_size DN_ZERO_COUNT or above
+ * PTRDIFF_MAX, verbose not a dn_verbose value). */
+typedef struct dn_model_predict_options {
+  dn_model *model;
+  dn_tensor x;
+  dn_tensor y;
+  size_t batch_size;  /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
+  dn_verbose verbose; /* AUTO (Keras's "auto"), SILENT, BAR, LINES */
+  FILE *out;          /* the progress display's stream, NULL = stdout */
+} dn_model_predict_options;
+dn_status dn_model_predict_with(dn_model_predict_options options);
+#define dn_model_predict(...)                                                                      \
+  dn_model_predict_with((dn_model_predict_options){.model = __VA_ARGS__})
 
 /* ======================================================================
  * Training: history

@@ -189,7 +189,7 @@ static void test_class_weight_not_on_validation(void **state) {
   assert_non_null(h);
   /* validation rows: the last 6; evaluated in batches of 4 as fit does */
   assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x + 2 * 18, 6, 2), dn_tensor_2d(y + 18, 6, 1), v, 1,
-                                .batch_size = 4));
+                                .batch_size = 4, .verbose = DN_VERBOSE_SILENT));
   assert_true(dn_history_values(h, "val_loss")[0] == v[0]);
   dn_history_free(h);
   dn_model_free(m);
@@ -366,6 +366,166 @@ static void test_validation_batch_size(void **state) {
   dn_model_free(b);
 }
 
+/* ---- progress display of evaluate and predict ------------------------------------------- */
+
+#define BAR20                                                                                      \
+  "\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94"   \
+  "\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2"   \
+  "\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81\xe2\x94\x81"
+
+/* A value as Keras's Progbar prints it (BAR compares |v|, LINES v, with 1e-3). */
+static void keras_value(char *buf, size_t cap, double v) {
+  snprintf(buf, cap, fabs(v) > 1e-3 ? "%.4f" : "%.4e", v);
+}
+
+/* The text after "<k>/<k> " up to " - loss" with the time fields replaced: "Ns Tus/step" (BAR)
+ * or "- Ns - Tus/step" (LINES) is checked by shape and cut out; returns where the values
+ * start (or NULL). */
+static const char *skip_times(const char *p, bool lines) {
+  unsigned secs, t;
+  char unit[3];
+  int used = 0;
+  if (lines)
+    sscanf(p, "- %us - %u%2[mu]s/step%n", &secs, &t, unit, &used);
+  else
+    sscanf(p, "%us %u%2[mu]s/step%n", &secs, &t, unit, &used);
+  if (used == 0) /* "0s/step" has no unit letter */
+    sscanf(p, lines ? "- %us - %us/step%n" : "%us %us/step%n", &secs, &t, &used);
+  return used ? p + used : NULL;
+}
+
+static dn_model *regression_model(float *x, float *y, size_t rows) {
+  make_x(x, rows, 2);
+  for (size_t r = 0; r < rows; r++)
+    y[r] = 0.7f * x[2 * r] - x[2 * r + 1];
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 2), dn_dense(1));
+  assert_non_null(m);
+  assert_ok(dn_compile(m, .loss = "mse", .metrics = (const char *[]){"mae", NULL}));
+  return m;
+}
+
+static void test_evaluate_progress_lines(void **state) {
+  (void)state;
+  float x[2 * N], y[N];
+  dn_model *m = regression_model(x, y, N);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  double v[2], quiet[2];
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), v, 2,
+                                .batch_size = 10, .verbose = DN_VERBOSE_LINES, .out = out));
+  fclose(out);
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), quiet, 2,
+                                .batch_size = 10, .verbose = DN_VERBOSE_SILENT));
+  assert_memory_equal(v, quiet, sizeof v); /* the display changes nothing */
+  /* "3/3 - 0s - 1ms/step - loss: 0.1234 - mae: 0.2345\n": Keras's evaluate(verbose=2) */
+  assert_true(strncmp(text, "3/3 ", 4) == 0);
+  const char *p = skip_times(text + 4, true);
+  assert_non_null(p);
+  char want[128], a[32], b[32];
+  keras_value(a, sizeof a, v[0]);
+  keras_value(b, sizeof b, v[1]);
+  snprintf(want, sizeof want, " - loss: %s - mae: %s\n", a, b);
+  assert_string_equal(p, want);
+  free(text);
+  /* AUTO on a stream that is no terminal: the line, as fit */
+  out = open_memstream(&text, &len);
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), v, 2, .out = out));
+  fclose(out);
+  assert_true(strncmp(text, "1/1 - ", 6) == 0 && strchr(text, '\n') == text + len - 1);
+  free(text);
+  out = open_memstream(&text, &len);
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), v, 2,
+                                .verbose = DN_VERBOSE_SILENT, .out = out));
+  fclose(out);
+  assert_int_equal(len, 0);
+  free(text);
+  assert_status_msg(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), v, 2,
+                                        .verbose = (dn_verbose)9),
+                    DN_ERR_ARG, "dn_evaluate_metrics: verbose 9 is not a dn_verbose value");
+  dn_model_free(m);
+}
+
+static void test_evaluate_progress_bar(void **state) {
+  (void)state;
+  float x[2 * N], y[N];
+  dn_model *m = regression_model(x, y, N);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  double v[2], first[2];
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), v, 2,
+                                .batch_size = 10, .verbose = DN_VERBOSE_BAR, .out = out));
+  fclose(out);
+  /* The first batch's draw (always shown) holds that batch's values: those of its 10 rows. */
+  assert_ok(dn_evaluate_metrics(m, dn_tensor_2d(x, 10, 2), dn_tensor_2d(y, 10, 1), first, 2,
+                                .verbose = DN_VERBOSE_SILENT));
+  char want[160], a[32], b[32];
+  assert_true(strncmp(text, "\r1/3 " BAR20 " ", 4 + 60 + 1) == 0);
+  const char *p = skip_times(text + 65, false);
+  assert_non_null(p);
+  keras_value(a, sizeof a, first[0]);
+  keras_value(b, sizeof b, first[1]);
+  snprintf(want, sizeof want, " - loss: %s - mae: %s", a, b);
+  assert_true(strncmp(p, want, strlen(want)) == 0);
+  /* The last draw: "\b" x the previous width, "\r3/3 <bar> 0s 1ms/step - loss: .. - mae: ..",
+   * padded with spaces to the previous width, then the newline. */
+  const char *last = strrchr(text, '\r');
+  assert_true(last[-1] == '\b');
+  assert_true(strncmp(last, "\r3/3 " BAR20 " ", 65) == 0);
+  p = skip_times(last + 65, false);
+  assert_non_null(p);
+  keras_value(a, sizeof a, v[0]);
+  keras_value(b, sizeof b, v[1]);
+  snprintf(want, sizeof want, " - loss: %s - mae: %s", a, b);
+  assert_true(strncmp(p, want, strlen(want)) == 0);
+  for (p += strlen(want); *p == ' '; p++)
+    ;
+  assert_string_equal(p, "\n");
+  free(text);
+  dn_model_free(m);
+}
+
+static void test_predict_progress(void **state) {
+  (void)state;
+  float x[2 * N], y[N], got[N], want[N];
+  dn_model *m = regression_model(x, y, N);
+  assert_ok(dn_predict(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(want, N, 1)));
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_ok(dn_model_predict(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(got, N, 1), .batch_size = 5,
+                             .verbose = DN_VERBOSE_BAR, .out = out));
+  fclose(out);
+  assert_memory_equal(got, want, sizeof got);
+  /* Keras's predict: "5/5 ━━━━━━━━━━━━━━━━━━━━ 0s 1ms/step", no values */
+  assert_true(strncmp(text, "\r1/5 " BAR20 " ", 65) == 0);
+  const char *last = strrchr(text, '\r');
+  assert_true(strncmp(last, "\r5/5 " BAR20 " ", 65) == 0);
+  const char *p = skip_times(last + 65, false);
+  assert_non_null(p);
+  while (*p == ' ')
+    p++;
+  assert_string_equal(p, "\n");
+  free(text);
+  out = open_memstream(&text, &len);
+  assert_ok(dn_model_predict(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(got, N, 1),
+                             .verbose = DN_VERBOSE_LINES, .out = out));
+  fclose(out);
+  assert_true(strncmp(text, "1/1 ", 4) == 0);
+  p = skip_times(text + 4, true);
+  assert_non_null(p);
+  assert_string_equal(p, "\n");
+  free(text);
+  assert_status_msg(dn_model_predict(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(got, N, 1),
+                                     .batch_size = DN_ZERO_COUNT),
+                    DN_ERR_ARG, "dn_model_predict: batch_size");
+  assert_status_msg(dn_model_predict(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(got, N, 1),
+                                     .verbose = (dn_verbose)-1),
+                    DN_ERR_ARG, "dn_model_predict: verbose -1");
+  dn_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_class_weight_binary_column),
@@ -377,6 +537,9 @@ int main(void) {
       cmocka_unit_test(test_steps_per_epoch_carries_on),
       cmocka_unit_test(test_steps_per_epoch_sets_batch_size),
       cmocka_unit_test(test_validation_batch_size),
+      cmocka_unit_test(test_evaluate_progress_lines),
+      cmocka_unit_test(test_evaluate_progress_bar),
+      cmocka_unit_test(test_predict_progress),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

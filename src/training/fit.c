@@ -255,16 +255,6 @@ static void fit_cleanup(fit_run *r, bool keep_history) {
   }
 }
 
-/* loss then the metrics (training names or val_ names) into book. */
-static dn_status log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val) {
-  dn_status st = dn_logbook_set(book, val ? "val_loss" : "loss", loss);
-  for (size_t i = 0; i < t->n_metrics; i++)
-    for (size_t k = 0; st == DN_OK && k < t->metrics[i].n_values; k++)
-      st = dn_logbook_set(book, dn_metric_value_name(&t->metrics[i], k, val),
-                          dn_metric_value(&t->metrics[i], k));
-  return st;
-}
-
 /* dst = the `cols` floats at src. The narrowest rows (a lesson net's 1 to 4 columns) are
  * copied inline: a call to memcpy per row costs more than the row (and compilers turn a plain
  * copy loop back into that call). */
@@ -335,7 +325,7 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     sum += loss * (double)n;
     seen += n;
     dn_logbook_clear(&r->batch_book);
-    st = log_values(&r->batch_book, t, sum / (double)seen, false);
+    st = dn_train_log_values(&r->batch_book, t, sum / (double)seen, false);
     dn_logbook_sort(&r->batch_book); /* Keras hands batch logs over in sorted key order */
     dn_logs logs = dn_logbook_view(&r->batch_book);
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
@@ -389,20 +379,20 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, const fit_
       return st;
     if (r->cursor >= d->batches) /* Keras: a fresh iterator once a pass is used up */
       r->cursor = 0;
-    if ((st = log_values(&r->book, t, loss, false)) != DN_OK)
+    if ((st = dn_train_log_values(&r->book, t, loss, false)) != DN_OK)
       return st;
     if (d->validate && (epoch + 1) % d->val_freq == 0) { /* Keras's _should_eval */
       double vloss = 0.0, vrows = (double)d->vrows;
       dn_train_reset_metrics(t); /* a process without validation rows adds nothing */
-      if (d->vrows > 0 &&
-          (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows, d->val_batch, &vloss)))
+      if (d->vrows > 0 && (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows,
+                                                  d->val_batch, &vloss, NULL)) != DN_OK)
         dn_error_context("dn_fit: validation");
       if (h != NULL) { /* over every process's validation rows */
         vloss *= vrows;
         st = h->reduce_totals(h->ctx, model, st, &vloss, &vrows);
         vloss /= vrows;
       }
-      if (st != DN_OK || (st = log_values(&r->book, t, vloss, true)) != DN_OK)
+      if (st != DN_OK || (st = dn_train_log_values(&r->book, t, vloss, true)) != DN_OK)
         return st;
     }
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
