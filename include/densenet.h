@@ -881,8 +881,9 @@ typedef struct dn_history dn_history;
  * is trusted to describe memory the caller owns. */
 
 /* Keras: model.fit(x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
- *   validation_split=0.0, validation_data=None, shuffle=True, sample_weight=None,
- *   initial_epoch=0). Example: dn_fit(model, x, y, .epochs = 10, .validation_split = 0.2).
+ *   validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+ *   sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+ *   validation_freq=1). Example: dn_fit(model, x, y, .epochs = 10, .validation_split = 0.2).
  * validation_split in [0, 1) takes the last fraction of the rows (floor of the training part),
  * before shuffling; both parts must be non-empty. validation_x/y override it. Epochs run from
  * initial_epoch to epochs. seed != 0 re-seeds the shuffle and dropout streams first (weights
@@ -897,8 +898,25 @@ typedef struct dn_history dn_history;
  * stops fit with DN_ERR_NUMERIC in any case; nothing of that step is written. (Where Keras's
  * float32 arithmetic overflows on the way to a result that fits, e.g. Adam's g * g for
  * |g| > 1.8e19, that element is computed in double: docs/keras-differences.md.)
+ * class_weight: a row whose class is not an index into the table (NaN/Inf, a negative or too
+ *   large rounded value, an index past the table's end) is DN_ERR_ARG naming the row and the
+ *   class, before anything changes (Keras weighs a class missing from its dict by 1.0: give it
+ *   1.0 here). The rows' weights are made once, at fit's start, as float products.
+ * validation_freq n: validation runs after epochs n, 2n, ... (1-based, Keras's
+ *   `epoch % validation_freq == 0`); other epochs log no val_ values, so the history holds NaN
+ *   there and a callback monitoring val_loss sees it missing (Keras's warning). Keras's list form
+ *   (validate after the listed epochs) is not supported.
+ * steps_per_epoch S (Keras 3's EpochIterator on arrays): an epoch is S batches drawn from a
+ *   pass over the training rows that carries on across epochs; a pass (shuffled afresh) starts
+ *   when the previous one is used up. When a pass runs out before S batches the epoch ends
+ *   there with Keras's warning "Your input ran out of data; interrupting training. ..." on the
+ *   progress stream (unless silent); the display's step count stays S, as Keras's. With
+ *   batch_size 0, the batch is ceil(rows / S) rows (Keras's ArrayDataAdapter), so one pass
+ *   is S batches or fewer; validation then uses batches of 32 (validation_batch_size or
+ *   the batch_size given, as Keras).
  * Errors: DN_ERR_ARG (NULL model, no x or y tensor, bad validation options, labels that are not
- * class indices, a callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
+ * class indices, class_weight as above, validation_freq or steps_per_epoch DN_ZERO_COUNT, a
+ * callback with an unknown monitor direction, batch_size DN_ZERO_COUNT, a count
  * above PTRDIFF_MAX), DN_ERR_STATE (not compiled, no
  * layers), DN_ERR_SHAPE (the shape rules above), DN_ERR_NUMERIC, DN_ERR_IO (CSVLogger,
  * ModelCheckpoint), DN_ERR_NOMEM, or the status of a failing callback. */
@@ -918,6 +936,16 @@ typedef struct dn_fit_options {
   FILE *out; /* progress and verbose callbacks' stream, NULL = stdout */
   uint64_t seed;
   dn_callback *const *callbacks;
+  /* Keras class_weight={c: w, ...} as a table: entry c (rank 1, or k x 1) weighs the training
+   * rows of class c; no tensor = none. A row's class: its class index (sparse labels), the
+   * argmax of a row of several columns (first on ties), or a single column's value rounded half
+   * to even (Keras's np.round). Multiplied with sample_weight when both are given (Keras 3
+   * refuses the pair; tf.keras 2 multiplied). Validation data is never class-weighted.
+   * Example: const float cw[] = {0.5f, 3.0f}; ... .class_weight = dn_tensor_1d(cw, 2). */
+  dn_tensor class_weight;
+  size_t validation_freq;       /* 0 -> 1: validate after every n-th epoch (1-based, Keras's int) */
+  size_t steps_per_epoch;       /* 0 -> None (a pass over the rows); else see above */
+  size_t validation_batch_size; /* 0 -> batch_size (32 when batch_size is 0) */
 } dn_fit_options;
 dn_history *dn_fit_with(dn_fit_options options);
 #define dn_fit(...) dn_fit_with((dn_fit_options){.model = __VA_ARGS__})
@@ -946,16 +974,21 @@ static inline dn_status dn_predict_on_batch_inline(dn_model *model, dn_tensor x,
 }
 #define dn_predict_on_batch(model, x, y) dn_predict_on_batch_inline(model, x, y)
 
-/* Keras: model.evaluate(x, y) in batches of 32: the mean loss over the rows (regularization
- * included, as Keras reports it) into *loss. Errors: as dn_test_on_batch, and DN_ERR_ARG
- * (loss NULL). */
+/* Keras: model.evaluate(x, y, verbose=0) in batches of 32: the mean loss over the rows
+ * (regularization included, as Keras reports it) into *loss; prints nothing (dn_evaluate_metrics
+ * has Keras's progress bar). Errors: as dn_test_on_batch, and DN_ERR_ARG (loss NULL). */
 dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss);
 
-/* Keras: model.evaluate(x, y, batch_size=..., sample_weight=...) returning the loss then each
- * compiled metric, in compile order: writes min(values_capacity, dn_model_metrics_count) values.
+/* Keras: model.evaluate(x, y, batch_size=..., verbose="auto", sample_weight=...) returning the
+ * loss then each compiled metric, in compile order: writes min(values_capacity,
+ * dn_model_metrics_count) values.
  * Example: dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64).
+ * verbose: Keras's progress display, as fit draws an epoch (AUTO: a bar on a terminal, else
+ * the line), without an "Epoch" line: BAR "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.1234
+ * - mae: 0.2345" (running values while it runs, the results at the end), LINES
+ * "3/3 - 0s - 2ms/step - loss: 0.1234 - mae: 0.2345"; DN_VERBOSE_SILENT prints nothing.
  * Errors: as dn_evaluate, and DN_ERR_ARG (values NULL, values_capacity 0, batch_size
- * DN_ZERO_COUNT or above PTRDIFF_MAX). */
+ * DN_ZERO_COUNT or above PTRDIFF_MAX, verbose not a dn_verbose value). */
 typedef struct dn_evaluate_metrics_options {
   dn_model *model;
   dn_tensor x;
@@ -964,6 +997,8 @@ typedef struct dn_evaluate_metrics_options {
   size_t values_capacity;
   size_t batch_size;       /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
   dn_tensor sample_weight; /* rows x 1, or no tensor */
+  dn_verbose verbose;      /* AUTO (Keras's "auto"), SILENT, BAR, LINES */
+  FILE *out;               /* the progress display's stream, NULL = stdout */
 } dn_evaluate_metrics_options;
 dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
 #define dn_evaluate_metrics(...)                                                                   \
@@ -975,9 +1010,28 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options options);
 size_t dn_model_metrics_count(const dn_model *model);
 const char *dn_model_metric_name(const dn_model *model, size_t index);
 
-/* Keras: model.predict(x) in batches of 32 into y (as dn_predict_on_batch); no compile needed.
+/* Keras: model.predict(x, verbose=0) in batches of 32 into y (as dn_predict_on_batch); no
+ * compile needed; prints nothing (dn_model_predict has Keras's progress bar).
  * Errors: as dn_predict_on_batch. */
 dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y);
+
+/* Keras: model.predict(x, batch_size=32, verbose="auto") into y: dn_predict with options.
+ * Example: dn_model_predict(model, x, y, .batch_size = 256, .verbose = DN_VERBOSE_LINES).
+ * verbose: as dn_evaluate_metrics, without values: BAR "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 1ms/step",
+ * LINES "3/3 - 0s - 1ms/step".
+ * Errors: as dn_predict_on_batch, and DN_ERR_ARG (batch_size DN_ZERO_COUNT or above
+ * PTRDIFF_MAX, verbose not a dn_verbose value). */
+typedef struct dn_model_predict_options {
+  dn_model *model;
+  dn_tensor x;
+  dn_tensor y;
+  size_t batch_size;  /* 0 -> 32; DN_ZERO_COUNT: DN_ERR_ARG */
+  dn_verbose verbose; /* AUTO (Keras's "auto"), SILENT, BAR, LINES */
+  FILE *out;          /* the progress display's stream, NULL = stdout */
+} dn_model_predict_options;
+dn_status dn_model_predict_with(dn_model_predict_options options);
+#define dn_model_predict(...)                                                                      \
+  dn_model_predict_with((dn_model_predict_options){.model = __VA_ARGS__})
 
 /* ======================================================================
  * Data that streams: batch sources (Keras: fit / evaluate / predict on a PyDataset or a

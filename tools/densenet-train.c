@@ -544,7 +544,7 @@ static int compile_model(const options *o, dn_model *m, const char *metric) {
 /* Prints "loss X[, metric Y]" of the model on rows [first, first + count). */
 static int report(dn_model *m, dn_tensor x, dn_tensor y, const char *what, const char *metric) {
   double v[2] = {0};
-  if (dn_evaluate_metrics(m, x, y, v, 2) != DN_OK)
+  if (dn_evaluate_metrics(m, x, y, v, 2, .verbose = DN_VERBOSE_SILENT) != DN_OK)
     return runtime_error("cannot evaluate the model: %s", dn_last_error());
   printf("%s (%zu rows): loss %.6g", what, dn_tensor_rows(x), v[0]);
   if (metric)

@@ -10,6 +10,11 @@
  * CallbackList._pythonify_logs hands them over), epoch logs loss, metrics, then the val_ ones;
  * callbacks run in list order, then the history, then the progress display;
  * model->stop_training is reset at train begin and checked after every batch and epoch.
+ * class_weight becomes per-row weights of the training rows (times sample_weight) once, before
+ * the first step; validation_freq skips validation on the other epochs; steps_per_epoch draws
+ * an epoch's batches from a pass over the rows that carries on across epochs (Keras 3's
+ * EpochIterator: _steps_seen, a fresh iterator when a pass is used up, the "ran out of data"
+ * warning when it is used up mid-epoch).
  * Numerical safety (not in Keras): a batch whose loss (as a float), gradient or optimizer update
  * is NaN/Inf is not applied; fit then fails with DN_ERR_NUMERIC, unless a TerminateOnNaN
  * callback is present and the loss is what went bad, in which case training stops and the
@@ -63,12 +68,78 @@ typedef struct fit_data {
   size_t rows;
   const float *vx, *vy, *vsw;
   size_t vrows;
-  size_t batch, epochs, initial_epoch, steps; /* epochs resolved: DN_ZERO_COUNT -> 0; steps 0:
-                                                 a source's count, unknown until an epoch ends */
+  size_t batch, epochs, initial_epoch; /* epochs resolved: DN_ZERO_COUNT -> 0 */
+  size_t batches;                      /* in a pass over the training rows */
+  size_t steps;  /* per epoch: steps_per_epoch, or batches; 0: a source's count, unknown until an
+                    epoch ends */
+  bool carry_on; /* steps_per_epoch given: passes span epochs */
+  size_t val_batch, val_freq;
+  const float *cw; /* class_weight's table (n_cw entries), or NULL */
+  size_t n_cw;
   bool has_terminate_on_nan;
   bool validate;      /* validation runs (with hooks: on any process) */
   dn_train_undo undo; /* what the setup changed, put back if fit fails before its first step */
 } fit_data;
+
+/* The class of training row r for class_weight (Keras's class_weight_to_sample_weights): the
+ * argmax of a row of several columns, else the value rounded half to even; false (with *c
+ * unset) when that is no index into a table of n entries. */
+static bool row_class(const float *y, size_t tcols, size_t r, size_t n, size_t *c) {
+  const float *row = y + r * tcols;
+  size_t best = 0;
+  for (size_t k = 0; k < tcols; k++) {
+    if (!isfinite(row[k]))
+      return false;
+    if (row[k] > row[best])
+      best = k;
+  }
+  if (tcols == 1) {
+    double v = nearbyint((double)row[0]); /* the default rounding mode: half to even */
+    if (!(v >= 0 && v < (double)n))
+      return false;
+    best = (size_t)v;
+  }
+  *c = best;
+  return best < n;
+}
+
+static dn_status check_class_weight(const char *fn, dn_tensor cw, const dn_xy *xy, size_t rows,
+                                    fit_data *d) {
+  if (dn_tensor_is_none(cw))
+    return DN_OK;
+  dn_matrix m;
+  dn_status st = dn_tensor_matrix(cw, fn, "class_weight", 2, &m);
+  if (st != DN_OK)
+    return st;
+  if (m.cols != 1)
+    return dn_fail(DN_ERR_SHAPE,
+                   "%s: class_weight has %zu columns but takes 1 (a weight per class)", fn, m.cols);
+  for (size_t r = 0; r < rows; r++) {
+    size_t c = 0;
+    if (!row_class(xy->y.data, xy->tcols, r, m.rows, &c)) {
+      const float *row = xy->y.data + r * xy->tcols;
+      if (xy->tcols == 1)
+        return dn_fail(DN_ERR_ARG,
+                       "%s: y row %zu holds %g, which is no class in class_weight's %zu entr%s "
+                       "(a class index rounded from it must be in [0, %zu))",
+                       fn, r, row[0], m.rows, m.rows == 1 ? "y" : "ies", m.rows);
+      size_t k = 0;
+      while (k < xy->tcols && isfinite(row[k]))
+        k++;
+      if (k < xy->tcols)
+        return dn_fail(DN_ERR_ARG,
+                       "%s: y row %zu column %zu holds %g, so the row has no class "
+                       "for class_weight",
+                       fn, r, k, row[k]);
+      return dn_fail(DN_ERR_ARG,
+                     "%s: y row %zu is of class %zu (its argmax) but class_weight has %zu entr%s",
+                     fn, r, c, m.rows, m.rows == 1 ? "y" : "ies");
+    }
+  }
+  d->cw = m.data;
+  d->n_cw = m.rows;
+  return DN_OK;
+}
 
 /* dn_fit's x, y, sample weights and validation data. */
 static dn_status check_arrays(const dn_fit_options *o, fit_data *d, dn_xy *xy_out) {
@@ -151,12 +222,42 @@ static dn_status check_fit(const dn_fit_options *o, dn_callback *const *cbs, siz
   if (!dn_size_count_or_default(o->initial_epoch, 0, &d->initial_epoch))
     return dn_fail(DN_ERR_ARG, "%s: initial_epoch is %zu, a negative number converted to size_t",
                    fn, o->initial_epoch);
-  if ((st = dn_train_batch_size(fn, o->batch_size, DN_FIT_BATCH, &d->batch)) != DN_OK)
+  size_t spe, freq;
+  if (!dn_size_count_or_default(o->steps_per_epoch, 0, &spe) || (spe == 0 && o->steps_per_epoch))
+    return dn_fail(DN_ERR_ARG,
+                   "%s: steps_per_epoch is %zu, a negative number converted to size_t (0 is "
+                   "Keras's None: a pass over the rows per epoch)",
+                   fn, o->steps_per_epoch);
+  if (!dn_size_count_or_default(o->validation_freq, 1, &freq) || freq == 0)
+    return dn_fail(DN_ERR_ARG,
+                   "%s: validation_freq must be >= 1 (0 for Keras's default of 1), got %zu", fn,
+                   o->validation_freq);
+  d->val_freq = freq;
+  /* Keras's ArrayDataAdapter: no batch_size but steps -> ceil(rows / steps) rows a batch. */
+  size_t batch_default = spe ? d->rows / spe + (d->rows % spe != 0) : DN_FIT_BATCH;
+  if ((st = dn_train_batch_size(fn, o->batch_size, batch_default, &d->batch)) != DN_OK)
     return st;
+  /* Validation batches: validation_batch_size, else the batch_size given, else 32. */
+  if (!dn_size_count_or_default(o->validation_batch_size, 0, &d->val_batch) ||
+      (d->val_batch == 0 && o->validation_batch_size))
+    return dn_fail(DN_ERR_ARG,
+                   "%s: validation_batch_size must be >= 1 (0 for batch_size's), got %zu", fn,
+                   o->validation_batch_size);
+  if (d->val_batch == 0)
+    (void)dn_train_batch_size(fn, o->batch_size, DN_FIT_BATCH, &d->val_batch); /* checked */
   if (d->batch > d->rows) /* one batch of every row (and no overflow in the step count) */
     d->batch = d->rows;
-  d->steps = d->src != NULL ? d->src->o.steps : (d->rows + d->batch - 1) / d->batch;
+  if (d->val_batch > d->vrows) /* only for sizing the workspace: one batch either way */
+    d->val_batch = d->vrows ? d->vrows : d->batch;
+  d->batches = (d->rows + d->batch - 1) / d->batch;
+  d->steps = d->src != NULL ? d->src->o.steps : spe ? spe : d->batches;
+  d->carry_on = spe != 0;
   d->validate = d->vrows > 0 || d->vsrc != NULL;
+  if (o->model->train->hooks != NULL && (spe || o->validation_batch_size))
+    return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s is not supported with data-parallel training", fn,
+                   spe ? "steps_per_epoch" : "validation_batch_size");
+  if ((st = check_class_weight(fn, o->class_weight, &xy, d->rows, d)) != DN_OK)
+    return st;
   for (size_t i = 0; i < n_cb; i++)
     d->has_terminate_on_nan |= dn_cb_is_terminate_on_nan(cbs[i]);
   return dn_train_setup(o->model, fn, &xy, &d->undo);
@@ -170,9 +271,14 @@ typedef struct fit_run {
   dn_callback *const *cbs;
   size_t n_cb;
   dn_cb_ctx ctx;
+  float *row_weights; /* class_weight (times sample_weight) per training row, or NULL */
+  size_t cursor;      /* batches of the current pass taken (Keras's _steps_seen) */
+  bool warned;        /* the "ran out of data" warning was given */
 } fit_run;
 
 static void fit_cleanup(fit_run *r, bool keep_history) {
+  dn_free(r->row_weights);
+  r->row_weights = NULL;
   dn_logbook_free(&r->book);
   dn_logbook_free(&r->batch_book);
   dn_progress_free(&r->progress);
@@ -180,16 +286,6 @@ static void fit_cleanup(fit_run *r, bool keep_history) {
     dn_history_free(r->history);
     r->history = NULL;
   }
-}
-
-/* loss then the metrics (training names or val_ names) into book. */
-static dn_status log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val) {
-  dn_status st = dn_logbook_set(book, val ? "val_loss" : "loss", loss);
-  for (size_t i = 0; i < t->n_metrics; i++)
-    for (size_t k = 0; st == DN_OK && k < t->metrics[i].n_values; k++)
-      st = dn_logbook_set(book, dn_metric_value_name(&t->metrics[i], k, val),
-                          dn_metric_value(&t->metrics[i], k));
-  return st;
 }
 
 /* dst = the `cols` floats at src. The narrowest rows (a lesson net's 1 to 4 columns) are
@@ -241,6 +337,15 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
   double sum = 0.0;
   size_t seen = 0, step = 0;
   for (; d->src != NULL ? d->steps == 0 || step < d->steps : step < d->steps; step++) {
+    if (d->carry_on && r->cursor >= d->batches) { /* steps_per_epoch: the pass is used up */
+      if (!r->warned)
+        dn_cb_warn(&r->ctx, "Your input ran out of data; interrupting training. Make sure that "
+                            "your dataset or generator can generate at least `steps_per_epoch "
+                            "* epochs` batches. You may need to use the `.repeat()` function "
+                            "when building your dataset.");
+      r->warned = true;
+      break;
+    }
     dn_status st = DN_OK;
     size_t n = 0;
     if (d->src != NULL && ((st = pull(model, d, epoch, step, &n)) != DN_OK || n == 0)) {
@@ -255,7 +360,7 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
       return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
     double loss = NAN;
     if (d->src == NULL) {
-      size_t start = step * d->batch;
+      size_t start = r->cursor++ * d->batch;
       n = d->rows - start < d->batch ? d->rows - start : d->batch;
       if (start >= d->rows) /* with hooks: this process has no rows left in this epoch */
         n = start = 0;
@@ -275,7 +380,7 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     sum += loss * (double)n;
     seen += n;
     dn_logbook_clear(&r->batch_book);
-    st = log_values(&r->batch_book, t, sum / (double)seen, false);
+    st = dn_train_log_values(&r->batch_book, t, sum / (double)seen, false);
     dn_logbook_sort(&r->batch_book); /* Keras hands batch logs over in sorted key order */
     dn_logs logs = dn_logbook_view(&r->batch_book);
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
@@ -317,11 +422,14 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
     dn_progress_epoch_begin(&r->progress, epoch);
     if (d->src != NULL && (st = dn_source_begin_pass(d->src, d->fn)) != DN_OK)
       return st;
-    for (size_t i = 0; d->src == NULL && i < d->rows; i++)
+    if (!d->carry_on) /* a pass per epoch; with steps_per_epoch passes span epochs */
+      r->cursor = 0;
+    const bool fresh = d->src == NULL && r->cursor == 0; /* a new pass over the rows */
+    for (size_t i = 0; fresh && i < d->rows; i++)
       t->perm[i] = i;
-    if (d->src == NULL && !o->no_shuffle && h != NULL)
+    if (fresh && !o->no_shuffle && h != NULL)
       h->shuffle(h->ctx, model, t->perm, d->rows);
-    else if (d->src == NULL && !o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
+    else if (fresh && !o->no_shuffle) /* Fisher-Yates from the model's shuffle stream */
       for (size_t i = d->rows - 1; i > 0; i--) {
         size_t j = (size_t)dn_rng_below(&model->rng_shuffle, (uint64_t)i + 1);
         size_t tmp = t->perm[i];
@@ -334,16 +442,18 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
       return st;
     if (d->steps == 0 && !model->stop_training) /* a source's count, learnt (Keras too) */
       d->steps = r->ctx.steps = r->progress.steps = steps_run;
-    if ((st = log_values(&r->book, t, loss, false)) != DN_OK)
+    if (r->cursor >= d->batches) /* Keras: a fresh iterator once a pass is used up */
+      r->cursor = 0;
+    if ((st = dn_train_log_values(&r->book, t, loss, false)) != DN_OK)
       return st;
-    if (d->validate) {
+    if (d->validate && (epoch + 1) % d->val_freq == 0) { /* Keras's _should_eval */
       double vloss = 0.0, vrows = (double)d->vrows;
       dn_train_reset_metrics(t); /* a process without validation rows adds nothing */
       if (d->vsrc != NULL) {
-        if ((st = dn_train_evaluate_source(model, d->vsrc, "validation", d->batch, &vloss)))
+        if ((st = dn_train_evaluate_source(model, d->vsrc, "validation", d->val_batch, &vloss)))
           dn_error_context(d->fn);
       } else if (d->vrows > 0 && (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows,
-                                                         d->batch, &vloss))) {
+                                                         d->val_batch, &vloss, NULL))) {
         dn_error_context("validation");
         dn_error_context(d->fn);
       }
@@ -352,7 +462,7 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
         st = h->reduce_totals(h->ctx, model, st, &vloss, &vrows);
         vloss /= vrows;
       }
-      if (st != DN_OK || (st = log_values(&r->book, t, vloss, true)) != DN_OK)
+      if (st != DN_OK || (st = dn_train_log_values(&r->book, t, vloss, true)) != DN_OK)
         return st;
     }
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
@@ -383,6 +493,8 @@ static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h, d
     if (st != DN_OK && checked == DN_OK)
       dn_train_setup_undo(model, &d.undo);
     checked = st;
+    d.batches = d.steps; /* a pass per epoch (steps_per_epoch is refused with hooks) */
+    d.val_batch = d.batch;
   }
   if (checked != DN_OK)
     return NULL;
@@ -393,14 +505,25 @@ static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h, d
 
   /* Allocate everything before the first step (check_fit built an unbuilt model). */
   struct dn_train *t = model->train;
-  size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
   size_t keys = 2 * dn_model_metrics_count(model) + 4; /* loss and metric values, val_ too */
   fit_run r = {.cbs = o.callbacks, .n_cb = n_cb};
   r.ctx = (dn_cb_ctx){model,   o.out ? o.out : stdout, d.epochs,
                       d.steps, DN_VERBOSE_SILENT,      h != NULL && h->no_files};
+  size_t widest = d.rows > d.vrows ? d.rows : d.vrows;
+  size_t ws = d.batch > d.val_batch ? d.batch : d.val_batch; /* training or validation batch */
   dn_status st = dn_train_reserve(model, d.batch < d.rows ? d.batch : d.rows, src ? 0 : d.rows);
   if (st == DN_OK)
-    st = dn_seq_reserve(model, d.batch < widest ? d.batch : widest);
+    st = dn_seq_reserve(model, ws < widest ? ws : widest);
+  if (st == DN_OK && d.cw != NULL) {
+    if ((r.row_weights = dn_alloc(d.rows * sizeof *r.row_weights)) == NULL)
+      st = DN_ERR_NOMEM;
+    for (size_t i = 0; st == DN_OK && i < d.rows; i++) {
+      size_t c = 0;
+      (void)row_class(d.y, dn_train_target_cols(model), i, d.n_cw, &c); /* checked */
+      r.row_weights[i] = d.sw ? d.cw[c] * d.sw[i] : d.cw[c];
+    }
+    d.sw = r.row_weights;
+  }
   if (st == DN_OK)
     st = dn_logbook_init(&r.book, keys);
   if (st == DN_OK)

@@ -564,22 +564,79 @@ static dn_status test_batch(dn_model *model, const float *x, const float *y, con
   return DN_OK;
 }
 
+dn_status dn_train_log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val) {
+  dn_status st = dn_logbook_set(book, val ? "val_loss" : "loss", loss);
+  for (size_t i = 0; i < t->n_metrics; i++)
+    for (size_t k = 0; st == DN_OK && k < t->metrics[i].n_values; k++)
+      st = dn_logbook_set(book, dn_metric_value_name(&t->metrics[i], k, val),
+                          dn_metric_value(&t->metrics[i], k));
+  return st;
+}
+
+/* The display's batch draw (end = false: the batch's sorted running values) or its last line. */
+static dn_status display_values(dn_pass_display *display, const struct dn_train *t, size_t batch,
+                                double loss, bool end) {
+  dn_logbook_clear(&display->book);
+  dn_status st = dn_train_log_values(&display->book, t, loss, false);
+  if (st != DN_OK)
+    return st;
+  if (!end)
+    dn_logbook_sort(&display->book); /* Keras hands batch logs over in sorted key order */
+  dn_logs logs = dn_logbook_view(&display->book);
+  if (end)
+    dn_progress_epoch_end(&display->progress, &logs);
+  else
+    dn_progress_batch_end(&display->progress, batch, &logs);
+  return DN_OK;
+}
+
 dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, const float *sw,
-                            size_t rows, size_t batch_size, double *loss) {
+                            size_t rows, size_t batch_size, double *loss,
+                            dn_pass_display *display) {
   size_t in = model->input_dim, tcols = dn_train_target_cols(model);
   double sum = 0.0;
+  dn_status st = DN_OK;
   dn_train_reset_metrics(model->train);
-  for (size_t start = 0; start < rows; start += batch_size) {
+  if (display)
+    dn_progress_epoch_begin(&display->progress, 0);
+  for (size_t start = 0, b = 0; start < rows; start += batch_size, b++) {
     size_t n = rows - start < batch_size ? rows - start : batch_size;
     double l = 0.0;
-    dn_status st =
-        test_batch(model, x + start * in, y + start * tcols, sw ? sw + start : NULL, n, &l);
+    st = test_batch(model, x + start * in, y + start * tcols, sw ? sw + start : NULL, n, &l);
     if (st != DN_OK)
       return st;
     sum += l * (double)n;
+    if (display &&
+        (st = display_values(display, model->train, b, sum / (double)(start + n), false)) != DN_OK)
+      return st;
   }
   *loss = sum / (double)rows;
-  return DN_OK;
+  if (display)
+    st = display_values(display, model->train, 0, *loss, true);
+  return st;
+}
+
+/* Sets up the display of an evaluate or a predict of `steps` batches with up to `keys` values
+ * (display->progress.mode stays SILENT, drawing nothing, when verbose is). */
+static dn_status display_init(dn_pass_display *display, const char *fn, dn_verbose verbose,
+                              FILE *out, size_t steps, size_t keys) {
+  *display = (dn_pass_display){0};
+  if (verbose != DN_VERBOSE_AUTO && verbose != DN_VERBOSE_SILENT && verbose != DN_VERBOSE_BAR &&
+      verbose != DN_VERBOSE_LINES)
+    return dn_fail(DN_ERR_ARG, "%s: verbose %d is not a dn_verbose value", fn, (int)verbose);
+  dn_status st = dn_logbook_init(&display->book, keys);
+  if (st == DN_OK)
+    st = dn_progress_init(&display->progress, out, verbose, 1, steps, keys);
+  if (st != DN_OK) {
+    dn_logbook_free(&display->book);
+    dn_error_context(fn);
+  }
+  return st;
+}
+
+static void display_free(dn_pass_display *display) {
+  dn_logbook_free(&display->book);
+  dn_progress_free(&display->progress);
 }
 
 dn_status dn_train_check_source(dn_model *model, const char *fn, dn_source *source, dn_xy *d) {
@@ -654,7 +711,7 @@ static void write_values(const struct dn_train *t, double loss, double *values, 
 /* evaluate / evaluate_metrics under the caller's name: the loss, then the metrics. */
 static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
                           dn_tensor sample_weight, size_t batch_size, double *values,
-                          size_t capacity) {
+                          size_t capacity, dn_verbose verbose, FILE *out) {
   dn_xy d;
   dn_status st = dn_train_check_xy(model, fn, x, y, sample_weight, &d);
   if (st != DN_OK)
@@ -663,9 +720,19 @@ static dn_status evaluate(const char *fn, dn_model *model, dn_tensor x, dn_tenso
   dn_train_undo undo;
   if ((st = dn_train_setup(model, fn, &d, &undo)) != DN_OK)
     return st;
+  dn_pass_display display; /* after the setup: the metrics' values are known */
+  bool shown = verbose != DN_VERBOSE_SILENT;
+  if (shown && (st = display_init(&display, fn, verbose, out, (rows + bs - 1) / bs,
+                                  dn_model_metrics_count(model))) != DN_OK) {
+    dn_train_setup_undo(model, &undo);
+    return st;
+  }
   double loss = NAN;
   if ((st = dn_seq_reserve(model, bs < rows ? bs : rows)) == DN_OK)
-    st = dn_train_evaluate(model, d.x.data, d.y.data, d.sw, rows, bs, &loss);
+    st = dn_train_evaluate(model, d.x.data, d.y.data, d.sw, rows, bs, &loss,
+                           shown ? &display : NULL);
+  if (shown)
+    display_free(&display);
   if (st != DN_OK) {
     dn_error_context(fn);
     dn_train_setup_undo(model, &undo);
@@ -693,14 +760,16 @@ dn_status dn_evaluate_metrics_with(dn_evaluate_metrics_options o) {
   dn_status st = dn_train_batch_size(fn, o.batch_size, DN_EVAL_BATCH, &batch_size);
   if (st != DN_OK)
     return st;
-  return evaluate(fn, o.model, o.x, o.y, o.sample_weight, batch_size, o.values, o.values_capacity);
+  return evaluate(fn, o.model, o.x, o.y, o.sample_weight, batch_size, o.values, o.values_capacity,
+                  o.verbose, o.out);
 }
 
 dn_status dn_evaluate(dn_model *model, dn_tensor x, dn_tensor y, float *loss) {
   double v[1];
   if (loss == NULL)
     return dn_fail(DN_ERR_ARG, "dn_evaluate: loss is NULL");
-  dn_status st = evaluate("dn_evaluate", model, x, y, (dn_tensor){0}, 0, v, 1);
+  dn_status st =
+      evaluate("dn_evaluate", model, x, y, (dn_tensor){0}, 0, v, 1, DN_VERBOSE_SILENT, NULL);
   if (st == DN_OK)
     *loss = (float)v[0];
   return st;
@@ -817,7 +886,7 @@ const char *dn_model_metric_name(const dn_model *model, size_t index) {
  * order that reads every x row before an output overwrites it (last first when an output row
  * is wider than an input row). */
 static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, dn_tensor y,
-                                 size_t batch_size) {
+                                 size_t batch_size, dn_pass_display *display) {
   dn_matrix mx, my;
   dn_seq_build built;
   dn_status st = dn_seq_prepare_pass(model, fn, x, y, batch_size, &mx, &my, &built);
@@ -825,6 +894,11 @@ static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, d
     return st;
   size_t rows = mx.rows, in = mx.cols, out = my.cols, bs = batch_size ? batch_size : rows;
   size_t batches = (rows + bs - 1) / bs;
+  dn_logs none = {0}; /* Keras's ProgbarLogger shows no values for predict */
+  if (display) {
+    display->progress.steps = batches;
+    dn_progress_epoch_begin(&display->progress, 0);
+  }
   uintptr_t x0 = (uintptr_t)mx.data, x1 = (uintptr_t)(mx.data + rows * in);
   uintptr_t y0 = (uintptr_t)my.data, y1 = (uintptr_t)(my.data + rows * out);
   bool last_first = y0 < x1 && x0 < y1 && (out > in || (out == in && y0 > x0));
@@ -836,12 +910,30 @@ static dn_status predict_batches(const char *fn, dn_model *model, dn_tensor x, d
       dn_seq_build_undo(model, &built); /* predicting changes no weights: nothing else to undo */
       return dn_last_status();
     }
+    if (display)
+      dn_progress_batch_end(&display->progress, k, &none);
   }
+  if (display)
+    dn_progress_epoch_end(&display->progress, &none);
   return DN_OK;
 }
 
 dn_status dn_predict(dn_model *model, dn_tensor x, dn_tensor y) {
-  return predict_batches("dn_predict", model, x, y, DN_EVAL_BATCH);
+  return predict_batches("dn_predict", model, x, y, DN_EVAL_BATCH, NULL);
+}
+
+dn_status dn_model_predict_with(dn_model_predict_options o) {
+  const char *fn = "dn_model_predict";
+  size_t batch_size;
+  dn_status st = dn_train_batch_size(fn, o.batch_size, DN_EVAL_BATCH, &batch_size);
+  if (st != DN_OK || o.verbose == DN_VERBOSE_SILENT)
+    return st == DN_OK ? predict_batches(fn, o.model, o.x, o.y, batch_size, NULL) : st;
+  dn_pass_display display; /* its step count is set once the rows are known */
+  if ((st = display_init(&display, fn, o.verbose, o.out, 1, 1)) != DN_OK)
+    return st;
+  st = predict_batches(fn, o.model, o.x, o.y, batch_size, &display);
+  display_free(&display);
+  return st;
 }
 
 dn_status dn_predict_on_batch_ref(dn_model *model, const dn_tensor *x, const dn_tensor *y) {
@@ -854,7 +946,7 @@ dn_status dn_predict_on_batch_ref(dn_model *model, const dn_tensor *x, const dn_
       x->shape[0] <= model->ws_rows && y->shape[1] == model->chain[model->n_layers - 1].O &&
       y->shape[0] >= x->shape[0] && dn_seq_predict(model, x->data, x->shape[0], y->data))
     return DN_OK;
-  return predict_batches("dn_predict_on_batch", model, *x, *y, 0);
+  return predict_batches("dn_predict_on_batch", model, *x, *y, 0, NULL);
 }
 
 /* The exported by-value entry point (the header's macro of the same name calls the _ref twin). */
@@ -871,7 +963,7 @@ dn_status dn_test_on_batch(dn_model *model, dn_tensor x, dn_tensor y, float *los
     return st;
   double l = NAN;
   if ((st = dn_seq_reserve(model, d.x.rows)) == DN_OK)
-    st = dn_train_evaluate(model, d.x.data, d.y.data, NULL, d.x.rows, d.x.rows, &l);
+    st = dn_train_evaluate(model, d.x.data, d.y.data, NULL, d.x.rows, d.x.rows, &l, NULL);
   if (st != DN_OK) {
     dn_error_context(fn);
     dn_train_setup_undo(model, &undo);

@@ -14,9 +14,11 @@
 #include "core/source.h"
 #include "core/tensor.h"
 #include "model/sequential.h"
+#include "training/callbacks.h"
 #include "training/loss.h"
 #include "training/metric.h"
 #include "training/optimizer.h"
+#include "training/progress.h"
 
 #define DN_TRAIN_NAME_CAP 64
 
@@ -145,11 +147,22 @@ const char *dn_step_fault_text(dn_step_fault fault);
 dn_status dn_train_step(dn_model *model, const float *x, const float *y, const float *sw, size_t n,
                         bool update_metrics, double *loss, dn_step_fault *fault);
 
+/* The progress display of an evaluate or a predict (Keras's ProgbarLogger outside fit): one
+ * "epoch" of batches without an "Epoch" line; the logbook holds a batch's values. */
+typedef struct dn_pass_display {
+  dn_progress progress;
+  dn_logbook book;
+} dn_pass_display;
+
 /* Evaluation in inference mode over rows rows in batches: resets the metrics, returns the
  * sample-count-weighted mean of the batch losses (regularization included) in *loss;
- * the metrics then hold their results. */
+ * the metrics then hold their results. display (NULL for none) is drawn after each batch
+ * (the running loss and the metrics so far) and at the end. */
 dn_status dn_train_evaluate(dn_model *model, const float *x, const float *y, const float *sw,
-                            size_t rows, size_t batch_size, double *loss);
+                            size_t rows, size_t batch_size, double *loss, dn_pass_display *display);
+
+/* loss then the metrics' values (their training names, or val_ names) into book. */
+dn_status dn_train_log_values(dn_logbook *book, const struct dn_train *t, double loss, bool val);
 
 /* Batch sources (core/source.h). The checks and setup dn_train_check_xy makes, for a source:
  * its widths against the model (messages name x and y, as for tensors), the loss resolved from

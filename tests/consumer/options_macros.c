@@ -160,11 +160,14 @@ int options_macros_compile(dn_model *model, dn_tensor x, dn_tensor y) {
       dn_csv_logger("log.tsv", .separator = '\t', .append = true),
   };
 
+  static const float class_weight[] = {1.0f, 2.0f};
   dn_history *histories[] = {
       dn_fit(model, x, y),
       dn_fit(model, x, y, .epochs = 10, .batch_size = 16, .validation_split = 0.2,
              .validation_x = x, .validation_y = y, .no_shuffle = true, .sample_weight = x,
              .initial_epoch = 1, .verbose = DN_VERBOSE_SILENT, .out = NULL, .seed = 42,
+             .class_weight = dn_tensor_1d(class_weight, 2), .validation_freq = 2,
+             .steps_per_epoch = 5, .validation_batch_size = 64,
              .callbacks =
                  (dn_callback *[]){dn_early_stopping(.patience = 2),
                                    dn_lambda_callback(.on_epoch_end = on_event, .user = &ctx),
@@ -173,7 +176,12 @@ int options_macros_compile(dn_model *model, dn_tensor x, dn_tensor y) {
 
   double values[3];
   status |= dn_evaluate_metrics(model, x, y, values, 3);
-  status |= dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64, .sample_weight = x);
+  status |= dn_evaluate_metrics(model, x, y, values, 3, .batch_size = 64, .sample_weight = x,
+                                .verbose = DN_VERBOSE_LINES, .out = NULL);
+  float predictions[4];
+  status |= dn_model_predict(model, x, dn_tensor_2d(predictions, 1, 4));
+  status |= dn_model_predict(model, x, dn_tensor_2d(predictions, 1, 4), .batch_size = 8,
+                             .verbose = DN_VERBOSE_SILENT, .out = NULL);
 
   dn_gradient_check_report report;
   status |= dn_model_gradient_check(model, x, y, &report);
