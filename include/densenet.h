@@ -901,7 +901,8 @@ typedef struct dn_history dn_history;
  * class_weight: a row whose class is not an index into the table (NaN/Inf, a negative or too
  *   large rounded value, an index past the table's end) is DN_ERR_ARG naming the row and the
  *   class, before anything changes (Keras weighs a class missing from its dict by 1.0: give it
- *   1.0 here). The rows' weights are made once, at fit's start, as float products.
+ *   1.0 here); with sample_weight also given it is DN_ERR_ARG (Keras 3's ValueError). The
+ *   rows' weights are made once, at fit's start.
  * validation_freq n: validation runs after epochs n, 2n, ... (1-based, Keras's
  *   `epoch % validation_freq == 0`); other epochs log no val_ values, so the history holds NaN
  *   there and a callback monitoring val_loss sees it missing (Keras's warning). Keras's list form
@@ -939,8 +940,9 @@ typedef struct dn_fit_options {
   /* Keras class_weight={c: w, ...} as a table: entry c (rank 1, or k x 1) weighs the training
    * rows of class c; no tensor = none. A row's class: its class index (sparse labels), the
    * argmax of a row of several columns (first on ties), or a single column's value rounded half
-   * to even (Keras's np.round). Multiplied with sample_weight when both are given (Keras 3
-   * refuses the pair; tf.keras 2 multiplied). Validation data is never class-weighted.
+   * to even (Keras's np.round). Not together with sample_weight: DN_ERR_ARG, as Keras 3
+   * refuses the pair (multiply the class weights into sample_weight). Validation data is never
+   * class-weighted.
    * Example: const float cw[] = {0.5f, 3.0f}; ... .class_weight = dn_tensor_1d(cw, 2). */
   dn_tensor class_weight;
   size_t validation_freq;       /* 0 -> 1: validate after every n-th epoch (1-based, Keras's int) */

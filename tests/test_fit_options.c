@@ -108,15 +108,37 @@ static void test_class_weight_sparse_and_one_hot(void **state) {
                                       cls, NULL);
 }
 
-static void test_class_weight_times_sample_weight(void **state) {
+/* Keras 3 refuses class_weight with sample_weight ("You cannot `class_weight` and
+ * `sample_weight` at the same time."): DN_ERR_ARG, nothing trained. */
+static void test_class_weight_with_sample_weight_refused(void **state) {
   (void)state;
-  float y[N], cls[N], sw[N];
+  float x[2 * N], y[N], sw[N];
+  make_x(x, N, 2);
   for (size_t r = 0; r < N; r++) {
-    cls[r] = y[r] = (float)(r % 2);
+    y[r] = (float)(r % 2);
     sw[r] = 0.1f + 0.3f * (float)(r % 5);
   }
   const float cw[] = {0.3f, 1.7f};
-  check_class_weight_as_sample_weight(1, "sigmoid", "binary_crossentropy", y, 1, cw, 2, cls, sw);
+  dn_model *m = model_for(1, "sigmoid", "binary_crossentropy");
+  assert_ok(dn_model_build(m, 2));
+  size_t n = dn_model_count_params(m);
+  float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
+  assert_non_null(before);
+  assert_non_null(after);
+  assert_ok(dn_model_get_weights(m, before, n));
+  dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 2,
+                         .verbose = DN_VERBOSE_SILENT, .class_weight = dn_tensor_1d(cw, 2),
+                         .sample_weight = dn_tensor_2d(sw, N, 1));
+  assert_null(h);
+  assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  assert_non_null(strstr(dn_last_error(),
+                         "dn_fit: you cannot use class_weight and sample_weight at the same time"));
+  assert_ok(dn_model_get_weights(m, after, n));
+  assert_memory_equal(before, after, n * sizeof *after);
+  assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 0);
+  free(before);
+  free(after);
+  dn_model_free(m);
 }
 
 static void test_class_weight_errors(void **state) {
@@ -530,7 +552,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_class_weight_binary_column),
       cmocka_unit_test(test_class_weight_sparse_and_one_hot),
-      cmocka_unit_test(test_class_weight_times_sample_weight),
+      cmocka_unit_test(test_class_weight_with_sample_weight_refused),
       cmocka_unit_test(test_class_weight_errors),
       cmocka_unit_test(test_class_weight_not_on_validation),
       cmocka_unit_test(test_validation_freq),

@@ -10,7 +10,7 @@
  * CallbackList._pythonify_logs hands them over), epoch logs loss, metrics, then the val_ ones;
  * callbacks run in list order, then the history, then the progress display;
  * model->stop_training is reset at train begin and checked after every batch and epoch.
- * class_weight becomes per-row weights of the training rows (times sample_weight) once, before
+ * class_weight becomes per-row weights of the training rows once (never with sample_weight), before
  * the first step; validation_freq skips validation on the other epochs; steps_per_epoch draws
  * an epoch's batches from a pass over the rows that carries on across epochs (Keras 3's
  * EpochIterator: _steps_seen, a fresh iterator when a pass is used up, the "ran out of data"
@@ -107,6 +107,11 @@ static dn_status check_class_weight(const char *fn, dn_tensor cw, const dn_xy *x
                                     fit_data *d) {
   if (dn_tensor_is_none(cw))
     return DN_OK;
+  if (xy->sw != NULL) /* keras/src/trainers/data_adapters: a ValueError */
+    return dn_fail(DN_ERR_ARG,
+                   "%s: you cannot use class_weight and sample_weight at the same time (as in "
+                   "Keras 3); multiply the class weights into sample_weight instead",
+                   fn);
   dn_matrix m;
   dn_status st = dn_tensor_matrix(cw, fn, "class_weight", 2, &m);
   if (st != DN_OK)
@@ -520,7 +525,7 @@ static dn_history *fit(dn_fit_options o, size_t n_cb, const dn_train_hooks *h, d
     for (size_t i = 0; st == DN_OK && i < d.rows; i++) {
       size_t c = 0;
       (void)row_class(d.y, dn_train_target_cols(model), i, d.n_cw, &c); /* checked */
-      r.row_weights[i] = d.sw ? d.cw[c] * d.sw[i] : d.cw[c];
+      r.row_weights[i] = d.cw[c]; /* there is no sample_weight (check_class_weight) */
     }
     d.sw = r.row_weights;
   }
