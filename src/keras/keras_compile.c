@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -12,6 +13,7 @@
 #include "model/sequential.h"
 #include "core/options.h"
 #include "core/status.h"
+#include "training/metric.h"
 #include "training/train.h"
 
 /* ---- tables ------------------------------------------------------------------------ */
@@ -544,6 +546,94 @@ static dn_status loss_from_json(const cJSON *v, const char *fn, const char *wher
 
 #define DN_KERAS_MAX_METRICS 16
 
+/* A serialized Keras metric object ({"class_name": "AUC", "config": {"curve": "PR", "name":
+ * "pr_auc", ...}}) as the library's spec "AUC(curve=PR, name=pr_auc)" in spec: the config's
+ * numbers, strings and true values become arguments; null, false and a dtype are Keras's
+ * defaults and left out; a one-element list is its element (Precision's thresholds). Whatever
+ * the library's metric does not take is DN_ERR_UNSUPPORTED naming it. */
+static dn_status metric_from_json(const cJSON *m, char spec[DN_TRAIN_NAME_CAP], const char *fn,
+                                  const char *where, int index) {
+  const cJSON *cls = dn_keras_json_get(m, "class_name"), *cfg = dn_keras_json_get(m, "config");
+  if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg))
+    return dn_fail(DN_ERR_UNSUPPORTED,
+                   "%s: %s: metric %d is neither a name nor a Keras metric object", fn, where,
+                   index);
+  size_t len = (size_t)snprintf(spec, DN_TRAIN_NAME_CAP, "%s(", cls->valuestring);
+  bool first = true;
+  for (const cJSON *e = cfg->child; e != NULL && len < DN_TRAIN_NAME_CAP; e = e->next) {
+    const cJSON *v = e;
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1)
+      v = cJSON_GetArrayItem(v, 0);
+    char value[64];
+    if (strcmp(e->string, "dtype") == 0 || cJSON_IsNull(v) || cJSON_IsFalse(v))
+      continue;
+    if (cJSON_IsTrue(v))
+      snprintf(value, sizeof value, "True");
+    else if (cJSON_IsNumber(v))
+      snprintf(value, sizeof value, "%.17g", v->valuedouble);
+    else if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof value &&
+             strpbrk(v->valuestring, ",)'\"") == NULL)
+      snprintf(value, sizeof value, "%s", v->valuestring);
+    else
+      return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: metric %d (%s): its '%s' is not supported", fn,
+                     where, index, cls->valuestring, e->string);
+    len += (size_t)snprintf(spec + len, DN_TRAIN_NAME_CAP - len, "%s%s=%s", first ? "" : ", ",
+                            e->string, value);
+    first = false;
+  }
+  if (len + 2 > DN_TRAIN_NAME_CAP)
+    return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: metric %d (%s): its config is too long", fn, where,
+                   index, cls->valuestring);
+  memcpy(spec + len, ")", 2);
+  if (dn_metric_check_name(spec) != DN_OK)
+    return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: metric %d: %s", fn, where, index, dn_last_error());
+  return DN_OK;
+}
+
+/* One "key=value" of a spec into a Keras metric config: numbers as numbers, True/False as
+ * booleans, None as null, the rest as strings (Keras's constructors take these types). */
+static dn_status metric_arg_to_json(void *ctx, const char *key, const char *value) {
+  cJSON *cfg = ctx, *item;
+  char *end = NULL;
+  double d = strtod(value, &end);
+  if (strcmp(value, "True") == 0 || strcmp(value, "true") == 0)
+    item = cJSON_CreateTrue();
+  else if (strcmp(value, "False") == 0 || strcmp(value, "false") == 0)
+    item = cJSON_CreateFalse();
+  else if (strcmp(value, "None") == 0 || strcmp(value, "none") == 0)
+    item = cJSON_CreateNull();
+  else if (end != value && *end == '\0')
+    item = cJSON_CreateNumber(d);
+  else
+    item = cJSON_CreateString(value);
+  return dn_keras_json_add(cfg, key, item) ? DN_OK : DN_ERR_NOMEM;
+}
+
+/* A metric for compile_config: its name as given, or, with arguments, Keras's serialized
+ * object ({"module": "keras.metrics", "class_name": "AUC", "config": {...}}), which Keras's
+ * deserialize_keras_object turns back into AUC(curve="PR", ...). */
+static cJSON *metric_to_json(const char *spec) {
+  const char *cls = strchr(spec, '(') ? dn_metric_class_name(spec) : NULL;
+  if (cls == NULL)
+    return cJSON_CreateString(spec);
+  cJSON *obj = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
+  char name[DN_TRAIN_NAME_CAP];
+  dn_metric_log_name(spec, name, sizeof name);
+  bool ok = obj != NULL && cfg != NULL && cJSON_AddStringToObject(obj, "module", "keras.metrics") &&
+            cJSON_AddStringToObject(obj, "class_name", cls) &&
+            cJSON_AddStringToObject(cfg, "dtype", "float32") &&
+            dn_metric_spec_args(spec, metric_arg_to_json, cfg) == DN_OK;
+  /* the name it is logged under, unless the spec's name= put it there */
+  if (ok && cJSON_GetObjectItemCaseSensitive(cfg, "name") == NULL)
+    ok = cJSON_AddStringToObject(cfg, "name", name) != NULL;
+  if (ok && dn_keras_json_add(obj, "config", cfg) && cJSON_AddNullToObject(obj, "registered_name"))
+    return obj;
+  if (!ok)
+    cJSON_Delete(cfg);
+  cJSON_Delete(obj);
+  return NULL;
+}
+
 dn_status dn_keras_compile_from_json(dn_model *model, const cJSON *optimizer, const cJSON *loss,
                                      const cJSON *metrics, const char *fn, const char *where) {
   if (dn_keras_json_is_null(loss))
@@ -553,6 +643,7 @@ dn_status dn_keras_compile_from_json(dn_model *model, const cJSON *optimizer, co
   if (st != DN_OK)
     return st;
   const char *names[DN_KERAS_MAX_METRICS + 1] = {0};
+  char specs[DN_KERAS_MAX_METRICS][DN_TRAIN_NAME_CAP];
   if (!dn_keras_json_is_null(metrics)) {
     if (!cJSON_IsArray(metrics))
       return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: 'metrics' must be a list of names", fn, where);
@@ -562,13 +653,13 @@ dn_status dn_keras_compile_from_json(dn_model *model, const cJSON *optimizer, co
                      DN_KERAS_MAX_METRICS);
     for (int i = 0; i < n; i++) {
       const cJSON *m = cJSON_GetArrayItem(metrics, i);
-      const cJSON *mname = dn_keras_json_get(dn_keras_json_get(m, "config"), "name");
-      if (cJSON_IsString(m))
+      if (cJSON_IsString(m)) {
         names[i] = m->valuestring;
-      else if (cJSON_IsString(mname))
-        names[i] = mname->valuestring;
-      else
-        return dn_fail(DN_ERR_UNSUPPORTED, "%s: %s: metric %d is not a name", fn, where, i);
+        continue;
+      }
+      if ((st = metric_from_json(m, specs[i], fn, where, i)) != DN_OK)
+        return st;
+      names[i] = specs[i];
     }
     o.metrics = names;
   }
@@ -694,8 +785,12 @@ cJSON *dn_keras_compile_to_json(const dn_model *model, const char *fn) {
     cJSON_AddNullToObject(cc, "metrics");
   } else {
     cJSON *m = cJSON_CreateArray();
-    for (size_t i = 0; m != NULL && i < t->n_metrics; i++)
-      cJSON_AddItemToArray(m, cJSON_CreateString(t->metric_req[i]));
+    for (size_t i = 0; m != NULL && i < t->n_metrics; i++) {
+      cJSON *item = metric_to_json(t->metric_req[i]); /* NULL only when out of memory, which
+                                                          the allocator hook reports */
+      if (item != NULL && !cJSON_AddItemToArray(m, item))
+        cJSON_Delete(item);
+    }
     dn_keras_json_add(cc, "metrics", m);
   }
   cJSON_AddNullToObject(cc, "weighted_metrics");

@@ -397,6 +397,42 @@ static const char *skip_space(const char *s) {
   return s;
 }
 
+/* The next "key=value" of a spec's argument list at *s (after '(' or a ','): the key (not
+ * terminated) and the value (quotes removed); *closed once the ')' is read. */
+static dn_status next_arg(const char *spec, const char **sp, bool *closed, const char **key_out,
+                          size_t *key_len_out, char value[DN_METRIC_NAME_CAP]) {
+  const char *s = *sp, *key = s;
+  while ((*s >= 'a' && *s <= 'z') || *s == '_')
+    s++;
+  size_t key_len = (size_t)(s - key);
+  s = skip_space(s);
+  if (key_len == 0 || *s != '=')
+    return dn_fail(DN_ERR_ARG, "metric '%s': expected key=value at '%s' (e.g. \"auc(curve=PR)\")",
+                   spec, key);
+  s = skip_space(s + 1);
+  char quote = (*s == '\'' || *s == '"') ? *s++ : '\0';
+  size_t len = 0;
+  while (*s != '\0' && (quote ? *s != quote : (*s != ',' && *s != ')')) &&
+         len + 1 < DN_METRIC_NAME_CAP)
+    value[len++] = *s++;
+  if (quote && *s == quote)
+    s++;
+  while (!quote && len > 0 && value[len - 1] == ' ')
+    len--;
+  value[len] = '\0';
+  s = skip_space(s);
+  if (*s == '\0')
+    return dn_fail(DN_ERR_ARG, "metric '%s': missing ')'", spec);
+  if (*s != ',' && *s != ')')
+    return dn_fail(DN_ERR_ARG, "metric '%s': expected ',' or ')' after %.*s=%s", spec, (int)key_len,
+                   key, value);
+  *closed = *s == ')';
+  *sp = skip_space(s + 1);
+  *key_out = key;
+  *key_len_out = key_len;
+  return DN_OK;
+}
+
 /* Parses spec into its table row, its arguments and the name it is logged under
  * (DN_METRIC_NAME_CAP bytes). Errors: DN_ERR_ARG naming what is wrong. */
 static dn_status parse_spec(const char *spec, const dn_metric_def **def_out, dn_metric_params *p,
@@ -429,33 +465,12 @@ static dn_status parse_spec(const char *spec, const dn_metric_def **def_out, dn_
   if (closed)
     s++;
   while (!closed) {
-    const char *key = s;
-    while ((*s >= 'a' && *s <= 'z') || *s == '_')
-      s++;
-    size_t key_len = (size_t)(s - key);
-    s = skip_space(s);
-    if (key_len == 0 || *s != '=')
-      return dn_fail(DN_ERR_ARG, "metric '%s': expected key=value at '%s' (e.g. \"auc(curve=PR)\")",
-                     spec, key);
-    s = skip_space(s + 1);
+    const char *key;
+    size_t key_len;
     char value[DN_METRIC_NAME_CAP];
-    char quote = (*s == '\'' || *s == '"') ? *s++ : '\0';
-    size_t len = 0;
-    while (*s != '\0' && (quote ? *s != quote : (*s != ',' && *s != ')')) && len + 1 < sizeof value)
-      value[len++] = *s++;
-    if (quote && *s == quote)
-      s++;
-    while (!quote && len > 0 && value[len - 1] == ' ')
-      len--;
-    value[len] = '\0';
-    s = skip_space(s);
-    if (*s == '\0')
-      return dn_fail(DN_ERR_ARG, "metric '%s': missing ')'", spec);
-    if (*s != ',' && *s != ')')
-      return dn_fail(DN_ERR_ARG, "metric '%s': expected ',' or ')' after %.*s=%s", spec,
-                     (int)key_len, key, value);
-    closed = *s == ')';
-    s = skip_space(s + 1);
+    dn_status lexed = next_arg(spec, &s, &closed, &key, &key_len, value);
+    if (lexed != DN_OK)
+      return lexed;
     unsigned bit = 0;
     for (size_t i = 0; i < DN_ARG_KEYS && bit == 0; i++)
       if (strlen(arg_keys[i].key) == key_len && strncmp(arg_keys[i].key, key, key_len) == 0)
@@ -496,6 +511,37 @@ dn_status dn_metric_check_name(const char *spec) {
   dn_metric_params p;
   char log_name[DN_METRIC_NAME_CAP];
   return parse_spec(spec, &def, &p, log_name);
+}
+
+const char *dn_metric_class_name(const char *spec) {
+  const dn_metric_def *def;
+  dn_metric_params p;
+  char log_name[DN_METRIC_NAME_CAP];
+  if (spec == NULL || parse_spec(spec, &def, &p, log_name) != DN_OK)
+    return NULL;
+  int last = 0;
+  while (last + 1 < DN_METRIC_MAX_NAMES && def->names[last + 1] != NULL)
+    last++;
+  return def->names[last]; /* the class name ends each row's list */
+}
+
+dn_status dn_metric_spec_args(const char *spec, dn_metric_arg_fn each, void *ctx) {
+  dn_status st = dn_metric_check_name(spec);
+  const char *open = st == DN_OK ? strchr(spec, '(') : NULL;
+  if (open == NULL)
+    return st;
+  const char *s = skip_space(open + 1);
+  bool closed = *s == ')';
+  while (!closed && st == DN_OK) {
+    const char *key;
+    size_t key_len;
+    char value[DN_METRIC_NAME_CAP], key_z[24];
+    if ((st = next_arg(spec, &s, &closed, &key, &key_len, value)) == DN_OK) {
+      snprintf(key_z, sizeof key_z, "%.*s", (int)key_len, key);
+      st = each(ctx, key_z, value);
+    }
+  }
+  return st;
 }
 
 void dn_metric_log_name(const char *spec, char *out, size_t cap) {

@@ -51,6 +51,14 @@ dn_status dn_metric_check_name(const char *spec);
 /* The name a valid spec is logged under (its name= argument, else the name before "(") into
  * out (cap bytes, at least DN_METRIC_NAME_CAP). */
 void dn_metric_log_name(const char *spec, char *out, size_t cap);
+/* For the Keras files: the Keras class name of spec's metric ("AUC" for "auc(curve=PR)"), or
+ * NULL for a spec that does not parse. */
+const char *dn_metric_class_name(const char *spec);
+/* Calls each(ctx, key, value) for every "key=value" of spec's argument list, in order (none for
+ * a bare name); stops at the first status that is not DN_OK and returns it. DN_ERR_ARG for a
+ * spec that does not parse. */
+typedef dn_status (*dn_metric_arg_fn)(void *ctx, const char *key, const char *value);
+dn_status dn_metric_spec_args(const char *spec, dn_metric_arg_fn each, void *ctx);
 /* Starts a new epoch (no allocation). */
 void dn_metric_reset(dn_metric *metric);
 /* Adds a batch (no allocation). sample_weight may be NULL. */

@@ -503,6 +503,64 @@ static void test_checkpoint_keras_files(void **state) {
   dn_model_free(m);
 }
 
+/* Metrics with arguments go to compile_config as Keras's serialized objects (class_name and
+ * config, as keras.metrics.serialize writes them), and come back as the same metrics: the same
+ * names and, on the same rows, the same values. */
+static void test_metric_objects_round_trip(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_dense(4, .activation = "relu", .input_dim = 3),
+                              dn_dense(1, .activation = "sigmoid"));
+  assert_non_null(m);
+  assert_ok(dn_compile(
+      m, .optimizer = "adam", .loss = "binary_crossentropy",
+      .metrics = (const char *[]){"auc(curve=PR, name=pr_auc)", "precision(thresholds=0.3)",
+                                  "recall", "f1_score(average=micro, threshold=0.5)", NULL}));
+  enum { N = 12 };
+  float x[3 * N], y[N];
+  for (size_t i = 0; i < N; i++) {
+    for (size_t j = 0; j < 3; j++)
+      x[3 * i + j] = (float)((double)((i * 7 + j * 3) % 11) / 11.0 - 0.4);
+    y[i] = (float)(i % 3 == 0);
+  }
+  dn_tensor tx = dn_tensor_2d(x, N, 3), ty = dn_tensor_2d(y, N, 1);
+  float loss;
+  assert_ok(dn_train_on_batch(m, tx, ty, &loss));
+  const char *path = tmp("metrics.keras");
+  assert_ok(dn_keras_save(m, path));
+  dn_keras_blob b[1] = {{"config.json", NULL, 0}};
+  assert_ok(dn_keras_zip_read(path, "test", b, NULL, 1));
+  cJSON *cfg = cJSON_Parse((const char *)b[0].data);
+  const cJSON *ms = dn_keras_json_get(dn_keras_json_get(cfg, "compile_config"), "metrics");
+  assert_int_equal(cJSON_GetArraySize(ms), 4);
+  const cJSON *auc = cJSON_GetArrayItem(ms, 0), *prec = cJSON_GetArrayItem(ms, 1);
+  assert_string_equal(dn_keras_json_get(auc, "module")->valuestring, "keras.metrics");
+  assert_string_equal(dn_keras_json_get(auc, "class_name")->valuestring, "AUC");
+  const cJSON *ac = dn_keras_json_get(auc, "config");
+  assert_string_equal(dn_keras_json_get(ac, "curve")->valuestring, "PR");
+  assert_string_equal(dn_keras_json_get(ac, "name")->valuestring, "pr_auc");
+  assert_string_equal(dn_keras_json_get(prec, "class_name")->valuestring, "Precision");
+  const cJSON *pc = dn_keras_json_get(prec, "config");
+  assert_true(cJSON_IsNumber(dn_keras_json_get(pc, "thresholds")));
+  assert_true(dn_keras_json_get(pc, "thresholds")->valuedouble == 0.3);
+  assert_string_equal(dn_keras_json_get(pc, "name")->valuestring, "precision");
+  assert_true(cJSON_IsString(cJSON_GetArrayItem(ms, 2))); /* a bare name stays a name */
+  cJSON_Delete(cfg);
+  dn_keras_blob_free(&b[0]);
+  dn_model *r = dn_keras_load(path);
+  if (r == NULL)
+    fail_msg("%s", dn_last_error());
+  assert_int_equal(dn_model_metrics_count(r), dn_model_metrics_count(m));
+  for (size_t i = 0; i < dn_model_metrics_count(m); i++)
+    assert_string_equal(dn_model_metric_name(r, i), dn_model_metric_name(m, i));
+  double vm[8], vr[8];
+  assert_ok(dn_evaluate_metrics(m, tx, ty, vm, 8, .verbose = DN_VERBOSE_SILENT));
+  assert_ok(dn_evaluate_metrics(r, tx, ty, vr, 8, .verbose = DN_VERBOSE_SILENT));
+  for (size_t i = 0; i < dn_model_metrics_count(m); i++)
+    assert_true(vm[i] == vr[i]);
+  dn_model_free(r);
+  dn_model_free(m);
+}
+
 int main(void) {
   snprintf(g_tmpdir, sizeof g_tmpdir, "%s/dn_keras_gaps_XXXXXX",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -517,6 +575,7 @@ int main(void) {
       cmocka_unit_test(test_legacy_export_layers),
       cmocka_unit_test(test_write_for_checker),
       cmocka_unit_test(test_checkpoint_keras_files),
+      cmocka_unit_test(test_metric_objects_round_trip),
   };
   /* check_legacy_h5.py runs only the writer */
   const struct CMUnitTest writer[] = {cmocka_unit_test(test_write_for_checker)};
