@@ -42,7 +42,8 @@
  * Failure is an error, never a hang or an abort: every rank agrees on the status at each step
  * (a small allgather), so a rank whose step fails (bad data, a NaN, out of memory) or whose
  * callback fails makes every rank return NULL with the same status from dn_last_status(); the
- * failing rank's message names the cause, the others' name the rank. The library never calls
+ * failing rank's message names the cause, and the other ranks get the same message (sent by
+ * the failing rank) with " (on rank K of R)" appended. The library never calls
  * MPI_Abort or exits, and leaves the communicator usable. The callbacks lists of all ranks must
  * have the same length and types.
  */
@@ -65,6 +66,36 @@ extern "C" {
  * Collective: every rank of comm must call it. */
 dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options options);
 #define dn_mpi_fit(comm, ...) dn_mpi_fit_with((comm), (dn_fit_options){.model = __VA_ARGS__})
+
+/* Keras: model.fit(dataset) under a data-parallel strategy, each rank with its own dataset
+ * (distribute_datasets_from_function): dn_fit_source on communicator comm, each rank passing its
+ * own source (its shard) and validation source (or none), with dn_fit_source's options (the
+ * same on every rank); .batch_size is the global batch B. The rules of dn_mpi_fit above apply
+ * (gradients, ring, BatchNormalization, dropout, callbacks, files, failure), with these for the
+ * data:
+ * - Rank r asks its source for b_r = B / R rows per step, plus one if r < B % R (the capacity
+ *   handed to next), as dn_mpi_fit maps the global batch. The order is the source's.
+ * - After each pull the ranks agree (an allgather of status and rows) on whether to go on: the
+ *   epoch ends when every rank's source has ended (Keras's distributed iterator ends when no
+ *   worker has data; workers out of data meanwhile get empty batches). A rank whose source has
+ *   ended is not asked again in that epoch and trains on an empty batch (its rows count 0 in
+ *   the n_r / N scaling) while the others go on; so every rank takes the same number of steps.
+ * - Steps per epoch: if every rank's source knows its steps, the epoch has the most of any
+ *   rank (a rank's source is asked at most its own steps); otherwise the count is learnt from
+ *   the first epoch, as dn_fit_source learns it (the same on every rank).
+ * - Validation: each rank evaluates its own validation source in batches of b_r rows; the loss
+ *   and metrics are totals over all ranks' rows (a rank without a validation source, or whose
+ *   source gives no rows, adds none; no rows on any rank is DN_ERR_STATE).
+ * - With each rank's source giving, in order, the rows dn_mpi_fit would train it on
+ *   (no_shuffle), in batches of b_r rows, the weights are bit-identical to dn_mpi_fit's.
+ * - Failure: a failing next or reset on any rank (or a bad class index) makes every rank
+ *   return NULL with the same status and the failing rank's message ("dn_mpi_fit_source:
+ *   dn_fit_source: epoch E, batch B: ...", batch 0-based), which the other ranks report with
+ *   " (on rank K of R)" appended.
+ * Errors: as dn_fit_source and dn_mpi_fit, DN_ERR_ARG (NULL source on any rank). Collective. */
+dn_history *dn_mpi_fit_source_with(MPI_Comm comm, dn_fit_source_options options);
+#define dn_mpi_fit_source(comm, ...)                                                               \
+  dn_mpi_fit_source_with((comm), (dn_fit_source_options){.model = __VA_ARGS__})
 
 #ifdef __cplusplus
 }

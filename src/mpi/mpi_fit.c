@@ -1,11 +1,13 @@
-/* mpi_fit.c -- dn_mpi_fit: dn_fit with the training hooks (training/train.h) filled by MPI
- * collectives on a duplicate of the caller's communicator (errors returned, never fatal).
+/* mpi_fit.c -- dn_mpi_fit and dn_mpi_fit_source: dn_fit and dn_fit_source with the training
+ * hooks (training/train.h) filled by MPI collectives on a duplicate of the caller's
+ * communicator (errors returned, never fatal).
  *
  * Collectives per step: an allgather of three integers (status, fault, rows: the agreed status
  * and the step's global row count), then, if every rank's step is fine, a ring allreduce of the
  * gradient block, then after the batch's callbacks an allgather of two integers (status,
- * stop). Per epoch: an allgather of the loss and metric totals (for training and for
- * validation), summed in rank order, and the status/stop agreement.
+ * stop); a source fit first agrees on the pulled batch (an allgather of status and rows: the
+ * epoch goes on while any rank has rows). Per epoch: an allgather of the loss and metric totals
+ * (for training and for validation), summed in rank order, and the status/stop agreement.
  *
  * The ring: the block is cut into R chunks; in R - 1 reduce-scatter steps each rank adds the
  * chunk it receives from its left neighbour into its own and passes it on, so chunk c is summed
@@ -26,9 +28,9 @@
 #include "training/metric.h"
 #include "training/train.h"
 
-#define FN "dn_mpi_fit"
-
 typedef struct mpi_fit {
+  const char *fn; /* dn_mpi_fit or dn_mpi_fit_source */
+  bool source;    /* a source fit: rows and steps come from each rank's source */
   MPI_Comm comm;
   int rank, size;
   size_t global_batch;
@@ -39,11 +41,11 @@ typedef struct mpi_fit {
   dn_rng dropout; /* the model's dropout stream during a step */
 } mpi_fit;
 
-static dn_status mpi_failed(int rc, const char *what) {
+static dn_status mpi_failed(const char *fn, int rc, const char *what) {
   char text[MPI_MAX_ERROR_STRING] = "";
   int len = 0;
   MPI_Error_string(rc, text, &len);
-  return dn_fail(DN_ERR_IO, FN ": %s failed: %s", what, text);
+  return dn_fail(DN_ERR_IO, "%s: %s failed: %s", fn, what, text);
 }
 
 /* Allgathers k integers of each rank into m->ints; the agreed status is the first failing
@@ -51,7 +53,7 @@ static dn_status mpi_failed(int rc, const char *what) {
 static dn_status gather_ints(mpi_fit *m, const int64_t *mine, int k, int *who) {
   int rc = MPI_Allgather(mine, k, MPI_INT64_T, m->ints, k, MPI_INT64_T, m->comm);
   if (rc != MPI_SUCCESS)
-    return mpi_failed(rc, "MPI_Allgather");
+    return mpi_failed(m->fn, rc, "MPI_Allgather");
   for (int r = 0; r < m->size; r++)
     if (m->ints[(size_t)r * (size_t)k] != DN_OK) {
       *who = r;
@@ -61,12 +63,21 @@ static dn_status gather_ints(mpi_fit *m, const int64_t *mine, int k, int *who) {
   return DN_OK;
 }
 
-/* The agreed failure st of rank `who`: the failing rank keeps its own message. */
+/* The agreed failure st of rank `who` (collective: every rank calls it with the same st and
+ * who): the failing rank keeps its own message and sends it to the others, which take it with
+ * the rank named at its end, so every rank reports the same message. */
 static dn_status remote(const mpi_fit *m, dn_status st, int who) {
+  char text[512] = "";
+  if (who == m->rank)
+    snprintf(text, sizeof text, "%s", dn_last_error());
+  int rc = MPI_Bcast(text, (int)sizeof text, MPI_CHAR, who, m->comm);
   if (who == m->rank)
     return st;
-  return dn_fail(st, FN ": rank %d of %d failed with %s (its message is on that rank)", who,
-                 m->size, dn_status_string(st));
+  text[sizeof text - 1] = '\0';
+  if (rc != MPI_SUCCESS || text[0] == '\0')
+    return dn_fail(st, "%s: rank %d of %d failed with %s", m->fn, who, m->size,
+                   dn_status_string(st));
+  return dn_fail(st, "%s (on rank %d of %d)", text, who, m->size);
 }
 
 static dn_status agree(void *ctx, dn_status local, bool *stop) {
@@ -93,7 +104,7 @@ static dn_status ring_allreduce(mpi_fit *m, float *block, size_t n) {
         MPI_Sendrecv(block + CHUNK_AT(send), (int)CHUNK_LEN(send), MPI_FLOAT, right, 71, m->chunk,
                      (int)CHUNK_LEN(recv), MPI_FLOAT, left, 71, m->comm, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
-      return mpi_failed(rc, "MPI_Sendrecv (gradient ring)");
+      return mpi_failed(m->fn, rc, "MPI_Sendrecv (gradient ring)");
     float *dst = block + CHUNK_AT(recv);
     for (size_t i = 0; i < CHUNK_LEN(recv); i++)
       dst[i] = m->chunk[i] + dst[i];
@@ -104,10 +115,23 @@ static dn_status ring_allreduce(mpi_fit *m, float *block, size_t n) {
                           block + CHUNK_AT(recv), (int)CHUNK_LEN(recv), MPI_FLOAT, left, 72,
                           m->comm, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
-      return mpi_failed(rc, "MPI_Sendrecv (gradient ring)");
+      return mpi_failed(m->fn, rc, "MPI_Sendrecv (gradient ring)");
   }
 #undef CHUNK_AT
 #undef CHUNK_LEN
+  return DN_OK;
+}
+
+static dn_status pulled(void *ctx, dn_status local, size_t n, bool *more) {
+  mpi_fit *m = ctx;
+  int64_t mine[3] = {local, 0, (int64_t)n};
+  int who;
+  dn_status st = gather_ints(m, mine, 3, &who);
+  if (st != DN_OK)
+    return who < 0 ? st : remote(m, st, who);
+  *more = false;
+  for (int r = 0; r < m->size; r++)
+    *more = *more || m->ints[3 * r + 2] > 0;
   return DN_OK;
 }
 
@@ -219,7 +243,7 @@ static dn_status reduce_totals(void *ctx, dn_model *model, dn_status local, doub
   }
   int rc = MPI_Allgather(x, (int)k, MPI_DOUBLE, m->all, (int)k, MPI_DOUBLE, m->comm);
   if (rc != MPI_SUCCESS)
-    return mpi_failed(rc, "MPI_Allgather (epoch totals)");
+    return mpi_failed(m->fn, rc, "MPI_Allgather (epoch totals)");
   for (int r = 0; r < m->size; r++)
     if (m->all[(size_t)r * k] != 0.0)
       return remote(m, (dn_status)m->all[(size_t)r * k], r);
@@ -253,51 +277,59 @@ static dn_status plan(void *ctx, dn_model *model, dn_status local, size_t rows, 
     m->all = dn_alloc(m->n_totals * R * sizeof *m->all);
     if (m->chunk == NULL || m->totals == NULL || m->all == NULL)
       local = dn_fail(DN_ERR_NOMEM,
-                      FN ": no memory for the reduction buffers (%zu parameters, "
-                         "%zu ranks)",
-                      model->n_params, R);
+                      "%s: no memory for the reduction buffers (%zu parameters, "
+                      "%zu ranks)",
+                      m->fn, model->n_params, R);
   }
-  int64_t mine[3] = {local, (int64_t)rows, (int64_t)vrows};
+  /* rows: a source's steps (0: unknown) stand in for its rows (unknown) */
+  int64_t mine[3] = {local, (int64_t)(m->source ? *steps : rows), *validate || vrows > 0};
   int who;
   dn_status st = gather_ints(m, mine, 3, &who);
   if (st != DN_OK)
     return who < 0 ? st : remote(m, st, who);
   size_t total = 0, most = 0;
+  bool known = true; /* a source fit: every rank's source knows its steps */
   *validate = false;
   for (size_t r = 0; r < R; r++) {
     total += (size_t)m->ints[3 * r + 1];
-    *validate = *validate || m->ints[3 * r + 2] > 0;
+    known = known && m->ints[3 * r + 1] > 0;
+    *validate = *validate || m->ints[3 * r + 2] != 0;
   }
-  size_t B = m->global_batch < total ? m->global_batch : total; /* Keras: at most every row */
+  size_t B = m->global_batch; /* Keras: at most every row (known for arrays only) */
+  if (!m->source && total < B)
+    B = total;
   if (B < R)
     return dn_fail(DN_ERR_ARG,
-                   FN ": batch_size %zu (the global batch) is below the %zu ranks; "
-                      "each rank needs at least one row per step",
-                   B, R);
+                   "%s: batch_size %zu (the global batch) is below the %zu ranks; "
+                   "each rank needs at least one row per step",
+                   m->fn, B, R);
   for (size_t r = 0; r < R; r++) {
     size_t b = B / R + (r < B % R ? 1 : 0), n = (size_t)m->ints[3 * r + 1];
-    size_t s = (n + b - 1) / b;
+    size_t s = m->source ? n : (n + b - 1) / b;
     most = s > most ? s : most;
   }
   *batch = B / R + ((size_t)m->rank < B % R ? 1 : 0);
-  *steps = most;
+  *steps = m->source && !known ? 0 : most; /* a source's: the most of any rank, if all know */
   return DN_OK;
 }
 
-dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options o) {
+/* dn_mpi_fit (so NULL: o's arrays) or dn_mpi_fit_source (so's sources; o holds the options
+ * both share). */
+static dn_history *run(MPI_Comm comm, dn_fit_options o, dn_fit_source_options *so) {
+  const char *fn = so != NULL ? "dn_mpi_fit_source" : "dn_mpi_fit";
   int inited = 0;
   MPI_Initialized(&inited);
   if (!inited || comm == MPI_COMM_NULL) {
     dn_fit_with((dn_fit_options){.callbacks = o.callbacks}); /* frees the callbacks */
-    return dn_fail_null(DN_ERR_ARG, FN ": %s",
+    return dn_fail_null(DN_ERR_ARG, "%s: %s", fn,
                         !inited ? "MPI is not initialized (call MPI_Init)"
                                 : "comm is MPI_COMM_NULL");
   }
-  mpi_fit m = {0};
+  mpi_fit m = {.fn = fn, .source = so != NULL};
   int rc = MPI_Comm_dup(comm, &m.comm);
   if (rc != MPI_SUCCESS) {
     dn_fit_with((dn_fit_options){.callbacks = o.callbacks});
-    mpi_failed(rc, "MPI_Comm_dup");
+    mpi_failed(fn, rc, "MPI_Comm_dup");
     return NULL;
   }
   MPI_Comm_set_errhandler(m.comm, MPI_ERRORS_RETURN);
@@ -309,11 +341,13 @@ dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options o) {
   if (m.ints == NULL)
     local = DN_ERR_NOMEM; /* the agreement below cannot run: every rank fails alone */
   else if (o.model == NULL)
-    local = dn_fail(DN_ERR_ARG, FN ": model is NULL");
+    local = dn_fail(DN_ERR_ARG, "%s: model is NULL", fn);
   else if (o.model->train == NULL)
-    local = dn_fail(DN_ERR_STATE, FN ": the model is not compiled (call dn_compile first)");
+    local = dn_fail(DN_ERR_STATE, "%s: the model is not compiled (call dn_compile first)", fn);
+  else if (so != NULL && so->source == NULL)
+    local = dn_fail(DN_ERR_ARG, "%s: source is NULL", fn);
   else
-    local = dn_train_batch_size(FN, o.batch_size, 32, &m.global_batch);
+    local = dn_train_batch_size(fn, o.batch_size, 32, &m.global_batch);
   bool stop = false;
   if (m.ints != NULL)
     local = agree(&m, local, &stop);
@@ -329,13 +363,19 @@ dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options o) {
                             .no_files = m.rank != 0,
                             .plan = plan,
                             .shuffle = shuffle,
+                            .pulled = pulled,
                             .step_begin = step_begin,
                             .reduce_grads = reduce_grads,
                             .reduce_totals = reduce_totals,
                             .agree = agree};
-    history = dn_fit_hooked(o, &hooks);
+    if (so != NULL) {
+      so->verbose = o.verbose;
+      history = dn_fit_source_hooked(*so, &hooks);
+    } else {
+      history = dn_fit_hooked(o, &hooks);
+    }
     if (history == NULL)
-      dn_error_context(FN);
+      dn_error_context(fn);
   }
   dn_free(m.ints);
   dn_free(m.chunk);
@@ -343,4 +383,17 @@ dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options o) {
   dn_free(m.all);
   MPI_Comm_free(&m.comm);
   return history;
+}
+
+dn_history *dn_mpi_fit_with(MPI_Comm comm, dn_fit_options o) {
+  return run(comm, o, NULL);
+}
+
+dn_history *dn_mpi_fit_source_with(MPI_Comm comm, dn_fit_source_options o) {
+  return run(comm,
+             (dn_fit_options){.model = o.model,
+                              .batch_size = o.batch_size,
+                              .verbose = o.verbose,
+                              .callbacks = o.callbacks},
+             &o);
 }

@@ -334,6 +334,18 @@ static dn_status pull(dn_model *model, const fit_data *d, size_t epoch, size_t s
   return st;
 }
 
+/* A failure before a step's first agreement (an epoch's begin callbacks, a source's reset): with
+ * hooks, reported in that agreement, as the step would. */
+static dn_status fail_step(dn_model *model, const fit_data *d, dn_status st) {
+  const dn_train_hooks *h = model->train->hooks;
+  dn_step_fault fault = DN_STEP_FINE;
+  bool more = false;
+  if (h == NULL)
+    return st;
+  return d->src != NULL ? h->pulled(h->ctx, st, 0, &more)
+                        : h->reduce_grads(h->ctx, model, 0, st, &fault);
+}
+
 /* One epoch of training steps; *loss gets the epoch's weighted mean, *steps_run the batches. */
 static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, size_t epoch,
                              double *epoch_loss, size_t *steps_run) {
@@ -341,6 +353,7 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
   const dn_train_hooks *h = t->hooks;
   double sum = 0.0;
   size_t seen = 0, step = 0;
+  bool ended = false; /* this process's source has ended (with hooks, others' may go on) */
   for (; d->src != NULL ? d->steps == 0 || step < d->steps : step < d->steps; step++) {
     if (d->carry_on && r->cursor >= d->batches) { /* steps_per_epoch: the pass is used up */
       if (!r->warned)
@@ -353,10 +366,18 @@ static dn_status train_epoch(dn_model *model, const fit_data *d, fit_run *r, siz
     }
     dn_status st = DN_OK;
     size_t n = 0;
-    if (d->src != NULL && ((st = pull(model, d, epoch, step, &n)) != DN_OK || n == 0)) {
+    if (d->src != NULL) { /* with hooks, an ended source trains on 0 rows while others go on */
+      ended = ended || (d->src->o.steps != 0 && step >= d->src->o.steps);
+      if (!ended)
+        st = pull(model, d, epoch, step, &n);
+      ended = ended || n == 0;
+      bool more = n > 0;
+      if (h != NULL)
+        st = h->pulled(h->ctx, st, n, &more);
       if (st != DN_OK)
         return st;
-      break;
+      if (!more)
+        break;
     }
     dn_step_fault fault = DN_STEP_FINE;
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
@@ -421,12 +442,11 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
     st = DN_OK;
     for (size_t i = 0; i < r->n_cb && st == DN_OK; i++)
       st = dn_cb_epoch_begin(r->cbs[i], &r->ctx, epoch);
-    dn_step_fault fault = DN_STEP_FINE;
+    if (st == DN_OK && d->src != NULL)
+      st = dn_source_begin_pass(d->src, d->fn);
     if (st != DN_OK) /* with hooks, in the first step's agreement, as the step would */
-      return h != NULL ? h->reduce_grads(h->ctx, model, 0, st, &fault) : st;
+      return fail_step(model, d, st);
     dn_progress_epoch_begin(&r->progress, epoch);
-    if (d->src != NULL && (st = dn_source_begin_pass(d->src, d->fn)) != DN_OK)
-      return st;
     if (!d->carry_on) /* a pass per epoch; with steps_per_epoch passes span epochs */
       r->cursor = 0;
     const bool fresh = d->src == NULL && r->cursor == 0; /* a new pass over the rows */
@@ -455,8 +475,11 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
       double vloss = 0.0, vrows = (double)d->vrows;
       dn_train_reset_metrics(t); /* a process without validation rows adds nothing */
       if (d->vsrc != NULL) {
-        if ((st = dn_train_evaluate_source(model, d->vsrc, "validation", d->val_batch, &vloss)))
+        size_t vr = 0; /* with hooks, a process's empty pass is no error: the total is judged */
+        if ((st = dn_train_evaluate_source(model, d->vsrc, "validation", d->val_batch, &vloss,
+                                           h != NULL ? &vr : NULL)))
           dn_error_context(d->fn);
+        vrows = (double)vr;
       } else if (d->vrows > 0 && (st = dn_train_evaluate(model, d->vx, d->vy, d->vsw, d->vrows,
                                                          d->val_batch, &vloss, NULL))) {
         dn_error_context("validation");
@@ -466,6 +489,8 @@ static dn_status run_epochs(dn_model *model, const dn_fit_options *o, fit_data *
         vloss *= vrows;
         st = h->reduce_totals(h->ctx, model, st, &vloss, &vrows);
         vloss /= vrows;
+        if (st == DN_OK && vrows == 0.0)
+          st = dn_fail(DN_ERR_STATE, "%s: validation: the sources gave no rows", d->fn);
       }
       if (st != DN_OK || (st = dn_train_log_values(&r->book, t, vloss, true)) != DN_OK)
         return st;
@@ -592,7 +617,7 @@ dn_history *dn_fit_hooked(dn_fit_options o, const dn_train_hooks *hooks) {
   return history;
 }
 
-dn_history *dn_fit_source_with(dn_fit_source_options s) {
+dn_history *dn_fit_source_hooked(dn_fit_source_options s, const dn_train_hooks *hooks) {
   size_t n_cb = 0;
   dn_history *history = NULL;
   /* dn_fit's options that apply to a stream; the rest stay at "none". */
@@ -607,10 +632,19 @@ dn_history *dn_fit_source_with(dn_fit_source_options s) {
                       .callbacks = s.callbacks};
   if (s.source == NULL)
     dn_fail(DN_ERR_ARG, "dn_fit_source: source is NULL");
-  else if (count_callbacks(o.callbacks, &n_cb) == DN_OK)
-    history = fit(o, n_cb, NULL, s.source, s.validation_source);
+  else if (count_callbacks(o.callbacks, &n_cb) == DN_OK) {
+    if (hooks != NULL && o.model != NULL && o.model->train != NULL)
+      o.model->train->hooks = hooks;
+    history = fit(o, n_cb, hooks, s.source, s.validation_source);
+    if (hooks != NULL && o.model != NULL && o.model->train != NULL)
+      o.model->train->hooks = NULL;
+  }
   free_callbacks(o.callbacks); /* fit took them, also on failure */
   return history;
+}
+
+dn_history *dn_fit_source_with(dn_fit_source_options s) {
+  return dn_fit_source_hooked(s, NULL);
 }
 
 dn_history *dn_fit_with(dn_fit_options o) {

@@ -663,7 +663,7 @@ dn_status dn_train_check_labels(const dn_model *model, const float *y, size_t ro
 }
 
 dn_status dn_train_evaluate_source(dn_model *model, dn_source *source, const char *fn,
-                                   size_t batch_size, double *loss) {
+                                   size_t batch_size, double *loss, size_t *rows_out) {
   struct dn_train *t = model->train;
   dn_status st = dn_source_begin_pass(source, fn);
   if (st != DN_OK)
@@ -690,6 +690,11 @@ dn_status dn_train_evaluate_source(dn_model *model, dn_source *source, const cha
     }
     sum += l * (double)n;
     rows += n;
+  }
+  if (rows_out != NULL) { /* the caller judges an empty pass */
+    *rows_out = rows;
+    *loss = rows > 0 ? sum / (double)rows : 0.0;
+    return DN_OK;
   }
   if (rows == 0)
     return dn_fail(DN_ERR_STATE, "%s: the source gave no rows", fn);
@@ -792,7 +797,7 @@ dn_status dn_evaluate_source_with(dn_evaluate_source_options o) {
   if ((st = dn_train_reserve(o.model, bs, 0)) != DN_OK)
     dn_error_context(fn);
   else
-    st = dn_train_evaluate_source(o.model, o.source, fn, bs, &loss);
+    st = dn_train_evaluate_source(o.model, o.source, fn, bs, &loss, NULL);
   if (st != DN_OK) {
     dn_train_setup_undo(o.model, &undo);
     return st;

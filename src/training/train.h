@@ -62,12 +62,20 @@ typedef struct dn_train_hooks {
   bool no_files; /* callbacks write no files in this process (dn_cb_ctx.no_files) */
   /* After fit's checks and allocations (local: their status): the local batch of rows this
    * process trains on per step (*batch, from the global batch in), the steps of an epoch
-   * (*steps, the same on every process; a step past this process's rows trains on 0 rows),
-   * and whether any process validates (*validate). */
+   * (*steps, the same on every process; a step past this process's rows trains on 0 rows;
+   * 0 for a source: unknown), and whether any process validates (*validate). On entry *steps
+   * and *validate hold this process's own (a source's steps, 0 if unknown; rows is SIZE_MAX
+   * for a source). */
   dn_status (*plan)(void *ctx, dn_model *model, dn_status local, size_t rows, size_t vrows,
                     size_t *batch, size_t *steps, bool *validate);
   /* The epoch's shuffle of perm[0..rows) (instead of fit's Fisher-Yates on rng_shuffle). */
   void (*shuffle)(void *ctx, dn_model *model, size_t *perm, size_t rows);
+  /* A source fit only: after this process pulled its batch of n rows (n = 0: its source has
+   * ended for the epoch, or local failed), before the batch's callbacks. Returns the agreed
+   * status and sets *more: whether any process has rows (else the epoch ends on all). A
+   * failure before a step's first agreement (an epoch's begin callbacks, a source's reset)
+   * is reported here too (with reduce_grads for arrays). */
+  dn_status (*pulled)(void *ctx, dn_status local, size_t n, bool *more);
   /* Before a training step's forward pass. */
   void (*step_begin)(void *ctx, dn_model *model);
   /* After the backward pass of n rows (or a local failure: local != DN_OK, *fault its kind),
@@ -86,6 +94,9 @@ typedef struct dn_train_hooks {
 
 /* dn_fit with hooks (NULL: exactly dn_fit). Owns the callbacks as dn_fit does. */
 dn_history *dn_fit_hooked(dn_fit_options options, const dn_train_hooks *hooks);
+/* dn_fit_source with hooks (NULL: exactly dn_fit_source); the source must not be NULL with
+ * hooks (the caller checks it in its own agreement). */
+dn_history *dn_fit_source_hooked(dn_fit_source_options options, const dn_train_hooks *hooks);
 
 void dn_train_free(struct dn_train *train);
 
@@ -173,9 +184,10 @@ dn_status dn_train_check_source(dn_model *model, const char *fn, dn_source *sour
 dn_status dn_train_check_labels(const dn_model *model, const float *y, size_t rows);
 /* dn_train_evaluate over one pass of a source (reset first if read) in batches of at most
  * batch_size rows, through the batch buffers (dn_train_reserve(model, batch_size, 0) first).
- * Errors name fn and the batch; a pass with no rows is DN_ERR_STATE. */
+ * Errors name fn and the batch; a pass with no rows is DN_ERR_STATE, unless rows_out is given:
+ * it then receives the pass's rows (0 allowed: *loss 0). */
 dn_status dn_train_evaluate_source(dn_model *model, dn_source *source, const char *fn,
-                                   size_t batch_size, double *loss);
+                                   size_t batch_size, double *loss, size_t *rows_out);
 
 /* Reset / read the compiled metrics. */
 void dn_train_reset_metrics(struct dn_train *train);

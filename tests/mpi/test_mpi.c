@@ -14,6 +14,15 @@
  *           then epochs 3-4 (bit for bit)
  *   frozen  the BatchNormalization model with its first Dense frozen: that layer's weights are
  *           bit-identical after the fit, and all ranks hold the same weights
+ *   source  dn_mpi_fit_source with each rank's source giving its shard in order (and a
+ *           validation source): weights and history bit-identical to dn_mpi_fit on the same
+ *           arrays (no_shuffle), and the same on all ranks
+ *   source_fail  rank 1's source fails at epoch 2, batch 3: every rank gets NULL, that status
+ *           and the same message (the others with " (on rank 1 of R)" appended), and all
+ *           ranks still hold the same weights
+ *   source_uneven  rank 1's source is shorter: every rank runs the same steps per epoch (the
+ *           longest rank's), rank 1's source is not asked again after it ended, and the
+ *           weights equal dn_mpi_fit's on the same uneven shards; with the steps known too
  */
 #include <densenet_mpi.h>
 #include <math.h>
@@ -93,6 +102,14 @@ static void check_same_on_all(const dn_model *m, const char *what) {
   CHECK(memcmp(w, w0, n * sizeof *w) == 0, "%s: weights differ from rank 0's", what);
   free(w);
   free(w0);
+}
+
+/* After a failed fit: the same weights on all ranks, and the communicator still works. */
+static void check_after_failure(const dn_model *m, const char *what) {
+  check_same_on_all(m, what);
+  int one = 1, sum = 0;
+  MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  CHECK(sum == size, "%s: allreduce gave %d", what, sum);
 }
 
 static void case_same(void) {
@@ -231,11 +248,7 @@ static void case_nan(void) {
   CHECK(h == NULL, "fit returned a history");
   CHECK(dn_last_status() == DN_ERR_NUMERIC, "status %s, not DN_ERR_NUMERIC",
         dn_status_string(dn_last_status()));
-  check_same_on_all(m, "after the failure");
-  /* the communicator still works */
-  int one = 1, sum = 0;
-  MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  CHECK(sum == size, "allreduce after the failure gave %d", sum);
+  check_after_failure(m, "after the failure");
   dn_history_free(h);
   dn_model_free(m);
 }
@@ -304,6 +317,166 @@ static void case_frozen(void) {
   dn_model_free(m);
 }
 
+/* A source over rows of arrays, in order; fails (DN_ERR_IO) at fail_epoch / fail_batch
+ * (1-based epoch, 0-based batch) if set. */
+typedef struct rows_state {
+  const float *x, *y;
+  size_t n, pos, pass, batch, nexts; /* pass: 1-based, counted by reset; nexts: calls */
+  size_t fail_epoch, fail_batch;
+} rows_state;
+
+static dn_status rows_next(void *state, dn_tensor x, dn_tensor y, size_t *rows) {
+  rows_state *s = state;
+  s->nexts++;
+  if (s->pass == s->fail_epoch && s->batch == s->fail_batch)
+    return DN_ERR_IO;
+  size_t cap = dn_tensor_rows(x), k = s->n - s->pos < cap ? s->n - s->pos : cap;
+  memcpy(x.data, s->x + s->pos * COLS, k * COLS * sizeof(float));
+  memcpy(y.data, s->y + s->pos, k * sizeof(float));
+  s->pos += k;
+  s->batch++;
+  *rows = k;
+  return DN_OK;
+}
+
+static dn_status rows_reset(void *state) {
+  rows_state *s = state;
+  s->pos = s->batch = 0;
+  s->pass++;
+  return DN_OK;
+}
+
+static dn_source *rows_source(rows_state *s, size_t steps) {
+  s->pass = 1;
+  return dn_source(rows_next, .state = s, .x_cols = COLS, .y_cols = 1, .reset = rows_reset,
+                   .steps = steps);
+}
+
+/* This rank's rows per step (dn_mpi_fit's b_r for BATCH). */
+static size_t local_batch(void) {
+  return BATCH / (size_t)size + ((size_t)rank < BATCH % (size_t)size ? 1 : 0);
+}
+
+static void case_source(void) {
+  float x[ROWS * COLS], y[ROWS], vx[12 * COLS], vy[12];
+  size_t n = make_shard(x, y), nv = 5 + (size_t)rank * 2; /* uneven validation shards */
+  for (size_t i = 0; i < nv; i++)
+    make_row(1000 + (size_t)rank * 20 + i, vx + i * COLS, vy + i);
+  dn_model *a = bn_model(), *b = bn_model();
+  dn_history *ha = dn_mpi_fit(
+      MPI_COMM_WORLD, a, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 4,
+      .batch_size = BATCH, .no_shuffle = true, .validation_x = dn_tensor_2d(vx, nv, COLS),
+      .validation_y = dn_tensor_2d(vy, nv, 1), .verbose = DN_VERBOSE_SILENT);
+  rows_state s = {.x = x, .y = y, .n = n}, v = {.x = vx, .y = vy, .n = nv};
+  dn_source *src = rows_source(&s, 0), *vsrc = rows_source(&v, 0);
+  dn_history *hb = dn_mpi_fit_source(MPI_COMM_WORLD, b, src, .epochs = 4, .batch_size = BATCH,
+                                     .validation_source = vsrc, .verbose = DN_VERBOSE_SILENT);
+  CHECK(ha != NULL && hb != NULL, "a fit failed");
+  if (ha != NULL && hb != NULL) {
+    size_t k;
+    float *wa = weights(a, &k), *wb = weights(b, &k);
+    CHECK(memcmp(wa, wb, k * sizeof *wa) == 0, "weights differ from dn_mpi_fit's");
+    const char *keys[] = {"loss", "mae", "val_loss", "val_mae"};
+    for (size_t i = 0; i < 4; i++)
+      for (size_t e = 0; e < 4; e++)
+        CHECK(dn_history_values(ha, keys[i])[e] == dn_history_values(hb, keys[i])[e],
+              "%s at epoch %zu: %.9g, dn_mpi_fit %.9g", keys[i], e + 1,
+              dn_history_values(hb, keys[i])[e], dn_history_values(ha, keys[i])[e]);
+    check_same_on_all(b, "source fit");
+    free(wa);
+    free(wb);
+  }
+  dn_history_free(ha);
+  dn_history_free(hb);
+  dn_source_free(src);
+  dn_source_free(vsrc);
+  dn_model_free(a);
+  dn_model_free(b);
+}
+
+static void case_source_fail(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y);
+  rows_state s = {.x = x, .y = y, .n = n};
+  if (rank == 1) {
+    s.fail_epoch = 2;
+    s.fail_batch = 3;
+  }
+  dn_source *src = rows_source(&s, 0);
+  dn_model *m = dense_model();
+  dn_history *h = dn_mpi_fit_source(MPI_COMM_WORLD, m, src, .epochs = 4, .batch_size = BATCH,
+                                    .verbose = DN_VERBOSE_SILENT);
+  CHECK(h == NULL, "fit returned a history");
+  CHECK(dn_last_status() == DN_ERR_IO, "status %s, not DN_ERR_IO",
+        dn_status_string(dn_last_status()));
+  const char *prefix = "dn_mpi_fit_source: dn_fit_source: epoch 2, batch 3: ";
+  CHECK(strncmp(dn_last_error(), prefix, strlen(prefix)) == 0, "message does not start with '%s'",
+        prefix);
+  char msg[512] = "", mine[600];
+  if (rank == 1)
+    snprintf(msg, sizeof msg, "%s", dn_last_error());
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 1, MPI_COMM_WORLD);
+  snprintf(mine, sizeof mine, "%s", dn_last_error());
+  char want[600];
+  snprintf(want, sizeof want, "%s (on rank 1 of %d)", msg, size);
+  CHECK(strcmp(mine, rank == 1 ? msg : want) == 0, "message '%s', rank 1's '%s'", mine, msg);
+  check_after_failure(m, "after the source failed");
+  dn_history_free(h);
+  dn_source_free(src);
+  dn_model_free(m);
+}
+
+static size_t batches_seen;
+static void count_batch(dn_model *model, size_t index, const dn_logs *logs, void *user) {
+  (void)model;
+  (void)index;
+  (void)logs;
+  (void)user;
+  batches_seen++;
+}
+
+static void case_source_uneven(void) {
+  float x[ROWS * COLS], y[ROWS];
+  size_t n = make_shard(x, y), b = local_batch();
+  if (rank == 1)
+    n = n / 2; /* a shorter shard: rank 1 ends early */
+  size_t mine = (n + b - 1) / b, most = mine;
+  MPI_Allreduce(&mine, &most, 1, MPI_UNSIGNED_LONG, MPI_MAX, MPI_COMM_WORLD);
+  dn_model *a = dense_model();
+  dn_history *ha =
+      dn_mpi_fit(MPI_COMM_WORLD, a, dn_tensor_2d(x, n, COLS), dn_tensor_2d(y, n, 1), .epochs = 3,
+                 .batch_size = BATCH, .no_shuffle = true, .verbose = DN_VERBOSE_SILENT);
+  CHECK(ha != NULL, "dn_mpi_fit failed");
+  size_t k;
+  float *wa = weights(a, &k);
+  for (int known = 0; known < 2; known++) { /* steps unknown, then each source's own count */
+    rows_state s = {.x = x, .y = y, .n = n};
+    dn_source *src = rows_source(&s, known ? mine : 0);
+    dn_model *m = dense_model();
+    batches_seen = 0;
+    dn_callback *cbs[] = {dn_lambda_callback(.on_batch_end = count_batch), NULL};
+    dn_history *h = dn_mpi_fit_source(MPI_COMM_WORLD, m, src, .epochs = 3, .batch_size = BATCH,
+                                      .callbacks = cbs, .verbose = DN_VERBOSE_SILENT);
+    CHECK(h != NULL && dn_history_length(h) == 3, "fit failed or ended early (known %d)", known);
+    CHECK(batches_seen == 3 * most, "%zu batches in 3 epochs, not 3 x %zu (known %d)", batches_seen,
+          most, known);
+    /* asked once per batch it had, plus once for the end: in the first epoch when the steps
+     * are unknown; later (the count learnt, or known) only by a rank that ends early */
+    size_t asked = known ? 3 * mine : mine + 1 + 2 * (mine + (mine < most ? 1 : 0));
+    CHECK(s.nexts == asked, "next called %zu times, not %zu (known %d)", s.nexts, asked, known);
+    float *w = weights(m, &k);
+    CHECK(memcmp(w, wa, k * sizeof *w) == 0, "weights differ from dn_mpi_fit's (known %d)", known);
+    check_same_on_all(m, "uneven sources");
+    free(w);
+    dn_history_free(h);
+    dn_source_free(src);
+    dn_model_free(m);
+  }
+  free(wa);
+  dn_history_free(ha);
+  dn_model_free(a);
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -321,6 +494,12 @@ int main(int argc, char **argv) {
     case_resume();
   else if (strcmp(c, "frozen") == 0)
     case_frozen();
+  else if (strcmp(c, "source") == 0)
+    case_source();
+  else if (strcmp(c, "source_fail") == 0)
+    case_source_fail();
+  else if (strcmp(c, "source_uneven") == 0)
+    case_source_uneven();
   else
     CHECK(0, "unknown case '%s'", c);
   int all = 0;
