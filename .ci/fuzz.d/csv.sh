@@ -10,5 +10,6 @@ set -euo pipefail
 # A 7-byte read buffer makes every record cross buffer refills.
 dn_fuzz csv.sh 8192 "$root/tests/fuzz/corpus/csv" -DDN_CSV_READ_CHUNK=7 \
   "$root/tests/fuzz/fuzz_csv.c" "$root/src/core/status.c" "$root/src/core/alloc.c" \
-  "$root/src/core/rng.c" "$root/src/core/tensor.c" "$root/src/core/decimal.c" "$root/src/data/csv.c" \
+  "$root/src/core/rng.c" "$root/src/core/tensor.c" "$root/src/core/decimal.c" \
+  "$root/src/core/source.c" "$root/src/data/csv.c" \
   "$root/src/io/file.c"

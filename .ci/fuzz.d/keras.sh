@@ -18,10 +18,11 @@ if ! pkg-config --exists libzip libcjson || [ ! -d /usr/include/hdf5/serial ]; t
   echo "keras.sh: libzip, libcjson or HDF5 (serial) not installed; the Keras library is optional" >&2
   exit 0
 fi
-# Every library source, the Keras ones included (not the helper's main).
+# Every library source, the Keras ones included (not the helper's main, not the other optional
+# libraries).
 sources=()
 for f in "$root"/src/*/*.c; do
-  case "$f" in */keras_parse_main.c) ;; *) sources+=("$f") ;; esac
+  case "$f" in */keras_parse_main.c | */src/onnx/* | */src/mpi/*) ;; *) sources+=("$f") ;; esac
 done
 # shellcheck disable=SC2207
 deps=($(pkg-config --cflags libzip libcjson) -I/usr/include/hdf5/serial

@@ -8,11 +8,11 @@ set -euo pipefail
 # shellcheck source=../fuzz_common.sh
 . "$(dirname "$0")/../fuzz_common.sh"
 
-# The loader builds real models, so every library source goes in except the optional Keras
-# interchange (src/keras/).
+# The loader builds real models, so every library source goes in except the optional libraries
+# (src/keras/, src/onnx/, src/mpi/).
 sources=()
 for f in "$root"/src/*/*.c; do
-  case "$f" in */src/keras/*) ;; *) sources+=("$f") ;; esac
+  case "$f" in */src/keras/* | */src/onnx/* | */src/mpi/*) ;; *) sources+=("$f") ;; esac
 done
 dn_fuzz model.sh 16384 "$root/tests/fuzz/corpus/model" "$root/tests/fuzz/fuzz_model_load.c" \
   "${sources[@]}"

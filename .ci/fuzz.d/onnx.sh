@@ -18,6 +18,8 @@ fi
 gen=$(mktemp -d)
 cp "$proto" "$gen/onnx.proto"
 protoc-c --proto_path="$gen" --c_out="$gen" onnx.proto
+# renamed as src/onnx/CMakeLists.txt renames them (the library calls dn_onnx_pb__*)
+sed -i -e 's/\bonnx__/dn_onnx_pb__/g' "$gen/onnx.pb-c.c" "$gen/onnx.pb-c.h"
 sources=("$root"/src/core/*.c "$root"/src/kernels/*.c "$root"/src/layers/*.c "$root"/src/model/*.c
   "$root"/src/training/*.c "$root"/src/io/*.c "$root"/src/callbacks/*.c "$root"/src/onnx/*.c)
 # shellcheck disable=SC2207
