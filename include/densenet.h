@@ -1183,8 +1183,9 @@ void dn_history_free(dn_history *history);
  * Training: callbacks
  *
  * Constructors return a callback owned by the caller until handed to dn_fit, which frees it
- * before it returns; or NULL (DN_ERR_ARG for a bad option, DN_ERR_NOMEM). Monitored values
- * missing from the logs are skipped silently (Keras warns).
+ * before it returns; or NULL (DN_ERR_ARG for a bad option, DN_ERR_NOMEM). A monitored value
+ * missing from the logs is skipped for that epoch; EarlyStopping and ReduceLROnPlateau print
+ * Keras's UserWarning about it once per fit on the progress stream (not when silent).
  * ====================================================================== */
 
 /* The logs a callback receives: parallel arrays of names and values (borrowed for the call). */
