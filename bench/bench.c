@@ -3,7 +3,7 @@
  * optimizer, batch and epochs), through the public API only (dn_sequential, dn_compile, dn_fit,
  * dn_predict_on_batch), printing one RESULT line per workload in the peers' format.
  *
- *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]
+ *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4,Q4] [--peer NAME]
  * (W1 includes W1-latency; --peer names the RESULT lines, e.g. libdensenet-openblas for a
  * -DDENSENET_BLAS=openblas build).
  *
@@ -259,14 +259,22 @@ static void train_workload(const workload *w, int threads, int reps, bool latenc
   free(Y);
 }
 
-/* W4: the W2 net (fresh weights) predicting 100,000 rows in batches of 1024. */
-static void predict_workload(int threads, int reps) {
+/* W4: the W2 net (fresh weights) predicting 100,000 rows in batches of 1024. Q4 (int8): the same
+ * with the net quantized (dn_model_quantize, calibrated on the first 10,000 rows). */
+static void predict_workload(int threads, int reps, bool int8) {
   enum { N = 100000, BATCH = 1024 };
   float *X = malloc((size_t)N * 8 * sizeof *X), *Y = malloc(N * sizeof *Y);
   if (!X || !Y)
     die("out of memory");
   make_data(2, N, X, Y);
   dn_model *m = make_model(&W2, 11);
+  if (int8) {
+    dn_model *q = dn_model_quantize(m, dn_tensor_2d(X, 10000, 8));
+    if (q == NULL)
+      die("quantize");
+    dn_model_free(m);
+    m = q;
+  }
   double rates[32];
   for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
     double t0 = now();
@@ -279,7 +287,7 @@ static void predict_workload(int threads, int reps) {
     if (r >= 0)
       rates[r] = N / (now() - t0);
   }
-  print_rate("W4", threads, rates, reps, 2.0 * (double)params_of(&W2), "");
+  print_rate(int8 ? "Q4" : "W4", threads, rates, reps, 2.0 * (double)params_of(&W2), "");
   dn_model_free(m);
   free(X);
   free(Y);
@@ -321,7 +329,7 @@ static int run(int argc, char **argv) {
       peer = argv[++i];
     else {
       fprintf(stderr,
-              "usage: bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]\n");
+              "usage: bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4,Q4] [--peer NAME]\n");
       return 2;
     }
   }
@@ -352,6 +360,8 @@ static int run(int argc, char **argv) {
   if (strstr(which, "W3"))
     train_workload(&W3, threads, reps, false);
   if (strstr(which, "W4"))
-    predict_workload(threads, reps);
+    predict_workload(threads, reps, false);
+  if (strstr(which, "Q4"))
+    predict_workload(threads, reps, true);
   return 0;
 }
