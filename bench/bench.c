@@ -3,7 +3,8 @@
  * optimizer, batch and epochs), through the public API only (dn_sequential, dn_compile, dn_fit,
  * dn_predict_on_batch), printing one RESULT line per workload in the peers' format.
  *
- *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]
+ *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4,Q4] [--peer NAME]
+ *   bench --export-onnx DIR [--reps R]   (W4's and W1-latency's nets for bench/peers/ort_peer.js)
  * (W1 includes W1-latency; --peer names the RESULT lines, e.g. libdensenet-openblas for a
  * -DDENSENET_BLAS=openblas build).
  *
@@ -37,6 +38,10 @@ static int g_rank = 0, g_ranks = 1;
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#ifdef DN_BENCH_ONNX
+#include "densenet_onnx.h"
 #endif
 
 /* Internal, for the report only: the GEMM backend in use (src/kernels/kernels.h). */
@@ -259,14 +264,22 @@ static void train_workload(const workload *w, int threads, int reps, bool latenc
   free(Y);
 }
 
-/* W4: the W2 net (fresh weights) predicting 100,000 rows in batches of 1024. */
-static void predict_workload(int threads, int reps) {
+/* W4: the W2 net (fresh weights) predicting 100,000 rows in batches of 1024. Q4 (int8): the same
+ * with the net quantized (dn_model_quantize, calibrated on the first 10,000 rows). */
+static void predict_workload(int threads, int reps, bool int8) {
   enum { N = 100000, BATCH = 1024 };
   float *X = malloc((size_t)N * 8 * sizeof *X), *Y = malloc(N * sizeof *Y);
   if (!X || !Y)
     die("out of memory");
   make_data(2, N, X, Y);
   dn_model *m = make_model(&W2, 11);
+  if (int8) {
+    dn_model *q = dn_model_quantize(m, dn_tensor_2d(X, 10000, 8));
+    if (q == NULL)
+      die("quantize");
+    dn_model_free(m);
+    m = q;
+  }
   double rates[32];
   for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
     double t0 = now();
@@ -279,11 +292,87 @@ static void predict_workload(int threads, int reps) {
     if (r >= 0)
       rates[r] = N / (now() - t0);
   }
-  print_rate("W4", threads, rates, reps, 2.0 * (double)params_of(&W2), "");
+  print_rate(int8 ? "Q4" : "W4", threads, rates, reps, 2.0 * (double)params_of(&W2), "");
   dn_model_free(m);
   free(X);
   free(Y);
 }
+
+#ifdef DN_BENCH_ONNX
+/* --export-onnx DIR: the nets of W4 and W1-latency as ONNX files for the ONNX Runtime peer
+ * (bench/peers/ort_peer.js), with the weights the timed runs use: W4 the W2 net of
+ * predict_workload (seed 11), W1 the net train_workload times latency on (the last repetition's,
+ * trained the same way). Beside each, dn_predict_on_batch's outputs on the first rows of the
+ * workload's data (w4.y: 1024 rows, w1.y: 1000), which the peer compares with ONNX Runtime's,
+ * and data.txt: sums and first values of the generated X, which the peer checks its generator
+ * against. */
+static void save_rows(const char *dir, const char *name, dn_model *m, const float *X, size_t rows,
+                      size_t in) {
+  char path[4096];
+  float *Y = malloc(rows * sizeof *Y);
+  if (Y == NULL ||
+      dn_predict_on_batch(m, dn_tensor_2d(X, rows, in), dn_tensor_2d(Y, rows, 1)) != DN_OK)
+    die("predict");
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || fwrite(Y, sizeof *Y, rows, f) != rows || fclose(f) != 0) {
+    fprintf(stderr, "bench: cannot write %s\n", path);
+    exit(1);
+  }
+  free(Y);
+}
+
+static int export_onnx(const char *dir, int reps) {
+  enum { N4 = 100000, N1 = 10000 };
+  char path[4096];
+  float *X4 = malloc((size_t)N4 * 8 * sizeof *X4), *Y4 = malloc(N4 * sizeof *Y4);
+  float *X1 = malloc((size_t)N1 * 2 * sizeof *X1), *Y1 = malloc(N1 * sizeof *Y1);
+  if (!X4 || !Y4 || !X1 || !Y1)
+    die("out of memory");
+  make_data(2, N4, X4, Y4);
+  make_data(1, N1, X1, Y1);
+  dn_model *m4 = make_model(&W2, 11);
+  snprintf(path, sizeof path, "%s/w4.onnx", dir);
+  if (dn_onnx_save(m4, path) != DN_OK)
+    die("dn_onnx_save w4");
+  save_rows(dir, "w4.y", m4, X4, 1024, 8);
+  const uint64_t seed = 100 + (uint64_t)(reps - 1);
+  dn_model *m1 = make_model(&W1, seed);
+  double loss;
+  fit(m1, &W1, dn_tensor_2d(X1, N1, 2), dn_tensor_2d(Y1, N1, 1), W1.epochs, seed, &loss);
+  snprintf(path, sizeof path, "%s/w1.onnx", dir);
+  if (dn_onnx_save(m1, path) != DN_OK)
+    die("dn_onnx_save w1");
+  save_rows(dir, "w1.y", m1, X1, 1000, 2);
+  double s4 = 0, s1 = 0, sy4 = 0;
+  for (size_t i = 0; i < (size_t)N4 * 8; i++)
+    s4 += X4[i];
+  for (size_t i = 0; i < N4; i++)
+    sy4 += Y4[i];
+  for (size_t i = 0; i < (size_t)N1 * 2; i++)
+    s1 += X1[i];
+  snprintf(path, sizeof path, "%s/data.txt", dir);
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    fprintf(stderr, "bench: cannot write %s\n", path);
+    return 1;
+  }
+  fprintf(f,
+          "w4_x_sum %.17g\nw4_y_sum %.17g\nw4_x0 %.9g %.9g %.9g\nw1_x_sum %.17g\nw1_x0 %.9g %.9g\n",
+          s4, sy4, X4[0], X4[1], X4[8], s1, X1[0], X1[1]);
+  fclose(f);
+  printf("INFO exported w4.onnx (W2 net, seed 11) and w1.onnx (W1 trained, seed %llu, loss %.4g) "
+         "to %s\n",
+         (unsigned long long)seed, loss, dir);
+  dn_model_free(m4);
+  dn_model_free(m1);
+  free(X4);
+  free(Y4);
+  free(X1);
+  free(Y1);
+  return 0;
+}
+#endif
 
 static int run(int argc, char **argv);
 
@@ -310,6 +399,9 @@ static int run(int argc, char **argv) {
 #else
   const char *which = "W1,W2,W3,W4";
 #endif
+#ifdef DN_BENCH_ONNX
+  const char *export_dir = NULL;
+#endif
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       threads = atoi(argv[++i]);
@@ -319,9 +411,14 @@ static int run(int argc, char **argv) {
       which = argv[++i];
     else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc)
       peer = argv[++i];
+#ifdef DN_BENCH_ONNX
+    else if (strcmp(argv[i], "--export-onnx") == 0 && i + 1 < argc)
+      export_dir = argv[++i];
+#endif
     else {
       fprintf(stderr,
-              "usage: bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4] [--peer NAME]\n");
+              "usage: bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4,Q4] [--peer NAME]\n"
+              "       bench --export-onnx DIR [--reps R]   (builds with libdensenet_onnx)\n");
       return 2;
     }
   }
@@ -329,6 +426,10 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "bench: reps must be 1..32 and threads >= 1\n");
     return 2;
   }
+#ifdef DN_BENCH_ONNX
+  if (export_dir)
+    return export_onnx(export_dir, reps);
+#endif
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #else
@@ -352,6 +453,8 @@ static int run(int argc, char **argv) {
   if (strstr(which, "W3"))
     train_workload(&W3, threads, reps, false);
   if (strstr(which, "W4"))
-    predict_workload(threads, reps);
+    predict_workload(threads, reps, false);
+  if (strstr(which, "Q4"))
+    predict_workload(threads, reps, true);
   return 0;
 }

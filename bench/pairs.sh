@@ -34,12 +34,14 @@ fann)
   fann_bin=$(mktemp)
   gcc -O3 -march=native -o "$fann_bin" "$peers_dir/fann_mlp.c" -lfloatfann -lm
   peer_cmd=(env BENCH_ONLY=W1 "${pin[@]}" "$fann_bin") ;;
+onnxruntime)
+  peer_cmd=(bash "$(dirname "$0")/peers/run_ort.sh" "$bench" "$threads" "$workloads") ;;
 build:*)
   peer_cmd=(env OMP_NUM_THREADS="$threads" "${pin[@]}" "${peer#build:}" --threads "$threads"
     --workloads "$workloads" --peer before)
   peer=before ;;
 *)
-  echo "pairs.sh: unknown peer '$peer' (torch, fann, build:PATH)" >&2
+  echo "pairs.sh: unknown peer '$peer' (torch, fann, onnxruntime, build:PATH)" >&2
   exit 2 ;;
 esac
 

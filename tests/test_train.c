@@ -51,15 +51,8 @@ static double mse_of(dn_model *m, const float *x, const float *y, size_t from, s
   return s / (double)n;
 }
 
-static float *weights_of(const dn_model *m) {
-  size_t n = dn_model_count_params(m);
-  float *w = malloc(n * sizeof *w);
-  assert_ok(dn_model_get_weights(m, w, n));
-  return w;
-}
-
 static void assert_weights_equal(const dn_model *m, const float *w) {
-  float *now = weights_of(m);
+  float *now = dn_test_weights_of(m);
   assert_memory_equal(now, w, dn_model_count_params(m) * sizeof *w);
   free(now);
 }
@@ -203,7 +196,7 @@ static void test_same_seed_is_bit_identical(void **state) {
     h[k] = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .epochs = 3, .batch_size = 8,
                   .validation_split = 0.25, .seed = fit_seed[k], .verbose = DN_VERBOSE_SILENT);
     assert_non_null(h[k]);
-    w[k] = weights_of(m);
+    w[k] = dn_test_weights_of(m);
     if (k == 0)
       assert_int_equal(dn_model_count_params(m), 8 * 2 + 8 + 8 + 1);
     dn_model_free(m);
@@ -341,7 +334,7 @@ static void save_weights_at_batch_2(dn_model *m, size_t batch, const dn_logs *lo
   (void)user;
   if (batch == 2) {
     free(saved_weights);
-    saved_weights = weights_of(m);
+    saved_weights = dn_test_weights_of(m);
   }
 }
 
@@ -353,7 +346,7 @@ static void test_nan_loss_fails_and_keeps_last_good_weights(void **state) {
   x[2 * 3] = NAN; /* row 3: batch 3 with batch_size 1 and no shuffle */
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "mse"));
-  float *before = weights_of(m);
+  float *before = dn_test_weights_of(m);
   dn_history *h = dn_fit(m, dn_tensor_2d(x, N, 2), dn_tensor_2d(y, N, 1), .batch_size = 1,
                          .no_shuffle = true, .verbose = DN_VERBOSE_SILENT,
                          .callbacks = (dn_callback *[]){
@@ -364,7 +357,7 @@ static void test_nan_loss_fails_and_keeps_last_good_weights(void **state) {
   assert_non_null(saved_weights);
   assert_memory_not_equal(saved_weights, before, 31 * sizeof(float)); /* steps 0-2 applied */
   assert_weights_equal(m, saved_weights);                             /* step 3 was not */
-  float *all = weights_of(m);
+  float *all = dn_test_weights_of(m);
   for (size_t i = 0; i < 31; i++)
     assert_true(isfinite(all[i]));
   free(all);
@@ -380,7 +373,7 @@ static void save_weights_at_batch_0(dn_model *m, size_t batch, const dn_logs *lo
   (void)user;
   if (batch == 0) {
     free(weights_after_batch_0);
-    weights_after_batch_0 = weights_of(m);
+    weights_after_batch_0 = dn_test_weights_of(m);
   }
 }
 
@@ -405,7 +398,7 @@ static void test_refused_step_keeps_moving_statistics(void **state) {
   assert_null(h);
   assert_status_msg(dn_last_status(), DN_ERR_NUMERIC, "loss is NaN or Inf at epoch 1, batch 1");
   assert_non_null(weights_after_batch_0);
-  float *now = weights_of(m);
+  float *now = dn_test_weights_of(m);
   for (size_t i = 0; i < np; i++)
     assert_true(isfinite(now[i]));
   /* moving_mean starts at 0; batch 0 moved it to 0.01 * its batch mean (not all zero). */
@@ -418,7 +411,7 @@ static void test_refused_step_keeps_moving_statistics(void **state) {
   free(weights_after_batch_0);
   weights_after_batch_0 = NULL;
   /* The same through dn_train_on_batch. */
-  float *before = weights_of(m);
+  float *before = dn_test_weights_of(m);
   assert_status_msg(
       dn_train_on_batch(m, dn_tensor_2d(x + 2 * 2, 2, 2), dn_tensor_2d(y + 2, 2, 1), NULL),
       DN_ERR_NUMERIC, "the step was not applied");
@@ -476,7 +469,7 @@ static void test_float_overflow_loss_refused(void **state) {
   assert_ok(dn_model_build(m, 2));
   size_t np = dn_model_count_params(m);
   assert_int_equal(np, 49);
-  float *before = weights_of(m);
+  float *before = dn_test_weights_of(m);
   dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   for (int k = 0; k < 2; k++) {
     float loss = -1;
@@ -529,7 +522,7 @@ static void test_update_overflow_refused(void **state) {
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = 1e30), .loss = "mse"));
   assert_ok(dn_model_build(m, 2));
   size_t np = dn_model_count_params(m);
-  float *before = weights_of(m);
+  float *before = dn_test_weights_of(m);
   dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   float loss = -1;
   assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,
@@ -550,7 +543,7 @@ static void test_update_overflow_refused(void **state) {
                       "epoch 1, batch 0");
     assert_weights_equal(m, before);
   }
-  float *now = weights_of(m);
+  float *now = dn_test_weights_of(m);
   for (size_t i = 0; i < np; i++)
     assert_true(isfinite(now[i]));
   free(now);
@@ -577,7 +570,7 @@ static void test_large_but_safe_step_applied(void **state) {
   assert_close(loss, e * e, 0, 1e-6);
   const double grad[3] = {2 * e * x[0], 2 * e * x[1], 2 * e};
   const double alpha = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
-  float *w = weights_of(m);
+  float *w = dn_test_weights_of(m);
   for (int i = 0; i < 3; i++) {
     const double mi = 0.1 * grad[i], vi = 0.001 * grad[i] * grad[i];
     const double expected = w0[i] - alpha * mi / (sqrt(vi) + 1e-7);
@@ -610,7 +603,7 @@ static void test_gradients_beyond_check_limit_applied(void **state) {
     const double sign = p > 0 ? 1.0 : -1.0;
     const double grad[3] = {sign * xs[c][0], sign * xs[c][1], sign};
     const double alpha = 0.01 * sqrt(1 - 0.999) / (1 - 0.9);
-    float *w = weights_of(m);
+    float *w = dn_test_weights_of(m);
     for (int i = 0; i < 3; i++) {
       const double mi = 0.1 * grad[i], vi = 0.001 * grad[i] * grad[i];
       assert_close(w[i], w0[i] - alpha * mi / (sqrt(vi) + 1e-7), 1e-7, 1e-6);
@@ -661,7 +654,7 @@ static void test_written_weights_rechecked(void **state) {
       assert_ok(dn_model_load_weights(m, path));
     else
       assert_ok(dn_layer_set_weight(dn_model_layer(m, 0), 0, dn_tensor_2d(hostile, 2, 1)));
-    float *before = weights_of(m);
+    float *before = dn_test_weights_of(m);
     assert_true(before[1] == 3e38f);
     assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_NUMERIC,
                       "the optimizer's update would make a weight or a slot Inf or NaN");
@@ -681,14 +674,14 @@ static void test_apply_gradients_refuses_nan(void **state) {
   float x[4] = {0.5f, -0.25f, 1.0f, 0.75f}, y[2], dy[2] = {1.0f, -2.0f};
   assert_ok(dn_model_forward(m, dn_tensor_2d(x, 2, 2), true, dn_tensor_2d(y, 2, 1)));
   assert_ok(dn_model_backward(m, dn_tensor_2d(dy, 2, 1)));
-  float *w = weights_of(m), g[31];
+  float *w = dn_test_weights_of(m), g[31];
   assert_ok(dn_model_get_gradients(m, g, 31));
   double gsum = 0;
   for (size_t i = 0; i < 31; i++)
     gsum += fabs(g[i]);
   assert_true(gsum > 0); /* a non-trivial step */
   assert_ok(dn_model_apply_gradients(m));
-  float *w2 = weights_of(m);
+  float *w2 = dn_test_weights_of(m);
   for (size_t i = 0; i < 31; i++)
     assert_close(w2[i], (double)w[i] - 0.5 * (double)g[i], 1e-6, 1e-6);
   assert_int_equal(dn_optimizer_iterations(dn_model_optimizer(m)), 1);
@@ -714,7 +707,7 @@ static void test_train_on_batch_is_one_sgd_step_with_regularization(void **state
   const double lr = 0.1;
   assert_ok(dn_compile(m, .optimizer_object = dn_sgd(.learning_rate = lr), .loss = "mse"));
   size_t n = dn_model_count_params(m);
-  float *w = weights_of(m), p[N], dy[N], *g = malloc(n * sizeof *g);
+  float *w = dn_test_weights_of(m), p[N], dy[N], *g = malloc(n * sizeof *g);
   /* Expected loss and gradient computed by hand from the hand-driven passes. */
   dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   assert_ok(dn_model_forward(m, tx, true, dn_tensor_2d(p, N, 1)));
@@ -731,7 +724,7 @@ static void test_train_on_batch_is_one_sgd_step_with_regularization(void **state
   float loss;
   assert_ok(dn_train_on_batch(m, tx, ty, &loss));
   assert_close(loss, data + penalty, 1e-6, 1e-5);
-  float *w2 = weights_of(m);
+  float *w2 = dn_test_weights_of(m);
   for (size_t i = 0; i < n; i++)
     assert_close(w2[i], (double)w[i] - lr * (double)g[i], 1e-6, 1e-5);
   /* test_on_batch: the loss at the new weights, nothing changes. */
@@ -1126,7 +1119,7 @@ static void test_fit_bad_input_leaves_model_unchanged(void **state) {
   make_data(x, y, N);
   dn_tensor tx = dn_tensor_2d(x, N, 2), ty = dn_tensor_2d(y, N, 1);
   dn_model *m = lesson_model();
-  float *w = weights_of(m);
+  float *w = dn_test_weights_of(m);
   assert_null(dn_fit(m, tx, ty));
   assert_status_msg(dn_last_status(), DN_ERR_STATE, "dn_fit: the model is not compiled");
   assert_null(dn_fit(NULL, tx, ty));
@@ -1210,7 +1203,7 @@ static void test_sparse_labels_checked_up_front(void **state) {
   assert_non_null(m);
   assert_ok(dn_compile(m, .optimizer = "sgd", .loss = "sparse_categorical_crossentropy",
                        .metrics = (const char *[]){"accuracy", NULL}));
-  float *w = weights_of(m);
+  float *w = dn_test_weights_of(m);
   y[1] = 3; /* not a class of 3 */
   assert_null(dn_fit(m, tx, ty, .verbose = DN_VERBOSE_SILENT));
   assert_status_msg(dn_last_status(), DN_ERR_ARG, "dn_fit: y row 1 holds 3, not a class index");
@@ -1230,7 +1223,7 @@ static void test_other_entry_points_bad_input(void **state) {
   dn_tensor tx = dn_tensor_2d(x, 2, 2), ty = dn_tensor_2d(y, 2, 1), tout = dn_tensor_2d(out, 2, 1);
   const dn_tensor none = {0};
   dn_model *m = lesson_model();
-  float *w = weights_of(m);
+  float *w = dn_test_weights_of(m);
   assert_status_msg(dn_train_on_batch(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
   assert_status_msg(dn_evaluate(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
   assert_status_msg(dn_test_on_batch(m, tx, ty, &loss), DN_ERR_STATE, "not compiled");
@@ -1323,7 +1316,7 @@ static void test_zero_count_options(void **state) {
   dn_tensor tx = dn_tensor_2d(x, 8, 2), ty = dn_tensor_2d(y, 8, 1);
   dn_model *m = lesson_model();
   assert_ok(dn_compile(m, .optimizer = "adam", .loss = "mse"));
-  float *w0 = weights_of(m);
+  float *w0 = dn_test_weights_of(m);
   FILE *out = tmpfile();
   assert_non_null(out);
   zc_train_begins = zc_train_ends = zc_epochs = 0;
@@ -1353,7 +1346,7 @@ static void test_zero_count_options(void **state) {
   assert_int_equal(dn_history_epoch(h, 0), 0);
   dn_history_free(h);
   free(w0);
-  w0 = weights_of(m);
+  w0 = dn_test_weights_of(m);
   uint64_t steps = dn_optimizer_iterations(dn_model_optimizer(m));
 
   /* Refused before anything changes. */

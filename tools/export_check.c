@@ -28,23 +28,6 @@ static bool same_text(const char *a, const char *b) {
   return same;
 }
 
-static bool exists(const char *file) {
-  FILE *f = fopen(file, "rb");
-  if (f != NULL)
-    fclose(f);
-  return f != NULL;
-}
-
-/* stderr.txt holds exactly one line containing `text`. */
-static bool one_line_error(const char *text) {
-  char *e = read_text(path("stderr.txt"));
-  bool ok = e != NULL && strstr(e, text) != NULL && strchr(e, '\n') == e + strlen(e) - 1;
-  if (!ok)
-    fprintf(stderr, "stderr was: %s\n", e ? e : "(none)");
-  free(e);
-  return ok;
-}
-
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s TOOL WORKDIR\n", argv[0]);
@@ -93,24 +76,25 @@ int main(int argc, char **argv) {
 
   /* Errors: exit 1, one line, nothing written. */
   snprintf(args, sizeof args, "'%s' my-net --dir '%s'", path("model.dn"), path("bad"));
-  check(run(args) == 1 && one_line_error("is not a C identifier"), "a bad name is refused");
+  check(run(args) == 1 && stderr_one_line(NULL, "is not a C identifier"), "a bad name is refused");
   snprintf(args, sizeof args, "'%s' net --dir '%s'", path("model.dn"), path("bad/missing"));
-  check(run(args) == 1 && one_line_error("bad/missing"), "a missing folder is refused");
+  check(run(args) == 1 && stderr_one_line(NULL, "bad/missing"), "a missing folder is refused");
   snprintf(args, sizeof args, "'%s' net --dir '%s'", path("model.dn"), path("model.dn"));
-  check(run(args) == 1 && one_line_error("is not a directory"), "a file as folder is refused");
+  check(run(args) == 1 && stderr_one_line(NULL, "is not a directory"),
+        "a file as folder is refused");
   snprintf(args, sizeof args, "'%s' net --dir '%s'", path("absent.dn"), path("bad"));
-  check(run(args) == 1 && one_line_error("absent.dn"), "a missing model is refused");
+  check(run(args) == 1 && stderr_one_line(NULL, "absent.dn"), "a missing model is refused");
   write_text(path("junk.dn"), "not a model\n");
   snprintf(args, sizeof args, "'%s' net --dir '%s'", path("junk.dn"), path("bad"));
-  check(run(args) == 1 && one_line_error("junk.dn"), "a file that is no model is refused");
+  check(run(args) == 1 && stderr_one_line(NULL, "junk.dn"), "a file that is no model is refused");
   if (unbuilt_saved) {
     snprintf(args, sizeof args, "'%s' net --dir '%s'", path("unbuilt.dn"), path("bad"));
-    check(run(args) == 1 && one_line_error("no input shape"), "an unbuilt model is refused");
+    check(run(args) == 1 && stderr_one_line(NULL, "no input shape"), "an unbuilt model is refused");
   } else {
     printf("skip: the native format does not hold an unbuilt model (%s)\n", dn_last_error());
   }
-  check(!exists(join(path("bad"), "net.h")) && !exists(join(path("bad"), "net.c")) &&
-            !exists(join(path("bad"), "my-net.h")),
+  check(!file_exists(join(path("bad"), "net.h")) && !file_exists(join(path("bad"), "net.c")) &&
+            !file_exists(join(path("bad"), "my-net.h")),
         "the errors wrote nothing");
 
   dn_model_free(m);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 static int passed, failed;
@@ -65,6 +67,25 @@ static int run_tool(const char *tool, const char *args, bool capture_stdout) {
   if (st == -1 || !WIFEXITED(st))
     return -1;
   return WEXITSTATUS(st);
+}
+
+/* Whether `file` exists (of any kind). */
+static inline bool file_exists(const char *file) {
+  struct stat sb;
+  return stat(file, &sb) == 0;
+}
+
+/* The last run's dir/stderr.txt is exactly one line holding `needle` (and starting with
+ * `prefix` unless it is NULL); prints what it was otherwise. */
+static inline bool stderr_one_line(const char *prefix, const char *needle) {
+  char *err = read_text(path("stderr.txt"));
+  bool ok = err != NULL && (prefix == NULL || strncmp(err, prefix, strlen(prefix)) == 0) &&
+            strchr(err, '\n') != NULL && strchr(err, '\n')[1] == '\0' &&
+            strstr(err, needle) != NULL;
+  if (!ok)
+    fprintf(stderr, "stderr was: %s(wanted one line with '%s')\n", err ? err : "(none)\n", needle);
+  free(err);
+  return ok;
 }
 
 #endif

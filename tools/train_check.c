@@ -25,24 +25,8 @@ static char *data(const char *name) {
   return join(data_dir, name);
 }
 
-static bool exists(const char *file) {
-  struct stat sb;
-  return stat(file, &sb) == 0;
-}
-
 static int run(const char *args) {
   return run_tool(train_tool, args, true);
-}
-
-/* stderr of the last run is one line starting "densenet-train: " and holding `needle`. */
-static bool one_line_error(const char *needle) {
-  char *err = read_text(path("stderr.txt"));
-  bool ok = err && strncmp(err, "densenet-train: ", 16) == 0 && strchr(err, '\n') &&
-            strchr(err, '\n')[1] == '\0' && strstr(err, needle) != NULL;
-  if (!ok)
-    fprintf(stderr, "stderr was: %s(wanted one line with '%s')\n", err ? err : "(none)\n", needle);
-  free(err);
-  return ok;
 }
 
 static bool output_has(const char *needle) {
@@ -161,9 +145,9 @@ static void check_fails(const char *args, int rc, const char *needle, const char
   snprintf(msg, sizeof msg, "%s: exits %d (got %d)", what, rc, got);
   check(got == rc, msg);
   snprintf(msg, sizeof msg, "%s: one line on stderr naming the problem", what);
-  check(one_line_error(needle), msg);
+  check(stderr_one_line("densenet-train: ", needle), msg);
   snprintf(msg, sizeof msg, "%s: no model file written", what);
-  check(!exists(path("none.dnn")), msg);
+  check(!file_exists(path("none.dnn")), msg);
 }
 
 int main(int argc, char **argv) {
@@ -175,7 +159,7 @@ int main(int argc, char **argv) {
   predict_tool = argv[2];
   dir = argv[3];
   data_dir = argv[4];
-  if (!exists(data("concrete.csv")) || !exists(data("ionosphere.csv"))) {
+  if (!file_exists(data("concrete.csv")) || !file_exists(data("ionosphere.csv"))) {
     printf("SKIP: %s lacks concrete.csv or ionosphere.csv (shipped in examples/data/)\n", data_dir);
     return 77;
   }
@@ -360,7 +344,7 @@ int main(int argc, char **argv) {
   check_fails(args, 1, "is not a regular file", "a device as the CSV");
   snprintf(args, sizeof args, "'%s' --out '%s'", concrete, path("no_dir/m.dnn"));
   check_fails(args, 1, "the folder", "--out in a missing folder");
-  check(!exists(path("no_dir")), "--out in a missing folder: nothing created");
+  check(!file_exists(path("no_dir")), "--out in a missing folder: nothing created");
   snprintf(args, sizeof args, "'%s' --out '%s' --curve '%s'", concrete, none, path("no_dir/c.svg"));
   check_fails(args, 1, "--curve", "--curve in a missing folder");
   snprintf(args, sizeof args, "'%s' --out '%s'", concrete, dir);
@@ -371,7 +355,7 @@ int main(int argc, char **argv) {
            "--verbose 0",
            concrete, none, path("none.svg"));
   check_fails(args, 1, "training failed", "a diverging fit");
-  check(!exists(path("none.svg")), "a diverging fit: no curve written");
+  check(!file_exists(path("none.svg")), "a diverging fit: no curve written");
   /* An existing model file is left unchanged by a failing run. */
   write_text(path("keep.dnn"), "an earlier model\n");
   snprintf(args, sizeof args, "'%s' --out '%s' --loss binary_crossentropy --curve '%s'", concrete,
@@ -380,7 +364,7 @@ int main(int argc, char **argv) {
   char *kept = read_text(path("keep.dnn"));
   check(kept && strcmp(kept, "an earlier model\n") == 0, "... and leaves the file unchanged");
   free(kept);
-  check(!exists(path("keep.svg")), "... and writes no curve");
+  check(!file_exists(path("keep.svg")), "... and writes no curve");
 
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -434,8 +434,9 @@ static void gen_dense(out *o, const gen *g, size_t i) {
   if (p->sums == SUM_LANES)
     put(o, "  (void)k;\n");
   bool relu = p->fused && ACTS[p->act].kind != ACT_LINEAR;
-  char bias[40];
-  snprintf(bias, sizeof bias, p->cfg.use_bias ? " + bias%zu[o]" : "", i);
+  char bias[40] = "";
+  if (p->cfg.use_bias)
+    snprintf(bias, sizeof bias, " + bias%zu[o]", i);
   if (p->small) /* the small kernel: t = z + (b or 0.0f), then relu */
     put(o, "  for (o = 0; o < %zu; o++) {\n    float t = y[o]%s;\n    y[o] = %s;\n  }\n", O,
         p->cfg.use_bias ? bias : " + 0.0f", relu ? "t <= 0.0f ? 0.0f : t" : "t");

@@ -94,6 +94,7 @@ typedef struct dn_layer_ops {
   const char *type;       /* Keras class name: "Dense" */
   const char *base_name;  /* auto-name stem: "dense" -> dense, dense_1, ... */
   unsigned config_fields; /* the DN_CFG_* fields of dn_layer_config the kind has */
+  bool inference_only;    /* predicts only: a model holding one refuses training (QuantizedDense) */
   /* A new unbuilt layer from a config of this kind (name NULL for an automatic one), as the
    * kind's public constructor makes it; NULL with the constructor's error. */
   dn_layer *(*from_config)(const dn_layer_config *config);

@@ -13,7 +13,8 @@
   X(activation)                                                                                    \
   X(dropout)                                                                                       \
   X(batch_normalization)                                                                           \
-  X(normalization)
+  X(normalization)                                                                                 \
+  X(quantized_dense)
 
 #define DN_DECLARE_KIND(kind) extern const dn_layer_ops dn_##kind##_ops;
 DN_LAYER_KINDS(DN_DECLARE_KIND)

@@ -70,6 +70,23 @@ bool dn_seq_is_built(const dn_model *model) {
   return model->n_layers > 0 && model->input_dim != 0 && model->layers[model->n_layers - 1]->built;
 }
 
+const dn_layer *dn_seq_inference_only(const dn_model *model) {
+  for (size_t i = 0; model != NULL && i < model->n_layers; i++)
+    if (model->layers[i]->ops->inference_only)
+      return model->layers[i];
+  return NULL;
+}
+
+dn_status dn_seq_require_trainable(const dn_model *model, const char *fn) {
+  const dn_layer *l = dn_seq_inference_only(model);
+  if (l == NULL)
+    return DN_OK;
+  return dn_fail(DN_ERR_STATE,
+                 "%s: the model is quantized (layer '%s' is %s, int8, inference only): it cannot "
+                 "be trained; train the float model and call dn_model_quantize again",
+                 fn, l->name, l->ops->type);
+}
+
 /* Moves every built layer's parameters into one new block (all or nothing). */
 static dn_status rebuild_block(dn_model *model, dn_layer *extra) {
   size_t total = 0, n_vars = 0, count = model->n_layers + (extra != NULL);
@@ -856,7 +873,9 @@ dn_status dn_model_forward(dn_model *model, dn_tensor x, bool training, dn_tenso
   static const char fn[] = "dn_model_forward";
   dn_matrix mx, my;
   dn_seq_build built;
-  dn_status st = dn_seq_prepare_pass(model, fn, x, y, 0, &mx, &my, &built);
+  dn_status st = training ? dn_seq_require_trainable(model, fn) : DN_OK;
+  if (st == DN_OK)
+    st = dn_seq_prepare_pass(model, fn, x, y, 0, &mx, &my, &built);
   if (st != DN_OK)
     return st;
   size_t out = my.cols;
@@ -873,6 +892,8 @@ static dn_status backward_public(const char *fn, dn_model *model, dn_tensor dy,
                                  const dn_tensor *dx) {
   dn_matrix mdy, mdx = {0};
   dn_status st = dn_seq_require_built(model, fn);
+  if (st == DN_OK)
+    st = dn_seq_require_trainable(model, fn);
   if (st == DN_OK)
     st = dn_tensor_matrix(dy, fn, "dy", 2, &mdy);
   size_t out = st == DN_OK ? dn_model_output_dim(model) : 0;

@@ -142,6 +142,12 @@ void dn_seq_sync_trainable(dn_model *model);
  * trainable weights now). */
 bool dn_seq_trainable_changed(const dn_model *model);
 
+/* The first layer of the model that only predicts (an int8 QuantizedDense, dn_model_quantize),
+ * or NULL: the training calls refuse a model that has one. */
+const dn_layer *dn_seq_inference_only(const dn_model *model);
+/* DN_ERR_STATE with a message starting with `fn` if the model only predicts, else DN_OK. */
+dn_status dn_seq_require_trainable(const dn_model *model, const char *fn);
+
 /* Records that something other than an optimizer step wrote the model's weights (set, load,
  * re-seed, build): every such write calls it (the optimizer's overflow guard relies on it). */
 void dn_seq_weights_written(dn_model *model);

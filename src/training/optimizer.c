@@ -693,11 +693,17 @@ typedef struct scan_job {
   atomic_uint negative; /* bit k: slot k holds a value with the sign bit (-0 included) */
 } scan_job;
 
-static void atomic_max(_Atomic uint32_t *to, uint32_t x) {
+/* *to = max(*to, x), or min with `least`, for threads merging their parts. */
+static void atomic_keep(_Atomic uint32_t *to, uint32_t x, bool least) {
   uint32_t old = atomic_load_explicit(to, memory_order_relaxed);
-  while (x > old && !atomic_compare_exchange_weak_explicit(to, &old, x, memory_order_relaxed,
-                                                           memory_order_relaxed)) {
+  while ((least ? x < old : x > old) &&
+         !atomic_compare_exchange_weak_explicit(to, &old, x, memory_order_relaxed,
+                                                memory_order_relaxed)) {
   }
+}
+
+static void atomic_max(_Atomic uint32_t *to, uint32_t x) {
+  atomic_keep(to, x, false);
 }
 
 static int32_t max_abs_bits(const float *x, size_t n, int32_t *sign) {
@@ -785,11 +791,7 @@ static void denominator_part(void *ctx, size_t lo, size_t hi) {
   }
   if (bad)
     atomic_store_explicit(&j->bad, true, memory_order_relaxed);
-  uint32_t old = atomic_load_explicit(&j->least, memory_order_relaxed);
-  while ((uint32_t)least < old &&
-         !atomic_compare_exchange_weak_explicit(&j->least, &old, (uint32_t)least,
-                                                memory_order_relaxed, memory_order_relaxed)) {
-  }
+  atomic_keep(&j->least, (uint32_t)least, true);
 }
 
 static float least_denominator(const dn_optimizer *opt, const rule_k *k, const float *g,

@@ -134,6 +134,8 @@ dn_status dn_compile_with(dn_compile_options o) {
   const dn_loss *loss = NULL;
   size_t n_metrics = 0;
   dn_status st = check_compile_args(&o, &loss, &n_metrics);
+  if (st == DN_OK)
+    st = dn_seq_require_trainable(o.model, "dn_compile");
   if (st != DN_OK) {
     if (given != current) /* owned from the call on, also on failure */
       dn_optimizer_free(given);

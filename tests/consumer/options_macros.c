@@ -226,6 +226,10 @@ int options_macros_compile(dn_model *model, dn_tensor x, dn_tensor y) {
   for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
     dn_source_free(sources[i]);
 
+  dn_model *quantized = dn_model_quantize(model, x);
+  sum += quantized != NULL;
+  dn_model_free(quantized);
+
   status |= dn_plot_svg("one.svg", &(dn_plot_series){.y = ys, .n = 3}, 1);
   status |= dn_plot_svg(
       "two.svg",

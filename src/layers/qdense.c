@@ -1,0 +1,274 @@
+/* qdense.c -- the int8 Dense layer (qdense.h): quantize the input, int8 product, float output.
+ *
+ * The float kernel the layer holds in the model's parameter block is packed into int8 (and the
+ * per-column multipliers and zero-point corrections computed) at the first forward and again
+ * whenever the model's weights were written since (its weights_version) or moved.
+ */
+#include "layers/qdense.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "kernels/qgemm.h"
+#include "layers/activation.h"
+
+typedef struct qdense {
+  size_t units;
+  const dn_act *act;
+  bool relu, linear, use_bias;
+  /* The packed state (dn_qgemm_pack) and what it was packed from. */
+  int8_t *wp;
+  int32_t *colsum; /* Op: the sum of each column's int8 weights (zero-point correction) */
+  float *mult;     /* Op: input scale * kernel scale */
+  int32_t zero_point;
+  float inv_scale;
+  bool packed;
+  const float *packed_from;
+  uint64_t packed_version;
+  /* Scratch for `cap` rows: quantized input (rows x Kp), int32 products (rows x Op), the
+   * pre-activation for activations other than relu and linear (rows x O). */
+  uint8_t *qx;
+  int32_t *acc;
+  float *z;
+  size_t cap;
+} qdense;
+
+static qdense *impl_of(const dn_layer *layer) {
+  return (qdense *)layer->impl;
+}
+
+static dn_status qdense_build(dn_layer *layer, size_t I) {
+  qdense *d = impl_of(layer);
+  size_t O = d->units, kernel;
+  if (I > DN_QGEMM_MAX_K)
+    return dn_fail(DN_ERR_SHAPE, "QuantizedDense: %zu inputs, more than the %zu int32 sums allow",
+                   I, DN_QGEMM_MAX_K);
+  if (!dn_mul_size(I, O, &kernel, "QuantizedDense kernel"))
+    return DN_ERR_SHAPE;
+  if (kernel > SIZE_MAX / 2 - 2 * O - 2)
+    return dn_fail(DN_ERR_SHAPE, "QuantizedDense: %zu x %zu kernel is too large", I, O);
+  size_t off = 0, n = 0;
+  layer->output_dim = O;
+  layer->vars[n++] = (dn_var){"kernel", off, kernel, I, O, false};
+  off += kernel;
+  if (d->use_bias) {
+    layer->vars[n++] = (dn_var){"bias", off, O, 1, O, false};
+    off += O;
+  }
+  layer->vars[n++] = (dn_var){"kernel_scale", off, O, 1, O, false};
+  off += O;
+  layer->vars[n++] = (dn_var){"input_quantization", off, 2, 1, 2, false};
+  off += 2;
+  layer->n_vars = n;
+  layer->n_params = off;
+  return DN_OK;
+}
+
+static void qdense_init_fixed(dn_layer *layer) {
+  /* kernel_scale 1 and input scale 1 (zero point 0): a valid layer before any weights are set */
+  size_t I = layer->input_dim, O = layer->output_dim;
+  float *s = layer->params + I * O + (impl_of(layer)->use_bias ? O : 0);
+  for (size_t o = 0; o < O + 1; o++)
+    s[o] = 1.0f;
+}
+
+static void free_scratch(qdense *d) {
+  dn_free(d->qx);
+  dn_free(d->acc);
+  dn_free(d->z);
+  d->qx = NULL;
+  d->acc = NULL;
+  d->z = NULL;
+  d->cap = 0;
+}
+
+static dn_status qdense_reserve(dn_layer *layer, size_t rows) {
+  qdense *d = impl_of(layer);
+  size_t I = layer->input_dim, O = layer->output_dim;
+  size_t Kp = dn_qgemm_kpad(I), Op = dn_qgemm_opad(O);
+  if (d->wp == NULL) {
+    d->wp = dn_alloc(Kp * Op);
+    d->colsum = dn_alloc(Op * sizeof *d->colsum);
+    d->mult = dn_alloc(Op * sizeof *d->mult);
+    if (d->wp == NULL || d->colsum == NULL || d->mult == NULL)
+      return DN_ERR_NOMEM; /* freed with the layer */
+    d->packed = false;
+  }
+  if (rows <= d->cap)
+    return DN_OK;
+  size_t nq, na;
+  if (!dn_mul_size(rows, Kp, &nq, "QuantizedDense workspace") ||
+      !dn_mul_size(rows, Op, &na, "QuantizedDense workspace") || na > SIZE_MAX / sizeof(int32_t))
+    return dn_fail(DN_ERR_SHAPE, "QuantizedDense: a workspace of %zu rows is too large", rows);
+  uint8_t *qx = dn_alloc(nq);
+  int32_t *acc = dn_alloc(na * sizeof *acc);
+  float *z = d->relu || d->linear ? NULL : dn_alloc(rows * O * sizeof *z);
+  if (qx == NULL || acc == NULL || (z == NULL && !(d->relu || d->linear))) {
+    dn_free(qx);
+    dn_free(acc);
+    dn_free(z);
+    return DN_ERR_NOMEM;
+  }
+  free_scratch(d);
+  d->qx = qx;
+  d->acc = acc;
+  d->z = z;
+  d->cap = rows;
+  memset(qx, 0, nq); /* the padding columns stay 0 */
+  return DN_OK;
+}
+
+/* round to nearest (ties to even, the default rounding mode), clamped to lo..hi; NaN -> 0 */
+static int32_t clamp_round(float v, int32_t lo, int32_t hi) {
+  if (!(v >= (float)lo))
+    return v != v ? 0 : lo;
+  if (v >= (float)hi)
+    return hi;
+  return (int32_t)nearbyintf(v);
+}
+
+static void pack(dn_layer *layer) {
+  qdense *d = impl_of(layer);
+  size_t I = layer->input_dim, O = layer->output_dim, Op = dn_qgemm_opad(O);
+  const float *W = layer->params;
+  const float *scale = W + I * O + (d->use_bias ? O : 0), *inq = scale + O;
+  memset(d->wp, 0, dn_qgemm_kpad(I) * Op);
+  size_t KQ = dn_qgemm_kpad(I) / 4;
+  float in_scale = inq[0];
+  d->zero_point = clamp_round(inq[1], 0, 127);
+  d->inv_scale = 1.0f / in_scale;
+  for (size_t o = 0; o < Op; o++) {
+    int32_t sum = 0;
+    for (size_t k = 0; o < O && k < I; k++) {
+      int32_t q = clamp_round(W[k * O + o], -127, 127);
+      d->wp[((o / 8) * KQ + k / 4) * 32 + (o % 8) * 4 + k % 4] = (int8_t)q; /* dn_qgemm_pack */
+      sum += q;
+    }
+    d->colsum[o] = sum;
+    d->mult[o] = o < O ? in_scale * scale[o] : 0.0f;
+  }
+  d->packed = true;
+  d->packed_from = layer->params;
+  d->packed_version = layer->weights_version != NULL ? *layer->weights_version : 0;
+}
+
+static void qdense_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
+                           dn_rng *rng) {
+  (void)training;
+  (void)rng;
+  DN_LAYER_ASSERT_FORWARD(layer, y, x);
+  qdense *d = impl_of(layer);
+  size_t N = x->rows, I = x->cols, O = y->cols;
+  size_t Kp = dn_qgemm_kpad(I), Op = dn_qgemm_opad(O);
+  if (!d->packed || d->packed_from != layer->params ||
+      d->packed_version != (layer->weights_version != NULL ? *layer->weights_version : 0))
+    pack(layer);
+  float inv = d->inv_scale, zp = (float)d->zero_point;
+  for (size_t n = 0; n < N; n++) {
+    const float *xr = x->data + n * I;
+    uint8_t *q = d->qx + n * Kp;
+    for (size_t k = 0; k < I; k++)
+      q[k] = (uint8_t)clamp_round(xr[k] * inv + zp, 0, 127);
+  }
+  dn_qgemm(d->acc, d->qx, d->wp, N, Kp, Op);
+  const float *bias = d->use_bias ? layer->params + I * O : NULL;
+  float *Z = d->z != NULL ? d->z : y->data;
+  for (size_t n = 0; n < N; n++) {
+    const int32_t *a = d->acc + n * Op;
+    float *zr = Z + n * O;
+    for (size_t o = 0; o < O; o++) {
+      float v = (float)(a[o] - d->zero_point * d->colsum[o]) * d->mult[o];
+      if (bias != NULL)
+        v += bias[o];
+      if (d->relu && !(v > 0.0f))
+        v = v != v ? v : 0.0f;
+      zr[o] = v;
+    }
+  }
+  if (d->z != NULL)
+    d->act->forward(y->data, d->z, N, O);
+}
+
+static void qdense_backward(dn_layer *layer, const dn_matrix *dx, const dn_matrix *dy,
+                            const dn_matrix *x, const dn_matrix *y) {
+  /* never reached: the training calls refuse a quantized model (dn_seq_inference_only) */
+  (void)x;
+  (void)y;
+  (void)dy;
+  memset(layer->grads, 0, layer->n_params * sizeof(float));
+  if (dx->data != NULL)
+    memset(dx->data, 0, dx->rows * dx->cols * sizeof(float));
+}
+
+static void qdense_get_config(const dn_layer *layer, dn_layer_config *c) {
+  const qdense *d = impl_of(layer);
+  c->units = d->units;
+  c->activation = d->act->name;
+  c->use_bias = d->use_bias;
+}
+
+static void qdense_free_impl(dn_layer *layer) {
+  qdense *d = impl_of(layer);
+  if (d != NULL) {
+    free_scratch(d);
+    dn_free(d->wp);
+    dn_free(d->colsum);
+    dn_free(d->mult);
+  }
+  dn_free(d);
+  layer->impl = NULL;
+}
+
+static dn_layer *qdense_from_config(const dn_layer_config *c) {
+  return dn_qdense_new(c->name, c->units, c->activation, c->use_bias, c->input_dim);
+}
+
+const dn_layer_ops dn_quantized_dense_ops = {
+    .type = "QuantizedDense",
+    .base_name = "quantized_dense",
+    .config_fields = DN_CFG_UNITS | DN_CFG_ACTIVATION | DN_CFG_USE_BIAS,
+    .inference_only = true,
+    .from_config = qdense_from_config,
+    .build = qdense_build,
+    .init_fixed = qdense_init_fixed,
+    .reserve = qdense_reserve,
+    .forward = qdense_forward,
+    .backward = qdense_backward,
+    .get_config = qdense_get_config,
+    .free_impl = qdense_free_impl,
+};
+
+dn_layer *dn_qdense_new(const char *name, size_t units, const char *activation, bool use_bias,
+                        size_t input_dim) {
+  if (units == 0)
+    return dn_fail_null(DN_ERR_ARG, "QuantizedDense: units must be a positive integer, got 0");
+  const dn_act *act = dn_act_find(activation);
+  if (act == NULL) {
+    dn_error_context("QuantizedDense");
+    return NULL;
+  }
+  qdense *impl = dn_calloc(1, sizeof *impl);
+  if (impl == NULL)
+    return NULL;
+  impl->units = units;
+  impl->act = act;
+  impl->relu = strcmp(act->name, "relu") == 0;
+  impl->linear = dn_act_is_linear(act);
+  impl->use_bias = use_bias;
+  return dn_layer_new(&dn_quantized_dense_ops, impl, name, input_dim);
+}
+
+void dn_qdense_input_range(float lo, float hi, float *scale, float *zero_point) {
+  lo = lo < 0.0f ? lo : 0.0f;
+  hi = hi > 0.0f ? hi : 0.0f;
+  float s = (hi - lo) / 127.0f;
+  if (!(s > 0.0f) || !isfinite(s)) {
+    *scale = 1.0f;
+    *zero_point = 0.0f;
+    return;
+  }
+  *scale = s;
+  *zero_point = (float)clamp_round(-lo / s, 0, 127);
+}
