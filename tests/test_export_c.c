@@ -183,7 +183,12 @@ static void test_every_activation(void **state) {
                                 dn_dense(12, .activation = act, .no_bias = true),
                                 dn_dense(9, .activation = act), dn_activation(act), dn_dense(3));
     assert_non_null(m);
-    randomize(m, 0.8f);
+    /* exp(u) turns an absolute difference in u into the same relative one, so four nested
+     * exponentials multiply a last-ulp difference (FMA on the AVX paths, none in the portable
+     * order) by every exponent on the way. With weights up to 0.8 the exponents reach 20 and
+     * outputs 3e9, and 1e-5 would no longer mean "a few ulps"; weights up to 0.15 keep the
+     * exponents near 1, where it does. The portable comparison above stays bit for bit. */
+    randomize(m, strcmp(act, "exponential") == 0 ? 0.15f : 0.8f);
     char tag[64];
     snprintf(tag, sizeof tag, "act-%s", act);
     check_model(m, tag, 2.5f, 1e-5);

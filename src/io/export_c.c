@@ -3,12 +3,10 @@
  * The generated code computes what dn_predict computes on the portable backend, bit for bit:
  * the same operations in the same order, which this file copies from the library's forward pass.
  *   Dense: each output is a sum over k = 0..I-1 of x[k] * W[k][o] started from 0.0f, in the order
- *     the portable GEMM (kernels/gemm_template.h) takes for the shape: one sequential sum (its
- *     tiny, direct and small-layer paths, and the packed path up to 256 terms); 16 interleaved
- *     partial sums reduced pairwise (its matrix-vector `dot` for one unit and 32 or more
- *     inputs); or sequential sums over blocks of 256 terms added as they finish (the packed
- *     path's K blocks). Which one depends on the rows of the product, so the generated batch
- *     entry runs rows in groups of 32 as dn_predict does and passes the group's size down.
+ *     the portable GEMM (kernels/gemm_template.h) takes for the layer's shape, whatever the rows
+ *     of the product: one sequential sum (up to 256 inputs); 16 interleaved partial sums
+ *     reduced pairwise (its matrix-vector `dot` for one unit and 32 or more inputs); or
+ *     sequential sums over blocks of 256 terms added as they finish (more than 256 inputs).
  *     Then the bias (a small fused layer adds 0.0f where it has none, as the small kernel
  *     does), then relu inline or the activation as the table in layers/activation.c writes it.
  *   Activation: the table's scalar function (double ones evaluated in double, rounded once).
@@ -41,12 +39,10 @@
 
 static const char FN[] = "dn_model_export_c";
 
-/* dn_predict's row groups (train.c's DN_EVAL_BATCH) and the portable backend's constants
- * (gemm_portable.c, gemm_template.h, gemm.h) that decide a Dense layer's summation order. */
-#define EXPORT_GROUP 32
+/* The portable backend's constants (gemm_portable.c, gemm_template.h, gemm.h) that decide a
+ * Dense layer's summation order. */
 #define PORTABLE_SMALL_WIDTH 8
 #define PORTABLE_KC 256
-#define PORTABLE_MR 4
 
 /* ---- a text buffer: measured on a first pass, written on the second -------------------- */
 
@@ -223,22 +219,16 @@ typedef struct plan_layer {
   int act;        /* ACTS index (Dense, Activation) */
   bool fused;     /* Dense: linear or relu, run fused into the product */
   bool small;     /* Dense: the portable small-layer kernel (fused, I and O <= 8) */
-  sum_order wide; /* Dense: the order for groups of more than `seq_upto` rows */
-  size_t seq_upto;
+  sum_order sums; /* Dense: the order of the sums (the same for every batch) */
   float *c0, *c1; /* Normalization: mean, s; BatchNormalization: mean, inv (owned) */
 } plan_layer;
 
-/* The portable GEMM's path for an M x N x K product (gemm_template.h, path_of), as the order
- * its sums take. */
-static sum_order portable_order(size_t M, size_t N, size_t K) {
-  double macs = (double)M * (double)N * (double)K;
-  if (macs <= 4096.0)
-    return SUM_SEQ; /* tiny */
+/* The order the portable GEMM's sums take for an N-column product summing K terms: the same
+ * for every number of rows M and every path (gemm_template.h, "Batch invariance"). */
+static sum_order portable_order(size_t N, size_t K) {
   if (N == 1)
-    return K < 32 ? SUM_SEQ : SUM_LANES; /* gemv: dot */
-  if (M < 2 * PORTABLE_MR || N < 8 || K == 1 || macs < 32768.0)
-    return SUM_SEQ;                                /* direct */
-  return K <= PORTABLE_KC ? SUM_SEQ : SUM_BLOCKED; /* packed */
+    return K < 32 ? SUM_SEQ : SUM_LANES;           /* gemv: dot */
+  return K <= PORTABLE_KC ? SUM_SEQ : SUM_BLOCKED; /* tiny, direct, packed: blocks of KC */
 }
 
 static dn_status check_finite(const plan_layer *p, const char *what, const float *v, size_t n) {
@@ -273,17 +263,7 @@ static dn_status plan_one(const dn_layer *l, plan_layer *p) {
       return DN_OK;
     p->fused = ACTS[p->act].kind == ACT_LINEAR || strcmp(p->cfg.activation, "relu") == 0;
     p->small = p->fused && I <= PORTABLE_SMALL_WIDTH && O <= PORTABLE_SMALL_WIDTH;
-    p->seq_upto = EXPORT_GROUP;
-    p->wide = SUM_SEQ;
-    if (!p->small)
-      for (size_t m = 1; m <= EXPORT_GROUP; m++) {
-        sum_order s = portable_order(m, O, I);
-        if (s != SUM_SEQ) { /* the paths only leave the sequential sum as the rows grow */
-          p->seq_upto = m - 1;
-          p->wide = s;
-          break;
-        }
-      }
+    p->sums = p->small ? SUM_SEQ : portable_order(O, I);
     dn_status st = check_finite(p, "kernel", l->params, I * O);
     if (st == DN_OK && p->cfg.use_bias)
       st = check_finite(p, "bias", l->params + I * O, O);
@@ -335,7 +315,7 @@ typedef struct gen {
   char upper[64];
   plan_layer *plan;
   size_t n;
-  bool uses_math, uses_lanes, uses_group;
+  bool uses_math, uses_lanes;
 } gen;
 
 static void put_comment_header(out *o, const gen *g, const char *file) {
@@ -449,22 +429,9 @@ static void put_sums(out *o, size_t i, size_t I, size_t O, sum_order s, const ch
 static void gen_dense(out *o, const gen *g, size_t i) {
   const plan_layer *p = &g->plan[i];
   size_t I = p->layer->input_dim, O = p->layer->output_dim;
-  bool by_group = p->seq_upto < EXPORT_GROUP;
-  put(o, "static void layer%zu(const float *x, float *y%s) {\n  size_t k, o;\n", i,
-      by_group ? ", size_t m" : "");
-  if (by_group && p->seq_upto == 0) {
-    put(o, "  (void)m;\n");
-    put_sums(o, i, I, O, p->wide, "  ");
-  } else if (by_group) {
-    put(o, "  if (m <= %zu) {\n", p->seq_upto);
-    put_sums(o, i, I, O, SUM_SEQ, "    ");
-    put(o, "  } else {\n");
-    put_sums(o, i, I, O, p->wide, "    ");
-    put(o, "  }\n");
-  } else {
-    put_sums(o, i, I, O, SUM_SEQ, "  ");
-  }
-  if (p->wide == SUM_LANES && p->seq_upto != 0)
+  put(o, "static void layer%zu(const float *x, float *y) {\n  size_t k, o;\n", i);
+  put_sums(o, i, I, O, p->sums, "  ");
+  if (p->sums == SUM_LANES)
     put(o, "  (void)k;\n");
   bool relu = p->fused && ACTS[p->act].kind != ACT_LINEAR;
   char bias[40] = "";
@@ -592,19 +559,17 @@ static void gen_source(out *o, const gen *g) {
     put(o, "}\n\n");
   }
   /* the row */
-  put(o, "/* One row of a group of m rows (the Dense sums' order may depend on m). */\n"
-         "static void run_row(const float *x, float *y, size_t m) {\n");
+  put(o, "/* One row. */\n"
+         "static void run_row(const float *x, float *y) {\n");
   size_t last = g->n;
   for (size_t i = 0; i < g->n; i++)
     if (g->plan[i].kind != L_DROPOUT)
       last = i;
   if (last == g->n) {
-    put(o, "  size_t o;\n  (void)m;\n  for (o = 0; o < %zu; o++)\n    y[o] = x[o];\n}\n\n",
+    put(o, "  size_t o;\n  for (o = 0; o < %zu; o++)\n    y[o] = x[o];\n}\n\n",
         g->model->input_dim);
   } else {
     put(o, "  float a[%zu], b[%zu];\n", width, width);
-    if (!g->uses_group)
-      put(o, "  (void)m;\n");
     const char *in = "x";
     int cur = 0;
     for (size_t i = 0; i < g->n; i++) {
@@ -612,8 +577,7 @@ static void gen_source(out *o, const gen *g) {
       if (p->kind == L_DROPOUT)
         continue;
       const char *dst = i == last ? "y" : (cur == 0 ? "a" : "b");
-      bool m_arg = p->kind == L_DENSE && p->seq_upto < EXPORT_GROUP;
-      put(o, "  layer%zu(%s, %s%s);\n", i, in, dst, m_arg ? ", m" : "");
+      put(o, "  layer%zu(%s, %s);\n", i, in, dst);
       in = dst;
       cur = 1 - cur;
     }
@@ -621,16 +585,13 @@ static void gen_source(out *o, const gen *g) {
   }
   size_t I = g->model->input_dim, O = g->model->layers[g->model->n_layers - 1]->output_dim;
   put(o,
-      "void %s_predict(const float *x, float *y) {\n  run_row(x, y, 1);\n}\n\n"
+      "void %s_predict(const float *x, float *y) {\n  run_row(x, y);\n}\n\n"
       "void %s_predict_batch(const float *x, size_t rows, float *y) {\n"
-      "  size_t start, r;\n"
-      "  for (start = 0; start < rows; start += %d) { /* dn_predict's groups of %d rows */\n"
-      "    size_t m = rows - start < %d ? rows - start : %d;\n"
-      "    for (r = start; r < start + m; r++)\n"
-      "      run_row(x + r * %zu, y + r * %zu, m);\n"
-      "  }\n"
+      "  size_t r;\n"
+      "  for (r = 0; r < rows; r++) /* a row's output does not depend on the batch */\n"
+      "    run_row(x + r * %zu, y + r * %zu);\n"
       "}\n",
-      g->name, g->name, EXPORT_GROUP, EXPORT_GROUP, EXPORT_GROUP, EXPORT_GROUP, I, O);
+      g->name, g->name, I, O);
 }
 
 /* ---- the entry point ---------------------------------------------------------------------- */
@@ -738,10 +699,8 @@ dn_status dn_model_export_c(const dn_model *model, const char *dir, const char *
     if (p->kind == L_ACT || (p->kind == L_DENSE && !p->fused))
       g.uses_math |= ACTS[p->act].kind == ACT_DOUBLE || ACTS[p->act].kind == ACT_ROW ||
                      strstr(ACTS[p->act].src, "fabsf") != NULL;
-    if (p->kind == L_DENSE && p->seq_upto < EXPORT_GROUP) {
-      g.uses_group = true;
-      g.uses_lanes |= p->wide == SUM_LANES;
-    }
+    if (p->kind == L_DENSE)
+      g.uses_lanes |= p->sums == SUM_LANES;
   }
   char *h = NULL, *c = NULL, *hpath = join_path(dir, name, ".h"),
        *cpath = join_path(dir, name, ".c");

@@ -88,6 +88,9 @@ static const int dn_avx2_lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0
   _mm256_and_ps(_mm256_cmp_ps((v), _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f))
 #define DN_VLANE(v, k) _mm256_permutevar8x32_ps((v), _mm256_set1_epi32((int)(k)))
 
+/* The unpacked paths' multiply-add: fused, as in the micro-kernel and the small kernels. */
+#define DN_MADD(a, b, c) fmaf((a), (b), (c))
+
 #include "kernels/gemm_template.h"
 
 #else

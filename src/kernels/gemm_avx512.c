@@ -168,6 +168,9 @@ static DN_TARGET void pack_b_trans(const float *b, size_t ldb, size_t kc, float 
                       _mm512_set1_ps(1.0f))
 #define DN_VLANE(v, k) _mm512_permutexvar_ps(_mm512_set1_epi32((int)(k)), (v))
 
+/* The unpacked paths' multiply-add: fused, as in the micro-kernel and the small kernels. */
+#define DN_MADD(a, b, c) fmaf((a), (b), (c))
+
 #include "kernels/gemm_template.h"
 
 #else

@@ -20,6 +20,14 @@
 #define DN_NC 512
 #define DN_SW DN_SMALL_WIDTH_PORTABLE
 
+/* c + a * b as a multiply, then an add (two statements: no compiler contracts them into an
+ * FMA), in the micro-kernel and every other path (gemm_template.h). */
+static inline float madd_portable(float a, float b, float c) {
+  float p = a * b;
+  return c + p;
+}
+#define DN_MADD(a, b, c) madd_portable((a), (b), (c))
+
 /* MR x NR tile of C from K steps of packed A (MR per step) and B (NR per step). */
 static void ukernel_portable(size_t K, const float *Ap, const float *Bp, float *C, size_t ldc,
                              const dn_tile_op *op) {
@@ -28,7 +36,7 @@ static void ukernel_portable(size_t K, const float *Ap, const float *Bp, float *
     const float *a = Ap + k * DN_MR, *b = Bp + k * DN_NR;
     for (int r = 0; r < DN_MR; r++)
       for (int j = 0; j < DN_NR; j++)
-        acc[r][j] += a[r] * b[j];
+        acc[r][j] = DN_MADD(a[r], b[j], acc[r][j]);
   }
   for (int r = 0; r < DN_MR; r++) {
     float *c = C + r * ldc;

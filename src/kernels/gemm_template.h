@@ -15,7 +15,7 @@
  * shape alone (never from the thread split, so results do not depend on it):
  *   N == 1        matrix-vector: dot products (op(A) rows contiguous) or
  *                 axpy over rows of A (trans_a), no packing;
- *   small M*N*K   direct loops on the caller's layout, no packing;
+ *   small M*N*K   tiny or direct loops on the caller's layout, no packing;
  *   otherwise     BLIS-style blocking: pack a KC x NC block of op(B) into
  *                 NR-wide panels and an MC x KC block of op(A) into MR-high
  *                 panels, then run the micro-kernel over the tiles.
@@ -24,6 +24,14 @@
  * come free (its K blocks in order, a barrier between them), other products in
  * fixed column slabs or rows. Each element's sum runs in the one-thread k order,
  * so the bits do not depend on the thread count.
+ *
+ * Batch invariance: for op(B) not transposed (every forward product of a dense
+ * layer) each element's sum takes the same order on every path, so a row of C
+ * depends only on its row of op(A) and on op(B), never on M or the row's place:
+ * with N == 1 (every M takes gemv) the `dot` order; otherwise sequential sums
+ * over blocks of DN_KC terms, the first block's result stored, each later one
+ * added to it (DN_T(block_op)), one DN_MADD per term (a fused multiply-add on the
+ * AVX backends, as in their micro-kernels; multiply then add in portable C).
  */
 
 #define DN_CAT2(a, b) a##_##b
@@ -32,6 +40,16 @@
 
 /* Chunk of an accumulator row kept on the stack by the unpacked paths. */
 #define DN_CHUNK 256
+
+/* c + a * b: the backend's multiply-add (x86 backends: fmaf, one rounding). Without one,
+ * a multiply then an add as two statements (no compiler contracts them into an FMA). */
+#ifndef DN_MADD
+static inline float DN_T(madd)(float a, float b, float c) {
+  float p = a * b;
+  return c + p;
+}
+#define DN_MADD(a, b, c) DN_T(madd)((a), (b), (c))
+#endif
 
 static inline size_t DN_T(min)(size_t a, size_t b) {
   return a < b ? a : b;
@@ -58,16 +76,16 @@ static DN_TARGET float DN_T(dot)(const float *a, const float *b, size_t K) {
   if (K < 32) {
     float t = 0.0f;
     for (size_t k = 0; k < K; k++)
-      t += a[k] * b[k];
+      t = DN_MADD(a[k], b[k], t);
     return t;
   }
   float s[16] = {0};
   size_t k = 0;
   for (; k + 16 <= K; k += 16)
     for (int l = 0; l < 16; l++)
-      s[l] += a[k + l] * b[k + l];
+      s[l] = DN_MADD(a[k + l], b[k + l], s[l]);
   for (int l = 0; k < K; k++, l++)
-    s[l] += a[k] * b[k];
+    s[l] = DN_MADD(a[k], b[k], s[l]);
   for (int w = 8; w > 0; w /= 2)
     for (int l = 0; l < w; l++)
       s[l] += s[l + w];
@@ -100,7 +118,7 @@ static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
       } else {
         s = 0.0f;
         for (size_t k = 0; k < K; k++)
-          s += a[k] * g->B[k * bstride];
+          s = DN_MADD(a[k], g->B[k * bstride], s);
       }
       g->C[i * g->ldc] = DN_T(finish)(s, g->C + i * g->ldc, &op, 0);
     }
@@ -116,17 +134,31 @@ static DN_TARGET void DN_T(gemv)(const dn_gemm_args *g, size_t i0, size_t i1) {
       float b = g->B[k * bstride];
       const float *a = g->A + k * lda + ib;
       for (size_t t = 0; t < w; t++)
-        acc[t] += a[t] * b;
+        acc[t] = DN_MADD(a[t], b, acc[t]);
     }
     for (size_t t = 0; t < w; t++)
       g->C[(ib + t) * g->ldc] = DN_T(finish)(acc[t], g->C + (ib + t) * g->ldc, &op, 0);
   }
 }
 
+/* How the sum of K block pc..pc+kc finishes C (every path that splits K, so all
+ * sum alike): the first block applies beta, later ones add to C; only the last
+ * applies the bias (at column 0 of C: offset it), activation and non-finite check. */
+static inline dn_tile_op DN_T(block_op)(const dn_gemm_args *g, size_t pc, size_t kc) {
+  bool first = pc == 0, last = pc + kc == g->K;
+  /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
+  dn_tile_op op = {g->alpha,
+                   first ? g->beta : 1.0f,
+                   !first || g->beta != 0.0f,
+                   last ? g->bias : NULL,
+                   last ? g->act : DN_EPI_LINEAR,
+                   last ? g->beyond : NULL};
+  return op;
+}
+
 /* Tiny products (a few thousand multiply-adds, such as a 2-4-3-1 net's layers):
- * one sequential sum per element, no buffers, rows i0..i1. */
+ * one sequential sum per element and K block, no buffers, rows i0..i1. */
 static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
-  dn_tile_op op = {g->alpha, g->beta, g->beta != 0.0f, g->bias, g->act, g->beyond};
   size_t ai = g->trans_a ? 1 : g->lda, ak = g->trans_a ? g->lda : 1;
   size_t bk = g->trans_b ? 1 : g->ldb, bj = g->trans_b ? g->ldb : 1;
   for (size_t i = i0; i < i1; i++) {
@@ -134,10 +166,14 @@ static DN_TARGET void DN_T(tiny)(const dn_gemm_args *g, size_t i0, size_t i1) {
     const float *a = g->A + i * ai;
     for (size_t j = 0; j < g->N; j++) {
       const float *b = g->B + j * bj;
-      float t = 0.0f;
-      for (size_t k = 0; k < g->K; k++)
-        t += a[k * ak] * b[k * bk];
-      c[j] = DN_T(finish)(t, c + j, &op, j);
+      for (size_t pc = 0; pc < g->K; pc += DN_KC) {
+        size_t kc = DN_T(min)(DN_KC, g->K - pc);
+        dn_tile_op op = DN_T(block_op)(g, pc, kc);
+        float t = 0.0f;
+        for (size_t k = pc; k < pc + kc; k++)
+          t = DN_MADD(a[k * ak], b[k * bk], t);
+        c[j] = DN_T(finish)(t, c + j, &op, j);
+      }
     }
   }
 }
@@ -163,49 +199,51 @@ static DN_TARGET void DN_T(direct)(const dn_gemm_args *g, size_t i0, size_t i1, 
         } else {
           s = 0.0f;
           for (size_t k = 0; k < K; k++)
-            s += g->A[k * lda + i] * b[k];
+            s = DN_MADD(g->A[k * lda + i], b[k], s);
         }
         c[j] = DN_T(finish)(s, c + j, &op, j);
       }
     }
     return;
   }
-  /* op(B)[k][j] at B[k*bk + j*bj] */
+  /* op(B)[k][j] at B[k*bk + j*bj]; K in the packed path's blocks */
   size_t bk = g->trans_b ? 1 : ldb, bj = g->trans_b ? ldb : 1;
   for (size_t ib = i0; ib < i1; ib += DN_DR) {
     size_t rows = DN_T(min)(DN_DR, i1 - ib);
-    for (size_t jb = j0; jb < j1; jb += DN_CHUNK) {
-      size_t w = DN_T(min)(DN_CHUNK, j1 - jb);
-      float acc[DN_DR][DN_CHUNK];
-      for (size_t r = 0; r < rows; r++)
-        for (size_t t = 0; t < w; t++)
-          acc[r][t] = 0.0f;
-      for (size_t k = 0; k < K; k++) {
-        const float *b = g->B + k * bk + jb * bj;
-        for (size_t r = 0; r < rows; r++) {
-          size_t i = ib + r;
-          float a = g->trans_a ? g->A[k * lda + i] : g->A[i * lda + k];
-          float *ac = acc[r];
-          if (bj == 1) {
-            size_t t = 0;
-            for (; t + 16 <= w; t += 16) /* fixed-length blocks vectorise at any -O level */
-              for (int l = 0; l < 16; l++)
-                ac[t + l] += a * b[t + l];
-            for (; t < w; t++)
-              ac[t] += a * b[t];
-          } else {
-            for (size_t t = 0; t < w; t++)
-              ac[t] += a * b[t * bj];
+    for (size_t jb = j0; jb < j1; jb += DN_CHUNK)
+      for (size_t pc = 0; pc < K; pc += DN_KC) {
+        size_t w = DN_T(min)(DN_CHUNK, j1 - jb), kc = DN_T(min)(DN_KC, K - pc);
+        float acc[DN_DR][DN_CHUNK];
+        for (size_t r = 0; r < rows; r++)
+          for (size_t t = 0; t < w; t++)
+            acc[r][t] = 0.0f;
+        for (size_t k = pc; k < pc + kc; k++) {
+          const float *b = g->B + k * bk + jb * bj;
+          for (size_t r = 0; r < rows; r++) {
+            size_t i = ib + r;
+            float a = g->trans_a ? g->A[k * lda + i] : g->A[i * lda + k];
+            float *ac = acc[r];
+            if (bj == 1) {
+              size_t t = 0;
+              for (; t + 16 <= w; t += 16) /* fixed-length blocks vectorise at any -O level */
+                for (int l = 0; l < 16; l++)
+                  ac[t + l] = DN_MADD(a, b[t + l], ac[t + l]);
+              for (; t < w; t++)
+                ac[t] = DN_MADD(a, b[t], ac[t]);
+            } else {
+              for (size_t t = 0; t < w; t++)
+                ac[t] = DN_MADD(a, b[t * bj], ac[t]);
+            }
           }
         }
+        op = DN_T(block_op)(g, pc, kc);
+        op.bias = op.bias != NULL ? op.bias + jb : NULL;
+        for (size_t r = 0; r < rows; r++) {
+          float *c = g->C + (ib + r) * g->ldc + jb;
+          for (size_t t = 0; t < w; t++)
+            c[t] = DN_T(finish)(acc[r][t], c + t, &op, t);
+        }
       }
-      op.bias = g->bias != NULL ? g->bias + jb : NULL;
-      for (size_t r = 0; r < rows; r++) {
-        float *c = g->C + (ib + r) * g->ldc + jb;
-        for (size_t t = 0; t < w; t++)
-          c[t] = DN_T(finish)(acc[r][t], c + t, &op, t);
-      }
-    }
   }
 }
 
@@ -300,17 +338,15 @@ static DN_TARGET DN_NOINLINE void DN_T(pack_b)(const dn_gemm_args *g, size_t k0,
 static DN_TARGET void DN_T(tiles)(const dn_gemm_args *g, size_t pc, size_t kc, const float *ap,
                                   const float *bp, size_t ic, size_t mc, size_t jc, size_t nc) {
   const dn_tile_op plain = {1.0f, 0.0f, false, NULL, DN_EPI_LINEAR, NULL};
-  bool first = pc == 0, last = pc + kc == g->K;
-  /* Inf and NaN never turn finite again in a sum: the last block's check is enough. */
-  dn_tile_op op = {g->alpha, first ? g->beta : 1.0f,        !first || g->beta != 0.0f,
-                   NULL,     last ? g->act : DN_EPI_LINEAR, last ? g->beyond : NULL};
+  dn_tile_op op = DN_T(block_op)(g, pc, kc);
+  const float *bias = op.bias;
   size_t ldc = g->ldc;
   /* The MR x KC panel of A stays in L1 while the NR-wide panels of B stream from L2. */
   for (size_t ir = 0; ir < mc; ir += DN_MR) {
     size_t mr = DN_T(min)(DN_MR, mc - ir);
     for (size_t jr = 0; jr < nc; jr += DN_NR) {
       size_t nr = DN_T(min)(DN_NR, nc - jr);
-      op.bias = last && g->bias != NULL ? g->bias + jc + jr : NULL;
+      op.bias = bias != NULL ? bias + jc + jr : NULL;
       const float *b = bp + jr * kc;
       float *c = g->C + (ic + ir) * ldc + jc + jr;
       if (mr == DN_MR && nr == DN_NR) {
@@ -543,7 +579,7 @@ DN_TARGET void DN_CAT(dn_dense_small_forward, DN_SUFFIX)(float *restrict Y, cons
     for (size_t k = 0; k < I; k++) {
       const float a = x[k], *w = W + k * O;
       for (size_t o = 0; o < O; o++)
-        z[o] += a * w[o];
+        z[o] = DN_MADD(a, w[o], z[o]);
     }
     float *y = Y + n * O;
     for (size_t o = 0; o < O; o++) { /* the tile epilogue: + bias, then relu */
@@ -600,10 +636,10 @@ enum { DN_T(path_scale), DN_T(path_tiny), DN_T(path_gemv), DN_T(path_direct), DN
 static int DN_T(path_of)(const dn_gemm_args *g) {
   if (g->K == 0 || g->alpha == 0.0f)
     return DN_T(path_scale);
+  if (g->N == 1) /* before tiny: every M sums in gemv's order */
+    return DN_T(path_gemv);
   if ((double)g->M * g->N * g->K <= 4096.0)
     return DN_T(path_tiny);
-  if (g->N == 1)
-    return DN_T(path_gemv);
   /* Packing pays once the tiles are reused: a few MR rows, and N from 8 up (even a
    * partly filled NR-wide tile beats the unpacked loops). */
   if (g->M < 2 * DN_MR || g->N < 8 || g->K == 1 || (double)g->M * g->N * g->K < 32768.0)
