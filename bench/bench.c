@@ -5,6 +5,7 @@
  *
  *   bench [--threads N] [--reps R] [--workloads W1,W2,W3,W4,Q4] [--peer NAME]
  *   bench --export-onnx DIR [--reps R]   (W4's and W1-latency's nets for bench/peers/ort_peer.js)
+ * (--threads 0: the library's default count, dn_threads(); 1 when not given)
  * (W1 includes W1-latency; --peer names the RESULT lines, e.g. libdensenet-openblas for a
  * -DDENSENET_BLAS=openblas build).
  *
@@ -34,10 +35,6 @@
 
 #include "densenet_mpi.h"
 static int g_rank = 0, g_ranks = 1;
-#endif
-
-#ifdef _OPENMP
-#include <omp.h>
 #endif
 
 #ifdef DN_BENCH_ONNX
@@ -422,22 +419,24 @@ static int run(int argc, char **argv) {
       return 2;
     }
   }
-  if (reps < 1 || reps > 32 || threads < 1) {
-    fprintf(stderr, "bench: reps must be 1..32 and threads >= 1\n");
+  if (reps < 1 || reps > 32 || threads < 0) {
+    fprintf(stderr, "bench: reps must be 1..32 and threads >= 0\n");
     return 2;
   }
 #ifdef DN_BENCH_ONNX
   if (export_dir)
     return export_onnx(export_dir, reps);
 #endif
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#else
-  if (threads > 1) {
+  if (dn_set_threads(threads) != DN_OK) { /* 0: the library's default */
+    fprintf(stderr, "bench: %s\n", dn_last_error());
+    return 2;
+  }
+  if (threads == 0)
+    threads = dn_threads(); /* OMP_NUM_THREADS, else the CPUs this process may run on */
+  if (threads > dn_threads()) {
     printf("INFO libdensenet bench built without OpenMP: no %d-thread results\n", threads);
     return 0;
   }
-#endif
 #ifdef DN_BENCH_MPI
   if (g_rank == 0)
     printf("INFO libdensenet %s backend=%s threads=%d ranks=%d\n", DN_VERSION_STRING,

@@ -38,17 +38,20 @@
  * Speed and threads: the products run on cache-blocked AVX-512, AVX2+FMA or portable kernels
  * chosen from the CPU at the first call (the environment variable DN_CPU=avx2 or portable caps
  * the choice); nets whose layers are all at most 16 (AVX-512) or 8 units wide take kernels that
- * carry each row through the whole net in registers. Built with -DDENSENET_OPENMP=ON, large
- * products and the optimizer update use up to omp_get_max_threads() threads, split so that every
- * number is computed the same way whatever the thread count: the same seed gives the same
- * results on 1 or 2 threads. Training calls (dn_fit, dn_train_on_batch, dn_model_forward and
- * dn_model_backward) run with flush-to-zero and denormals-are-zero on, on every worker too, and
- * restore the caller's floating-point state before they return. After the first batch, training and
- * prediction steps allocate nothing.
+ * carry each row through the whole net in registers. Threads are on by default (the library is
+ * built with OpenMP when the compiler has it; -DDENSENET_OPENMP=OFF builds it serial): large
+ * products and the optimizer update use up to dn_threads() threads (OMP_NUM_THREADS, else the
+ * cores the process may run on; dn_set_threads changes it), small ones stay on the calling
+ * thread, and the work is split so that every number is computed the same way whatever the
+ * thread count: the same seed gives bit-identical results on 1 or 2 threads. Training calls
+ * (dn_fit, dn_train_on_batch, dn_model_forward and dn_model_backward) run with flush-to-zero and
+ * denormals-are-zero on, on every worker too, and restore the caller's floating-point state before
+ * they return. After the first batch, training and prediction steps allocate nothing.
  *
  * Contents (each a "=====" section below):
  *   Version .................. dn_version
  *   Status and errors ........ dn_status, dn_last_error, dn_set_allocator, DN_ZERO
+ *   Threads .................. dn_set_threads, dn_threads
  *   Option macro machinery ... DN_OPTIONS_ (not API)
  *   Tensors .................. dn_tensor, dn_tensor_2d, dn_tensor_new, dn_tensor_rows, ...
  *   Layers and activations ... dn_dense, dn_activation, dn_dropout, dn_batch_normalization,
@@ -138,6 +141,28 @@ dn_status dn_set_allocator(const dn_allocator *allocator);
  * value), and any other value above PTRDIFF_MAX, which only another negative number can give,
  * is DN_ERR_ARG naming the field. */
 #define DN_ZERO_COUNT (-1)
+
+/* ======================================================================
+ * Threads
+ * ====================================================================== */
+
+/* The most threads dn_set_threads accepts. */
+#define DN_MAX_THREADS 1024
+
+/* Sets how many threads every later call in the process may use for its large products and
+ * optimizer updates (none in Keras; TensorFlow's set_intra_op_parallelism_threads). n = 0
+ * restores the default: omp_get_max_threads() of the calling thread, which is OMP_NUM_THREADS
+ * when set, else the number of cores the process may run on (its CPU affinity mask). Products
+ * too small to gain stay on the calling thread whatever the count, and results are bit-identical
+ * on any count. A build without OpenMP (-DDENSENET_OPENMP=OFF, or a compiler without it) runs
+ * on one thread: the call succeeds and dn_threads() stays 1. Safe from any thread; a call
+ * already running may finish on the old count (with the same results).
+ * Errors: DN_ERR_ARG (n < 0 or n > DN_MAX_THREADS). */
+dn_status dn_set_threads(int n);
+
+/* The thread count the library's calls use now: the count dn_set_threads set, else the default
+ * above; 1 in a build without OpenMP. */
+int dn_threads(void);
 
 /* ======================================================================
  * Option macro machinery (not API: the DN_PP_* and DN_OPTIONS_* names may change)

@@ -1,23 +1,65 @@
-/* test_threads.c -- threads. (1) Same seed, same results on any thread count: a fit large enough
- * to thread (packed GEMMs split over threads, the optimizer update and the gradient check split
- * over parameter ranges) ends with bit-identical weights and losses on 1 and 2 OpenMP threads
- * (skipped in builds without OpenMP, where there is only one thread). (2) Models are independent:
- * two models trained at the same time in two threads end bit-identical to the same two trained
- * one after the other. (3) dn_last_error() and dn_last_status() are per thread: two threads
- * failing at the same time each read their own message. */
-#define _POSIX_C_SOURCE 200809L /* pthread_barrier_t */
+/* test_threads.c -- threads. (1) The thread count: dn_set_threads / dn_threads, the default
+ * (OMP_NUM_THREADS when set, else the CPUs of the process's affinity mask; ctest also runs this
+ * file with OMP_NUM_THREADS=3 and, under taskset, on one CPU) and the argument errors. (2) Same
+ * seed, same results on any thread count: a fit large enough to thread (packed GEMMs split over
+ * threads, the optimizer update and the gradient check split over parameter ranges) ends with
+ * bit-identical weights and losses on 1 and 2 threads, and predict gives bit-identical outputs
+ * (skipped in builds without OpenMP, where there is only one thread). (3) Models are
+ * independent: two models trained at the same time in two threads end bit-identical to the same
+ * two trained one after the other. (4) dn_last_error() and dn_last_status() are per thread: two
+ * threads failing at the same time each read their own message. */
+#define _GNU_SOURCE /* pthread_barrier_t, sched_getaffinity */
 #include "dn_test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
+/* ---- the thread count -------------------------------------------------------------------- */
+
+/* The default count: OMP_NUM_THREADS's first number when set, else the CPUs this process may
+ * run on; 1 without OpenMP. */
+static int default_threads(void) {
 #ifdef _OPENMP
-#include <omp.h>
+  const char *env = getenv("OMP_NUM_THREADS");
+  if (env != NULL && *env != '\0')
+    return atoi(env);
+  cpu_set_t cpus;
+  assert_int_equal(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  return CPU_COUNT(&cpus);
+#else
+  return 1;
 #endif
+}
 
-/* ---- 1 vs 2 OpenMP threads --------------------------------------------------------------- */
-
+static void test_thread_count(void **state) {
+  (void)state;
+  int fallback = default_threads();
+  print_message("OMP_NUM_THREADS=%s, default: %d thread(s)\n",
+                getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(unset)", fallback);
+  assert_int_equal(dn_threads(), fallback); /* nothing set yet */
+  assert_ok(dn_set_threads(1));
+  assert_int_equal(dn_threads(), 1);
+  assert_ok(dn_set_threads(2));
 #ifdef _OPENMP
+  assert_int_equal(dn_threads(), 2);
+  assert_ok(dn_set_threads(5)); /* more than the cores: asked for, given */
+  assert_int_equal(dn_threads(), 5);
+#else
+  assert_int_equal(dn_threads(), 1); /* a serial build: the request is kept, one thread runs */
+#endif
+  assert_status_msg(dn_set_threads(-1), DN_ERR_ARG, "dn_set_threads: n must be 0");
+  assert_non_null(strstr(dn_last_error(), "got -1"));
+  assert_status_msg(dn_set_threads(DN_MAX_THREADS + 1), DN_ERR_ARG, "dn_set_threads");
+#ifdef _OPENMP
+  assert_int_equal(dn_threads(), 5); /* failed calls change nothing */
+#endif
+  assert_ok(dn_set_threads(0));
+  assert_int_equal(dn_threads(), fallback);
+}
+
+/* ---- 1 vs 2 threads ---------------------------------------------------------------------- */
+
 enum { IN = 8, ROWS = 512, BATCH = 256, EPOCHS = 3 };
 static float X[ROWS * IN], Y[ROWS];
 
@@ -30,14 +72,19 @@ static void fill(void) {
 
 /* A W2-shaped net: 256 x 512 x 512 products (above the threading threshold) and 267,777
  * parameters (above the optimizer's split threshold). */
-static float *train(int threads, const char *optimizer, double *first, double *last,
-                    size_t *n_params) {
-  omp_set_num_threads(threads);
-  assert_int_equal(omp_get_max_threads(), threads); /* (an OMP_THREAD_LIMIT would void the test) */
+static dn_model *w2_net(void) {
   dn_model *m = dn_sequential(dn_dense(512, .activation = "relu", .input_dim = IN),
                               dn_dense(512, .activation = "relu"), dn_dense(1));
   assert_non_null(m);
   assert_ok(dn_model_set_seed(m, 7));
+  return m;
+}
+
+static float *train(int threads, const char *optimizer, double *first, double *last,
+                    size_t *n_params) {
+  assert_ok(dn_set_threads(threads));
+  assert_int_equal(dn_threads(), threads);
+  dn_model *m = w2_net();
   assert_ok(dn_compile(m, .optimizer = optimizer, .loss = "mae"));
   dn_history *h =
       dn_fit(m, dn_tensor_2d(X, ROWS, IN), dn_tensor_2d(Y, ROWS, 1), .batch_size = BATCH,
@@ -56,14 +103,27 @@ static float *train(int threads, const char *optimizer, double *first, double *l
   return w;
 }
 
+/* A serial build has one thread: nothing to compare. */
+static bool threaded_build(void) {
+  assert_ok(dn_set_threads(2));
+  bool two = dn_threads() == 2;
+  assert_ok(dn_set_threads(0));
+  if (!two)
+    print_message("built without OpenMP: one thread only, nothing to compare\n");
+  return two;
+}
+
 static void same_on_1_and_2_threads(const char *optimizer) {
+  if (!threaded_build()) {
+    skip();
+    return;
+  }
   fill();
-  int threads = omp_get_max_threads();
   double first1, last1, first2, last2;
   size_t n1, n2;
   float *w1 = train(1, optimizer, &first1, &last1, &n1);
   float *w2 = train(2, optimizer, &first2, &last2, &n2);
-  omp_set_num_threads(threads);
+  assert_ok(dn_set_threads(0));
   assert_int_equal(n1, n2);
   assert_true(last1 < first1); /* it trained */
   assert_true(first1 == first2 && last1 == last2);
@@ -71,25 +131,39 @@ static void same_on_1_and_2_threads(const char *optimizer) {
   free(w1);
   free(w2);
 }
-#endif
 
 static void test_adam(void **state) {
   (void)state;
-#ifdef _OPENMP
   same_on_1_and_2_threads("adam");
-#else
-  print_message("built without OpenMP: one thread only, nothing to compare\n");
-  skip();
-#endif
 }
 
 static void test_nadam(void **state) {
   (void)state;
-#ifdef _OPENMP
   same_on_1_and_2_threads("nadam"); /* its per-step product is computed once, not per thread */
-#else
-  skip();
-#endif
+}
+
+/* Predict on the W2 net: batches of 32 (32 x 512 x 512, threaded by columns) and of all 512 rows
+ * (the packed team), on 1 and 2 threads: the same bits. */
+static void test_predict(void **state) {
+  (void)state;
+  if (!threaded_build()) {
+    skip();
+    return;
+  }
+  fill();
+  dn_model *m = w2_net();
+  static float out[2][2][ROWS];
+  for (int t = 0; t < 2; t++) {
+    assert_ok(dn_set_threads(t + 1));
+    assert_ok(dn_predict(m, dn_tensor_2d(X, ROWS, IN), dn_tensor_2d(out[t][0], ROWS, 1)));
+    assert_ok(dn_model_predict(m, dn_tensor_2d(X, ROWS, IN), dn_tensor_2d(out[t][1], ROWS, 1),
+                               .batch_size = ROWS, .verbose = DN_VERBOSE_SILENT));
+  }
+  assert_ok(dn_set_threads(0));
+  assert_true(out[0][0][0] != out[0][0][1]); /* real outputs */
+  assert_memory_equal(out[0][0], out[1][0], sizeof out[0][0]);
+  assert_memory_equal(out[0][1], out[1][1], sizeof out[0][1]);
+  dn_model_free(m);
 }
 
 /* ---- two models in two threads ----------------------------------------------------------- */
@@ -280,8 +354,10 @@ static void test_last_error_per_thread(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_thread_count),
       cmocka_unit_test(test_adam),
       cmocka_unit_test(test_nadam),
+      cmocka_unit_test(test_predict),
       cmocka_unit_test(test_two_models_at_once),
       cmocka_unit_test(test_last_error_per_thread),
   };

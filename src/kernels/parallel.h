@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-/* Largest thread count the kernels may use (1 without OpenMP). */
+/* Largest thread count the kernels may use (1 without OpenMP): the count dn_set_threads set,
+ * else omp_get_max_threads(). The public dn_threads() returns it. */
 int dn_max_threads(void);
 
 /* Elementwise work over [0, n): fn(ctx, lo, hi) on contiguous parts, one per
