@@ -231,6 +231,23 @@ double dn_ex_mae(dn_model *model, dn_tensor x, dn_tensor y) {
   return sum / (double)rows;
 }
 
+bool dn_ex_report_int8(const char *program, dn_model *model, dn_tensor train_x, dn_tensor valid_x,
+                       dn_tensor valid_y, double fp32_mae, const char *unit) {
+  dn_model *q = dn_model_quantize(model, train_x);
+  if (q == NULL) {
+    dn_ex_fail(program, "quantizing the model to int8");
+    return false;
+  }
+  double int8_mae = dn_ex_mae(q, valid_x, valid_y);
+  dn_model_free(q);
+  if (isnan(int8_mae))
+    return false;
+  double drift = 100.0 * (int8_mae - fp32_mae) / fp32_mae;
+  printf("int8 model: validation MAE %.3f %s (fp32 %.3f; int8 %.2f %% %s)\n", int8_mae, unit,
+         fp32_mae, fabs(drift), drift > 0.0 ? "higher" : "lower");
+  return true;
+}
+
 double dn_ex_mean_baseline_mae(dn_tensor train_y, dn_tensor y) {
   size_t train_rows = dn_tensor_rows(train_y), rows = dn_tensor_rows(y);
   double mean = 0.0, sum = 0.0;

@@ -85,6 +85,13 @@ int dn_ex_fail(const char *program, const char *what);
  * double. Returns NaN (after dn_ex_fail's message) when prediction fails. */
 double dn_ex_mae(dn_model *model, dn_tensor x, dn_tensor y);
 
+/* Post-training int8 (dn_model_quantize, docs/int8.md): quantizes `model` calibrated on the
+ * training rows and prints the int8 model's validation MAE beside the fp32 one, `fp32_mae`, as
+ * "int8 model: validation MAE <x> <unit> (fp32 <y>; int8 <d> % higher|lower)". false after a
+ * message. */
+bool dn_ex_report_int8(const char *program, dn_model *model, dn_tensor train_x, dn_tensor valid_x,
+                       dn_tensor valid_y, double fp32_mae, const char *unit);
+
 /* MAE of always predicting the mean of train_y, on y (the "no model" baseline). */
 double dn_ex_mean_baseline_mae(dn_tensor train_y, dn_tensor y);
 

@@ -137,6 +137,11 @@ int main(int argc, char **argv) {
   printf("validation MAE: %.2f MPa (predicting the mean strength: %.2f MPa)\n", valid_mae,
          baseline);
 
+  /* The same model with int8 products (no Keras counterpart: post-training quantization,
+   * calibrated on the training rows), for small devices; docs/int8.md. */
+  if (!dn_ex_report_int8(PROGRAM, model, train.x, valid.x, valid.y, valid_mae, "MPa"))
+    goto done;
+
   /* 5. The learning curves, and the trained model. */
   const dn_plot_history_svg_options plot = {.history = history,
                                             .title = "Concrete: mean absolute error per epoch",

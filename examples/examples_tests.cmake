@@ -13,11 +13,11 @@ set(DN_EXAMPLE_DRIVER "${CMAKE_CURRENT_SOURCE_DIR}/run_example.cmake")
 set(DN_EXAMPLE_DATA "${DN_EXAMPLES_DATA_DIR}")
 
 # dn_example_test(NAME name PROGRAM prog [LABEL l] [TIMEOUT s] [EXPECT_RC n] [FIXTURE f]
-#                 [VALUE_REGEX re [MIN_VALUE x] [MAX_VALUE y]] ARGS ... EXPECT ... REJECT ...
+#                 [VALUE_REGEX re [MIN_VALUE x] [MAX_VALUE y]] [VALUE_REGEX2 ...] ARGS ... EXPECT ... REJECT ...
 #                 SVGS ... FILES ... NEED ... ENV ...)
 function(dn_example_test)
   cmake_parse_arguments(T ""
-                        "NAME;PROGRAM;LABEL;TIMEOUT;EXPECT_RC;FIXTURE;VALUE_REGEX;MIN_VALUE;MAX_VALUE"
+                        "NAME;PROGRAM;LABEL;TIMEOUT;EXPECT_RC;FIXTURE;VALUE_REGEX;MIN_VALUE;MAX_VALUE;VALUE_REGEX2;MIN_VALUE2;MAX_VALUE2"
                         "ARGS;EXPECT;REJECT;SVGS;FILES;NEED;ENV" ${ARGN})
   if(NOT T_LABEL)
     set(T_LABEL examples driver)
@@ -39,6 +39,8 @@ function(dn_example_test)
                    "-DDATA=${DN_EXAMPLE_DATA}" "-DEXPECT_RC=${T_EXPECT_RC}"
                    "-DFIXTURE=${T_FIXTURE}" "-DVALUE_REGEX=${T_VALUE_REGEX}"
                    "-DMIN_VALUE=${T_MIN_VALUE}" "-DMAX_VALUE=${T_MAX_VALUE}"
+                   "-DVALUE_REGEX2=${T_VALUE_REGEX2}" "-DMIN_VALUE2=${T_MIN_VALUE2}"
+                   "-DMAX_VALUE2=${T_MAX_VALUE2}"
                    ${defs} -P "${DN_EXAMPLE_DRIVER}")
   set_tests_properties(example_${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
                        SKIP_REGULAR_EXPRESSION "DN_SKIP:")
@@ -222,6 +224,9 @@ set_tests_properties(example_ionosphere_protocol_direct PROPERTIES LABELS exampl
 dn_example_test(NAME concrete_real PROGRAM concrete LABEL long TIMEOUT 300
   ARGS --seed 0 --out @OUT@
   VALUE_REGEX "validation MAE: (${DN_NUMBER}) MPa" MAX_VALUE 4.2 REJECT "SYNTHETIC"
+  # issue 17's int8 target: the quantized model's validation MAE within 1 % of the float one's
+  VALUE_REGEX2 "int8 model: validation MAE ${DN_NUMBER} MPa [(]fp32 ${DN_NUMBER}. int8 (${DN_NUMBER}) %"
+  MAX_VALUE2 1.0
   SVGS concrete_learning_curves.svg)
 dn_example_test(NAME red_wine_real PROGRAM red_wine LABEL long TIMEOUT 300
   ARGS --seed 0 --out @OUT@

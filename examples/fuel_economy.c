@@ -148,6 +148,11 @@ int main(int argc, char **argv) {
   double baseline = dn_ex_mean_baseline_mae(train.y, valid.y);
   printf("\nvalidation MAE: %.2f mpg (predicting the mean mpg: %.2f)\n", valid_mae, baseline);
 
+  /* The same model with int8 products (post-training quantization, calibrated on the training
+   * rows; docs/int8.md). */
+  if (!dn_ex_report_int8(PROGRAM, model, train.x, valid.x, valid.y, valid_mae, "mpg"))
+    goto done;
+
   /* 5. The learning curves. */
   const dn_plot_history_svg_options plot = {.history = history,
                                             .title = "Fuel economy: mean absolute error per epoch",

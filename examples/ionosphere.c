@@ -364,6 +364,20 @@ int main(int argc, char **argv) {
   printf("validation accuracy: %.4f (always guessing the majority class: %.4f)\n", valid_acc,
          majority_share(valid.y));
 
+  /* The same model with int8 products (post-training quantization, calibrated on the training
+   * rows; docs/int8.md). */
+  dn_model *q = dn_model_quantize(model, train.x);
+  if (q == NULL) {
+    dn_ex_fail(PROGRAM, "quantizing the model to int8");
+    goto done;
+  }
+  double int8_acc = accuracy(q, &valid);
+  dn_model_free(q);
+  if (isnan(int8_acc))
+    goto done;
+  printf("int8 model: validation accuracy %.4f (fp32 %.4f; %+d rows right)\n", int8_acc, valid_acc,
+         (int)lround((int8_acc - valid_acc) * (double)dn_tensor_rows(valid.y)));
+
   /* 5. The two learning-curve plots of the lesson. */
   const dn_plot_history_svg_options loss_plot = {.history = history,
                                                  .keys = (const char *[]){"loss", "val_loss", NULL},

@@ -123,6 +123,11 @@ int main(int argc, char **argv) {
   printf("\nvalidation MAE: %.3f quality points (predicting the mean quality: %.3f)\n", valid_mae,
          baseline);
 
+  /* The same model with int8 products (post-training quantization, calibrated on the training
+   * rows; docs/int8.md). */
+  if (!dn_ex_report_int8(PROGRAM, model, train.x, valid.x, valid.y, valid_mae, "quality points"))
+    goto done;
+
   /* 5. The learning curves. */
   const dn_plot_history_svg_options plot = {.history = history,
                                             .title = "Red wine: mean absolute error per epoch",

@@ -23,7 +23,7 @@ static void test_by_hand(void **state) {
   (void)state;
   dn_model *m = tiny_model();
   const float cal[] = {-1.27f, 0.0f, 0.0f, 2.54f};
-  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 2, 2));
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 2, 2), .min_inputs = 1);
   assert_non_null(q);
   /* layer 0: column 0 max 1.27 -> scale 0.01, q = 127, 50; column 1 max 1.0 -> scale 1/127,
    * q = round(-31.75) = -32, 127. Input range [-1.27, 2.54] -> scale 3.81 / 127 = 0.03, zero
@@ -45,6 +45,41 @@ static void test_by_hand(void **state) {
   float y[1];
   assert_int_equal(dn_predict(q, dn_tensor_2d(x, 1, 2), dn_tensor_2d(y, 1, 1)), DN_OK);
   assert_close(y[0], 0.4314583, 2e-6, 0.0);
+  dn_model_free(q);
+  dn_model_free(m);
+}
+
+/* BatchNormalization (then a Dropout) before a Dense layer is folded into it: BN y = a x + c with
+ * a = gamma / sqrt(var + eps), c = beta - mean a; gamma (2, 1), beta (0.5, -1), mean (1, 0),
+ * var (3, 0.999), eps 0.001: a = (2 / sqrt(3.001) = 1.1545081, 1), c = (-0.6545081, -1). Dense
+ * kernel (1, 2), bias 0.25 -> W' = (1.1545081, 2), b' = 0.25 - 0.6545081 - 2 = -2.4045081;
+ * kernel scale 2 / 127, q = round(73.31) = 73, 127. The input is the BN's: calibrated on
+ * [-1, 2.54] -> scale 3.54 / 127, zero point round(35.88) = 36. */
+static void test_batch_norm_folded(void **state) {
+  (void)state;
+  dn_model *m = dn_sequential(dn_batch_normalization(.input_dim = 2), dn_dropout(0.5), dn_dense(1));
+  const float w[] = {2, 1, 0.5f, -1, 1, 0, 3, 0.999f, 1, 2, 0.25f};
+  assert_int_equal(dn_model_set_weights(m, w, 11), DN_OK);
+  const float cal[] = {-1.0f, 0.0f, 0.0f, 2.54f};
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 2, 2), .min_inputs = 1);
+  assert_non_null(q);
+  assert_int_equal(dn_model_layer_count(q), 2);
+  assert_string_equal(dn_layer_type(dn_model_layer(q, 0)), "Dropout");
+  assert_string_equal(dn_layer_type(dn_model_layer(q, 1)), "QuantizedDense");
+  const float expect[] = {73, 127, -2.4045081f, 2.0f / 127, 3.54f / 127, 36};
+  float got[6];
+  assert_int_equal(dn_model_count_params(q), 6);
+  assert_int_equal(dn_model_get_weights(q, got, 6), DN_OK);
+  assert_close_array(got, expect, 6, 0.0, 1e-6);
+  /* x = (0.3, 0.6): q = round(10.76) = 11, round(21.53) = 22 (after the zero point);
+   * 11 * 73 + 22 * 127 = 3597 -> 3597 * (3.54 / 127) * (2 / 127) - 2.4045081 = -0.8255659
+   * (the float model: -0.8581557). */
+  const float x[] = {0.3f, 0.6f};
+  float y[1];
+  assert_int_equal(dn_predict(q, dn_tensor_2d(x, 1, 2), dn_tensor_2d(y, 1, 1)), DN_OK);
+  assert_close(y[0], -0.8255659, 2e-6, 0.0);
+  assert_int_equal(dn_predict(m, dn_tensor_2d(x, 1, 2), dn_tensor_2d(y, 1, 1)), DN_OK);
+  assert_close(y[0], -0.8581557, 2e-6, 0.0);
   dn_model_free(q);
   dn_model_free(m);
 }
@@ -107,7 +142,7 @@ static void test_random_close(void **state) {
   (void)state;
   dn_model *m = random_net();
   float *cal = random_rows(512, 8, 1), *x = random_rows(300, 8, 2);
-  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 512, 8));
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 512, 8), .min_inputs = 1);
   assert_non_null(q);
   float yf[300], yq[300], yb[300];
   assert_int_equal(dn_predict(m, dn_tensor_2d(x, 300, 8), dn_tensor_2d(yf, 300, 1)), DN_OK);
@@ -149,13 +184,50 @@ static void test_random_close(void **state) {
   dn_model_free(m);
 }
 
+/* The default min_inputs: the 8-input first layer stays a float Dense layer with the model's
+ * own weights, the 64-input ones become QuantizedDense; the first layer's output is then the
+ * float model's bit for bit. */
+static void test_narrow_layer_stays_float(void **state) {
+  (void)state;
+  dn_model *m = random_net();
+  float *cal = random_rows(512, 8, 1), *x = random_rows(50, 8, 3);
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 512, 8));
+  assert_non_null(q);
+  assert_string_equal(dn_layer_type(dn_model_layer(q, 0)), "Dense");
+  for (size_t i = 1; i < 4; i++)
+    assert_string_equal(dn_layer_type(dn_model_layer(q, i)), "QuantizedDense");
+  size_t n0 = dn_layer_count_params(dn_model_layer(m, 0));
+  assert_int_equal(dn_layer_count_params(dn_model_layer(q, 0)), n0);
+  float *wm = malloc(dn_model_count_params(m) * sizeof *wm);
+  float *wq = malloc(dn_model_count_params(q) * sizeof *wq);
+  dn_model_get_weights(m, wm, dn_model_count_params(m));
+  dn_model_get_weights(q, wq, dn_model_count_params(q));
+  assert_memory_equal(wm, wq, n0 * sizeof *wm); /* the first layer's weights come first */
+  /* the float model cut after its first layer against the quantized one cut the same way */
+  dn_model *mf = dn_model_copy(m), *qf = dn_model_copy(q);
+  assert_true(mf != NULL && qf != NULL);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(dn_model_pop(mf), DN_OK);
+    assert_int_equal(dn_model_pop(qf), DN_OK);
+  }
+  float ym[50 * 64], yq[50 * 64];
+  assert_int_equal(dn_predict(mf, dn_tensor_2d(x, 50, 8), dn_tensor_2d(ym, 50, 64)), DN_OK);
+  assert_int_equal(dn_predict(qf, dn_tensor_2d(x, 50, 8), dn_tensor_2d(yq, 50, 64)), DN_OK);
+  assert_memory_equal(ym, yq, sizeof ym);
+  free(wm), free(wq), free(cal), free(x);
+  dn_model_free(mf);
+  dn_model_free(qf);
+  dn_model_free(q);
+  dn_model_free(m);
+}
+
 static void test_refused(void **state) {
   (void)state;
   dn_model *m = tiny_model();
   const float cal[] = {-1.27f, 0.0f, 0.0f, 2.54f}, bad[] = {NAN, 0.0f};
   float w[9], y[2];
   dn_model_get_weights(m, w, 9);
-  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 2, 2));
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 2, 2), .min_inputs = 1);
   assert_non_null(q);
   assert_status_msg(dn_compile(q, .optimizer = "adam", .loss = "mse"), DN_ERR_STATE, "quantized");
   assert_status_msg(dn_model_forward(q, dn_tensor_2d(cal, 2, 2), true, dn_tensor_2d(y, 2, 1)),
@@ -163,7 +235,7 @@ static void test_refused(void **state) {
   assert_int_equal(dn_model_forward(q, dn_tensor_2d(cal, 2, 2), false, dn_tensor_2d(y, 2, 1)),
                    DN_OK);
   assert_status_msg(dn_model_backward(q, dn_tensor_2d(y, 2, 1)), DN_ERR_STATE, "quantized");
-  assert_null(dn_model_quantize(q, dn_tensor_2d(cal, 2, 2)));
+  assert_null(dn_model_quantize(q, dn_tensor_2d(cal, 2, 2), .min_inputs = 1));
   assert_int_equal(dn_last_status(), DN_ERR_STATE);
   assert_null(dn_model_quantize(m, dn_tensor_2d(cal, 1, 4)));
   assert_int_equal(dn_last_status(), DN_ERR_SHAPE);
@@ -171,6 +243,9 @@ static void test_refused(void **state) {
   assert_int_equal(dn_last_status(), DN_ERR_NUMERIC);
   assert_null(dn_model_quantize(NULL, dn_tensor_2d(cal, 2, 2)));
   assert_int_equal(dn_last_status(), DN_ERR_ARG);
+  /* the default min_inputs (32) leaves this 2-input net nothing to quantize */
+  assert_null(dn_model_quantize(m, dn_tensor_2d(cal, 2, 2)));
+  assert_status_msg(dn_last_status(), DN_ERR_ARG, "no Dense layer has 32 or more inputs");
   dn_model *unbuilt = dn_sequential(dn_dense(1));
   assert_null(dn_model_quantize(unbuilt, dn_tensor_2d(cal, 2, 2)));
   assert_int_equal(dn_last_status(), DN_ERR_STATE);
@@ -184,10 +259,9 @@ static void test_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_by_hand),
-      cmocka_unit_test(test_avx2_equals_portable),
-      cmocka_unit_test(test_random_close),
-      cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_by_hand),           cmocka_unit_test(test_narrow_layer_stays_float),
+      cmocka_unit_test(test_batch_norm_folded), cmocka_unit_test(test_avx2_equals_portable),
+      cmocka_unit_test(test_random_close),      cmocka_unit_test(test_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

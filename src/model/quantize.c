@@ -50,10 +50,11 @@ static dn_status calibrate(dn_model *model, const dn_matrix *x, float *lo, float
   return st;
 }
 
-/* The QuantizedDense weights of Dense layer `l` into `q` (built for the same shapes). */
-static void quantize_dense(const dn_layer *l, dn_layer *q, bool use_bias, float lo, float hi) {
+/* The QuantizedDense weights into `q` from a float kernel W (I x O, of Dense layer `l`'s shape)
+ * and bias (NULL: none; q has one when use_bias). */
+static void quantize_dense(const dn_layer *l, const float *W, const float *bias, dn_layer *q,
+                           bool use_bias, float lo, float hi) {
   size_t I = l->input_dim, O = l->output_dim;
-  const float *W = l->params;
   float *P = q->params, *scale = P + I * O + (use_bias ? O : 0);
   for (size_t o = 0; o < O; o++) {
     float m = 0.0f;
@@ -63,9 +64,34 @@ static void quantize_dense(const dn_layer *l, dn_layer *q, bool use_bias, float 
     for (size_t k = 0; k < I; k++)
       P[k * O + o] = nearbyintf(W[k * O + o] / scale[o]);
   }
-  if (use_bias)
-    memcpy(P + I * O, W + I * O, O * sizeof(float));
+  for (size_t o = 0; use_bias && o < O; o++)
+    P[I * O + o] = bias != NULL ? bias[o] : 0.0f;
   dn_qdense_input_range(lo, hi, &scale[O], &scale[O + 1]);
+}
+
+/* BatchNormalization `bn` (inference: y = a x + c per feature, a = gamma / sqrt(var + eps),
+ * c = beta - mean a) folded into the Dense layer `l` after it: W' = diag(a) W and
+ * b' = b + c W, in double, into W (I x O) and bias (O). */
+static void fold_batch_norm(const dn_layer *bn, const dn_layer *l, bool use_bias, float *W,
+                            float *bias) {
+  size_t I = l->input_dim, O = l->output_dim;
+  dn_layer_config c = {0};
+  dn_layer_get_config(bn, &c);
+  const float *p = bn->params, *gamma = c.scale ? p : NULL;
+  const float *beta = c.center ? p + (c.scale ? I : 0) : NULL;
+  const float *mean = p + (c.scale ? I : 0) + (c.center ? I : 0), *var = mean + I;
+  for (size_t o = 0; o < O; o++)
+    bias[o] = use_bias ? l->params[I * O + o] : 0.0f;
+  for (size_t o = 0; o < O; o++) {
+    double b = bias[o];
+    for (size_t k = 0; k < I; k++) {
+      double a = (gamma ? gamma[k] : 1.0) / sqrt((double)var[k] + c.epsilon);
+      double shift = (beta ? beta[k] : 0.0) - (double)mean[k] * a;
+      W[k * O + o] = (float)(a * l->params[k * O + o]);
+      b += shift * l->params[k * O + o];
+    }
+    bias[o] = (float)b;
+  }
 }
 
 dn_model *dn_model_quantize_with(dn_quantize_options o) {
@@ -97,16 +123,46 @@ dn_model *dn_model_quantize_with(dn_quantize_options o) {
                    "%s: the input of layer '%s' takes non-finite values on the calibration rows "
                    "(min %g, max %g)",
                    fn, model->layers[i]->name, (double)lo[i], (double)hi[i]);
-  dn_model *q = st == DN_OK ? dn_model_new() : NULL;
-  const dn_layer_ops *dense = dn_layer_kind("Dense");
+  /* What becomes of each layer: a Dense layer with at least min_inputs inputs becomes int8, a
+   * BatchNormalization right before one (Dropout layers between) is folded into it, the others
+   * are copied. */
+  enum { COPY, INT8, FOLDED };
+  size_t min_inputs = o.min_inputs > 0 ? o.min_inputs : DN_QUANTIZE_MIN_INPUTS, n_int8 = 0;
+  const dn_layer_ops *dense = dn_layer_kind("Dense"), *bn = dn_layer_kind("BatchNormalization");
+  const dn_layer_ops *dropout = dn_layer_kind("Dropout");
+  int *fate = st == DN_OK ? dn_calloc(L, sizeof *fate) : NULL;
+  size_t *fold_from = fate != NULL ? dn_calloc(L, sizeof *fold_from) : NULL;
+  for (size_t i = 0; fold_from != NULL && i < L; i++) {
+    const dn_layer *l = model->layers[i];
+    if (l->ops != dense || l->input_dim < min_inputs)
+      continue;
+    fate[i] = INT8;
+    fold_from[i] = L; /* none */
+    n_int8++;
+    size_t j = i;
+    while (j > 0 && model->layers[j - 1]->ops == dropout)
+      j--;
+    if (j > 0 && model->layers[j - 1]->ops == bn) {
+      fate[j - 1] = FOLDED;
+      fold_from[i] = j - 1;
+    }
+  }
+  if (fold_from != NULL && n_int8 == 0)
+    dn_fail(DN_ERR_ARG,
+            "%s: no Dense layer has %zu or more inputs (min_inputs), so none would be quantized "
+            "(min_inputs = 1 quantizes every Dense layer)",
+            fn, min_inputs);
+  dn_model *q = fold_from != NULL && n_int8 > 0 ? dn_model_new() : NULL;
   for (size_t i = 0; q != NULL && i < L; i++) {
     const dn_layer *l = model->layers[i];
-    size_t in = i == 0 ? model->input_dim : 0;
-    dn_layer *nl;
-    if (l->ops == dense) {
+    size_t in = dn_model_layer_count(q) == 0 ? model->input_dim : 0;
+    dn_layer *nl = NULL;
+    if (fate[i] == FOLDED)
+      continue;
+    if (fate[i] == INT8) {
       dn_layer_config c = {0};
       dn_layer_get_config(l, &c);
-      nl = dn_qdense_new(l->name, c.units, c.activation, c.use_bias, in);
+      nl = dn_qdense_new(l->name, c.units, c.activation, c.use_bias || fold_from[i] < L, in);
     } else {
       nl = dn_layer_clone(l);
     }
@@ -119,17 +175,36 @@ dn_model *dn_model_quantize_with(dn_quantize_options o) {
     dn_model_free(q);
     q = NULL;
   }
-  for (size_t i = 0; q != NULL && i < L; i++) {
+  for (size_t i = 0, qi = 0; q != NULL && i < L; i++) {
     const dn_layer *l = model->layers[i];
-    dn_layer *nl = q->layers[i];
-    if (l->ops == dense) {
-      dn_layer_config c = {0};
-      dn_layer_get_config(l, &c);
-      quantize_dense(l, nl, c.use_bias, lo[i], hi[i]);
-    } else {
+    if (fate[i] == FOLDED)
+      continue;
+    dn_layer *nl = q->layers[qi++];
+    if (fate[i] == COPY) {
       memcpy(nl->params, l->params, l->n_params * sizeof(float));
+      continue;
     }
+    dn_layer_config c = {0};
+    dn_layer_get_config(l, &c);
+    size_t I = l->input_dim, O = l->output_dim;
+    if (fold_from[i] == L) {
+      quantize_dense(l, l->params, c.use_bias ? l->params + I * O : NULL, nl, c.use_bias, lo[i],
+                     hi[i]);
+      continue;
+    }
+    /* the folded Dense layer's input is the BatchNormalization's */
+    float *W = dn_alloc((I * O + O) * sizeof *W);
+    if (W == NULL) {
+      dn_model_free(q);
+      q = NULL;
+      break;
+    }
+    fold_batch_norm(model->layers[fold_from[i]], l, c.use_bias, W, W + I * O);
+    quantize_dense(l, W, W + I * O, nl, true, lo[fold_from[i]], hi[fold_from[i]]);
+    dn_free(W);
   }
+  dn_free(fate);
+  dn_free(fold_from);
   dn_free(lo);
   if (q != NULL) {
     q->seed = model->seed;
