@@ -628,7 +628,7 @@ typedef struct dn_quantize_options {
   /* Dense layers with fewer inputs stay float (0: DN_QUANTIZE_MIN_INPUTS; 1: every Dense layer).
    * A narrow layer costs little either way, and its few rounded inputs do not average out: on the
    * concrete lesson the 8-input first layer in int8 made the validation MAE 5.4 % worse, in
-   * float 0.X % (docs/int8.md). */
+   * float 0.23 % (docs/int8.md). */
   size_t min_inputs;
 } dn_quantize_options;
 dn_model *dn_model_quantize_with(dn_quantize_options options);
