@@ -221,6 +221,31 @@ static void test_narrow_layer_stays_float(void **state) {
   dn_model_free(m);
 }
 
+/* The int8 forward split over two threads (300 rows x 64 x 64: above the threading threshold)
+ * gives the one-thread bits. */
+static void test_threads_same_bits(void **state) {
+  (void)state;
+  assert_int_equal(dn_set_threads(2), DN_OK);
+  if (dn_threads() < 2) {
+    assert_int_equal(dn_set_threads(0), DN_OK);
+    print_message("serial build: one thread, nothing to compare\n");
+    skip();
+  }
+  dn_model *m = random_net();
+  float *cal = random_rows(512, 8, 1), *x = random_rows(300, 8, 4);
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 512, 8), .min_inputs = 1);
+  assert_non_null(q);
+  float y2[300], y1[300];
+  assert_int_equal(dn_predict(q, dn_tensor_2d(x, 300, 8), dn_tensor_2d(y2, 300, 1)), DN_OK);
+  assert_int_equal(dn_set_threads(1), DN_OK);
+  assert_int_equal(dn_predict(q, dn_tensor_2d(x, 300, 8), dn_tensor_2d(y1, 300, 1)), DN_OK);
+  assert_int_equal(dn_set_threads(0), DN_OK);
+  assert_memory_equal(y1, y2, sizeof y1);
+  free(cal), free(x);
+  dn_model_free(q);
+  dn_model_free(m);
+}
+
 static void test_refused(void **state) {
   (void)state;
   dn_model *m = tiny_model();
@@ -259,9 +284,13 @@ static void test_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_by_hand),           cmocka_unit_test(test_narrow_layer_stays_float),
-      cmocka_unit_test(test_batch_norm_folded), cmocka_unit_test(test_avx2_equals_portable),
-      cmocka_unit_test(test_random_close),      cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_by_hand),
+      cmocka_unit_test(test_narrow_layer_stays_float),
+      cmocka_unit_test(test_batch_norm_folded),
+      cmocka_unit_test(test_threads_same_bits),
+      cmocka_unit_test(test_avx2_equals_portable),
+      cmocka_unit_test(test_random_close),
+      cmocka_unit_test(test_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "kernels/parallel.h"
 #include "kernels/qgemm.h"
 #include "layers/activation.h"
 
@@ -154,6 +155,40 @@ static void pack(dn_layer *layer) {
   d->packed_version = layer->weights_version != NULL ? *layer->weights_version : 0;
 }
 
+/* Rows [lo, hi) of a forward: quantize the input, the int8 product, scale, bias and relu. Rows
+ * are independent, so any split over threads gives the same bits. */
+typedef struct {
+  const qdense *d;
+  const float *X, *bias;
+  float *Z;
+  size_t I, O, Kp, Op;
+} qrows_job;
+
+static void qrows(void *ctx, size_t lo, size_t hi) {
+  const qrows_job *j = ctx;
+  const qdense *d = j->d;
+  float inv = d->inv_scale, zp = (float)d->zero_point;
+  for (size_t n = lo; n < hi; n++) {
+    const float *xr = j->X + n * j->I;
+    uint8_t *q = d->qx + n * j->Kp;
+    for (size_t k = 0; k < j->I; k++)
+      q[k] = (uint8_t)clamp_round(xr[k] * inv + zp, 0, 127);
+  }
+  dn_qgemm(d->acc + lo * j->Op, d->qx + lo * j->Kp, d->wp, hi - lo, j->Kp, j->Op);
+  for (size_t n = lo; n < hi; n++) {
+    const int32_t *a = d->acc + n * j->Op;
+    float *zr = j->Z + n * j->O;
+    for (size_t o = 0; o < j->O; o++) {
+      float v = (float)(a[o] - d->zero_point * d->colsum[o]) * d->mult[o];
+      if (j->bias != NULL)
+        v += j->bias[o];
+      if (d->relu && !(v > 0.0f))
+        v = v != v ? v : 0.0f;
+      zr[o] = v;
+    }
+  }
+}
+
 static void qdense_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix *x, bool training,
                            dn_rng *rng) {
   (void)training;
@@ -161,32 +196,22 @@ static void qdense_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix 
   DN_LAYER_ASSERT_FORWARD(layer, y, x);
   qdense *d = impl_of(layer);
   size_t N = x->rows, I = x->cols, O = y->cols;
-  size_t Kp = dn_qgemm_kpad(I), Op = dn_qgemm_opad(O);
   if (!d->packed || d->packed_from != layer->params ||
       d->packed_version != (layer->weights_version != NULL ? *layer->weights_version : 0))
     pack(layer);
-  float inv = d->inv_scale, zp = (float)d->zero_point;
-  for (size_t n = 0; n < N; n++) {
-    const float *xr = x->data + n * I;
-    uint8_t *q = d->qx + n * Kp;
-    for (size_t k = 0; k < I; k++)
-      q[k] = (uint8_t)clamp_round(xr[k] * inv + zp, 0, 127);
-  }
-  dn_qgemm(d->acc, d->qx, d->wp, N, Kp, Op);
-  const float *bias = d->use_bias ? layer->params + I * O : NULL;
-  float *Z = d->z != NULL ? d->z : y->data;
-  for (size_t n = 0; n < N; n++) {
-    const int32_t *a = d->acc + n * Op;
-    float *zr = Z + n * O;
-    for (size_t o = 0; o < O; o++) {
-      float v = (float)(a[o] - d->zero_point * d->colsum[o]) * d->mult[o];
-      if (bias != NULL)
-        v += bias[o];
-      if (d->relu && !(v > 0.0f))
-        v = v != v ? v : 0.0f;
-      zr[o] = v;
-    }
-  }
+  qrows_job job = {d,
+                   x->data,
+                   d->use_bias ? layer->params + I * O : NULL,
+                   d->z != NULL ? d->z : y->data,
+                   I,
+                   O,
+                   dn_qgemm_kpad(I),
+                   dn_qgemm_opad(O)};
+  /* Threads for products of a million multiply-adds or more, 16 rows at least each. */
+  if ((double)N * job.Kp * job.Op >= 1048576.0)
+    dn_parallel_ranges(N, 16, qrows, &job);
+  else
+    qrows(&job, 0, N);
   if (d->z != NULL)
     d->act->forward(y->data, d->z, N, O);
 }
