@@ -84,6 +84,42 @@ static void test_batch_norm_folded(void **state) {
   dn_model_free(m);
 }
 
+/* The input quantization of a QuantizedDense layer set to scale 1, zero point 0 with an identity
+ * kernel (scale 1, no bias): y[k] = clamp(round(x[k]), 0, 127), ties to even, NaN -> 0. 20
+ * inputs: 16 take the vector path (SSE2), the last 4 the scalar one; each value is tried in
+ * both. */
+static void test_input_rounding(void **state) {
+  (void)state;
+  enum { W = 20 };
+  dn_model *m = dn_sequential(dn_dense(W, .input_dim = W));
+  float cal[W] = {0}, w[W * W + 2 * W + 2] = {0};
+  cal[0] = 1.0f;
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 1, W), .min_inputs = 1);
+  assert_non_null(q);
+  assert_int_equal(dn_model_count_params(q), W * W + 2 * W + 2);
+  for (size_t k = 0; k < W; k++) {
+    w[k * W + k] = 1.0f;     /* kernel: identity */
+    w[W * W + W + k] = 1.0f; /* kernel_scale (after the zero bias) */
+  }
+  w[W * W + 2 * W] = 1.0f; /* input scale 1, zero point 0 */
+  assert_int_equal(dn_model_set_weights(q, w, W * W + 2 * W + 2), DN_OK);
+  const float v[] = {0.5f,  1.5f,  2.5f,  -3.0f, 126.5f,   127.5f,    1e9f, NAN,
+                     3.49f, 64.5f, -0.5f, 0.0f,  INFINITY, -INFINITY, 7.5f, 99.51f};
+  const float want[] = {0, 2, 2, 0, 126, 127, 127, 0, 3, 64, 0, 0, 127, 0, 8, 100};
+  for (size_t shift = 0; shift < 16; shift += 4) {
+    float x[W], y[W];
+    for (size_t k = 0; k < W; k++)
+      x[k] = v[(k + shift) % 16];
+    assert_int_equal(dn_predict(q, dn_tensor_2d(x, 1, W), dn_tensor_2d(y, 1, W)), DN_OK);
+    for (size_t k = 0; k < W; k++)
+      if (y[k] != want[(k + shift) % 16])
+        fail_msg("input %zu = %g: quantized to %g, want %g", k, (double)x[k], (double)y[k],
+                 (double)want[(k + shift) % 16]);
+  }
+  dn_model_free(q);
+  dn_model_free(m);
+}
+
 static uint32_t lcg(uint32_t *s) {
   *s = *s * 1664525u + 1013904223u;
   return *s >> 8;
@@ -284,13 +320,10 @@ static void test_refused(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_by_hand),
-      cmocka_unit_test(test_narrow_layer_stays_float),
-      cmocka_unit_test(test_batch_norm_folded),
-      cmocka_unit_test(test_threads_same_bits),
-      cmocka_unit_test(test_avx2_equals_portable),
-      cmocka_unit_test(test_random_close),
-      cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_by_hand),           cmocka_unit_test(test_narrow_layer_stays_float),
+      cmocka_unit_test(test_batch_norm_folded), cmocka_unit_test(test_input_rounding),
+      cmocka_unit_test(test_threads_same_bits), cmocka_unit_test(test_avx2_equals_portable),
+      cmocka_unit_test(test_random_close),      cmocka_unit_test(test_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "core/alloc.h"
 #include "core/status.h"
 #include "kernels/parallel.h"
@@ -155,6 +159,29 @@ static void pack(dn_layer *layer) {
   d->packed_version = layer->weights_version != NULL ? *layer->weights_version : 0;
 }
 
+/* q[k] = clamp_round(x[k] * inv + zp, 0, 127) for k < I. With SSE2 four at a time: max with 0
+ * turns NaN into 0 as clamp_round does (maxps returns its second operand then), and cvtps2dq
+ * rounds to nearest, ties to even, as nearbyintf in the default rounding mode. */
+static void quantize_row(uint8_t *restrict q, const float *restrict x, size_t I, float inv,
+                         float zp) {
+  size_t k = 0;
+#ifdef __SSE2__
+  const __m128 vinv = _mm_set1_ps(inv), vzp = _mm_set1_ps(zp), lo = _mm_setzero_ps();
+  const __m128 hi = _mm_set1_ps(127.0f);
+  for (; k + 16 <= I; k += 16) {
+    __m128i r[4];
+    for (int i = 0; i < 4; i++) {
+      __m128 v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x + k + 4 * i), vinv), vzp);
+      r[i] = _mm_cvtps_epi32(_mm_min_ps(_mm_max_ps(v, lo), hi));
+    }
+    __m128i w = _mm_packus_epi16(_mm_packs_epi32(r[0], r[1]), _mm_packs_epi32(r[2], r[3]));
+    _mm_storeu_si128((__m128i *)(q + k), w);
+  }
+#endif
+  for (; k < I; k++)
+    q[k] = (uint8_t)clamp_round(x[k] * inv + zp, 0, 127);
+}
+
 /* Rows [lo, hi) of a forward: quantize the input, the int8 product, scale, bias and relu. Rows
  * are independent, so any split over threads gives the same bits. */
 typedef struct {
@@ -168,12 +195,9 @@ static void qrows(void *ctx, size_t lo, size_t hi) {
   const qrows_job *j = ctx;
   const qdense *d = j->d;
   float inv = d->inv_scale, zp = (float)d->zero_point;
-  for (size_t n = lo; n < hi; n++) {
-    const float *xr = j->X + n * j->I;
-    uint8_t *q = d->qx + n * j->Kp;
-    for (size_t k = 0; k < j->I; k++)
-      q[k] = (uint8_t)clamp_round(xr[k] * inv + zp, 0, 127);
-  }
+  const size_t I = j->I;
+  for (size_t n = lo; n < hi; n++)
+    quantize_row(d->qx + n * j->Kp, j->X + n * I, I, inv, zp);
   dn_qgemm(d->acc + lo * j->Op, d->qx + lo * j->Kp, d->wp, hi - lo, j->Kp, j->Op);
   for (size_t n = lo; n < hi; n++) {
     const int32_t *a = d->acc + n * j->Op;
