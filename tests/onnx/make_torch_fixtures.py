@@ -2,7 +2,8 @@
 """make_torch_fixtures.py DIR -- MLPs (nn.Sequential of Linear and activation modules, in eval
 mode) exported by torch.onnx.export at opsets 13 and 17, with Linear lowered both ways: Gemm
 (nn.Linear on a 2-D input) and MatMul + Add (the same weights applied as x @ W^T + b). Writes
-DIR/<name>.onnx, the input DIR/<name>.x and torch's output DIR/<name>.y (computed in float64, rounded) (float32, row-major) and
+DIR/<name>.onnx, the input DIR/<name>.x, torch's output DIR/<name>.y (computed in float64, rounded)
+and DIR/<name>.y32 (torch's float32 forward) (float32, row-major) and
 DIR/manifest.txt ("name in out rows" per line), which `test_onnx torch` reads."""
 import copy
 import os
@@ -76,11 +77,13 @@ for name, acts in stacks().items():
                 # reference closest to the exact function, so the comparison measures the import,
                 # not torch's float32 rounding of tanh/expm1 (docs/onnx.md).
                 y = copy.deepcopy(net).double()(x.double())
+                y32 = net(x)  # torch's own float32 prediction: reported beside, not held to 1e-6
             torch.onnx.export(net, (x,), f"{out_dir}/{tag}.onnx", opset_version=opset,
                               input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
             x.numpy().astype("float32").tofile(f"{out_dir}/{tag}.x")
             y.numpy().astype("float32").tofile(f"{out_dir}/{tag}.y")
+            y32.numpy().astype("float32").tofile(f"{out_dir}/{tag}.y32")
             manifest.append(f"{tag} 5 3 200")
 with open(f"{out_dir}/manifest.txt", "w") as f:
     f.write("\n".join(manifest) + "\n")

@@ -359,8 +359,25 @@ static void test_torch(void **state) {
         }
       }
     }
-    printf("-- torch %-40s row-relative %.2e  elementwise %.2e (at %zu: %.9g vs torch %.9g)\n",
-           name, row_worst, worst, at, (double)got[at], (double)want[at]);
+    /* torch's own float32 forward, reported: two float32 evaluations differ by both roundings
+     * (docs/onnx.md), so the bound is held against the float64 reference above. */
+    snprintf(path, sizeof path, "%s/%s.y32", dir, name);
+    float *want32 = read_bin(path, rows * out);
+    double row_worst32 = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+      double scale = 0.0;
+      for (size_t j = 0; j < out; j++)
+        scale = fmax(scale, fabs((double)want32[r * out + j]));
+      for (size_t j = 0; j < out; j++) {
+        double d = fabs((double)got[r * out + j] - (double)want32[r * out + j]);
+        if (d > 0.0 && d / scale > row_worst32)
+          row_worst32 = d / scale;
+      }
+    }
+    free(want32);
+    printf("-- torch %-40s row-relative %.2e  elementwise %.2e (at %zu: %.9g vs torch %.9g); "
+           "REPORT against torch's float32 forward: row-relative %.2e\n",
+           name, row_worst, worst, at, (double)got[at], (double)want[at], row_worst32);
     assert_true(row_worst <= REL_TOL);
     free(x);
     free(want);
