@@ -312,6 +312,22 @@ static void test_roundtrip(void **state) {
 
 /* ---- torch fixtures ------------------------------------------------------------------------ */
 
+/* The largest |got - want| / (largest |want| of the row) over rows x out values. */
+static double row_relative(const float *got, const float *want, size_t rows, size_t out) {
+  double worst = 0.0;
+  for (size_t r = 0; r < rows; r++) {
+    double scale = 0.0;
+    for (size_t j = 0; j < out; j++)
+      scale = fmax(scale, fabs((double)want[r * out + j]));
+    for (size_t j = 0; j < out; j++) {
+      double d = fabs((double)got[r * out + j] - (double)want[r * out + j]);
+      if (d > 0.0 && d / scale > worst)
+        worst = d / scale;
+    }
+  }
+  return worst;
+}
+
 static void test_torch(void **state) {
   (void)state;
   const char *dir = getenv("DN_ONNX_TORCH_FIXTURES");
@@ -342,38 +358,18 @@ static void test_torch(void **state) {
     assert_int_equal(dn_predict(m, dn_tensor_2d(x, rows, in), dn_tensor_2d(got, rows, out)), DN_OK);
     /* Row-relative: |a - b| / (largest |torch| of the row), as ort_compare.js; the
      * elementwise |a - b| / max(|a|, |b|) printed beside it. */
-    double worst = 0.0, row_worst = 0.0;
+    double worst = 0.0, row_worst = row_relative(got, want, rows, out);
     size_t at = 0;
-    for (size_t r = 0; r < rows; r++) {
-      double scale = 0.0;
-      for (size_t j = 0; j < out; j++)
-        scale = fmax(scale, fabs((double)want[r * out + j]));
-      for (size_t j = 0; j < out; j++) {
-        size_t i = r * out + j;
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (d > 0.0 && d / scale > row_worst)
-          row_worst = d / scale;
-        if (rel_diff(got[i], want[i]) > worst) {
-          worst = rel_diff(got[i], want[i]);
-          at = i;
-        }
+    for (size_t i = 0; i < rows * out; i++)
+      if (rel_diff(got[i], want[i]) > worst) {
+        worst = rel_diff(got[i], want[i]);
+        at = i;
       }
-    }
     /* torch's own float32 forward, reported: two float32 evaluations differ by both roundings
      * (docs/onnx.md), so the bound is held against the float64 reference above. */
     snprintf(path, sizeof path, "%s/%s.y32", dir, name);
     float *want32 = read_bin(path, rows * out);
-    double row_worst32 = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-      double scale = 0.0;
-      for (size_t j = 0; j < out; j++)
-        scale = fmax(scale, fabs((double)want32[r * out + j]));
-      for (size_t j = 0; j < out; j++) {
-        double d = fabs((double)got[r * out + j] - (double)want32[r * out + j]);
-        if (d > 0.0 && d / scale > row_worst32)
-          row_worst32 = d / scale;
-      }
-    }
+    double row_worst32 = row_relative(got, want32, rows, out);
     free(want32);
     printf("-- torch %-40s row-relative %.2e  elementwise %.2e (at %zu: %.9g vs torch %.9g); "
            "REPORT against torch's float32 forward: row-relative %.2e\n",
