@@ -611,8 +611,10 @@ dn_model *dn_model_copy(const dn_model *model);
  * zero point, from the min and max that input takes over the rows of x (the calibration rows: give
  * training rows), its sums exact in int32, its bias, scale and activation applied in float after
  * them; the output is float. Other layers (Normalization, BatchNormalization, Activation, Dropout)
- * are copied and run in float. The quantized model predicts through dn_predict, dn_predict_on_batch
- * and dn_model_forward (training false), saves and loads with dn_model_save and dn_model_load (its
+ * are copied and run in float, except a BatchNormalization right before a quantized layer
+ * (Dropout layers may stand between): it is folded into that layer's kernel and bias. The
+ * quantized model predicts through dn_predict, dn_predict_on_batch and dn_model_forward (training
+ * false), saves and loads with dn_model_save and dn_model_load (its
  * weights, all non-trainable, are per QuantizedDense layer: kernel (the int8 values as floats),
  * bias, kernel_scale, input_quantization = {scale, zero point}); dn_compile, and so every
  * training call, refuses it with DN_ERR_STATE. `model` is not changed (its workspace may grow,
