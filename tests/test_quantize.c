@@ -120,6 +120,40 @@ static void test_input_rounding(void **state) {
   dn_model_free(m);
 }
 
+/* relu after the int8 product, on the values only a bias can bring (zero input, identity kernel:
+ * the output is relu(bias)): +0 for negatives, -0 and -Inf, NaN kept, positives and +Inf kept;
+ * 20 outputs, so the vector loop and its tail both see each value. */
+static void test_relu_edges(void **state) {
+  (void)state;
+  enum { W = 20 };
+  dn_model *m = dn_sequential(dn_dense(W, .activation = "relu", .input_dim = W));
+  float cal[W] = {0}, w[W * W + 2 * W + 2] = {0};
+  cal[0] = 1.0f;
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 1, W), .min_inputs = 1);
+  assert_non_null(q);
+  const float b[] = {-INFINITY, NAN, -1.0f, 0.5f, -0.0f, INFINITY, 0.0f, -1e-30f, 3.0f, -7.0f};
+  for (size_t k = 0; k < W; k++) {
+    w[k * W + k] = 1.0f;
+    w[W * W + k] = b[k % 10];
+    w[W * W + W + k] = 1.0f;
+  }
+  w[W * W + 2 * W] = 1.0f;
+  assert_int_equal(dn_model_set_weights(q, w, W * W + 2 * W + 2), DN_OK);
+  float x[W] = {0}, y[W];
+  assert_int_equal(dn_predict(q, dn_tensor_2d(x, 1, W), dn_tensor_2d(y, 1, W)), DN_OK);
+  for (size_t k = 0; k < W; k++) {
+    float v = b[k % 10];
+    if (isnan(v))
+      assert_true(isnan(y[k]));
+    else if (v > 0.0f)
+      assert_memory_equal(&y[k], &v, sizeof v);
+    else if (y[k] != 0.0f || signbit(y[k]))
+      fail_msg("output %zu: relu(%g) gave %g, want +0", k, (double)v, (double)y[k]);
+  }
+  dn_model_free(q);
+  dn_model_free(m);
+}
+
 static uint32_t lcg(uint32_t *s) {
   *s = *s * 1664525u + 1013904223u;
   return *s >> 8;
@@ -324,6 +358,7 @@ int main(void) {
       cmocka_unit_test(test_batch_norm_folded), cmocka_unit_test(test_input_rounding),
       cmocka_unit_test(test_threads_same_bits), cmocka_unit_test(test_avx2_equals_portable),
       cmocka_unit_test(test_random_close),      cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_relu_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

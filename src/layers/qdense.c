@@ -25,8 +25,8 @@ typedef struct qdense {
   bool relu, linear, use_bias;
   /* The packed state (dn_qgemm_pack) and what it was packed from. */
   int8_t *wp;
-  int32_t *colsum; /* Op: the sum of each column's int8 weights (zero-point correction) */
-  float *mult;     /* Op: input scale * kernel scale */
+  int32_t *corr; /* Op: zero point x the sum of each column's int8 weights (fits int32) */
+  float *mult;   /* Op: input scale * kernel scale */
   int32_t zero_point;
   float inv_scale;
   bool packed;
@@ -95,9 +95,9 @@ static dn_status qdense_reserve(dn_layer *layer, size_t rows) {
   size_t Kp = dn_qgemm_kpad(I), Op = dn_qgemm_opad(O);
   if (d->wp == NULL) {
     d->wp = dn_alloc(Kp * Op);
-    d->colsum = dn_alloc(Op * sizeof *d->colsum);
+    d->corr = dn_alloc(Op * sizeof *d->corr);
     d->mult = dn_alloc(Op * sizeof *d->mult);
-    if (d->wp == NULL || d->colsum == NULL || d->mult == NULL)
+    if (d->wp == NULL || d->corr == NULL || d->mult == NULL)
       return DN_ERR_NOMEM; /* freed with the layer */
     d->packed = false;
   }
@@ -151,7 +151,7 @@ static void pack(dn_layer *layer) {
       d->wp[((o / 8) * KQ + k / 4) * 32 + (o % 8) * 4 + k % 4] = (int8_t)q; /* dn_qgemm_pack */
       sum += q;
     }
-    d->colsum[o] = sum;
+    d->corr[o] = d->zero_point * sum;
     d->mult[o] = o < O ? in_scale * scale[o] : 0.0f;
   }
   d->packed = true;
@@ -199,17 +199,28 @@ static void qrows(void *ctx, size_t lo, size_t hi) {
   for (size_t n = lo; n < hi; n++)
     quantize_row(d->qx + n * j->Kp, j->X + n * I, I, inv, zp);
   dn_qgemm(d->acc + lo * j->Op, d->qx + lo * j->Kp, d->wp, hi - lo, j->Kp, j->Op);
+  /* Scale, bias and relu, in loops the compiler vectorizes: relu keeps the bits of v where v > 0
+   * or v is NaN and clears them (+0) elsewhere, as the layer's relu does (no ?: here: gcc does
+   * not vectorize that under trapping math). */
+  const size_t O = j->O;
+  const int32_t *restrict corr = d->corr;
+  const float *restrict mult = d->mult, *restrict bias = j->bias;
   for (size_t n = lo; n < hi; n++) {
-    const int32_t *a = d->acc + n * j->Op;
-    float *zr = j->Z + n * j->O;
-    for (size_t o = 0; o < j->O; o++) {
-      float v = (float)(a[o] - d->zero_point * d->colsum[o]) * d->mult[o];
-      if (j->bias != NULL)
-        v += j->bias[o];
-      if (d->relu && !(v > 0.0f))
-        v = v != v ? v : 0.0f;
-      zr[o] = v;
-    }
+    const int32_t *restrict a = d->acc + n * j->Op;
+    float *restrict zr = j->Z + n * O;
+    if (bias != NULL)
+      for (size_t o = 0; o < O; o++)
+        zr[o] = (float)(a[o] - corr[o]) * mult[o] + bias[o];
+    else
+      for (size_t o = 0; o < O; o++)
+        zr[o] = (float)(a[o] - corr[o]) * mult[o];
+    if (d->relu)
+      for (size_t o = 0; o < O; o++) {
+        uint32_t bits;
+        memcpy(&bits, &zr[o], sizeof bits);
+        bits &= 0u - (uint32_t)(isgreater(zr[o], 0.0f) | isunordered(zr[o], zr[o]));
+        memcpy(&zr[o], &bits, sizeof bits);
+      }
   }
 }
 
@@ -263,7 +274,7 @@ static void qdense_free_impl(dn_layer *layer) {
   if (d != NULL) {
     free_scratch(d);
     dn_free(d->wp);
-    dn_free(d->colsum);
+    dn_free(d->corr);
     dn_free(d->mult);
   }
   dn_free(d);
