@@ -397,9 +397,25 @@ dn_status dn_onnx_save_with(const dn_model *model, const char *path, dn_onnx_opt
   if (model->input_dim == 0 || model->n_layers == 0)
     return dn_fail(DN_ERR_STATE, FN ": the model has %s",
                    model->n_layers == 0 ? "no layers" : "no input width yet (build it)");
-  for (size_t i = 0; i < model->n_layers; i++)
-    if (!model->layers[i]->built)
-      return dn_fail(DN_ERR_STATE, FN ": layer %zu ('%s') is not built", i, model->layers[i]->name);
+  static const char *const written[] = {"Dense", "Activation", "Normalization",
+                                        "BatchNormalization", "Dropout"};
+  for (size_t i = 0; i < model->n_layers; i++) {
+    const dn_layer *l = model->layers[i];
+    if (!l->built)
+      return dn_fail(DN_ERR_STATE, FN ": layer %zu ('%s') is not built", i, l->name);
+    dn_layer_config c;
+    dn_layer_get_config(l, &c);
+    size_t k = 0;
+    while (k < sizeof written / sizeof written[0] && strcmp(c.type, written[k]) != 0)
+      k++;
+    if (k == sizeof written / sizeof written[0])
+      return dn_fail(DN_ERR_UNSUPPORTED,
+                     FN ": layer %zu ('%s') is a %s layer, which has no ONNX form%s", i, l->name,
+                     c.type,
+                     strcmp(c.type, "QuantizedDense") == 0
+                         ? " (an int8 model: export the float model it was quantized from)"
+                         : "");
+  }
   writer w = {.opset = opset};
   dn_status st = build_and_write(&w, model, path, (dn_onnx_options){.matmul_add = o.matmul_add},
                                  in_name, out_name);

@@ -389,6 +389,18 @@ static void test_torch(void **state) {
 
 static void test_errors(void **state) {
   (void)state;
+  /* an int8 model has no ONNX form: refused, nothing written */
+  dn_model *fm = dn_sequential(dn_dense(40, .activation = "relu", .input_dim = 40), dn_dense(1));
+  float cal[80] = {0};
+  cal[3] = 1.0f;
+  dn_model *q = dn_model_quantize(fm, dn_tensor_2d(cal, 2, 40));
+  assert_non_null(q);
+  remove("quantized.onnx");
+  assert_int_equal(dn_onnx_save(q, "quantized.onnx"), DN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(dn_last_error(), "layer 0 ('dense') is a QuantizedDense layer"));
+  assert_int_equal(access("quantized.onnx", F_OK), -1);
+  dn_model_free(q);
+  dn_model_free(fm);
   assert_null(dn_onnx_load(NULL));
   assert_int_equal(dn_last_status(), DN_ERR_ARG);
   assert_null(dn_onnx_load("does-not-exist.onnx"));
