@@ -71,27 +71,29 @@ static void quantize_dense(const dn_layer *l, const float *W, const float *bias,
 
 /* BatchNormalization `bn` (inference: y = a x + c per feature, a = gamma / sqrt(var + eps),
  * c = beta - mean a) folded into the Dense layer `l` after it: W' = diag(a) W and
- * b' = b + c W, in double, into W (I x O) and bias (O). */
+ * b' = b + c W, in double (acc: O doubles of scratch), into W (I x O) and bias (O). Each
+ * feature's a and c are computed once; each b'[o] sums over k in order. */
 static void fold_batch_norm(const dn_layer *bn, const dn_layer *l, bool use_bias, float *W,
-                            float *bias) {
+                            float *bias, double *acc) {
   size_t I = l->input_dim, O = l->output_dim;
   dn_layer_config c = {0};
   dn_layer_get_config(bn, &c);
   const float *p = bn->params, *gamma = c.scale ? p : NULL;
   const float *beta = c.center ? p + (c.scale ? I : 0) : NULL;
   const float *mean = p + (c.scale ? I : 0) + (c.center ? I : 0), *var = mean + I;
+  const float *K = l->params;
   for (size_t o = 0; o < O; o++)
-    bias[o] = use_bias ? l->params[I * O + o] : 0.0f;
-  for (size_t o = 0; o < O; o++) {
-    double b = bias[o];
-    for (size_t k = 0; k < I; k++) {
-      double a = (gamma ? gamma[k] : 1.0) / sqrt((double)var[k] + c.epsilon);
-      double shift = (beta ? beta[k] : 0.0) - (double)mean[k] * a;
-      W[k * O + o] = (float)(a * l->params[k * O + o]);
-      b += shift * l->params[k * O + o];
+    acc[o] = use_bias ? K[I * O + o] : 0.0f;
+  for (size_t k = 0; k < I; k++) {
+    double a = (gamma ? gamma[k] : 1.0) / sqrt((double)var[k] + c.epsilon);
+    double shift = (beta ? beta[k] : 0.0) - (double)mean[k] * a;
+    for (size_t o = 0; o < O; o++) {
+      W[k * O + o] = (float)(a * K[k * O + o]);
+      acc[o] += shift * K[k * O + o];
     }
-    bias[o] = (float)b;
   }
+  for (size_t o = 0; o < O; o++)
+    bias[o] = (float)acc[o];
 }
 
 dn_model *dn_model_quantize_with(dn_quantize_options o) {
@@ -193,15 +195,16 @@ dn_model *dn_model_quantize_with(dn_quantize_options o) {
       continue;
     }
     /* the folded Dense layer's input is the BatchNormalization's */
-    float *W = dn_alloc((I * O + O) * sizeof *W);
-    if (W == NULL) {
+    double *acc = dn_alloc(O * sizeof *acc + (I * O + O) * sizeof(float));
+    if (acc == NULL) {
       dn_model_free(q);
       q = NULL;
       break;
     }
-    fold_batch_norm(model->layers[fold_from[i]], l, c.use_bias, W, W + I * O);
+    float *W = (float *)(acc + O);
+    fold_batch_norm(model->layers[fold_from[i]], l, c.use_bias, W, W + I * O, acc);
     quantize_dense(l, W, W + I * O, nl, true, lo[fold_from[i]], hi[fold_from[i]]);
-    dn_free(W);
+    dn_free(acc);
   }
   dn_free(fate);
   dn_free(fold_from);
