@@ -84,25 +84,37 @@ static void test_batch_norm_folded(void **state) {
   dn_model_free(m);
 }
 
+enum { ID_W = 20 };
+
+/* A QuantizedDense layer of ID_W units on ID_W inputs, with `activation`, set to an identity
+ * kernel (kernel scale 1), input scale 1 and zero point 0, and bias b (NULL: none given, 0):
+ * its output is activation(clamp(round(x), 0, 127) + b). */
+static dn_model *identity_qdense(const char *activation, const float *b) {
+  dn_model *m = dn_sequential(dn_dense(ID_W, .activation = activation, .input_dim = ID_W));
+  float cal[ID_W] = {0}, w[ID_W * ID_W + 2 * ID_W + 2] = {0};
+  cal[0] = 1.0f;
+  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 1, ID_W), .min_inputs = 1);
+  dn_model_free(m);
+  assert_non_null(q);
+  assert_int_equal(dn_model_count_params(q), ID_W * ID_W + 2 * ID_W + 2);
+  for (size_t k = 0; k < ID_W; k++) {
+    w[k * ID_W + k] = 1.0f;                       /* kernel: identity */
+    w[ID_W * ID_W + k] = b != NULL ? b[k] : 0.0f; /* bias */
+    w[ID_W * ID_W + ID_W + k] = 1.0f;             /* kernel_scale */
+  }
+  w[ID_W * ID_W + 2 * ID_W] = 1.0f; /* input scale 1, zero point 0 */
+  assert_int_equal(dn_model_set_weights(q, w, ID_W * ID_W + 2 * ID_W + 2), DN_OK);
+  return q;
+}
+
 /* The input quantization of a QuantizedDense layer set to scale 1, zero point 0 with an identity
  * kernel (scale 1, no bias): y[k] = clamp(round(x[k]), 0, 127), ties to even, NaN -> 0. 20
  * inputs: 16 take the vector path (SSE2), the last 4 the scalar one; each value is tried in
  * both. */
 static void test_input_rounding(void **state) {
   (void)state;
-  enum { W = 20 };
-  dn_model *m = dn_sequential(dn_dense(W, .input_dim = W));
-  float cal[W] = {0}, w[W * W + 2 * W + 2] = {0};
-  cal[0] = 1.0f;
-  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 1, W), .min_inputs = 1);
-  assert_non_null(q);
-  assert_int_equal(dn_model_count_params(q), W * W + 2 * W + 2);
-  for (size_t k = 0; k < W; k++) {
-    w[k * W + k] = 1.0f;     /* kernel: identity */
-    w[W * W + W + k] = 1.0f; /* kernel_scale (after the zero bias) */
-  }
-  w[W * W + 2 * W] = 1.0f; /* input scale 1, zero point 0 */
-  assert_int_equal(dn_model_set_weights(q, w, W * W + 2 * W + 2), DN_OK);
+  enum { W = ID_W };
+  dn_model *q = identity_qdense("linear", NULL);
   const float v[] = {0.5f,  1.5f,  2.5f,  -3.0f, 126.5f,   127.5f,    1e9f, NAN,
                      3.49f, 64.5f, -0.5f, 0.0f,  INFINITY, -INFINITY, 7.5f, 99.51f};
   const float want[] = {0, 2, 2, 0, 126, 127, 127, 0, 3, 64, 0, 0, 127, 0, 8, 100};
@@ -117,7 +129,6 @@ static void test_input_rounding(void **state) {
                  (double)want[(k + shift) % 16]);
   }
   dn_model_free(q);
-  dn_model_free(m);
 }
 
 /* relu after the int8 product, on the values only a bias can bring (zero input, identity kernel:
@@ -125,20 +136,12 @@ static void test_input_rounding(void **state) {
  * 20 outputs, so the vector loop and its tail both see each value. */
 static void test_relu_edges(void **state) {
   (void)state;
-  enum { W = 20 };
-  dn_model *m = dn_sequential(dn_dense(W, .activation = "relu", .input_dim = W));
-  float cal[W] = {0}, w[W * W + 2 * W + 2] = {0};
-  cal[0] = 1.0f;
-  dn_model *q = dn_model_quantize(m, dn_tensor_2d(cal, 1, W), .min_inputs = 1);
-  assert_non_null(q);
+  enum { W = ID_W };
   const float b[] = {-INFINITY, NAN, -1.0f, 0.5f, -0.0f, INFINITY, 0.0f, -1e-30f, 3.0f, -7.0f};
-  for (size_t k = 0; k < W; k++) {
-    w[k * W + k] = 1.0f;
-    w[W * W + k] = b[k % 10];
-    w[W * W + W + k] = 1.0f;
-  }
-  w[W * W + 2 * W] = 1.0f;
-  assert_int_equal(dn_model_set_weights(q, w, W * W + 2 * W + 2), DN_OK);
+  float bias[W];
+  for (size_t k = 0; k < W; k++)
+    bias[k] = b[k % 10];
+  dn_model *q = identity_qdense("relu", bias);
   float x[W] = {0}, y[W];
   assert_int_equal(dn_predict(q, dn_tensor_2d(x, 1, W), dn_tensor_2d(y, 1, W)), DN_OK);
   for (size_t k = 0; k < W; k++) {
@@ -151,7 +154,6 @@ static void test_relu_edges(void **state) {
       fail_msg("output %zu: relu(%g) gave %g, want +0", k, (double)v, (double)y[k]);
   }
   dn_model_free(q);
-  dn_model_free(m);
 }
 
 static uint32_t lcg(uint32_t *s) {
