@@ -705,9 +705,9 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
   float *shared_b = team ? dn_gemm_workspace(DN_WS_FLOATS) : NULL;
   if (team && shared_b == NULL) /* no memory for packing: the loops that need none */
     path = DN_T(path_direct), team = false;
-  bool no_ws = false;
+  bool no_ws = false, any_beyond = false;
   dn_fp_state caller = dn_fp_current();
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) reduction(|| : any_beyond)
   {
     dn_fp_state own = dn_fp_adopt(caller); /* the caller's FTZ/DAZ on every worker */
     size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
@@ -735,12 +735,11 @@ void DN_CAT(dn_gemm, DN_SUFFIX)(const dn_gemm_args *g) {
     } else {
       DN_T(run_part)(&mine, path, u0 * DN_MR, DN_T(min)(g->M, u1 * DN_MR), 0, g->N);
     }
-    if (bad) {
-#pragma omp critical(dn_gemm_beyond)
-      *g->beyond = true;
-    }
+    any_beyond = bad;
     dn_fp_leave(own);
   }
+  if (any_beyond) /* (only set when g->beyond is) */
+    *g->beyond = true;
 #else
   DN_T(run_part)(g, path, 0, g->M, 0, g->N);
 #endif
