@@ -182,6 +182,11 @@ static void quantize_row(uint8_t *restrict q, const float *restrict x, size_t I,
     q[k] = (uint8_t)clamp_round(x[k] * inv + zp, 0, 127);
 }
 
+/* A forward goes to the library's threads from a million multiply-adds on (twice the float
+ * GEMM's threshold: an int8 multiply-add costs about half), 16 rows at least a thread. */
+#define QDENSE_THREAD_MIN_MACS 1048576.0
+#define QDENSE_THREAD_MIN_ROWS 16
+
 /* Rows [lo, hi) of a forward: quantize the input, the int8 product, scale, bias and relu. Rows
  * are independent, so any split over threads gives the same bits. */
 typedef struct {
@@ -242,9 +247,8 @@ static void qdense_forward(dn_layer *layer, const dn_matrix *y, const dn_matrix 
                    O,
                    dn_qgemm_kpad(I),
                    dn_qgemm_opad(O)};
-  /* Threads for products of a million multiply-adds or more, 16 rows at least each. */
-  if ((double)N * job.Kp * job.Op >= 1048576.0)
-    dn_parallel_ranges(N, 16, qrows, &job);
+  if ((double)N * job.Kp * job.Op >= QDENSE_THREAD_MIN_MACS)
+    dn_parallel_ranges(N, QDENSE_THREAD_MIN_ROWS, qrows, &job);
   else
     qrows(&job, 0, N);
   if (d->z != NULL)
